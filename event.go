@@ -1,0 +1,45 @@
+package refundry
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types. Every state change appends one in the same database
+// transaction as the change, so the outbox never misses or invents one.
+const (
+	EventSaleCreated     = "sale.created"
+	EventSaleRefunded    = "sale.refunded"
+	EventRefundCreated   = "refund.created"
+	EventRefundSucceeded = "refund.succeeded"
+	EventRefundFailed    = "refund.failed"
+	EventRefundCanceled  = "refund.canceled"
+	EventReferralCreated = "referral.created"
+	EventReferralVoided  = "referral.voided"
+)
+
+// EventTypes lists every event type, for validating filters.
+var EventTypes = []string{
+	EventSaleCreated, EventSaleRefunded, EventRefundCreated, EventRefundSucceeded,
+	EventRefundFailed, EventRefundCanceled, EventReferralCreated, EventReferralVoided,
+}
+
+// Event records one state change; Data is the object as it was after it.
+type Event struct {
+	ID         string          `json:"id"`
+	MerchantID string          `json:"-"`
+	Type       string          `json:"type"`
+	ObjectType string          `json:"object_type"`
+	ObjectID   string          `json:"object_id"`
+	Data       json.RawMessage `json:"data"`
+	Created    time.Time       `json:"created"`
+}
+
+// NewEvent builds the event for an object, marshalling its snapshot.
+func NewEvent(merchantID, typ, objectType, objectID string, object any, now time.Time) (*Event, error) {
+	data, err := json.Marshal(object)
+	if err != nil {
+		return nil, err
+	}
+	return &Event{ID: NewID(), MerchantID: merchantID, Type: typ, ObjectType: objectType, ObjectID: objectID, Data: data, Created: now}, nil
+}

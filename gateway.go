@@ -1,0 +1,37 @@
+package refundry
+
+import "context"
+
+// GatewayRefund is what a gateway needs to refund, ask about, or cancel one
+// refund. RefundID doubles as the gateway's idempotency key, so asking
+// again after a crash never refunds twice (invariant 6).
+type GatewayRefund struct {
+	RefundID        string
+	Transaction     *Transaction
+	Amount          int64
+	Currency        string
+	Reason          string
+	GatewayRefundID string // set once the gateway has named the refund
+}
+
+// GatewayResult is a gateway's answer. Status pending means the gateway has
+// the refund but has not settled it.
+type GatewayResult struct {
+	Status          string
+	GatewayRefundID string
+	FailureReason   string
+}
+
+// Gateway is a payment processor that holds the money. A returned error
+// means the outcome is unknown (timeout, network): the refund stays pending
+// and is asked about again; a refusal is a result with Status failed.
+// Calls never run inside a database transaction (invariant 6).
+type Gateway interface {
+	Name() string
+	// Refund asks the gateway to refund. Calling it again with the same
+	// RefundID returns the first outcome and moves no more money.
+	Refund(ctx context.Context, r GatewayRefund) (GatewayResult, error)
+	// Cancel cancels a refund the gateway has not taken yet. Returns
+	// ECONFLICT if the gateway no longer allows it.
+	Cancel(ctx context.Context, r GatewayRefund) (GatewayResult, error)
+}

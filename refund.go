@@ -1,0 +1,238 @@
+package refundry
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Refund statuses. A refund is pending until its gateway confirms it;
+// offsite refunds succeed at once. Only a pending refund can be canceled.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+	RefundCanceled  = "canceled"
+)
+
+// Sources name the edge a refund came through.
+const (
+	SourceNative    = "native"
+	SourceKeepUp    = "keepup"
+	SourceTalkable  = "talkable"
+	SourceRevCent   = "revcent"
+	SourcePayop     = "payop"
+	SourceJetti     = "jetti"
+	SourceDashboard = "dashboard"
+	SourceBulk      = "bulk"
+)
+
+// Refund moves money back for exactly one transaction, optionally charged
+// against one line item too. A request that spans several transactions (a
+// sale paid twice) makes one refund per transaction, all sharing the Group
+// id of the first.
+type Refund struct {
+	ID              string          `json:"id"`
+	MerchantID      string          `json:"-"`
+	Group           string          `json:"group"`
+	SaleID          string          `json:"sale"`
+	TransactionID   string          `json:"transaction"`
+	LineItemID      string          `json:"line_item"`
+	Amount          int64           `json:"amount"`
+	Fee             int64           `json:"fee"`
+	Currency        string          `json:"currency"`
+	Status          string          `json:"status"`
+	Reason          string          `json:"reason"`
+	Metadata        json.RawMessage `json:"metadata"`
+	Offsite         bool            `json:"offsite"`
+	NotifyCustomer  bool            `json:"notify_customer"`
+	Gateway         string          `json:"gateway"`
+	GatewayRefundID string          `json:"gateway_refund_id"`
+	FailureReason   string          `json:"failure_reason"`
+	Source          string          `json:"source"`
+	Name            string          `json:"name"`
+	ExternalID      string          `json:"external_id"`
+	CreatedSource   string          `json:"created_source"`
+	RefundedAt      time.Time       `json:"refunded_at"`
+	Created         time.Time       `json:"created"`
+	Updated         time.Time       `json:"updated"`
+}
+
+// Final reports whether the refund's status can no longer change.
+func (r *Refund) Final() bool { return r.Status != RefundPending }
+
+// RefundTarget names what a refund is for: exactly one of a sale, a line
+// item or a transaction, by id.
+type RefundTarget struct {
+	SaleID        string
+	LineItemID    string
+	TransactionID string
+}
+
+// RefundRequest asks a store to reserve and record refunds. The store plans
+// them with PlanRefund inside its transaction, so the check of what remains
+// and the write of the refund are one atomic step (invariant 2).
+type RefundRequest struct {
+	MerchantID string
+	Target     RefundTarget
+	// Amount in minor units; nil asks for everything that remains.
+	Amount         *int64
+	Fee            int64
+	Reason         string
+	Metadata       json.RawMessage
+	Offsite        bool
+	NotifyCustomer bool
+	Source         string
+	Name           string
+	ExternalID     string
+	CreatedSource  string
+	RefundedAt     time.Time // zero: the time of the request
+	// VoidReferrals voids the referrals of the sale's purchase origin in the
+	// same transaction as the refund (Talkable's origin refund).
+	VoidReferrals bool
+	Idempotency   *Idempotency
+}
+
+// Validate checks the parts of a request that do not depend on stored state.
+func (r *RefundRequest) Validate() error {
+	n := 0
+	for _, id := range []string{r.Target.SaleID, r.Target.LineItemID, r.Target.TransactionID} {
+		if id != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return ParamErrorf(EINVALID, "sale", "Name exactly one of sale, line_item or transaction.")
+	}
+	if r.Amount != nil && *r.Amount <= 0 {
+		return ParamErrorf(EINVALID, "amount", "Amount must be a positive whole number of minor units.")
+	}
+	if r.Amount != nil && *r.Amount > maxAmount {
+		return ParamErrorf(ETOOLARGE, "amount", "Amount is larger than any sale.")
+	}
+	if r.Fee < 0 || (r.Amount != nil && r.Fee > *r.Amount) {
+		return ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
+	}
+	if len(r.Reason) > 500 {
+		return ParamErrorf(EINVALID, "reason", "Reason must be at most 500 characters.")
+	}
+	if len(r.Metadata) > MaxMetadata {
+		return ParamErrorf(EINVALID, "metadata", "Metadata must be under %d bytes once serialized.", MaxMetadata)
+	}
+	if len(r.Metadata) > 0 && !json.Valid(r.Metadata) {
+		return ParamErrorf(EINVALID, "metadata", "Metadata must be valid JSON.")
+	}
+	return nil
+}
+
+// MaxMetadata bounds a refund's serialized metadata (Payop allows 800 KB).
+const MaxMetadata = 819200
+
+// Allocation is one refund that a request will create: how much goes back
+// through which transaction, and the status it starts in.
+type Allocation struct {
+	TransactionID string
+	LineItemID    string
+	Gateway       string
+	Amount        int64
+	Status        string
+}
+
+// PlanRefund decides how a refund of target is spread over sale's
+// transactions, given the amounts already refunded. Stores call it inside
+// the database transaction that holds the sale's rows, then write exactly
+// the allocations it returns: this is the one place the over-refund rule of
+// invariant 2 is decided.
+//
+// What remains on a sale is what remains on its transactions; what remains
+// on a line item is its own remainder, capped by what remains on the sale.
+// A sale or line-item refund takes from the transactions in order.
+//
+// Returns ENOTFOUND if the target is not part of sale, EREFUNDED if nothing
+// remains, ETOOLARGE if amount exceeds what remains.
+func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([]Allocation, error) {
+	cur, err := LookupCurrency(sale.Currency)
+	if err != nil {
+		return nil, err
+	}
+	txns := sale.Transactions
+	var li *LineItem
+	var remaining int64
+	switch {
+	case target.TransactionID != "":
+		txns = nil
+		for _, t := range sale.Transactions {
+			if t.ID == target.TransactionID {
+				txns = []*Transaction{t}
+			}
+		}
+		if txns == nil {
+			return nil, Errorf(ENOTFOUND, "No such transaction: %s", target.TransactionID)
+		}
+		remaining = txns[0].Amount - txns[0].RefundedAmount
+	case target.LineItemID != "":
+		for _, l := range sale.LineItems {
+			if l.ID == target.LineItemID {
+				li = l
+			}
+		}
+		if li == nil {
+			return nil, Errorf(ENOTFOUND, "No such line item: %s", target.LineItemID)
+		}
+		remaining = min(li.Amount-li.RefundedAmount, saleRemaining(sale))
+	default:
+		if target.SaleID != sale.ID {
+			return nil, Errorf(ENOTFOUND, "No such sale: %s", target.SaleID)
+		}
+		remaining = saleRemaining(sale)
+	}
+	if remaining <= 0 {
+		return nil, ParamErrorf(EREFUNDED, "amount", "Nothing remains to refund: it has already been refunded in full.")
+	}
+	want := remaining
+	if amount != nil {
+		want = *amount
+	}
+	if want <= 0 {
+		return nil, ParamErrorf(EINVALID, "amount", "Amount must be above zero.")
+	}
+	if want > remaining {
+		return nil, ParamErrorf(ETOOLARGE, "amount", "Refund amount (%s %s) is greater than the amount that remains refundable (%s %s).",
+			FormatMajor(want, cur), cur.Code, FormatMajor(remaining, cur), cur.Code)
+	}
+	var out []Allocation
+	for _, t := range txns {
+		if want == 0 {
+			break
+		}
+		take := min(t.Amount-t.RefundedAmount, want)
+		if take <= 0 {
+			continue
+		}
+		a := Allocation{TransactionID: t.ID, Gateway: t.Gateway, Amount: take, Status: RefundPending}
+		if li != nil {
+			a.LineItemID = li.ID
+		}
+		if offsite || t.Gateway == GatewayOffsite {
+			a.Gateway = GatewayOffsite
+			a.Status = RefundSucceeded
+		}
+		out = append(out, a)
+		want -= take
+	}
+	return out, nil
+}
+
+func saleRemaining(s *Sale) int64 {
+	var r int64
+	for _, t := range s.Transactions {
+		r += t.Amount - t.RefundedAmount
+	}
+	return min(r, s.Amount-s.RefundedAmount)
+}
+
+// Settlement is a gateway's final word on a pending refund.
+type Settlement struct {
+	Status          string // succeeded, failed or canceled
+	GatewayRefundID string
+	FailureReason   string
+}

@@ -1,0 +1,193 @@
+package refundry
+
+import (
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Payment states of a sale and of a transaction, derived from what was paid
+// and what is refunded (pending or succeeded).
+const (
+	PaymentPaid              = "paid"
+	PaymentPartiallyRefunded = "partially_refunded"
+	PaymentRefunded          = "refunded"
+)
+
+// PaymentState derives a sale's or transaction's status from its amounts.
+func PaymentState(amount, refunded int64) string {
+	switch {
+	case refunded <= 0:
+		return PaymentPaid
+	case refunded >= amount:
+		return PaymentRefunded
+	default:
+		return PaymentPartiallyRefunded
+	}
+}
+
+// Gateways a transaction can be paid through.
+const (
+	GatewaySimulator = "simulator"
+	GatewayStripe    = "stripe"
+	GatewayOffsite   = "offsite"
+)
+
+// Customer is the person who paid for a sale; one per email and merchant.
+type Customer struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// Sale is an order: line items and the transactions that paid for them.
+// RefundedAmount counts refunds that are pending or succeeded, the same sum
+// that invariant 2 bounds.
+type Sale struct {
+	ID             string         `json:"id"`
+	MerchantID     string         `json:"-"`
+	Reference      string         `json:"reference"`
+	Currency       string         `json:"currency"`
+	Amount         int64          `json:"amount"`
+	RefundedAmount int64          `json:"refunded_amount"`
+	Status         string         `json:"status"`
+	Customer       Customer       `json:"customer"`
+	CampaignID     string         `json:"campaign_id"`
+	CampaignName   string         `json:"campaign_name"`
+	LineItems      []*LineItem    `json:"line_items"`
+	Transactions   []*Transaction `json:"transactions"`
+	Created        time.Time      `json:"created"`
+}
+
+// LineItem is one product of a sale ("product sale" in RevCent's words).
+type LineItem struct {
+	ID             string `json:"id"`
+	SaleID         string `json:"sale"`
+	Name           string `json:"name"`
+	Quantity       int64  `json:"quantity"`
+	UnitAmount     int64  `json:"unit_amount"`
+	Amount         int64  `json:"amount"`
+	RefundedAmount int64  `json:"refunded_amount"`
+}
+
+// Transaction is a captured payment for a sale. Number is a second,
+// integer identity (Jetti addresses transactions by integer).
+type Transaction struct {
+	ID              string    `json:"id"`
+	Number          int64     `json:"number"`
+	SaleID          string    `json:"sale"`
+	Reference       string    `json:"reference"`
+	Gateway         string    `json:"gateway"`
+	GatewayChargeID string    `json:"gateway_charge_id"`
+	Currency        string    `json:"currency"`
+	Amount          int64     `json:"amount"`
+	RefundedAmount  int64     `json:"refunded_amount"`
+	Status          string    `json:"status"`
+	ProcessingFee   int64     `json:"processing_fee"`
+	BaseAmount      int64     `json:"base_amount"`
+	BaseCurrency    string    `json:"base_currency"`
+	Created         time.Time `json:"created"`
+}
+
+// Validate checks a sale about to be created and fills in what derives from
+// its parts (amounts, the single payment's amount, statuses). It returns
+// EINVALID naming the first bad parameter.
+func (s *Sale) Validate() error {
+	cur, err := LookupCurrency(s.Currency)
+	if err != nil {
+		return err
+	}
+	s.Currency = cur.Code
+	if len(s.Reference) > 255 {
+		return ParamErrorf(EINVALID, "reference", "Reference must be at most 255 characters.")
+	}
+	if s.Customer.Email != "" {
+		if a, err := mail.ParseAddress(s.Customer.Email); err != nil || a.Address != s.Customer.Email {
+			return ParamErrorf(EINVALID, "customer.email", "Customer email %q is not a valid address.", truncate(s.Customer.Email, 64))
+		}
+	}
+	if len(s.LineItems) == 0 {
+		return ParamErrorf(EINVALID, "line_items", "A sale needs at least one line item.")
+	}
+	if len(s.LineItems) > 1000 {
+		return ParamErrorf(EINVALID, "line_items", "A sale has at most 1000 line items.")
+	}
+	var total int64
+	for i, li := range s.LineItems {
+		if strings.TrimSpace(li.Name) == "" {
+			return ParamErrorf(EINVALID, lineParam(i, "name"), "Line item name is required.")
+		}
+		if li.Quantity <= 0 || li.Quantity > 1_000_000 {
+			return ParamErrorf(EINVALID, lineParam(i, "quantity"), "Quantity must be between 1 and 1000000.")
+		}
+		if li.UnitAmount < 0 || li.UnitAmount > maxAmount/li.Quantity {
+			return ParamErrorf(EINVALID, lineParam(i, "unit_amount"), "Unit amount must be between 0 and %d.", maxAmount/li.Quantity)
+		}
+		li.Amount = li.Quantity * li.UnitAmount
+		if total > maxAmount-li.Amount {
+			return ParamErrorf(EINVALID, "line_items", "The sale's total is too large.")
+		}
+		total += li.Amount
+	}
+	s.Amount = total
+	if total == 0 {
+		return ParamErrorf(EINVALID, "line_items", "A sale's total must be above zero.")
+	}
+	if len(s.Transactions) == 0 {
+		return ParamErrorf(EINVALID, "payment", "A sale needs a payment.")
+	}
+	if len(s.Transactions) == 1 && s.Transactions[0].Amount == 0 {
+		s.Transactions[0].Amount = total
+	}
+	var paid int64
+	for i, t := range s.Transactions {
+		if t.Gateway == "" {
+			t.Gateway = GatewaySimulator
+		}
+		switch t.Gateway {
+		case GatewaySimulator, GatewayStripe, GatewayOffsite:
+		default:
+			return ParamErrorf(EINVALID, payParam(i, "gateway"), "Gateway must be simulator, stripe or offsite.")
+		}
+		if t.Amount <= 0 || t.Amount > maxAmount {
+			return ParamErrorf(EINVALID, payParam(i, "amount"), "Payment amount must be above zero.")
+		}
+		if t.ProcessingFee < 0 || t.ProcessingFee > t.Amount {
+			return ParamErrorf(EINVALID, payParam(i, "processing_fee"), "Processing fee must be between 0 and the payment's amount.")
+		}
+		if t.BaseCurrency != "" {
+			bc, err := LookupCurrency(t.BaseCurrency)
+			if err != nil {
+				err.(*Error).Param = payParam(i, "base_currency")
+				return err
+			}
+			t.BaseCurrency = bc.Code
+		}
+		if t.BaseAmount < 0 {
+			return ParamErrorf(EINVALID, payParam(i, "base_amount"), "Base amount must not be negative.")
+		}
+		if len(t.Reference) > 255 {
+			return ParamErrorf(EINVALID, payParam(i, "reference"), "Payment reference must be at most 255 characters.")
+		}
+		t.Currency = s.Currency
+		t.Status = PaymentPaid
+		paid += t.Amount
+		if paid > maxAmount {
+			return ParamErrorf(EINVALID, "payments", "The payments' total is too large.")
+		}
+	}
+	if paid != total {
+		return ParamErrorf(EINVALID, "payments", "Payments add up to %s but the line items to %s.", FormatMajor(paid, cur), FormatMajor(total, cur))
+	}
+	s.Status = PaymentPaid
+	return nil
+}
+
+// maxAmount bounds every stored amount so that sums of a sale's parts can
+// never overflow int64.
+const maxAmount = int64(1) << 53
+
+func lineParam(i int, f string) string { return "line_items[" + strconv.Itoa(i) + "]." + f }
+func payParam(i int, f string) string  { return "payments[" + strconv.Itoa(i) + "]." + f }

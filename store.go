@@ -1,0 +1,155 @@
+package refundry
+
+import (
+	"context"
+	"time"
+)
+
+// Idempotency carries a client's Idempotency-Key and a hash of the request
+// it came with (method, path and body, computed by the edge). A store
+// records it in the same transaction as the objects the request created
+// (invariant 4).
+type Idempotency struct {
+	Key  string
+	Hash string
+}
+
+// Page is cursor pagination, newest first: StartingAfter returns objects
+// older than that id, EndingBefore objects newer than it.
+type Page struct {
+	Limit         int // 1 to 100; 0 means 10
+	StartingAfter string
+	EndingBefore  string
+}
+
+// MaxPageLimit is the largest page any list returns.
+const MaxPageLimit = 100
+
+// Normalize applies the default limit and checks the bounds.
+func (p *Page) Normalize() error {
+	if p.Limit == 0 {
+		p.Limit = 10
+	}
+	if p.Limit < 1 || p.Limit > MaxPageLimit {
+		return ParamErrorf(EINVALID, "limit", "Limit must be between 1 and %d.", MaxPageLimit)
+	}
+	if p.StartingAfter != "" && p.EndingBefore != "" {
+		return ParamErrorf(EINVALID, "ending_before", "Give starting_after or ending_before, not both.")
+	}
+	return nil
+}
+
+// SaleLookup finds a sale by exactly one of its own or its parts' identities.
+type SaleLookup struct {
+	ID                   string
+	Reference            string
+	LineItemID           string
+	TransactionID        string
+	TransactionNumber    int64
+	TransactionReference string
+}
+
+// SaleFilter narrows ListSales.
+type SaleFilter struct {
+	Page
+	Reference     string
+	CustomerEmail string
+	Status        string // paid, partially_refunded, refunded
+}
+
+// RefundFilter narrows ListRefunds.
+type RefundFilter struct {
+	Page
+	SaleID        string
+	TransactionID string
+	LineItemID    string
+	Group         string
+	Status        string
+	Source        string
+	CreatedFrom   time.Time // inclusive; zero: no bound
+	CreatedTo     time.Time // exclusive; zero: no bound
+}
+
+// EventFilter narrows ListEvents.
+type EventFilter struct {
+	Page
+	Types    []string
+	ObjectID string
+}
+
+// RefundResult is what CreateRefunds made: the refunds, the sale as it is
+// after them, and the referrals voided with them.
+type RefundResult struct {
+	Refunds  []*Refund
+	Sale     *Sale
+	Voided   []*Referral
+	Replayed bool // the Idempotency-Key was seen: nothing new was written
+}
+
+// Store keeps everything durable. Each method is one database transaction.
+// Implementations: store/sqlite and store/postgres; both pass
+// store/storetest. Objects of another merchant are answered exactly like
+// missing ones (ENOTFOUND), never with a different error (invariant 5).
+type Store interface {
+	// CreateMerchant stores a merchant and its first API key.
+	// Returns ECONFLICT if the slug is taken.
+	CreateMerchant(ctx context.Context, m *Merchant, key *APIKey) error
+	// FindMerchant returns ENOTFOUND if there is no such merchant.
+	FindMerchant(ctx context.Context, id string) (*Merchant, error)
+	// FindMerchantBySlug returns ENOTFOUND if there is no such merchant.
+	FindMerchantBySlug(ctx context.Context, slug string) (*Merchant, error)
+	// FindAPIKey returns ENOTFOUND if there is no key with that id.
+	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
+
+	// CreateSale stores a validated sale with its customer (found or made by
+	// email), line items and transactions, assigning ids, transaction
+	// numbers and timestamps, and appends sale.created. With idem set and
+	// the key already used with the same hash, it fills s with the stored
+	// sale and reports replayed. Returns EIDEMPOTENCY if the key was used
+	// with another hash, ECONFLICT if the sale's reference or a payment's
+	// reference is taken.
+	CreateSale(ctx context.Context, s *Sale, idem *Idempotency) (replayed bool, err error)
+	// FindSale returns the sale with its line items and transactions.
+	// Returns ENOTFOUND if none matches for this merchant.
+	FindSale(ctx context.Context, merchantID string, by SaleLookup) (*Sale, error)
+	// ListSales returns one page, newest first, and whether more follow.
+	ListSales(ctx context.Context, merchantID string, f SaleFilter) ([]*Sale, bool, error)
+
+	// CreateRefunds reserves and records the refunds PlanRefund gives for
+	// req, in one transaction with their refund.created events (and
+	// refund.succeeded for those that start succeeded, sale.refunded when
+	// the sale becomes fully refunded, referral.voided for referrals voided).
+	// Returns ENOTFOUND if the target is not the merchant's, and PlanRefund's
+	// EREFUNDED, ETOOLARGE, EINVALID; EIDEMPOTENCY as CreateSale.
+	CreateRefunds(ctx context.Context, req RefundRequest) (*RefundResult, error)
+	// SettleRefund moves a pending refund to its final status, releasing
+	// its amount unless it succeeded, and appends the matching event.
+	// Settling a refund already in that status returns it unchanged.
+	// Returns ENOTFOUND, or ECONFLICT if it is final in another status.
+	SettleRefund(ctx context.Context, merchantID, id string, s Settlement) (*Refund, error)
+	// FindRefund returns ENOTFOUND if there is no such refund.
+	FindRefund(ctx context.Context, merchantID, id string) (*Refund, error)
+	// ListRefunds returns one page, newest first, and whether more follow.
+	ListRefunds(ctx context.Context, merchantID string, f RefundFilter) ([]*Refund, bool, error)
+	// PendingRefunds lists pending refunds of every merchant created before
+	// the given time, oldest first, for recovery.
+	PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*Refund, error)
+
+	// CreateReferral stores a validated referral, resolving r.OriginSlug:
+	// an event slug's origin is created on first use; a purchase must be a
+	// sale's reference (ENOTFOUND otherwise). Appends referral.created.
+	// Idempotency as CreateSale.
+	CreateReferral(ctx context.Context, r *Referral, idem *Idempotency) (replayed bool, err error)
+	// FindOrigin returns ENOTFOUND if the merchant has no such origin.
+	FindOrigin(ctx context.Context, merchantID, slug string) (*Origin, error)
+	// ListReferrals returns an origin's referrals, newest first.
+	ListReferrals(ctx context.Context, merchantID string, originID int64) ([]*Referral, error)
+	// VoidReferrals voids every referral of the origin that is not voided
+	// yet, appends referral.voided for each, and returns those it voided.
+	VoidReferrals(ctx context.Context, merchantID string, originID int64, at time.Time) ([]*Referral, error)
+
+	// ListEvents returns one page, newest first, and whether more follow.
+	ListEvents(ctx context.Context, merchantID string, f EventFilter) ([]*Event, bool, error)
+
+	Close() error
+}
