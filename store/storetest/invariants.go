@@ -1,0 +1,85 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/refundry/refundry"
+)
+
+// CheckInvariants walks every sale and refund of the merchant and asserts
+// invariant 2 as stored: for every transaction, line item and sale,
+// refunded_amount equals the sum of its pending and succeeded refunds and
+// does not exceed what was paid. Other packages' tests (the engine, the
+// benchmarks) call it after hammering a store.
+func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
+	t.Helper()
+	ctx := context.Background()
+
+	reserved := map[string]int64{} // by sale, transaction and line item id: ids never collide
+	var after string
+	for {
+		page, more, err := s.ListRefunds(ctx, merchantID, refundry.RefundFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: after}})
+		if err != nil {
+			t.Fatalf("CheckInvariants: ListRefunds: %v", err)
+		}
+		for _, r := range page {
+			if r.Amount <= 0 {
+				t.Errorf("invariant 2: refund %s has amount %d", r.ID, r.Amount)
+			}
+			if r.Status != refundry.RefundPending && r.Status != refundry.RefundSucceeded {
+				continue
+			}
+			reserved[r.SaleID] += r.Amount
+			reserved[r.TransactionID] += r.Amount
+			if r.LineItemID != "" {
+				reserved[r.LineItemID] += r.Amount
+			}
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+
+	check := func(kind, id string, amount, refunded int64) {
+		t.Helper()
+		if refunded != reserved[id] {
+			t.Errorf("invariant 2: %s %s has refunded_amount %d, but its pending and succeeded refunds add up to %d", kind, id, refunded, reserved[id])
+		}
+		if refunded < 0 || refunded > amount {
+			t.Errorf("invariant 2: %s %s has %d refunded of %d paid", kind, id, refunded, amount)
+		}
+	}
+	after = ""
+	for {
+		page, more, err := s.ListSales(ctx, merchantID, refundry.SaleFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: after}})
+		if err != nil {
+			t.Fatalf("CheckInvariants: ListSales: %v", err)
+		}
+		for _, listed := range page {
+			// FindSale, not the listed sale: the contract promises the
+			// parts only there.
+			sale, err := s.FindSale(ctx, merchantID, refundry.SaleLookup{ID: listed.ID})
+			if err != nil {
+				t.Fatalf("CheckInvariants: FindSale(%s): %v", listed.ID, err)
+			}
+			check("sale", sale.ID, sale.Amount, sale.RefundedAmount)
+			var txRefunded int64
+			for _, tx := range sale.Transactions {
+				check("transaction", tx.ID, tx.Amount, tx.RefundedAmount)
+				txRefunded += tx.RefundedAmount
+			}
+			if txRefunded != sale.RefundedAmount {
+				t.Errorf("invariant 2: sale %s has %d refunded, its transactions %d", sale.ID, sale.RefundedAmount, txRefunded)
+			}
+			for _, li := range sale.LineItems {
+				check("line item", li.ID, li.Amount, li.RefundedAmount)
+			}
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+}
