@@ -72,9 +72,14 @@ func (r *Referral) Validate() error {
 	if r.OriginSlug == "" || len(r.OriginSlug) > 255 {
 		return ParamErrorf(EINVALID, "origin", "Origin is required: an order number or event_category:event_number.")
 	}
-	for param, p := range map[string]*Person{"advocate.email": &r.Advocate, "friend.email": &r.Friend} {
-		if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email {
-			return ParamErrorf(EINVALID, param, "A valid email address is required.")
+	// A slice, not a map: with both emails bad, the error must name the
+	// same parameter every time.
+	for _, p := range []struct {
+		param string
+		email string
+	}{{"advocate.email", r.Advocate.Email}, {"friend.email", r.Friend.Email}} {
+		if a, err := mail.ParseAddress(p.email); err != nil || a.Address != p.email {
+			return ParamErrorf(EINVALID, p.param, "A valid email address is required.")
 		}
 	}
 	if r.Status == "" {

@@ -126,6 +126,7 @@ func (s *Sale) Validate() error {
 			return ParamErrorf(EINVALID, lineParam(i, "unit_amount"), "Unit amount must be between 0 and %d.", maxAmount/li.Quantity)
 		}
 		li.Amount = li.Quantity * li.UnitAmount
+		li.RefundedAmount = 0
 		if total > maxAmount-li.Amount {
 			return ParamErrorf(EINVALID, "line_items", "The sale's total is too large.")
 		}
@@ -173,6 +174,7 @@ func (s *Sale) Validate() error {
 		}
 		t.Currency = s.Currency
 		t.Status = PaymentPaid
+		t.RefundedAmount = 0 // a new payment has refunded nothing (invariant 2)
 		paid += t.Amount
 		if paid > maxAmount {
 			return ParamErrorf(EINVALID, "payments", "The payments' total is too large.")
@@ -182,6 +184,7 @@ func (s *Sale) Validate() error {
 		return ParamErrorf(EINVALID, "payments", "Payments add up to %s but the line items to %s.", FormatMajor(paid, cur), FormatMajor(total, cur))
 	}
 	s.Status = PaymentPaid
+	s.RefundedAmount = 0
 	return nil
 }
 

@@ -1,0 +1,193 @@
+package refundry_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/refundry/refundry"
+)
+
+// validSale returns a sale that passes Validate: 2 x 5.00 + 1 x 2.50 USD,
+// paid by one payment whose amount Validate fills in.
+func validSale() *refundry.Sale {
+	return &refundry.Sale{
+		Reference: "order-1001",
+		Currency:  "usd",
+		Customer:  refundry.Customer{Email: "ann@example.com", FirstName: "Ann"},
+		LineItems: []*refundry.LineItem{
+			{Name: "Ticket", Quantity: 2, UnitAmount: 500},
+			{Name: "Fee", Quantity: 1, UnitAmount: 250},
+		},
+		Transactions: []*refundry.Transaction{{Gateway: refundry.GatewayStripe}},
+	}
+}
+
+func TestSaleValidate(t *testing.T) {
+	const maxAmount = int64(1) << 53
+	for _, tt := range []struct {
+		name   string
+		mutate func(s *refundry.Sale)
+		param  string // "" when valid
+	}{
+		{"OK", func(s *refundry.Sale) {}, ""},
+		{"OKNoEmail", func(s *refundry.Sale) { s.Customer.Email = "" }, ""},
+		{"OKTwoPayments", func(s *refundry.Sale) {
+			s.Transactions = []*refundry.Transaction{{Amount: 1000}, {Amount: 250, Gateway: refundry.GatewayOffsite}}
+		}, ""},
+		{"OKSinglePaymentExact", func(s *refundry.Sale) { s.Transactions[0].Amount = 1250 }, ""},
+		{"OKFreeLineItem", func(s *refundry.Sale) {
+			s.LineItems = append(s.LineItems, &refundry.LineItem{Name: "Gift", Quantity: 1, UnitAmount: 0})
+		}, ""},
+		{"OKLargestTotal", func(s *refundry.Sale) {
+			s.LineItems = []*refundry.LineItem{{Name: "Big", Quantity: 1, UnitAmount: maxAmount}}
+		}, ""},
+		{"OKBaseCurrency", func(s *refundry.Sale) {
+			s.Transactions[0].BaseCurrency, s.Transactions[0].BaseAmount = "eur", 1100
+		}, ""},
+		{"OKFeeEqualsAmount", func(s *refundry.Sale) { s.Transactions[0].Amount, s.Transactions[0].ProcessingFee = 1250, 1250 }, ""},
+		{"ErrCurrencyUnknown", func(s *refundry.Sale) { s.Currency = "XYZ" }, "currency"},
+		{"ErrCurrencyRequired", func(s *refundry.Sale) { s.Currency = "" }, "currency"},
+		{"ErrReferenceTooLong", func(s *refundry.Sale) { s.Reference = strings.Repeat("r", 256) }, "reference"},
+		{"ErrEmail", func(s *refundry.Sale) { s.Customer.Email = "not-an-email" }, "customer.email"},
+		{"ErrEmailWithName", func(s *refundry.Sale) { s.Customer.Email = "Ann <ann@example.com>" }, "customer.email"},
+		{"ErrEmailTwoAddresses", func(s *refundry.Sale) { s.Customer.Email = "a@example.com, b@example.com" }, "customer.email"},
+		{"ErrNoLineItems", func(s *refundry.Sale) { s.LineItems = nil }, "line_items"},
+		{"ErrTooManyLineItems", func(s *refundry.Sale) {
+			s.LineItems = nil
+			for range 1001 {
+				s.LineItems = append(s.LineItems, &refundry.LineItem{Name: "x", Quantity: 1, UnitAmount: 1})
+			}
+		}, "line_items"},
+		{"ErrLineItemName", func(s *refundry.Sale) { s.LineItems[1].Name = "  " }, "line_items[1].name"},
+		{"ErrQuantityZero", func(s *refundry.Sale) { s.LineItems[0].Quantity = 0 }, "line_items[0].quantity"},
+		{"ErrQuantityNegative", func(s *refundry.Sale) { s.LineItems[0].Quantity = -2 }, "line_items[0].quantity"},
+		{"ErrQuantityTooLarge", func(s *refundry.Sale) { s.LineItems[0].Quantity = 1_000_001 }, "line_items[0].quantity"},
+		{"ErrUnitAmountNegative", func(s *refundry.Sale) { s.LineItems[1].UnitAmount = -1 }, "line_items[1].unit_amount"},
+		{"ErrUnitAmountOverflow", func(s *refundry.Sale) {
+			// 1e6 * 2^62 overflows int64: the guard must refuse it before multiplying.
+			s.LineItems[0].Quantity, s.LineItems[0].UnitAmount = 1_000_000, 1<<62
+		}, "line_items[0].unit_amount"},
+		{"ErrUnitAmountAboveMax", func(s *refundry.Sale) {
+			s.LineItems[0].Quantity, s.LineItems[0].UnitAmount = 2, maxAmount/2+1
+		}, "line_items[0].unit_amount"},
+		{"ErrTotalTooLarge", func(s *refundry.Sale) {
+			s.LineItems = []*refundry.LineItem{
+				{Name: "a", Quantity: 1, UnitAmount: maxAmount},
+				{Name: "b", Quantity: 1, UnitAmount: 1},
+			}
+		}, "line_items"},
+		{"ErrTotalZero", func(s *refundry.Sale) {
+			s.LineItems = []*refundry.LineItem{{Name: "Gift", Quantity: 3, UnitAmount: 0}}
+		}, "line_items"},
+		{"ErrNoPayment", func(s *refundry.Sale) { s.Transactions = nil }, "payment"},
+		{"ErrPaymentsDoNotAddUp", func(s *refundry.Sale) { s.Transactions[0].Amount = 1000 }, "payments"},
+		{"ErrPaymentsAboveTotal", func(s *refundry.Sale) { s.Transactions[0].Amount = 1251 }, "payments"},
+		{"ErrTwoPaymentsDoNotAddUp", func(s *refundry.Sale) {
+			s.Transactions = []*refundry.Transaction{{Amount: 1000}, {Amount: 249}}
+		}, "payments"},
+		{"ErrPaymentsTotalTooLarge", func(s *refundry.Sale) {
+			s.Transactions = []*refundry.Transaction{{Amount: maxAmount}, {Amount: maxAmount}}
+		}, "payments"},
+		{"ErrSecondPaymentAmountMissing", func(s *refundry.Sale) {
+			s.Transactions = []*refundry.Transaction{{Amount: 1250}, {}}
+		}, "payments[1].amount"},
+		{"ErrPaymentAmountNegative", func(s *refundry.Sale) { s.Transactions[0].Amount = -1250 }, "payments[0].amount"},
+		{"ErrPaymentAmountAboveMax", func(s *refundry.Sale) { s.Transactions[0].Amount = maxAmount + 1 }, "payments[0].amount"},
+		{"ErrGatewayUnknown", func(s *refundry.Sale) { s.Transactions[0].Gateway = "paypal" }, "payments[0].gateway"},
+		{"ErrGatewayCase", func(s *refundry.Sale) { s.Transactions[0].Gateway = "Stripe" }, "payments[0].gateway"},
+		{"ErrProcessingFeeNegative", func(s *refundry.Sale) { s.Transactions[0].ProcessingFee = -1 }, "payments[0].processing_fee"},
+		{"ErrProcessingFeeAboveAmount", func(s *refundry.Sale) { s.Transactions[0].ProcessingFee = 1251 }, "payments[0].processing_fee"},
+		{"ErrBaseCurrencyUnknown", func(s *refundry.Sale) { s.Transactions[0].BaseCurrency = "ABC" }, "payments[0].base_currency"},
+		{"ErrBaseAmountNegative", func(s *refundry.Sale) { s.Transactions[0].BaseAmount = -1 }, "payments[0].base_amount"},
+		{"ErrPaymentReferenceTooLong", func(s *refundry.Sale) { s.Transactions[0].Reference = strings.Repeat("p", 256) }, "payments[0].reference"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validSale()
+			tt.mutate(s)
+			checkValidate(t, s.Validate(), refundry.EINVALID, tt.param)
+		})
+	}
+}
+
+func TestSaleValidate_FillsIn(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		s := validSale()
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if s.Currency != "USD" {
+			t.Errorf("Currency = %q, want USD", s.Currency)
+		}
+		if s.LineItems[0].Amount != 1000 || s.LineItems[1].Amount != 250 {
+			t.Errorf("line item amounts = %d, %d; want 1000, 250", s.LineItems[0].Amount, s.LineItems[1].Amount)
+		}
+		if s.Amount != 1250 {
+			t.Errorf("Amount = %d, want 1250", s.Amount)
+		}
+		tx := s.Transactions[0]
+		if tx.Amount != 1250 || tx.Currency != "USD" || tx.Status != refundry.PaymentPaid || tx.Gateway != refundry.GatewayStripe {
+			t.Errorf("payment = %+v", tx)
+		}
+		if s.Status != refundry.PaymentPaid {
+			t.Errorf("Status = %q, want paid", s.Status)
+		}
+	})
+	t.Run("OKDefaults", func(t *testing.T) {
+		s := validSale()
+		s.Transactions = []*refundry.Transaction{{Amount: 1000}, {Amount: 250, BaseCurrency: "eur"}}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for i, tx := range s.Transactions {
+			if tx.Gateway != refundry.GatewaySimulator {
+				t.Errorf("payments[%d].gateway = %q, want the simulator", i, tx.Gateway)
+			}
+		}
+		if s.Transactions[0].Amount != 1000 || s.Transactions[1].BaseCurrency != "EUR" {
+			t.Errorf("payments = %+v, %+v", s.Transactions[0], s.Transactions[1])
+		}
+	})
+	// A new sale has refunded nothing, whatever a client sent: Validate
+	// marks it paid, and a refunded amount carried in would let PlanRefund
+	// refund more than was paid (invariant 2).
+	t.Run("OKRefundedAmountsReset", func(t *testing.T) {
+		s := validSale()
+		s.RefundedAmount = -1250
+		s.LineItems[0].RefundedAmount = -1000
+		s.Transactions[0].RefundedAmount = -1250
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if s.RefundedAmount != 0 || s.LineItems[0].RefundedAmount != 0 || s.Transactions[0].RefundedAmount != 0 {
+			t.Fatalf("refunded amounts = %d, %d, %d; want 0", s.RefundedAmount, s.LineItems[0].RefundedAmount, s.Transactions[0].RefundedAmount)
+		}
+		if got := refundry.PaymentState(s.Amount, s.RefundedAmount); got != s.Status {
+			t.Fatalf("Status = %q but the amounts say %q", s.Status, got)
+		}
+		s.ID, s.Transactions[0].ID = "sale1", "tx1"
+		tooMuch := s.Amount + 1
+		if _, err := refundry.PlanRefund(s, refundry.RefundTarget{TransactionID: "tx1"}, &tooMuch, false); refundry.ErrorCode(err) != refundry.ETOOLARGE {
+			t.Fatalf("PlanRefund of %d on a %d sale = %v, want %s", tooMuch, s.Amount, err, refundry.ETOOLARGE)
+		}
+	})
+}
+
+func TestPaymentState(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		amount, refunded int64
+		want             string
+	}{
+		{"OKPaid", 1000, 0, refundry.PaymentPaid},
+		{"OKPartiallyRefunded", 1000, 1, refundry.PaymentPartiallyRefunded},
+		{"OKAlmostRefunded", 1000, 999, refundry.PaymentPartiallyRefunded},
+		{"OKRefunded", 1000, 1000, refundry.PaymentRefunded},
+		{"OKOverRefundedStillRefunded", 1000, 1001, refundry.PaymentRefunded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := refundry.PaymentState(tt.amount, tt.refunded); got != tt.want {
+				t.Fatalf("PaymentState(%d, %d) = %q, want %q", tt.amount, tt.refunded, got, tt.want)
+			}
+		})
+	}
+}
