@@ -1,6 +1,9 @@
 package refundry
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // GatewayRefund is what a gateway needs to refund, ask about, or cancel one
 // refund. RefundID doubles as the gateway's idempotency key, so asking
@@ -11,7 +14,8 @@ type GatewayRefund struct {
 	Amount          int64
 	Currency        string
 	Reason          string
-	GatewayRefundID string // set once the gateway has named the refund
+	GatewayRefundID string    // set once the gateway has named the refund
+	Created         time.Time // when the refund was recorded
 }
 
 // GatewayResult is a gateway's answer. Status pending means the gateway has

@@ -1,6 +1,7 @@
 package refundry
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -19,7 +20,11 @@ type Currency struct {
 // LookupCurrency returns the currency with the given ISO 4217 code (any
 // case). Returns EINVALID for a code that is not in the table.
 func LookupCurrency(code string) (Currency, error) {
-	up := strings.ToUpper(code)
+	// ASCII only: strings.ToUpper would fold "uſd" into "USD".
+	up := ""
+	if len(code) == 3 && allLetters(code) {
+		up = strings.ToUpper(code)
+	}
 	exp, ok := currencyExponents[up]
 	if !ok {
 		return Currency{}, ParamErrorf(EINVALID, "currency", "Unknown currency %q: expected an ISO 4217 code such as USD.", truncate(code, 16))
@@ -64,10 +69,12 @@ func ParseMajor(s string, c Currency) (int64, error) {
 	if shift < 0 {
 		cut := -shift
 		if cut > len(digits) || strings.Trim(digits[len(digits)-cut:], "0") != "" {
+			e := Errorf(EINVALID, "Amount %q has more than %d decimals, the most %s allows.", truncate(s, 32), c.Exponent, c.Code)
 			if c.Exponent == 0 {
-				return 0, Errorf(EINVALID, "Amount %q has decimals, but %s has none.", truncate(s, 32), c.Code)
+				e = Errorf(EINVALID, "Amount %q has decimals, but %s has none.", truncate(s, 32), c.Code)
 			}
-			return 0, Errorf(EINVALID, "Amount %q has more than %d decimals, the most %s allows.", truncate(s, 32), c.Exponent, c.Code)
+			e.Err = errTooManyDecimals
+			return 0, e
 		}
 		digits = digits[:len(digits)-cut]
 	} else if shift > 0 {
@@ -90,7 +97,7 @@ func ParseMajor(s string, c Currency) (int64, error) {
 // ("1250", or "1250.0", "1.25e3" as some JSON encoders write them).
 func ParseMinor(s string) (int64, error) {
 	n, err := ParseMajor(s, Currency{Code: "minor units", Exponent: 0})
-	if err != nil && strings.Contains(err.Error(), "decimals") {
+	if errors.Is(err, errTooManyDecimals) {
 		return 0, Errorf(EINVALID, "Amount %q must be a whole number of minor units (cents).", truncate(s, 32))
 	}
 	return n, err
@@ -142,6 +149,18 @@ func splitDecimal(s string) (intPart, frac string, exp int, ok bool) {
 		return "", "", 0, false
 	}
 	return intPart, frac, exp, true
+}
+
+// errTooManyDecimals marks the errors of a number finer than its currency.
+var errTooManyDecimals = errors.New("too many decimals")
+
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {

@@ -147,8 +147,9 @@ type Allocation struct {
 // on a line item is its own remainder, capped by what remains on the sale.
 // A sale or line-item refund takes from the transactions in order.
 //
-// Returns ENOTFOUND if the target is not part of sale, EREFUNDED if nothing
-// remains, ETOOLARGE if amount exceeds what remains.
+// Returns ENOTFOUND if the target is not part of sale, EREFUNDED if all
+// that remains is asked for and nothing does, ETOOLARGE if an amount
+// exceeds what remains (one cent more than nothing included).
 func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([]Allocation, error) {
 	cur, err := LookupCurrency(sale.Currency)
 	if err != nil {
@@ -185,7 +186,7 @@ func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([
 		}
 		remaining = saleRemaining(sale)
 	}
-	if remaining <= 0 {
+	if remaining <= 0 && amount == nil {
 		return nil, ParamErrorf(EREFUNDED, "amount", "Nothing remains to refund: it has already been refunded in full.")
 	}
 	want := remaining

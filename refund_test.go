@@ -116,11 +116,11 @@ func TestPlanRefund(t *testing.T) {
 		{name: "ErrRefunded", target: saleTarget,
 			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{saleTarget, nil}) },
 			code: refundry.EREFUNDED},
-		{name: "ErrRefundedOneMoreCent", target: saleTarget, amount: amt(1),
+		{name: "ErrTooLargeOneMoreCent", target: saleTarget, amount: amt(1),
 			sale: func(t *testing.T) *refundry.Sale {
 				return refundedBy(t, step{saleTarget, amt(4000)}, step{saleTarget, amt(4000)}, step{saleTarget, amt(2000)})
 			},
-			code: refundry.EREFUNDED},
+			code: refundry.ETOOLARGE},
 		{name: "ErrRefundedByTransactions", target: saleTarget,
 			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{t1Target, nil}, step{t2Target, nil}) },
 			code: refundry.EREFUNDED},

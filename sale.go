@@ -139,6 +139,9 @@ func (s *Sale) Validate() error {
 	if len(s.Transactions) == 0 {
 		return ParamErrorf(EINVALID, "payment", "A sale needs a payment.")
 	}
+	if len(s.Transactions) > 100 {
+		return ParamErrorf(EINVALID, "payments", "A sale has at most 100 payments.")
+	}
 	if len(s.Transactions) == 1 && s.Transactions[0].Amount == 0 {
 		s.Transactions[0].Amount = total
 	}

@@ -98,6 +98,9 @@ type Store interface {
 	FindMerchant(ctx context.Context, id string) (*Merchant, error)
 	// FindMerchantBySlug returns ENOTFOUND if there is no such merchant.
 	FindMerchantBySlug(ctx context.Context, slug string) (*Merchant, error)
+	// CreateAPIKey stores another key for an existing merchant.
+	// Returns ENOTFOUND if the merchant does not exist.
+	CreateAPIKey(ctx context.Context, key *APIKey) error
 	// FindAPIKey returns ENOTFOUND if there is no key with that id.
 	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
 
