@@ -1,0 +1,432 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/refundry/refundry"
+)
+
+// CreateRefunds reserves and records the refunds PlanRefund gives for req,
+// with their events, in one transaction.
+//
+// Invariant 2 (no over-refund) is kept here, in three layers:
+//  1. The sale's row is locked (SELECT ... FOR UPDATE) before anything of
+//     the sale is read, so refunds and settlements of one sale run one
+//     after another, each seeing what the previous one committed. At
+//     READ COMMITTED the lock wait ends with the newest row; at
+//     REPEATABLE READ or SERIALIZABLE it ends in a serialization failure
+//     and the whole transaction is retried on a fresh snapshot.
+//  2. PlanRefund decides on the rows read under that lock, and every
+//     amount is then added by a conditional UPDATE (... WHERE
+//     refunded_amount + $1 <= amount) whose row count is checked: if the
+//     database disagrees with the plan, the transaction is retried rather
+//     than trusted.
+//  3. CHECK constraints on refunded_amount reject what slips past both.
+func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	var res *refundry.RefundResult
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var err error
+		res, err = createRefunds(ctx, tx, req, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, now time.Time) (*refundry.RefundResult, error) {
+	if usesKey(req.Idempotency) {
+		rec, err := claimKey(ctx, tx, req.MerchantID, req.Idempotency, "refund", nil, now)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			return replayRefunds(ctx, tx, req.MerchantID, rec)
+		}
+	}
+	by := refundry.SaleLookup{ID: req.Target.SaleID, LineItemID: req.Target.LineItemID, TransactionID: req.Target.TransactionID}
+	sale, err := findSale(ctx, tx, req.MerchantID, by, true)
+	if err != nil {
+		return nil, err
+	}
+	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, a := range allocs {
+		total += a.Amount
+	}
+	if req.Fee > total {
+		return nil, refundry.ParamErrorf(refundry.EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
+	}
+	refundedAt := now
+	if !req.RefundedAt.IsZero() {
+		refundedAt = normTime(req.RefundedAt)
+	}
+	var meta json.RawMessage
+	if len(req.Metadata) > 0 {
+		meta = slices.Clone(req.Metadata)
+	}
+
+	b := &pgx.Batch{}
+	refunds := make([]*refundry.Refund, len(allocs))
+	fee := req.Fee // the fee is taken from the first refunds, in order
+	for i, a := range allocs {
+		r := &refundry.Refund{
+			ID: refundry.NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
+			TransactionID: a.TransactionID, LineItemID: a.LineItemID,
+			Amount: a.Amount, Fee: min(fee, a.Amount), Currency: sale.Currency, Status: a.Status,
+			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == refundry.GatewayOffsite,
+			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
+			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
+			RefundedAt: refundedAt, Created: now, Updated: now,
+		}
+		fee -= r.Fee
+		r.Group = r.ID
+		if i > 0 {
+			r.Group = refunds[0].ID
+		}
+		refunds[i] = r
+		b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount + $1
+			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, a.Amount, a.TransactionID, sale.ID).Exec(oneRow)
+		queueInsertRefund(b, r)
+	}
+	if req.Target.LineItemID != "" {
+		b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount + $1
+			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, total, req.Target.LineItemID, sale.ID).Exec(oneRow)
+	}
+	b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
+		WHERE id = $2 AND refunded_amount + $1 <= amount`, total, sale.ID).Exec(oneRow)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+
+	// The sale as it now is, without reading it again: the lock has kept
+	// everyone else off its rows.
+	for _, a := range allocs {
+		for _, t := range sale.Transactions {
+			if t.ID == a.TransactionID {
+				t.RefundedAmount += a.Amount
+				t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+			}
+		}
+	}
+	for _, li := range sale.LineItems {
+		if li.ID == req.Target.LineItemID {
+			li.RefundedAmount += total
+		}
+	}
+	sale.RefundedAmount += total
+	sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
+
+	var evs []*refundry.Event
+	for _, r := range refunds {
+		ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundCreated, "refund", r.ID, r, now)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+		if r.Status == refundry.RefundSucceeded {
+			ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r, now)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, ev)
+		}
+	}
+	// PlanRefund refuses a sale with nothing left, so a sale refunded in
+	// full now became so with this request.
+	if sale.Status == refundry.PaymentRefunded {
+		ev, err := refundry.NewEvent(sale.MerchantID, refundry.EventSaleRefunded, "sale", sale.ID, sale, now)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	res := &refundry.RefundResult{Refunds: refunds, Sale: sale, Voided: []*refundry.Referral{}}
+	if req.VoidReferrals {
+		voided, vevs, err := voidReferrals(ctx, tx, req.MerchantID,
+			`origin_id IN (SELECT id FROM origins WHERE merchant_id = $1 AND kind = 'purchase' AND sale_id = $2)`, sale.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		res.Voided = voided
+		evs = append(evs, vevs...)
+	}
+	if err := insertEvents(ctx, tx, evs...); err != nil {
+		return nil, err
+	}
+	if usesKey(req.Idempotency) {
+		ids := make([]string, len(refunds))
+		for i, r := range refunds {
+			ids[i] = r.ID
+		}
+		voided := make([]string, len(res.Voided))
+		for i, v := range res.Voided {
+			voided[i] = fmt.Sprint(v.ID)
+		}
+		if err := finishKey(ctx, tx, req.MerchantID, req.Idempotency, ids, voided); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// oneRow fails a conditional update that changed no row: the plan it came
+// from no longer matches the database, so the transaction starts over.
+func oneRow(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() != 1 {
+		return errRetry
+	}
+	return nil
+}
+
+func queueInsertRefund(b *pgx.Batch, r *refundry.Refund) {
+	var lineItem, meta *string
+	if r.LineItemID != "" {
+		lineItem = &r.LineItemID
+	}
+	if len(r.Metadata) > 0 {
+		m := string(r.Metadata)
+		meta = &m
+	}
+	b.Queue(`INSERT INTO refunds (`+refundColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, lineItem, r.Amount, r.Fee, r.Currency, r.Status,
+		r.Reason, meta, r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID, r.FailureReason,
+		r.Source, r.Name, r.ExternalID, r.CreatedSource, r.RefundedAt, r.Created, r.Updated)
+}
+
+const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
+	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason,
+	source, name, external_id, created_source, refunded_at, created, updated`
+
+func scanRefund(row pgx.Row) (*refundry.Refund, error) {
+	r := &refundry.Refund{}
+	var lineItem, meta *string
+	err := row.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee, &r.Currency, &r.Status,
+		&r.Reason, &meta, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID, &r.FailureReason,
+		&r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &r.RefundedAt, &r.Created, &r.Updated)
+	if err != nil {
+		return nil, err
+	}
+	if lineItem != nil {
+		r.LineItemID = *lineItem
+	}
+	if meta != nil {
+		r.Metadata = json.RawMessage(*meta)
+	}
+	r.RefundedAt, r.Created, r.Updated = r.RefundedAt.UTC(), r.Created.UTC(), r.Updated.UTC()
+	return r, nil
+}
+
+func collectRefunds(rows pgx.Rows) ([]*refundry.Refund, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*refundry.Refund, error) { return scanRefund(row) })
+}
+
+// replayRefunds answers a request whose Idempotency-Key was seen with what
+// the first request made, as the objects are now.
+func replayRefunds(ctx context.Context, tx pgx.Tx, merchantID string, rec *idemRecord) (*refundry.RefundResult, error) {
+	rows, err := tx.Query(ctx, `SELECT `+refundColumns+` FROM refunds WHERE merchant_id = $1 AND id = ANY($2)`, merchantID, rec.resourceIDs)
+	if err != nil {
+		return nil, err
+	}
+	found, err := collectRefunds(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) != len(rec.resourceIDs) || len(found) == 0 {
+		return nil, fmt.Errorf("postgres: idempotency key names %d refunds, %d exist", len(rec.resourceIDs), len(found))
+	}
+	byID := map[string]*refundry.Refund{}
+	for _, r := range found {
+		byID[r.ID] = r
+	}
+	res := &refundry.RefundResult{Replayed: true, Voided: []*refundry.Referral{}}
+	for _, id := range rec.resourceIDs {
+		res.Refunds = append(res.Refunds, byID[id])
+	}
+	res.Sale, err = findSale(ctx, tx, merchantID, refundry.SaleLookup{ID: res.Refunds[0].SaleID}, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(rec.relatedIDs) > 0 {
+		ids := make([]int64, 0, len(rec.relatedIDs))
+		for _, s := range rec.relatedIDs {
+			var id int64
+			if _, err := fmt.Sscan(s, &id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		res.Voided, err = queryReferrals(ctx, tx, `r.merchant_id = $1 AND r.id = ANY($2) ORDER BY r.id`, merchantID, ids)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// SettleRefund moves a pending refund to its final status, releasing its
+// amount unless it succeeded, and appends the matching event.
+func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
+	var event string
+	switch st.Status {
+	case refundry.RefundSucceeded:
+		event = refundry.EventRefundSucceeded
+	case refundry.RefundFailed:
+		event = refundry.EventRefundFailed
+	case refundry.RefundCanceled:
+		event = refundry.EventRefundCanceled
+	default:
+		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
+	}
+	var out *refundry.Refund
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		var saleID string
+		err := tx.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+		if err != nil {
+			return notFound(err, "No such refund: %s", id)
+		}
+		// Invariant 2: the sale's lock comes first here too, in the same
+		// order as CreateRefunds takes it, so a release never interleaves
+		// with a reservation and the two cannot deadlock.
+		if _, err := tx.Exec(ctx, `SELECT id FROM sales WHERE id = $1 FOR UPDATE`, saleID); err != nil {
+			return err
+		}
+		r, err := scanRefund(tx.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if r.Status == st.Status {
+			out = r
+			return nil
+		}
+		if r.Status != refundry.RefundPending {
+			return refundry.Errorf(refundry.ECONFLICT, "The refund is already %s; it cannot become %s.", r.Status, st.Status)
+		}
+		b := &pgx.Batch{}
+		if st.Status != refundry.RefundSucceeded {
+			// The reservation made by CreateRefunds is given back, to the
+			// same rows it was taken from.
+			b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
+				r.Amount, r.TransactionID).Exec(released)
+			if r.LineItemID != "" {
+				b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
+					r.Amount, r.LineItemID).Exec(released)
+			}
+			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
+				r.Amount, r.SaleID).Exec(released)
+		}
+		r.Status = st.Status
+		if st.GatewayRefundID != "" {
+			r.GatewayRefundID = st.GatewayRefundID
+		}
+		if st.FailureReason != "" {
+			r.FailureReason = st.FailureReason
+		}
+		r.Updated = now
+		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, updated = $5 WHERE id = $1 AND status = 'pending'`,
+			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.Updated).Exec(oneRow)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		ev, err := refundry.NewEvent(r.MerchantID, event, "refund", r.ID, r, now)
+		if err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, ev); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// released fails a release that found less reserved than the refund holds,
+// which only a corrupt database can show.
+func released(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: a pending refund's amount is not reserved on its rows")
+	}
+	return nil
+}
+
+// FindRefund returns ENOTFOUND if there is no such refund.
+func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (*refundry.Refund, error) {
+	r, err := scanRefund(s.pool.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+	if err != nil {
+		return nil, notFound(err, "No such refund: %s", id)
+	}
+	return r, nil
+}
+
+// ListRefunds returns one page, newest first, and whether more follow.
+func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.RefundFilter) ([]*refundry.Refund, bool, error) {
+	if err := f.Page.Normalize(); err != nil {
+		return nil, false, err
+	}
+	w := newWhere("merchant_id", merchantID)
+	for _, c := range []struct{ col, v string }{
+		{"sale_id", f.SaleID}, {"transaction_id", f.TransactionID}, {"line_item_id", f.LineItemID},
+		{"group_id", f.Group}, {"status", f.Status}, {"source", f.Source},
+	} {
+		if c.v != "" {
+			w.add(c.col+" = $%d", c.v)
+		}
+	}
+	if !f.CreatedFrom.IsZero() {
+		w.add("created >= $%d", normTime(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		w.add("created < $%d", normTime(f.CreatedTo))
+	}
+	q := `SELECT ` + refundColumns + ` FROM refunds WHERE ` + w.page("id", f.Page)
+	rows, err := s.pool.Query(ctx, q, w.args...)
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	out, err := collectRefunds(rows)
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	out, more := trimPage(out, f.Page)
+	return out, more, nil
+}
+
+// PendingRefunds lists pending refunds of every merchant created before
+// the given time, oldest first, for recovery.
+func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*refundry.Refund, error) {
+	if limit <= 0 {
+		limit = refundry.MaxPageLimit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+refundColumns+` FROM refunds
+		WHERE status = 'pending' AND created < $1 ORDER BY created, id LIMIT $2`, normTime(createdBefore), limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := collectRefunds(rows)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if out == nil {
+		out = []*refundry.Refund{}
+	}
+	return out, nil
+}

@@ -1,0 +1,347 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/refundry/refundry"
+)
+
+// CreateSale stores a validated sale with its customer, line items and
+// transactions, and appends sale.created, all in one transaction.
+func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refundry.Idempotency) (bool, error) {
+	in := prepareSale(sale, s.now())
+	// Validate again, on the copy: the store is the last place that can
+	// refuse a sale whose payments do not add up.
+	if err := in.Validate(); err != nil {
+		return false, err
+	}
+	var out *refundry.Sale
+	var replayed bool
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		out, replayed = nil, false
+		if usesKey(idem) {
+			rec, err := claimKey(ctx, tx, in.MerchantID, idem, "sale", []string{in.ID}, in.Created)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				if len(rec.resourceIDs) != 1 {
+					return fmt.Errorf("postgres: idempotency key names %d sales", len(rec.resourceIDs))
+				}
+				out, err = findSale(ctx, tx, in.MerchantID, refundry.SaleLookup{ID: rec.resourceIDs[0]}, false)
+				replayed = true
+				return err
+			}
+		}
+		var err error
+		out, err = insertSale(ctx, tx, in)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	*sale = *out
+	return replayed, nil
+}
+
+// prepareSale copies a sale about to be stored, assigning what the store
+// assigns, so that a retried transaction starts from the same values and
+// the caller's sale changes only once the sale is durable.
+func prepareSale(sale *refundry.Sale, now time.Time) *refundry.Sale {
+	in := *sale
+	if in.ID == "" {
+		in.ID = refundry.NewID()
+	}
+	if in.Created.IsZero() {
+		in.Created = now
+	}
+	in.Created = normTime(in.Created)
+	in.RefundedAmount = 0
+	in.Status = refundry.PaymentPaid
+	in.LineItems = make([]*refundry.LineItem, len(sale.LineItems))
+	for i, li := range sale.LineItems {
+		l := *li
+		if l.ID == "" {
+			l.ID = refundry.NewID()
+		}
+		l.SaleID = in.ID
+		l.RefundedAmount = 0
+		in.LineItems[i] = &l
+	}
+	in.Transactions = make([]*refundry.Transaction, len(sale.Transactions))
+	for i, t := range sale.Transactions {
+		tt := *t
+		if tt.ID == "" {
+			tt.ID = refundry.NewID()
+		}
+		tt.SaleID = in.ID
+		tt.Currency = in.Currency
+		tt.RefundedAmount = 0
+		tt.Status = refundry.PaymentPaid
+		if tt.Created.IsZero() {
+			tt.Created = in.Created
+		}
+		tt.Created = normTime(tt.Created)
+		in.Transactions[i] = &tt
+	}
+	return &in
+}
+
+// insertSale writes a prepared sale; its result differs from in only by
+// what the database assigns: the customer and the transaction numbers.
+func insertSale(ctx context.Context, tx pgx.Tx, in *refundry.Sale) (*refundry.Sale, error) {
+	out := *in
+	cust, err := findOrCreateCustomer(ctx, tx, in.MerchantID, in.Customer)
+	if err != nil {
+		return nil, err
+	}
+	out.Customer = cust
+	if _, err := tx.Exec(ctx, `INSERT INTO sales (id, merchant_id, reference, currency, amount, refunded_amount, customer_id, campaign_id, campaign_name, created)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)`,
+		out.ID, out.MerchantID, out.Reference, out.Currency, out.Amount, cust.ID, out.CampaignID, out.CampaignName, out.Created); err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	for i, li := range out.LineItems {
+		b.Queue(`INSERT INTO line_items (id, sale_id, merchant_id, ord, name, quantity, unit_amount, amount, refunded_amount)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)`,
+			li.ID, out.ID, out.MerchantID, i, li.Name, li.Quantity, li.UnitAmount, li.Amount)
+	}
+	out.Transactions = make([]*refundry.Transaction, len(in.Transactions))
+	for i, t := range in.Transactions {
+		tt := *t
+		out.Transactions[i] = &tt
+		b.Queue(`INSERT INTO transactions (id, sale_id, merchant_id, ord, reference, gateway, gateway_charge_id, currency, amount, refunded_amount, processing_fee, base_amount, base_currency, created)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) RETURNING number`,
+			tt.ID, out.ID, out.MerchantID, i, tt.Reference, tt.Gateway, tt.GatewayChargeID, tt.Currency, tt.Amount, tt.ProcessingFee, tt.BaseAmount, tt.BaseCurrency, tt.Created).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&tt.Number) })
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	ev, err := refundry.NewEvent(out.MerchantID, refundry.EventSaleCreated, "sale", out.ID, &out, out.Created)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertEvents(ctx, tx, ev); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// findOrCreateCustomer returns the merchant's customer with c's email,
+// making it if there is none. A customer without an email is always new.
+func findOrCreateCustomer(ctx context.Context, tx pgx.Tx, merchantID string, c refundry.Customer) (refundry.Customer, error) {
+	c.ID = refundry.NewID()
+	if c.Email != "" {
+		found, err := findCustomer(ctx, tx, merchantID, c.Email)
+		if err == nil {
+			return found, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return c, err
+		}
+	}
+	// A concurrent sale may be creating the same customer: ON CONFLICT
+	// waits for it and then inserts nothing, and the customer it made is
+	// read back below.
+	tag, err := tx.Exec(ctx, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (merchant_id, email) WHERE email <> '' DO NOTHING`,
+		c.ID, merchantID, c.Email, c.FirstName, c.LastName)
+	if err != nil {
+		return c, err
+	}
+	if tag.RowsAffected() == 1 {
+		return c, nil
+	}
+	found, err := findCustomer(ctx, tx, merchantID, c.Email)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, errRetry
+	}
+	return found, err
+}
+
+func findCustomer(ctx context.Context, tx pgx.Tx, merchantID, email string) (refundry.Customer, error) {
+	var c refundry.Customer
+	err := tx.QueryRow(ctx, `SELECT id, email, first_name, last_name FROM customers WHERE merchant_id = $1 AND email = $2`, merchantID, email).
+		Scan(&c.ID, &c.Email, &c.FirstName, &c.LastName)
+	return c, err
+}
+
+// FindSale returns the sale with its line items and transactions.
+// Returns ENOTFOUND if none matches for this merchant.
+func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
+	var out *refundry.Sale
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = findSale(ctx, tx, merchantID, by, false)
+		return err
+	})
+	return out, err
+}
+
+// findSale loads one sale of the merchant. With lock, the sale's row is
+// locked until tx ends: every change to a sale's refunded amounts takes
+// this lock first, which serializes them (invariant 2).
+func findSale(ctx context.Context, tx pgx.Tx, merchantID string, by refundry.SaleLookup, lock bool) (*refundry.Sale, error) {
+	var cond, what string
+	var arg any
+	n := 0
+	if by.ID != "" {
+		cond, arg, what, n = `s.id = $2`, by.ID, "sale "+by.ID, n+1
+	}
+	if by.Reference != "" {
+		cond, arg, what, n = `s.reference = $2`, by.Reference, "sale with reference "+by.Reference, n+1
+	}
+	if by.LineItemID != "" {
+		cond, arg, what, n = `s.id = (SELECT sale_id FROM line_items WHERE id = $2)`, by.LineItemID, "line item "+by.LineItemID, n+1
+	}
+	if by.TransactionID != "" {
+		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE id = $2)`, by.TransactionID, "transaction "+by.TransactionID, n+1
+	}
+	if by.TransactionNumber != 0 {
+		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE number = $2)`, by.TransactionNumber, fmt.Sprintf("transaction %d", by.TransactionNumber), n+1
+	}
+	if by.TransactionReference != "" {
+		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE merchant_id = $1 AND reference = $2)`, by.TransactionReference, "transaction with reference "+by.TransactionReference, n+1
+	}
+	if n != 1 {
+		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+	}
+	q := `SELECT ` + saleColumns + ` FROM sales s WHERE s.merchant_id = $1 AND ` + cond
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	sale, err := scanSale(tx.QueryRow(ctx, q, merchantID, arg))
+	if err != nil {
+		return nil, notFound(err, "No such %s", what)
+	}
+	if err := fillSales(ctx, tx, []*refundry.Sale{sale}); err != nil {
+		return nil, err
+	}
+	return sale, nil
+}
+
+const saleColumns = `s.id, s.merchant_id, s.reference, s.currency, s.amount, s.refunded_amount, s.customer_id, s.campaign_id, s.campaign_name, s.created`
+
+func scanSale(row pgx.Row) (*refundry.Sale, error) {
+	sl := &refundry.Sale{}
+	err := row.Scan(&sl.ID, &sl.MerchantID, &sl.Reference, &sl.Currency, &sl.Amount, &sl.RefundedAmount,
+		&sl.Customer.ID, &sl.CampaignID, &sl.CampaignName, &sl.Created)
+	if err != nil {
+		return nil, err
+	}
+	sl.Created = sl.Created.UTC()
+	sl.Status = refundry.PaymentState(sl.Amount, sl.RefundedAmount)
+	sl.LineItems = []*refundry.LineItem{}
+	sl.Transactions = []*refundry.Transaction{}
+	return sl, nil
+}
+
+// fillSales loads the customers, line items and transactions of sales in
+// one round trip.
+func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
+	if len(sales) == 0 {
+		return nil
+	}
+	byID := make(map[string]*refundry.Sale, len(sales))
+	ids := make([]string, len(sales))
+	custIDs := make([]string, len(sales))
+	for i, sl := range sales {
+		byID[sl.ID] = sl
+		ids[i] = sl.ID
+		custIDs[i] = sl.Customer.ID
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id, email, first_name, last_name FROM customers WHERE id = ANY($1)`, custIDs).Query(func(rows pgx.Rows) error {
+		custs := map[string]refundry.Customer{}
+		for rows.Next() {
+			var c refundry.Customer
+			if err := rows.Scan(&c.ID, &c.Email, &c.FirstName, &c.LastName); err != nil {
+				return err
+			}
+			custs[c.ID] = c
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, sl := range sales {
+			sl.Customer = custs[sl.Customer.ID]
+		}
+		return nil
+	})
+	b.Queue(`SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			li := &refundry.LineItem{}
+			if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+				return err
+			}
+			sl := byID[li.SaleID]
+			sl.LineItems = append(sl.LineItems, li)
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT id, number, sale_id, reference, gateway, gateway_charge_id, currency, amount, refunded_amount, processing_fee, base_amount, base_currency, created
+		FROM transactions WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			t := &refundry.Transaction{}
+			if err := rows.Scan(&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
+				&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.Created); err != nil {
+				return err
+			}
+			t.Created = t.Created.UTC()
+			t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+			sl := byID[t.SaleID]
+			sl.Transactions = append(sl.Transactions, t)
+		}
+		return rows.Err()
+	})
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// ListSales returns one page, newest first, and whether more follow.
+func (s *Store) ListSales(ctx context.Context, merchantID string, f refundry.SaleFilter) ([]*refundry.Sale, bool, error) {
+	if err := f.Page.Normalize(); err != nil {
+		return nil, false, err
+	}
+	w := newWhere("s.merchant_id", merchantID)
+	if f.Reference != "" {
+		w.add("s.reference = $%d", f.Reference)
+	}
+	if f.CustomerEmail != "" {
+		w.add("s.customer_id IN (SELECT id FROM customers WHERE merchant_id = $1 AND email = $%d)", f.CustomerEmail)
+	}
+	switch f.Status {
+	case "":
+	case refundry.PaymentPaid:
+		w.conds = append(w.conds, "s.refunded_amount <= 0")
+	case refundry.PaymentPartiallyRefunded:
+		w.conds = append(w.conds, "s.refunded_amount > 0 AND s.refunded_amount < s.amount")
+	case refundry.PaymentRefunded:
+		w.conds = append(w.conds, "s.refunded_amount >= s.amount")
+	default:
+		return nil, false, refundry.ParamErrorf(refundry.EINVALID, "status", "Status must be paid, partially_refunded or refunded.")
+	}
+	q := `SELECT ` + saleColumns + ` FROM sales s WHERE ` + w.page("s.id", f.Page)
+	var out []*refundry.Sale
+	var more bool
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, w.args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*refundry.Sale, error) { return scanSale(row) })
+		if err != nil {
+			return err
+		}
+		out, more = trimPage(out, f.Page)
+		return fillSales(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, more, nil
+}
