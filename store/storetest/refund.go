@@ -71,7 +71,9 @@ func testRefunds(t *testing.T, open Opener) {
 			{1499, "", 3499, refundry.PaymentPartiallyRefunded},
 			{2, refundry.ETOOLARGE, 3499, refundry.PaymentPartiallyRefunded},
 			{1, "", 3500, refundry.PaymentRefunded},
-			{1, refundry.EREFUNDED, 3500, refundry.PaymentRefunded},
+			// One cent past nothing left is too large; asking for "all
+			// that remains" of nothing is already refunded.
+			{1, refundry.ETOOLARGE, 3500, refundry.PaymentRefunded},
 		}
 		for i, st := range steps {
 			res, err := s.CreateRefunds(ctx, SaleRefund(m.ID, sale.ID, Amount(st.amount)))
@@ -109,6 +111,8 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("line item refunded = %d, want 1000", li.RefundedAmount)
 		}
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, a.ID, Amount(1)))
+		wantCode(t, err, refundry.ETOOLARGE)
+		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, a.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 
 		// Capped by the sale: a transaction refund leaves 500 on the sale,
@@ -126,6 +130,8 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("sale after = %+v", got)
 		}
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, b.ID, Amount(1)))
+		wantCode(t, err, refundry.ETOOLARGE)
+		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, b.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 		CheckInvariants(t, s, m.ID)
 	})
@@ -147,6 +153,8 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("refund in full = %d, want 1800", res.Refunds[0].Amount)
 		}
 		_, err = s.CreateRefunds(ctx, TransactionRefund(m.ID, t2.ID, Amount(1)))
+		wantCode(t, err, refundry.ETOOLARGE)
+		_, err = s.CreateRefunds(ctx, TransactionRefund(m.ID, t2.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 		got := MustFindSale(t, s, m.ID, sale.ID)
 		if got.Transactions[0].RefundedAmount != 0 || got.Transactions[1].RefundedAmount != 2500 ||

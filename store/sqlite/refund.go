@@ -1,0 +1,390 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+// CreateRefunds reserves and records the refunds PlanRefund gives for req.
+func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	var res *refundry.RefundResult
+	err := s.update(ctx, func(tx *tx) error {
+		ids, err := seenKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds)
+		if err != nil {
+			return err
+		}
+		if ids != nil {
+			res, err = replayRefunds(ctx, tx, req.MerchantID, ids)
+			return err
+		}
+		res, err = createRefunds(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		ids = make([]string, len(res.Refunds))
+		for i, r := range res.Refunds {
+			ids[i] = r.ID
+		}
+		return recordKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds, ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	var by refundry.SaleLookup
+	switch {
+	case req.Target.SaleID != "":
+		by.ID = req.Target.SaleID
+	case req.Target.LineItemID != "":
+		by.LineItemID = req.Target.LineItemID
+	default:
+		by.TransactionID = req.Target.TransactionID
+	}
+	// The write lock is held from BEGIN IMMEDIATE, so the amounts read here
+	// are the ones the updates below change: nothing can slip in between.
+	sale, err := findSale(ctx, tx, req.MerchantID, by)
+	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+		return nil, notFoundTarget(req.Target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
+	if err != nil {
+		return nil, err
+	}
+	if len(allocs) > 0 && req.Fee > allocs[0].Amount {
+		return nil, refundry.ParamErrorf(refundry.EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
+	}
+	refundedAt := tx.now
+	if !req.RefundedAt.IsZero() {
+		refundedAt = utc(req.RefundedAt)
+	}
+	var metadata json.RawMessage
+	if len(req.Metadata) > 0 {
+		metadata = append(json.RawMessage(nil), req.Metadata...)
+	}
+	res := &refundry.RefundResult{}
+	for i, a := range allocs {
+		r := &refundry.Refund{
+			ID: refundry.NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
+			TransactionID: a.TransactionID, LineItemID: a.LineItemID, Amount: a.Amount,
+			Currency: sale.Currency, Status: a.Status, Reason: req.Reason, Metadata: metadata,
+			Offsite: req.Offsite || a.Gateway == refundry.GatewayOffsite, NotifyCustomer: req.NotifyCustomer,
+			Gateway: a.Gateway, Source: req.Source, Name: req.Name, ExternalID: req.ExternalID,
+			CreatedSource: req.CreatedSource, RefundedAt: refundedAt, Created: tx.now, Updated: tx.now,
+		}
+		if i == 0 {
+			r.Fee = req.Fee // the fee is the request's, charged once
+		}
+		r.Group = groupID(res, r.ID)
+		if err := reserve(ctx, tx, r); err != nil {
+			return nil, err
+		}
+		if err := insertRefund(ctx, tx, r); err != nil {
+			return nil, err
+		}
+		if err := appendEvent(ctx, tx, r.MerchantID, refundry.EventRefundCreated, "refund", r.ID, r); err != nil {
+			return nil, err
+		}
+		if r.Status == refundry.RefundSucceeded {
+			if err := appendEvent(ctx, tx, r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r); err != nil {
+				return nil, err
+			}
+		}
+		res.Refunds = append(res.Refunds, r)
+	}
+	after, err := findSale(ctx, tx, req.MerchantID, refundry.SaleLookup{ID: sale.ID})
+	if err != nil {
+		return nil, err
+	}
+	res.Sale = after
+	if sale.RefundedAmount < sale.Amount && after.RefundedAmount >= after.Amount {
+		if err := appendEvent(ctx, tx, req.MerchantID, refundry.EventSaleRefunded, "sale", after.ID, after); err != nil {
+			return nil, err
+		}
+	}
+	if req.VoidReferrals {
+		var originID int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM origins WHERE merchant_id = ? AND kind = ? AND sale_id = ?`,
+			req.MerchantID, refundry.OriginPurchase, sale.ID).Scan(&originID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, err
+		default:
+			if res.Voided, err = voidReferrals(ctx, tx, req.MerchantID, originID, tx.now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// groupID is the group of a request's refunds: the id of the first.
+func groupID(res *refundry.RefundResult, id string) string {
+	if len(res.Refunds) > 0 {
+		return res.Refunds[0].Group
+	}
+	return id
+}
+
+func notFoundTarget(t refundry.RefundTarget) error {
+	switch {
+	case t.SaleID != "":
+		return refundry.ParamErrorf(refundry.ENOTFOUND, "sale", "No such sale: %s", t.SaleID)
+	case t.LineItemID != "":
+		return refundry.ParamErrorf(refundry.ENOTFOUND, "line_item", "No such line item: %s", t.LineItemID)
+	default:
+		return refundry.ParamErrorf(refundry.ENOTFOUND, "transaction", "No such transaction: %s", t.TransactionID)
+	}
+}
+
+// reserve adds a refund's amount to what is refunded on its transaction,
+// line item and sale. This keeps invariant 2 twice over: PlanRefund decided
+// the amount on rows read under the write lock, and each UPDATE re-checks
+// the bound itself and must change exactly one row, so even a wrong plan
+// cannot push a sum past what was paid (and the schema's CHECKs would stop
+// it a third time).
+func reserve(ctx context.Context, tx *tx, r *refundry.Refund) error {
+	updates := []struct{ table, id string }{{"transactions", r.TransactionID}, {"sales", r.SaleID}}
+	if r.LineItemID != "" {
+		updates = append(updates, struct{ table, id string }{"line_items", r.LineItemID})
+	}
+	for _, u := range updates {
+		res, err := tx.ExecContext(ctx, `UPDATE `+u.table+` SET refunded_amount = refunded_amount + ?
+			WHERE id = ? AND refunded_amount + ? <= amount`, r.Amount, u.id, r.Amount)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is greater than the amount that remains refundable.")
+		}
+	}
+	return nil
+}
+
+// release gives a failed or canceled refund's amount back to its
+// transaction, line item and sale.
+func release(ctx context.Context, tx *tx, r *refundry.Refund) error {
+	updates := []struct{ table, id string }{{"transactions", r.TransactionID}, {"sales", r.SaleID}}
+	if r.LineItemID != "" {
+		updates = append(updates, struct{ table, id string }{"line_items", r.LineItemID})
+	}
+	for _, u := range updates {
+		res, err := tx.ExecContext(ctx, `UPDATE `+u.table+` SET refunded_amount = refunded_amount - ?
+			WHERE id = ? AND refunded_amount >= ?`, r.Amount, u.id, r.Amount)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return refundry.Errorf(refundry.EINTERNAL, "Refund %s releases more than %s %s has refunded.", r.ID, u.table, u.id)
+		}
+	}
+	return nil
+}
+
+func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
+		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
+		external_id, created_source, refunded_at, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
+		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
+		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated))
+	return err
+}
+
+// replayRefunds answers a repeated request with what the first one made,
+// the sale as it is now, and no new write.
+func replayRefunds(ctx context.Context, tx *tx, merchantID string, ids []string) (*refundry.RefundResult, error) {
+	var q query
+	q.add("merchant_id = ?", merchantID)
+	q.in("id", ids)
+	refunds, err := queryRefunds(ctx, tx, refundColumns+q.sql()+" ORDER BY id", q.args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(refunds) != len(ids) {
+		return nil, refundry.Errorf(refundry.EINTERNAL, "An idempotency record names refunds that are gone.")
+	}
+	sale, err := findSale(ctx, tx, merchantID, refundry.SaleLookup{ID: refunds[0].SaleID})
+	if err != nil {
+		return nil, err
+	}
+	return &refundry.RefundResult{Refunds: refunds, Sale: sale, Replayed: true}, nil
+}
+
+// SettleRefund moves a pending refund to its final status.
+func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
+	event := map[string]string{
+		refundry.RefundSucceeded: refundry.EventRefundSucceeded,
+		refundry.RefundFailed:    refundry.EventRefundFailed,
+		refundry.RefundCanceled:  refundry.EventRefundCanceled,
+	}[st.Status]
+	if event == "" {
+		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
+	}
+	var r *refundry.Refund
+	err := s.update(ctx, func(tx *tx) (err error) {
+		r, err = findRefund(ctx, tx, merchantID, id)
+		if err != nil {
+			return err
+		}
+		if r.Status == st.Status {
+			return nil // a repeated settlement, from a retry or a second webhook
+		}
+		if r.Final() {
+			return refundry.ParamErrorf(refundry.ECONFLICT, "status", "The refund is already %s.", r.Status)
+		}
+		r.Status = st.Status
+		if st.GatewayRefundID != "" {
+			r.GatewayRefundID = st.GatewayRefundID
+		}
+		if st.FailureReason != "" {
+			r.FailureReason = st.FailureReason
+		}
+		r.Updated = tx.now
+		// The status condition makes the pending-to-final step happen once,
+		// and with it the release below.
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, updated = ?
+			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.Updated), r.ID, refundry.RefundPending)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
+		}
+		if r.Status != refundry.RefundSucceeded {
+			if err := release(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return appendEvent(ctx, tx, merchantID, event, "refund", r.ID, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// FindRefund returns ENOTFOUND if there is no such refund.
+func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (r *refundry.Refund, err error) {
+	err = s.view(ctx, func(tx *tx) error {
+		r, err = findRefund(ctx, tx, merchantID, id)
+		return err
+	})
+	return r, err
+}
+
+func findRefund(ctx context.Context, tx *tx, merchantID, id string) (*refundry.Refund, error) {
+	refunds, err := queryRefunds(ctx, tx, refundColumns+` WHERE merchant_id = ? AND id = ?`, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(refunds) == 0 {
+		return nil, notFound("refund", id)
+	}
+	return refunds[0], nil
+}
+
+// ListRefunds returns one page, newest first, and whether more follow.
+func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.RefundFilter) ([]*refundry.Refund, bool, error) {
+	if err := f.Normalize(); err != nil {
+		return nil, false, err
+	}
+	var q query
+	q.add("merchant_id = ?", merchantID)
+	for _, c := range []struct{ col, v string }{
+		{"sale_id", f.SaleID}, {"transaction_id", f.TransactionID}, {"line_item_id", f.LineItemID},
+		{"grp", f.Group}, {"status", f.Status}, {"source", f.Source},
+	} {
+		if c.v != "" {
+			q.add(c.col+" = ?", c.v)
+		}
+	}
+	if !f.CreatedFrom.IsZero() {
+		q.add("created >= ?", micros(utc(f.CreatedFrom)))
+	}
+	if !f.CreatedTo.IsZero() {
+		q.add("created < ?", micros(utc(f.CreatedTo)))
+	}
+	tail := q.page("id", f.Page)
+	var refunds []*refundry.Refund
+	err := s.view(ctx, func(tx *tx) (err error) {
+		refunds, err = queryRefunds(ctx, tx, refundColumns+q.sql()+tail, q.args...)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	refunds, more := trim(refunds, f.Page)
+	return refunds, more, nil
+}
+
+// PendingRefunds lists pending refunds of every merchant created before
+// the given time, oldest first, for recovery.
+func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*refundry.Refund, error) {
+	if limit <= 0 {
+		limit = refundry.MaxPageLimit
+	}
+	var refunds []*refundry.Refund
+	err := s.view(ctx, func(tx *tx) (err error) {
+		refunds, err = queryRefunds(ctx, tx, refundColumns+` WHERE status = ? AND created < ? ORDER BY created, id LIMIT ?`,
+			refundry.RefundPending, micros(utc(createdBefore)), limit)
+		return err
+	})
+	return refunds, err
+}
+
+const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
+	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
+	created_source, refunded_at, created, updated FROM refunds`
+
+func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
+	rows, err := tx.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*refundry.Refund
+	for rows.Next() {
+		var r refundry.Refund
+		var lineItem, metadata sql.NullString
+		var refundedAt, created, updated int64
+		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
+			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
+			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated); err != nil {
+			return nil, err
+		}
+		r.LineItemID = lineItem.String
+		if metadata.Valid {
+			r.Metadata = json.RawMessage(metadata.String)
+		}
+		r.RefundedAt, r.Created, r.Updated = fromMicros(refundedAt), fromMicros(created), fromMicros(updated)
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullBytes(b []byte) sql.NullString { return sql.NullString{String: string(b), Valid: len(b) > 0} }

@@ -1,0 +1,316 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/refundry/refundry"
+)
+
+// CreateSale stores a sale with its customer, line items and transactions.
+func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refundry.Idempotency) (replayed bool, err error) {
+	// Validate again, though the caller did: it derives the amounts that
+	// invariant 2 bounds, and costs nothing.
+	if err := sale.Validate(); err != nil {
+		return false, err
+	}
+	// Work on a copy, so that a failed transaction leaves the caller's sale
+	// without half-assigned ids.
+	out := cloneSale(sale)
+	err = s.update(ctx, func(tx *tx) error {
+		ids, err := seenKey(ctx, tx, sale.MerchantID, idem, resourceSale)
+		if err != nil {
+			return err
+		}
+		if ids != nil {
+			stored, err := findSale(ctx, tx, sale.MerchantID, refundry.SaleLookup{ID: ids[0]})
+			if err != nil {
+				return err
+			}
+			out, replayed = stored, true
+			return nil
+		}
+		if err := createSale(ctx, tx, out); err != nil {
+			return err
+		}
+		return recordKey(ctx, tx, sale.MerchantID, idem, resourceSale, []string{out.ID})
+	})
+	if err != nil {
+		return false, err
+	}
+	*sale = *out
+	return replayed, nil
+}
+
+func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
+	if s.Reference != "" {
+		if taken, err := exists(ctx, tx, `SELECT 1 FROM sales WHERE merchant_id = ? AND reference = ?`, s.MerchantID, s.Reference); err != nil {
+			return err
+		} else if taken {
+			return refundry.ParamErrorf(refundry.ECONFLICT, "reference", "A sale with reference %q already exists.", s.Reference)
+		}
+	}
+	if err := findOrCreateCustomer(ctx, tx, s.MerchantID, &s.Customer); err != nil {
+		return err
+	}
+	s.ID = refundry.NewID()
+	s.Created = tx.now
+	s.RefundedAmount = 0
+	s.Status = refundry.PaymentPaid
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sales (id, merchant_id, reference, currency, amount, customer_id, campaign_id, campaign_name, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.MerchantID, s.Reference, s.Currency, s.Amount, s.Customer.ID, s.CampaignID, s.CampaignName, micros(s.Created)); err != nil {
+		return err
+	}
+	for i, li := range s.LineItems {
+		li.ID = refundry.NewID()
+		li.SaleID = s.ID
+		li.RefundedAmount = 0
+		if _, err := tx.ExecContext(ctx, `INSERT INTO line_items (id, sale_id, position, name, quantity, unit_amount, amount) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			li.ID, s.ID, i, li.Name, li.Quantity, li.UnitAmount, li.Amount); err != nil {
+			return err
+		}
+	}
+	for i, t := range s.Transactions {
+		if t.Reference != "" {
+			if taken, err := exists(ctx, tx, `SELECT 1 FROM transactions WHERE merchant_id = ? AND reference = ?`, s.MerchantID, t.Reference); err != nil {
+				return err
+			} else if taken {
+				return refundry.ParamErrorf(refundry.ECONFLICT, "payments[].reference", "A payment with reference %q already exists.", t.Reference)
+			}
+		}
+		t.ID = refundry.NewID()
+		t.SaleID = s.ID
+		t.Currency = s.Currency
+		t.RefundedAmount = 0
+		t.Status = refundry.PaymentPaid
+		t.Created = tx.now
+		if err := tx.QueryRowContext(ctx, `INSERT INTO transactions (id, merchant_id, sale_id, position, reference, gateway, gateway_charge_id,
+			currency, amount, processing_fee, base_amount, base_currency, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
+			t.ID, s.MerchantID, s.ID, i, t.Reference, t.Gateway, t.GatewayChargeID,
+			t.Currency, t.Amount, t.ProcessingFee, t.BaseAmount, t.BaseCurrency, micros(t.Created)).Scan(&t.Number); err != nil {
+			return err
+		}
+	}
+	return appendEvent(ctx, tx, s.MerchantID, refundry.EventSaleCreated, "sale", s.ID, s)
+}
+
+// findOrCreateCustomer fills c with the merchant's customer of that email,
+// making one if there is none. A customer without email is always new.
+func findOrCreateCustomer(ctx context.Context, tx *tx, merchantID string, c *refundry.Customer) error {
+	if c.Email != "" {
+		err := tx.QueryRowContext(ctx, `SELECT id, email, first_name, last_name FROM customers WHERE merchant_id = ? AND email = ?`,
+			merchantID, c.Email).Scan(&c.ID, &c.Email, &c.FirstName, &c.LastName)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	c.ID = refundry.NewID()
+	_, err := tx.ExecContext(ctx, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, merchantID, c.Email, c.FirstName, c.LastName)
+	return err
+}
+
+// FindSale returns the sale with its line items and transactions.
+func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (sale *refundry.Sale, err error) {
+	err = s.view(ctx, func(tx *tx) error {
+		sale, err = findSale(ctx, tx, merchantID, by)
+		return err
+	})
+	return sale, err
+}
+
+const saleColumns = `SELECT s.id, s.merchant_id, s.reference, s.currency, s.amount, s.refunded_amount,
+	s.campaign_id, s.campaign_name, s.created, c.id, c.email, c.first_name, c.last_name
+	FROM sales s JOIN customers c ON c.id = s.customer_id`
+
+// findSale loads one sale of the merchant and its parts. Every branch is
+// scoped by merchant: another merchant's sale is not found, exactly like a
+// missing one (invariant 5).
+func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
+	var q query
+	q.add("s.merchant_id = ?", merchantID)
+	n := 0
+	if by.ID != "" {
+		q.add("s.id = ?", by.ID)
+		n++
+	}
+	if by.Reference != "" {
+		q.add("s.reference = ?", by.Reference)
+		n++
+	}
+	if by.LineItemID != "" {
+		q.add("s.id = (SELECT sale_id FROM line_items WHERE id = ?)", by.LineItemID)
+		n++
+	}
+	if by.TransactionID != "" {
+		q.add("s.id = (SELECT sale_id FROM transactions WHERE id = ?)", by.TransactionID)
+		n++
+	}
+	if by.TransactionNumber != 0 {
+		q.add("s.id = (SELECT sale_id FROM transactions WHERE number = ?)", by.TransactionNumber)
+		n++
+	}
+	if by.TransactionReference != "" {
+		q.add("s.id = (SELECT sale_id FROM transactions WHERE merchant_id = ? AND reference = ?)", merchantID, by.TransactionReference)
+		n++
+	}
+	if n != 1 {
+		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+	}
+	sales, err := querySales(ctx, tx, saleColumns+q.sql(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(sales) == 0 {
+		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
+	}
+	return sales[0], nil
+}
+
+// querySales runs a query over saleColumns and loads the parts of every
+// sale it returns, in three queries whatever the number of sales.
+func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Sale, error) {
+	rows, err := tx.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var sales []*refundry.Sale
+	byID := map[string]*refundry.Sale{}
+	for rows.Next() {
+		var s refundry.Sale
+		var created int64
+		if err := rows.Scan(&s.ID, &s.MerchantID, &s.Reference, &s.Currency, &s.Amount, &s.RefundedAmount,
+			&s.CampaignID, &s.CampaignName, &created,
+			&s.Customer.ID, &s.Customer.Email, &s.Customer.FirstName, &s.Customer.LastName); err != nil {
+			return nil, err
+		}
+		s.Created = fromMicros(created)
+		s.Status = refundry.PaymentState(s.Amount, s.RefundedAmount)
+		s.LineItems = []*refundry.LineItem{}
+		s.Transactions = []*refundry.Transaction{}
+		sales = append(sales, &s)
+		byID[s.ID] = &s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	if len(sales) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(sales))
+	for i, s := range sales {
+		ids[i] = s.ID
+	}
+
+	var lq query
+	lq.in("sale_id", ids)
+	rows, err = tx.QueryContext(ctx, `SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items`+
+		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var li refundry.LineItem
+		if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+			return nil, err
+		}
+		byID[li.SaleID].LineItems = append(byID[li.SaleID].LineItems, &li)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+
+	rows, err = tx.QueryContext(ctx, `SELECT number, id, sale_id, reference, gateway, gateway_charge_id, currency, amount,
+		refunded_amount, processing_fee, base_amount, base_currency, created FROM transactions`+
+		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t refundry.Transaction
+		var created int64
+		if err := rows.Scan(&t.Number, &t.ID, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency, &t.Amount,
+			&t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &created); err != nil {
+			return nil, err
+		}
+		t.Created = fromMicros(created)
+		t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+		byID[t.SaleID].Transactions = append(byID[t.SaleID].Transactions, &t)
+	}
+	return sales, rows.Err()
+}
+
+// ListSales returns one page, newest first, and whether more follow.
+func (s *Store) ListSales(ctx context.Context, merchantID string, f refundry.SaleFilter) ([]*refundry.Sale, bool, error) {
+	if err := f.Normalize(); err != nil {
+		return nil, false, err
+	}
+	var q query
+	q.add("s.merchant_id = ?", merchantID)
+	if f.Reference != "" {
+		q.add("s.reference = ?", f.Reference)
+	}
+	if f.CustomerEmail != "" {
+		q.add("c.email = ?", f.CustomerEmail)
+	}
+	switch f.Status {
+	case "":
+	case refundry.PaymentPaid:
+		q.add("s.refunded_amount = 0")
+	case refundry.PaymentPartiallyRefunded:
+		q.add("s.refunded_amount > 0 AND s.refunded_amount < s.amount")
+	case refundry.PaymentRefunded:
+		q.add("s.refunded_amount >= s.amount")
+	default:
+		return nil, false, refundry.ParamErrorf(refundry.EINVALID, "status", "Status must be paid, partially_refunded or refunded.")
+	}
+	tail := q.page("s.id", f.Page)
+	var sales []*refundry.Sale
+	err := s.view(ctx, func(tx *tx) (err error) {
+		sales, err = querySales(ctx, tx, saleColumns+q.sql()+tail, q.args...)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	sales, more := trim(sales, f.Page)
+	return sales, more, nil
+}
+
+// exists reports whether the query returns a row.
+func exists(ctx context.Context, tx *tx, text string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, text+" LIMIT 1", args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// cloneSale copies a sale and its parts, so that the copy's parts can be
+// filled in without touching the original's.
+func cloneSale(s *refundry.Sale) *refundry.Sale {
+	c := *s
+	c.LineItems = make([]*refundry.LineItem, len(s.LineItems))
+	for i, li := range s.LineItems {
+		x := *li
+		c.LineItems[i] = &x
+	}
+	c.Transactions = make([]*refundry.Transaction, len(s.Transactions))
+	for i, t := range s.Transactions {
+		x := *t
+		c.Transactions[i] = &x
+	}
+	return &c
+}
