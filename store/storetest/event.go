@@ -62,7 +62,7 @@ func testEvents(t *testing.T, open Opener) {
 		t.Parallel()
 		s := open(t)
 		m, other := MustCreateMerchant(t, s), MustCreateMerchant(t, s)
-		MustCreateSale(t, s, other.ID)
+		theirs := MustCreateSale(t, s, other.ID)
 		a := MustCreateSale(t, s, m.ID)
 		b := MustCreateSale(t, s, m.ID)
 		r := MustRefund(t, s, SaleRefund(m.ID, b.ID, Amount(100))).Refunds[0]
@@ -76,6 +76,7 @@ func testEvents(t *testing.T, open Opener) {
 			{"Types", refundry.EventFilter{Types: []string{refundry.EventRefundCreated, refundry.EventSaleRefunded}}, []string{r.ID}},
 			{"Object", refundry.EventFilter{ObjectID: a.ID}, []string{a.ID}},
 			{"ObjectAndType", refundry.EventFilter{ObjectID: a.ID, Types: []string{refundry.EventRefundCreated}}, nil},
+			{"OtherMerchantObject", refundry.EventFilter{ObjectID: theirs.ID}, nil},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				got, more, err := s.ListEvents(ctx, m.ID, tt.f)

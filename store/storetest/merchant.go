@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 )
@@ -52,6 +53,31 @@ func testMerchants(t *testing.T, open Opener) {
 		wantCode(t, err, refundry.ENOTFOUND)
 		_, err = s.FindAPIKey(ctx, key.ID)
 		wantCode(t, err, refundry.ENOTFOUND)
+	})
+
+	t.Run("CreateAPIKey", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		key, text := refundry.NewAPIKey(m.ID, time.Now().UTC().Truncate(time.Microsecond))
+		if err := s.CreateAPIKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.FindAPIKey(ctx, key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, _ := refundry.ParseAPIKey(text)
+		if got.MerchantID != m.ID || !got.Verify(secret) {
+			t.Fatalf("FindAPIKey = %+v", got)
+		}
+
+		t.Run("ErrNotFound", func(t *testing.T) {
+			orphan, _ := refundry.NewAPIKey(refundry.NewID(), time.Now())
+			wantCode(t, s.CreateAPIKey(ctx, orphan), refundry.ENOTFOUND)
+			_, err := s.FindAPIKey(ctx, orphan.ID)
+			wantCode(t, err, refundry.ENOTFOUND)
+		})
 	})
 
 	t.Run("ErrNotFound", func(t *testing.T) {

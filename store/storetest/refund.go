@@ -376,6 +376,16 @@ func testRefunds(t *testing.T, open Opener) {
 			_, err := s.CreateRefunds(ctx, other)
 			wantCode(t, err, refundry.EIDEMPOTENCY)
 		})
+		t.Run("OtherMerchant", func(t *testing.T) {
+			other := MustCreateMerchant(t, s)
+			theirs := MustCreateSale(t, s, other.ID)
+			same := SaleRefund(other.ID, theirs.ID, Amount(1500))
+			same.Idempotency = &refundry.Idempotency{Key: req.Idempotency.Key, Hash: "h1"}
+			res := MustRefund(t, s, same)
+			if res.Replayed || res.Refunds[0].SaleID != theirs.ID {
+				t.Fatalf("another merchant's key was replayed: %+v", res.Refunds[0])
+			}
+		})
 		t.Run("KeyOfASale", func(t *testing.T) {
 			key := idem("sale-hash")
 			if _, err := s.CreateSale(ctx, NewSale(m.ID), key); err != nil {

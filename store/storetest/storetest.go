@@ -47,5 +47,6 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("PendingRefunds", func(t *testing.T) { testPendingRefunds(t, open) })
 	t.Run("Referral", func(t *testing.T) { testReferrals(t, open) })
 	t.Run("Event", func(t *testing.T) { testEvents(t, open) })
+	t.Run("Page", func(t *testing.T) { testPages(t, open) })
 	t.Run("Invariant2", func(t *testing.T) { testInvariant2(t, open) })
 }
