@@ -12,6 +12,9 @@ import (
 // insertEvents appends events in the caller's transaction: the outbox
 // gains them exactly when the change they describe commits.
 func insertEvents(ctx context.Context, tx pgx.Tx, evs ...*refundry.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
 	b := &pgx.Batch{}
 	for _, ev := range evs {
 		b.Queue(`INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,

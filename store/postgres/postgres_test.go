@@ -24,7 +24,9 @@ func TestStore(t *testing.T) {
 	for _, iso := range []string{readCommitted, serializable} {
 		t.Run(isoName(iso), func(t *testing.T) {
 			needServer(t)
+			start := time.Now()
 			storetest.Run(t, func(t *testing.T) refundry.Store { return sharedStore(t, iso) })
+			t.Logf("%s: suite took %v; store stats %+v", iso, time.Since(start), sharedStore(t, iso).Stats())
 		})
 	}
 }
