@@ -1,0 +1,82 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+)
+
+// apiError is an error found at this edge (decoding, query parameters)
+// that has no domain code of its own.
+type apiError struct {
+	status  int
+	typ     string
+	code    string
+	message string
+	param   string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func paramUnknown(param string) error {
+	return &apiError{http.StatusBadRequest, "invalid_request_error", "parameter_unknown", "Received unknown parameter: " + param + ".", param}
+}
+
+func paramInvalid(param, msg string) error {
+	return &apiError{http.StatusBadRequest, "invalid_request_error", "parameter_invalid", msg, param}
+}
+
+// errorBody is the native error shape of the contract.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// Error writes err in the native shape. This is the one table from domain
+// codes to HTTP statuses for the native API; internal faults are logged
+// and the client sees a safe message (invariant 7: nothing a client sends
+// is answered 500, so a 500 here is always our fault).
+func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		writeJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
+		return
+	}
+	status, typ, code := http.StatusInternalServerError, "api_error", "internal_error"
+	msg, param := refundry.ErrorMessage(err), refundry.ErrorParam(err)
+	switch refundry.ErrorCode(err) {
+	case refundry.EUNAUTHORIZED:
+		status, typ, code = http.StatusUnauthorized, "authentication_error", "authentication_required"
+	case refundry.ENOTFOUND:
+		status, typ, code = http.StatusNotFound, "invalid_request_error", "resource_missing"
+	case refundry.ETOOLARGE:
+		status, typ, code = http.StatusBadRequest, "invalid_request_error", "amount_too_large"
+	case refundry.EREFUNDED:
+		status, typ, code = http.StatusBadRequest, "invalid_request_error", "already_refunded"
+	case refundry.EINVALID:
+		status, typ, code = http.StatusBadRequest, "invalid_request_error", "parameter_invalid"
+		if param == "amount" {
+			code = "invalid_amount"
+		}
+	case refundry.EIDEMPOTENCY:
+		status, typ, code = http.StatusBadRequest, "idempotency_error", "idempotency_key_reused"
+	case refundry.ECONFLICT:
+		status, typ, code = http.StatusConflict, "invalid_request_error", "resource_conflict"
+	case refundry.EGATEWAY:
+		status, typ, code = http.StatusBadGateway, "api_error", "gateway_error"
+	case refundry.EUNAVAILABLE:
+		status, typ, code = http.StatusServiceUnavailable, "api_error", "service_unavailable"
+		w.Header().Set("Retry-After", "1")
+	default:
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
+}

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
+)
+
+// handleListEvents lists events newest first; type takes one type or a
+// comma-separated list, and a trailing ".*" takes a whole family
+// ("refund.*").
+func handleListEvents(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, page, err := listQuery(r, "type", "object")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		f := refundry.EventFilter{Page: page, ObjectID: q.Get("object")}
+		if t := q.Get("type"); t != "" {
+			for _, want := range strings.Split(t, ",") {
+				n := len(f.Types)
+				for _, known := range refundry.EventTypes {
+					if known == want || (strings.HasSuffix(want, ".*") && strings.HasPrefix(known, strings.TrimSuffix(want, "*"))) {
+						f.Types = append(f.Types, known)
+					}
+				}
+				if len(f.Types) == n {
+					Error(w, r, logger, paramInvalid("type", "Unknown event type "+want+"; known: "+strings.Join(refundry.EventTypes, ", ")+"."))
+					return
+				}
+			}
+			slices.Sort(f.Types)
+			f.Types = slices.Compact(f.Types)
+		}
+		events, more, err := eng.Store.ListEvents(r.Context(), MerchantFrom(r.Context()).ID, f)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		data := make([]eventJSON, 0, len(events))
+		for _, e := range events {
+			data = append(data, renderEvent(e))
+		}
+		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/events"})
+	})
+}

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/refundry/refundry"
+)
+
+// MaxBody bounds a request body on the native API.
+const MaxBody = 1 << 20
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+}
+
+// ReadBody reads a request body of at most limit bytes. An oversized body
+// is a 413 in the caller's shape, decided by the caller.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large",
+			fmt.Sprintf("Request body is larger than %d bytes.", limit), ""}
+	}
+	if err != nil {
+		return nil, &apiError{http.StatusBadRequest, "invalid_request_error", "body_unreadable", "Request body could not be read.", ""}
+	}
+	return body, nil
+}
+
+// DecodeStrict decodes one JSON object from body into v, with numbers kept
+// exact (json.Number, never float64: invariant 1) and unknown fields
+// refused with the name of the field.
+func DecodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return paramInvalid("", "Request body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return paramInvalid("", "Request body must hold exactly one JSON object.")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return paramInvalid("", "Request body must hold exactly one JSON object.")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return paramInvalid(typeErr.Field, fmt.Sprintf("Parameter %s must be of type %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
+	case errors.As(err, &syntaxErr):
+		return paramInvalid("", fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntaxErr.Offset))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return paramUnknown(name)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return paramInvalid("", "Request body is not valid JSON (it ends too soon).")
+	}
+	return paramInvalid("", "Request body is not valid JSON.")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int64", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	}
+	return k
+}
+
+// Amount reads an optional amount in minor units from a JSON number.
+// An absent amount is nil.
+func Amount(n json.Number, param string) (*int64, error) {
+	if n == "" {
+		return nil, nil
+	}
+	v, err := refundry.ParseMinor(string(n))
+	if err != nil {
+		return nil, &refundry.Error{Code: refundry.EINVALID, Param: param, Message: refundry.ErrorMessage(err)}
+	}
+	return &v, nil
+}
+
+// Idempotency returns the request's Idempotency-Key with a hash of what the
+// request asks, or nil when it has none. The hash covers method, path and
+// body, so the same key sent with another request is told apart.
+func Idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 {
+		return nil, paramInvalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	h.Write(body)
+	return &refundry.Idempotency{Key: key, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
+)
+
+type ctxKey int
+
+const (
+	merchantKey ctxKey = iota
+	requestIDKey
+)
+
+// RequestID returns the id given to the request being served, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// MerchantFrom returns the merchant Authenticate put in the context.
+func MerchantFrom(ctx context.Context) *refundry.Merchant {
+	m, _ := ctx.Value(merchantKey).(*refundry.Merchant)
+	return m
+}
+
+// WithMerchant returns ctx carrying m, for edges that authenticate their
+// own way.
+func WithMerchant(ctx context.Context, m *refundry.Merchant) context.Context {
+	return context.WithValue(ctx, merchantKey, m)
+}
+
+// KeyForms say where a route accepts its API key besides the Bearer header.
+type KeyForms struct {
+	Basic  bool   // HTTP Basic, the key as user name (Talkable)
+	Header string // a header that holds the key alone (RevCent's X-API-Key)
+}
+
+// KeyFromRequest returns the API key text the request carries, or "".
+func KeyFromRequest(r *http.Request, forms KeyForms) string {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if scheme, rest, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(rest)
+		}
+		if forms.Basic {
+			if user, _, ok := r.BasicAuth(); ok {
+				return user
+			}
+		}
+	}
+	if forms.Header != "" {
+		return strings.TrimSpace(r.Header.Get(forms.Header))
+	}
+	return ""
+}
+
+// Authenticate runs next with the key's merchant in the context, or
+// answers with fail (the edge's own error shape) when the key is missing
+// or wrong.
+func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, err := eng.Authenticate(r.Context(), KeyFromRequest(r, forms))
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithMerchant(r.Context(), m)))
+	})
+}
+
+// statusRecorder keeps the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Observe gives every request an id (echoed in Request-Id, and in every log
+// line the request causes), logs it when done, and turns a panic into a
+// logged 500 so that one bad request never takes the server down.
+func Observe(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		w.Header().Set("Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				logger.ErrorContext(ctx, "panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					Error(rec, r, logger, refundry.Errorf(refundry.EINTERNAL, "An internal error occurred."))
+				}
+			}
+			logger.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}

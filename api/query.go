@@ -1,0 +1,73 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+// listQuery reads a list route's query: the pagination parameters and the
+// filters the route allows; any other parameter is refused by name.
+func listQuery(r *http.Request, filters ...string) (url.Values, refundry.Page, error) {
+	q := r.URL.Query()
+	allowed := map[string]bool{"limit": true, "starting_after": true, "ending_before": true}
+	for _, f := range filters {
+		allowed[f] = true
+	}
+	for k := range q {
+		if !allowed[k] {
+			return nil, refundry.Page{}, paramUnknown(k)
+		}
+	}
+	var p refundry.Page
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, p, paramInvalid("limit", "Limit must be a whole number between 1 and 100.")
+		}
+		p.Limit = n
+	}
+	p.StartingAfter, p.EndingBefore = q.Get("starting_after"), q.Get("ending_before")
+	for param, id := range map[string]string{"starting_after": p.StartingAfter, "ending_before": p.EndingBefore} {
+		if id != "" && !refundry.ValidID(id) {
+			return nil, p, paramInvalid(param, "Parameter "+param+" must be an object id.")
+		}
+	}
+	if err := p.Normalize(); err != nil {
+		return nil, p, err
+	}
+	return q, p, nil
+}
+
+// unixParam reads an optional unix-seconds time.
+func unixParam(q url.Values, name string) (time.Time, error) {
+	s := q.Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > 1<<40 {
+		return time.Time{}, paramInvalid(name, "Parameter "+name+" must be a unix time in seconds.")
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// idParam reads a path id; a malformed id is answered like a missing
+// object, as Stripe does.
+func idParam(r *http.Request, what string) (string, error) {
+	id := r.PathValue("id")
+	if !refundry.ValidID(id) {
+		return "", refundry.Errorf(refundry.ENOTFOUND, "No such %s: '%s'", what, truncateID(id))
+	}
+	return id, nil
+}
+
+func truncateID(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
+)
+
+type refundRequest struct {
+	Sale           string          `json:"sale"`
+	LineItem       string          `json:"line_item"`
+	Transaction    string          `json:"transaction"`
+	Amount         json.Number     `json:"amount"`
+	Reason         string          `json:"reason"`
+	Metadata       json.RawMessage `json:"metadata"`
+	Offsite        bool            `json:"offsite"`
+	NotifyCustomer bool            `json:"notify_customer"`
+}
+
+// handleCreateRefund answers 201 with the refund. A request on a sale paid
+// by several transactions makes one refund per transaction it takes from:
+// the answer is the first of them, and "related" lists the ids of the
+// others (all share one "group"; GET /v1/refunds?group= lists them).
+func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := MerchantFrom(r.Context())
+		body, err := ReadBody(w, r, MaxBody)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		idem, err := Idempotency(r, body)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		var req refundRequest
+		if err := DecodeStrict(body, &req); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		amount, err := Amount(req.Amount, "amount")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		md := bytes.TrimSpace(req.Metadata)
+		if bytes.Equal(md, []byte("null")) {
+			md = nil
+		}
+		if len(md) > 0 && md[0] != '{' {
+			Error(w, r, logger, paramInvalid("metadata", "Metadata must be a JSON object."))
+			return
+		}
+		target := refundry.RefundTarget{SaleID: req.Sale, LineItemID: req.LineItem, TransactionID: req.Transaction}
+		for param, id := range map[string]string{"sale": req.Sale, "line_item": req.LineItem, "transaction": req.Transaction} {
+			if id != "" && !refundry.ValidID(id) {
+				Error(w, r, logger, refundry.ParamErrorf(refundry.ENOTFOUND, param, "No such %s: '%s'", param, truncateID(id)))
+				return
+			}
+		}
+		res, err := eng.Refund(r.Context(), refundry.RefundRequest{
+			MerchantID: m.ID, Target: target, Amount: amount, Reason: req.Reason, Metadata: md,
+			Offsite: req.Offsite, NotifyCustomer: req.NotifyCustomer, Source: refundry.SourceNative, Idempotency: idem,
+		})
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		if res.Replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		out := renderRefund(res.Refunds[0])
+		for _, rf := range res.Refunds[1:] {
+			out.Related = append(out.Related, rf.ID)
+		}
+		writeJSON(w, http.StatusCreated, out)
+	})
+}
+
+func handleGetRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := idParam(r, "refund")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		rf, err := eng.Store.FindRefund(r.Context(), MerchantFrom(r.Context()).ID, id)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, renderRefund(rf))
+	})
+}
+
+func handleCancelRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := idParam(r, "refund")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		rf, err := eng.Cancel(r.Context(), MerchantFrom(r.Context()).ID, id)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, renderRefund(rf))
+	})
+}
+
+func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, page, err := listQuery(r, "sale", "transaction", "line_item", "group", "status", "source", "created[gte]", "created[lt]")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		f := refundry.RefundFilter{Page: page, SaleID: q.Get("sale"), TransactionID: q.Get("transaction"),
+			LineItemID: q.Get("line_item"), Group: q.Get("group"), Status: q.Get("status"), Source: q.Get("source")}
+		switch f.Status {
+		case "", refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled:
+		default:
+			Error(w, r, logger, paramInvalid("status", "Status must be pending, succeeded, failed or canceled."))
+			return
+		}
+		if f.CreatedFrom, err = unixParam(q, "created[gte]"); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		if f.CreatedTo, err = unixParam(q, "created[lt]"); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		refunds, more, err := eng.Store.ListRefunds(r.Context(), MerchantFrom(r.Context()).ID, f)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		data := make([]refundJSON, 0, len(refunds))
+		for _, rf := range refunds {
+			data = append(data, renderRefund(rf))
+		}
+		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/refunds"})
+	})
+}

@@ -1,0 +1,33 @@
+// Package api is Refundry's native REST API (/v1), in the manner of the best
+// payment APIs: integer minor units, cursor pagination, Idempotency-Key,
+// one error shape. It also holds the middleware every edge shares.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry/engine"
+)
+
+// NewHandler returns the native API. Every route is listed here.
+func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	fail := func(w http.ResponseWriter, r *http.Request, err error) { Error(w, r, logger, err) }
+	auth := func(h http.Handler) http.Handler { return Authenticate(eng, KeyForms{}, fail, h) }
+
+	mux.Handle("POST /v1/sales", auth(handleCreateSale(eng, logger)))
+	mux.Handle("GET /v1/sales", auth(handleListSales(eng, logger)))
+	mux.Handle("GET /v1/sales/{id}", auth(handleGetSale(eng, logger)))
+	mux.Handle("POST /v1/refunds", auth(handleCreateRefund(eng, logger)))
+	mux.Handle("GET /v1/refunds", auth(handleListRefunds(eng, logger)))
+	mux.Handle("GET /v1/refunds/{id}", auth(handleGetRefund(eng, logger)))
+	mux.Handle("POST /v1/refunds/{id}/cancel", auth(handleCancelRefund(eng, logger)))
+	mux.Handle("POST /v1/referrals", auth(handleCreateReferral(eng, logger)))
+	mux.Handle("GET /v1/events", auth(handleListEvents(eng, logger)))
+	mux.Handle("/v1/", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, logger, &apiError{http.StatusNotFound, "invalid_request_error", "resource_missing",
+			"Unrecognized request URL (" + r.Method + " " + r.URL.Path + ").", ""})
+	})))
+	return mux
+}

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
+)
+
+type saleRequest struct {
+	Reference string `json:"reference"`
+	Currency  string `json:"currency"`
+	Customer  *struct {
+		Email     string `json:"email"`
+		FirstName string `json:"first_name"`
+		LastName  string `json:"last_name"`
+	} `json:"customer"`
+	Campaign *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"campaign"`
+	LineItems []struct {
+		Name       string      `json:"name"`
+		Quantity   json.Number `json:"quantity"`
+		UnitAmount json.Number `json:"unit_amount"`
+	} `json:"line_items"`
+	Payment  *paymentRequest  `json:"payment"`
+	Payments []paymentRequest `json:"payments"`
+}
+
+// paymentRequest is one payment of a sale. A sale is paid by one payment
+// (its amount is the sale's), or by several listed in payments, each with
+// an amount, adding up to the sale's.
+type paymentRequest struct {
+	Gateway       string      `json:"gateway"`
+	Reference     string      `json:"reference"`
+	Amount        json.Number `json:"amount"`
+	ProcessingFee json.Number `json:"processing_fee"`
+	BaseAmount    json.Number `json:"base_amount"`
+	BaseCurrency  string      `json:"base_currency"`
+}
+
+func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
+	s := &refundry.Sale{MerchantID: merchantID, Reference: req.Reference, Currency: req.Currency}
+	if req.Customer != nil {
+		s.Customer = refundry.Customer{Email: req.Customer.Email, FirstName: req.Customer.FirstName, LastName: req.Customer.LastName}
+	}
+	if req.Campaign != nil {
+		s.CampaignID, s.CampaignName = req.Campaign.ID, req.Campaign.Name
+	}
+	for i, li := range req.LineItems {
+		p := "line_items[" + strconv.Itoa(i) + "]."
+		qty, err := wholeNumber(li.Quantity, p+"quantity", 1)
+		if err != nil {
+			return nil, err
+		}
+		unit, err := wholeNumber(li.UnitAmount, p+"unit_amount", 0)
+		if err != nil {
+			return nil, err
+		}
+		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: li.Name, Quantity: qty, UnitAmount: unit})
+	}
+	payments := req.Payments
+	switch {
+	case req.Payment != nil && len(req.Payments) > 0:
+		return nil, paramInvalid("payments", "Give payment or payments, not both.")
+	case req.Payment != nil:
+		payments = []paymentRequest{*req.Payment}
+	}
+	for i, p := range payments {
+		prefix := "payments[" + strconv.Itoa(i) + "]."
+		if req.Payment != nil {
+			prefix = "payment."
+		}
+		t := &refundry.Transaction{Gateway: p.Gateway, Reference: p.Reference, BaseCurrency: p.BaseCurrency}
+		var err error
+		if len(payments) > 1 || p.Amount != "" {
+			if t.Amount, err = wholeNumber(p.Amount, prefix+"amount", -1); err != nil {
+				return nil, err
+			}
+		}
+		if t.ProcessingFee, err = wholeNumber(p.ProcessingFee, prefix+"processing_fee", 0); err != nil {
+			return nil, err
+		}
+		if t.BaseAmount, err = wholeNumber(p.BaseAmount, prefix+"base_amount", 0); err != nil {
+			return nil, err
+		}
+		s.Transactions = append(s.Transactions, t)
+	}
+	return s, nil
+}
+
+// wholeNumber reads a JSON integer. def is used when it is absent; a
+// negative def makes the number required.
+func wholeNumber(n json.Number, param string, def int64) (int64, error) {
+	if n == "" {
+		if def < 0 {
+			return 0, paramInvalid(param, "Parameter "+param+" is required.")
+		}
+		return def, nil
+	}
+	v, err := refundry.ParseMinor(string(n))
+	if err != nil {
+		return 0, paramInvalid(param, "Parameter "+param+" must be a whole, non-negative number.")
+	}
+	return v, nil
+}
+
+func handleCreateSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := MerchantFrom(r.Context())
+		body, err := ReadBody(w, r, MaxBody)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		idem, err := Idempotency(r, body)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		var req saleRequest
+		if err := DecodeStrict(body, &req); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		if req.Currency == "" {
+			req.Currency = m.Currency
+		}
+		sale, err := req.sale(m.ID)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		replayed, err := eng.CreateSale(r.Context(), sale, idem)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		writeJSON(w, http.StatusCreated, renderSale(sale))
+	})
+}
+
+func handleGetSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := idParam(r, "sale")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		s, err := eng.Store.FindSale(r.Context(), MerchantFrom(r.Context()).ID, refundry.SaleLookup{ID: id})
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, renderSale(s))
+	})
+}
+
+func handleListSales(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, page, err := listQuery(r, "reference", "customer_email", "status")
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		f := refundry.SaleFilter{Page: page, Reference: q.Get("reference"), CustomerEmail: q.Get("customer_email"), Status: q.Get("status")}
+		switch f.Status {
+		case "", refundry.PaymentPaid, refundry.PaymentPartiallyRefunded, refundry.PaymentRefunded:
+		default:
+			Error(w, r, logger, paramInvalid("status", "Status must be paid, partially_refunded or refunded."))
+			return
+		}
+		sales, more, err := eng.Store.ListSales(r.Context(), MerchantFrom(r.Context()).ID, f)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
+		}
+		data := make([]saleJSON, 0, len(sales))
+		for _, s := range sales {
+			data = append(data, renderSale(s))
+		}
+		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/sales"})
+	})
+}

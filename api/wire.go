@@ -1,0 +1,225 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+// The native wire shapes. Times are unix seconds, amounts integer minor
+// units, absent references null.
+
+type saleJSON struct {
+	ID             string            `json:"id"`
+	Object         string            `json:"object"`
+	Reference      *string           `json:"reference"`
+	Currency       string            `json:"currency"`
+	Amount         int64             `json:"amount"`
+	RefundedAmount int64             `json:"refunded_amount"`
+	Refundable     int64             `json:"refundable_amount"`
+	Status         string            `json:"status"`
+	Customer       customerJSON      `json:"customer"`
+	Campaign       *campaignJSON     `json:"campaign"`
+	LineItems      []lineItemJSON    `json:"line_items"`
+	Transactions   []transactionJSON `json:"transactions"`
+	Created        int64             `json:"created"`
+}
+
+type customerJSON struct {
+	ID        string  `json:"id"`
+	Email     *string `json:"email"`
+	FirstName *string `json:"first_name"`
+	LastName  *string `json:"last_name"`
+}
+
+type campaignJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type lineItemJSON struct {
+	ID             string `json:"id"`
+	Object         string `json:"object"`
+	Name           string `json:"name"`
+	Quantity       int64  `json:"quantity"`
+	UnitAmount     int64  `json:"unit_amount"`
+	Amount         int64  `json:"amount"`
+	RefundedAmount int64  `json:"refunded_amount"`
+}
+
+type transactionJSON struct {
+	ID             string  `json:"id"`
+	Object         string  `json:"object"`
+	Number         int64   `json:"number"`
+	Reference      *string `json:"reference"`
+	Gateway        string  `json:"gateway"`
+	Amount         int64   `json:"amount"`
+	RefundedAmount int64   `json:"refunded_amount"`
+	Status         string  `json:"status"`
+	ProcessingFee  int64   `json:"processing_fee"`
+	BaseAmount     *int64  `json:"base_amount"`
+	BaseCurrency   *string `json:"base_currency"`
+}
+
+func renderSale(s *refundry.Sale) saleJSON {
+	out := saleJSON{
+		ID: s.ID, Object: "sale", Reference: nullable(s.Reference), Currency: s.Currency,
+		Amount: s.Amount, RefundedAmount: s.RefundedAmount, Status: s.Status,
+		Customer: customerJSON{ID: s.Customer.ID, Email: nullable(s.Customer.Email),
+			FirstName: nullable(s.Customer.FirstName), LastName: nullable(s.Customer.LastName)},
+		LineItems: []lineItemJSON{}, Transactions: []transactionJSON{}, Created: unix(s.Created),
+	}
+	if s.CampaignID != "" || s.CampaignName != "" {
+		out.Campaign = &campaignJSON{ID: s.CampaignID, Name: s.CampaignName}
+	}
+	for _, li := range s.LineItems {
+		out.LineItems = append(out.LineItems, lineItemJSON{ID: li.ID, Object: "line_item", Name: li.Name,
+			Quantity: li.Quantity, UnitAmount: li.UnitAmount, Amount: li.Amount, RefundedAmount: li.RefundedAmount})
+	}
+	for _, t := range s.Transactions {
+		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
+			Gateway: t.Gateway, Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
+			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency)}
+		if t.BaseCurrency != "" {
+			tj.BaseAmount = &t.BaseAmount
+		}
+		out.Transactions = append(out.Transactions, tj)
+		out.Refundable += t.Amount - t.RefundedAmount
+	}
+	return out
+}
+
+type refundJSON struct {
+	ID              string          `json:"id"`
+	Object          string          `json:"object"`
+	Amount          int64           `json:"amount"`
+	Fee             int64           `json:"fee"`
+	Currency        string          `json:"currency"`
+	Status          string          `json:"status"`
+	Sale            string          `json:"sale"`
+	Transaction     string          `json:"transaction"`
+	LineItem        *string         `json:"line_item"`
+	Group           string          `json:"group"`
+	Related         []string        `json:"related,omitempty"`
+	Reason          *string         `json:"reason"`
+	Metadata        json.RawMessage `json:"metadata"`
+	Offsite         bool            `json:"offsite"`
+	NotifyCustomer  bool            `json:"notify_customer"`
+	Gateway         string          `json:"gateway"`
+	GatewayRefundID *string         `json:"gateway_refund_id"`
+	FailureReason   *string         `json:"failure_reason"`
+	Source          string          `json:"source"`
+	RefundedAt      int64           `json:"refunded_at"`
+	Created         int64           `json:"created"`
+}
+
+func renderRefund(r *refundry.Refund) refundJSON {
+	md := r.Metadata
+	if len(md) == 0 {
+		md = json.RawMessage("{}")
+	}
+	return refundJSON{
+		ID: r.ID, Object: "refund", Amount: r.Amount, Fee: r.Fee, Currency: r.Currency, Status: r.Status,
+		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
+		Reason: nullable(r.Reason), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
+		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
+		Source: r.Source, RefundedAt: unix(r.RefundedAt), Created: unix(r.Created),
+	}
+}
+
+type personJSON struct {
+	ID        int64   `json:"id"`
+	Email     string  `json:"email"`
+	FirstName *string `json:"first_name"`
+	LastName  *string `json:"last_name"`
+}
+
+type referralJSON struct {
+	ID          int64      `json:"id"`
+	Object      string     `json:"object"`
+	Origin      string     `json:"origin"`
+	OriginID    int64      `json:"origin_id"`
+	CampaignID  int64      `json:"campaign_id"`
+	OfferID     int64      `json:"offer_id"`
+	Advocate    personJSON `json:"advocate"`
+	Friend      personJSON `json:"friend"`
+	TrackMethod *string    `json:"track_method"`
+	Status      string     `json:"status"`
+	AdRewarded  bool       `json:"ad_rewarded"`
+	QAGenerated bool       `json:"qa_generated"`
+	Subtotal    int64      `json:"subtotal"`
+	Currency    string     `json:"currency"`
+	Created     int64      `json:"created"`
+	Updated     int64      `json:"updated"`
+}
+
+func renderPerson(p refundry.Person) personJSON {
+	return personJSON{ID: p.ID, Email: p.Email, FirstName: nullable(p.FirstName), LastName: nullable(p.LastName)}
+}
+
+func renderReferral(r *refundry.Referral) referralJSON {
+	return referralJSON{
+		ID: r.ID, Object: "referral", Origin: r.OriginSlug, OriginID: r.OriginID, CampaignID: r.CampaignID,
+		OfferID: r.OfferID, Advocate: renderPerson(r.Advocate), Friend: renderPerson(r.Friend),
+		TrackMethod: nullable(r.TrackMethod), Status: r.Status, AdRewarded: r.AdRewarded, QAGenerated: r.QAGenerated,
+		Subtotal: r.Subtotal, Currency: r.Currency, Created: unix(r.Created), Updated: unix(r.Updated),
+	}
+}
+
+type eventJSON struct {
+	ID      string        `json:"id"`
+	Object  string        `json:"object"`
+	Type    string        `json:"type"`
+	Data    eventDataJSON `json:"data"`
+	Created int64         `json:"created"`
+}
+
+type eventDataJSON struct {
+	Object any `json:"object"`
+}
+
+// renderEvent shows an event's snapshot in the same shape the API gives
+// the object itself, so a consumer parses one shape, not two.
+func renderEvent(e *refundry.Event) eventJSON {
+	var obj any = e.Data
+	switch e.ObjectType {
+	case "refund":
+		var r refundry.Refund
+		if json.Unmarshal(e.Data, &r) == nil {
+			obj = renderRefund(&r)
+		}
+	case "sale":
+		var s refundry.Sale
+		if json.Unmarshal(e.Data, &s) == nil {
+			obj = renderSale(&s)
+		}
+	case "referral":
+		var r refundry.Referral
+		if json.Unmarshal(e.Data, &r) == nil {
+			obj = renderReferral(&r)
+		}
+	}
+	return eventJSON{ID: e.ID, Object: "event", Type: e.Type, Data: eventDataJSON{obj}, Created: unix(e.Created)}
+}
+
+type listJSON struct {
+	Object  string `json:"object"`
+	Data    any    `json:"data"`
+	HasMore bool   `json:"has_more"`
+	URL     string `json:"url"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
+)
+
+const demoSlug = "demo-store"
+
+// seedDemo makes the demo merchant and its sample data the first time, and
+// on every start a fresh API key for it (keys are kept only as hashes, so
+// an old one cannot be shown again). It prints the key and requests that
+// work against the sample data.
+func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Writer) error {
+	var key string
+	m, err := eng.Store.FindMerchantBySlug(ctx, demoSlug)
+	switch refundry.ErrorCode(err) {
+	case refundry.ENOTFOUND:
+		m = &refundry.Merchant{Slug: demoSlug, Name: "Demo Store", Currency: "USD"}
+		if key, err = eng.CreateMerchant(ctx, m); err != nil {
+			return err
+		}
+		if err := seedDemoData(ctx, eng, m); err != nil {
+			return err
+		}
+	case "":
+		if key, err = eng.CreateAPIKey(ctx, m.ID); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	book, err := eng.Store.FindSale(ctx, m.ID, refundry.SaleLookup{Reference: "B00K2EOONI"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `Demo merchant %s is ready. Its API key (a new one at each start):
+
+  export REFUNDRY_KEY=%s
+
+Refund 5.00 USD of sale %s (order B00K2EOONI):
+
+  curl -s %s/v1/refunds -H "Authorization: Bearer $REFUNDRY_KEY" \
+    -H "Content-Type: application/json" -d '{"sale": "%s", "amount": 500, "reason": "requested_by_customer"}'
+
+List its refunds:
+
+  curl -s "%s/v1/refunds?sale=%s" -H "Authorization: Bearer $REFUNDRY_KEY"
+
+`, demoSlug, key, book.ID, base, book.ID, base, book.ID)
+	return nil
+}
+
+// demoSales is the sample data: payment references choose the simulator's
+// behaviour (see gateway/simulator), so every path of a refund can be tried.
+var demoSales = []struct {
+	ref, currency, email, payRef string
+	items                        [][2]int64 // quantity, unit amount
+	names                        []string
+}{
+	{"B00K2EOONI", "USD", "customer@example.com", "d839c714-7743-47cf-8f9d-73592597c6e1", [][2]int64{{2, 1250}, {1, 500}}, []string{"Widget", "Shipping"}},
+	{"JP-1001", "JPY", "hanako@example.com", "pay-jp-1001", [][2]int64{{1, 4500}, {2, 500}}, []string{"Tote bag", "Stickers"}},
+	{"KW-2001", "KWD", "layla@example.com", "pay-kw-2001", [][2]int64{{1, 12345}}, []string{"Headphones"}},
+	{"DECLINE-1", "USD", "dan@example.com", "sim_fail_demo", [][2]int64{{1, 9900}}, []string{"Jacket"}},
+	{"SLOW-1", "USD", "sam@example.com", "sim_pending_30s_demo", [][2]int64{{3, 700}}, []string{"Socks"}},
+}
+
+func seedDemoData(ctx context.Context, eng *engine.Engine, m *refundry.Merchant) error {
+	for _, d := range demoSales {
+		s := &refundry.Sale{MerchantID: m.ID, Reference: d.ref, Currency: d.currency,
+			Customer:     refundry.Customer{Email: d.email},
+			Transactions: []*refundry.Transaction{{Gateway: refundry.GatewaySimulator, Reference: d.payRef}}}
+		if d.ref == "B00K2EOONI" {
+			s.CampaignID, s.CampaignName = "cmp_spring_2026_0001", "Spring"
+			s.Customer.FirstName, s.Customer.LastName = "Ann", "Lee"
+		}
+		for i, it := range d.items {
+			s.LineItems = append(s.LineItems, &refundry.LineItem{Name: d.names[i], Quantity: it[0], UnitAmount: it[1]})
+		}
+		if _, err := eng.CreateSale(ctx, s, nil); err != nil {
+			return err
+		}
+		if d.ref == "JP-1001" {
+			amount := int64(500)
+			if _, err := eng.Refund(ctx, refundry.RefundRequest{MerchantID: m.ID, Target: refundry.RefundTarget{LineItemID: s.LineItems[1].ID},
+				Amount: &amount, Reason: "damaged", Source: refundry.SourceNative}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range []*refundry.Referral{
+		{OriginSlug: "B00K2EOONI", CampaignID: 196, OfferID: 867, TrackMethod: "coupon", AdRewarded: true,
+			Advocate: refundry.Person{Email: "customer@example.com"}, Friend: refundry.Person{Email: "friend@example.com"}},
+		{OriginSlug: "newsletter_subscription:42", CampaignID: 196, OfferID: 868, TrackMethod: "link",
+			Advocate: refundry.Person{Email: "customer@example.com"}, Friend: refundry.Person{Email: "reader@example.com"}},
+	} {
+		r.MerchantID, r.Currency = m.ID, m.Currency
+		if _, err := eng.CreateReferral(ctx, r, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

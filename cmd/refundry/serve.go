@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/engine"
+	"github.com/refundry/refundry/gateway/simulator"
+)
+
+type serveCommand struct{}
+
+func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("refundry serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "address to listen on (env REFUNDRY_ADDR; default :8080)")
+	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB; default "+defaultDB+")")
+	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data, and print a key and sample requests")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
+	}
+	if *addr == "" {
+		*addr = getenv("REFUNDRY_ADDR")
+	}
+	if *addr == "" {
+		*addr = ":8080"
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	store, err := openStore(ctx, dbFlag(*db, getenv))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	eng := engine.New(store, logger, simulator.New())
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + displayAddr(ln.Addr())
+	if *demo {
+		if err := seedDemo(ctx, eng, base, stdout); err != nil {
+			ln.Close()
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           newServer(eng, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "url", base)
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// newServer mounts every edge on one handler.
+func newServer(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.NewHandler(eng, logger))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	return api.Observe(logger, mux)
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("localhost:%d", tcp.Port)
+	}
+	return a.String()
+}

@@ -1,0 +1,267 @@
+// Package engine holds Refundry's use cases: creating merchants and sales,
+// refunding, canceling and recovering refunds. Every edge (the native API,
+// the dialects, the dashboard, the command line) goes through it, so each
+// rule is applied once for all of them.
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+// Engine runs the use cases over a store and the gateways.
+type Engine struct {
+	Store    refundry.Store
+	Gateways map[string]refundry.Gateway
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// GatewayTimeout bounds one gateway call. A call that runs out leaves
+	// its refund pending for recovery, never failed by guess.
+	GatewayTimeout time.Duration
+}
+
+// New returns an engine with the given gateways, keyed by their names.
+func New(store refundry.Store, logger *slog.Logger, gateways ...refundry.Gateway) *Engine {
+	e := &Engine{
+		Store:          store,
+		Gateways:       map[string]refundry.Gateway{},
+		Logger:         logger,
+		Now:            time.Now,
+		GatewayTimeout: 10 * time.Second,
+	}
+	for _, g := range gateways {
+		e.Gateways[g.Name()] = g
+	}
+	return e
+}
+
+// CreateMerchant makes a merchant and its first API key, and returns the
+// key's text, which is shown this once and kept only as a hash.
+// Returns EINVALID or ECONFLICT (slug taken).
+func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (string, error) {
+	if m.Currency == "" {
+		m.Currency = "USD"
+	}
+	if err := m.Validate(); err != nil {
+		return "", err
+	}
+	c, _ := refundry.LookupCurrency(m.Currency)
+	m.Currency = c.Code
+	m.ID = refundry.NewID()
+	m.Created = e.Now().UTC()
+	key, text := refundry.NewAPIKey(m.ID, m.Created)
+	if err := e.Store.CreateMerchant(ctx, m, key); err != nil {
+		return "", err
+	}
+	return text, nil
+}
+
+// Authenticate returns the merchant whose API key text this is.
+// Any fault in the key, a missing key included, is EUNAUTHORIZED.
+func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Merchant, error) {
+	denied := refundry.Errorf(refundry.EUNAUTHORIZED, "Invalid API key provided.")
+	id, secret, ok := refundry.ParseAPIKey(keyText)
+	if !ok {
+		return nil, denied
+	}
+	key, err := e.Store.FindAPIKey(ctx, id)
+	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+		return nil, denied
+	} else if err != nil {
+		return nil, err
+	}
+	if !key.Verify(secret) {
+		return nil, denied
+	}
+	return e.Store.FindMerchant(ctx, key.MerchantID)
+}
+
+// CreateSale validates and stores a sale. replayed reports an
+// Idempotency-Key seen before: s then holds the first request's sale.
+func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundry.Idempotency) (replayed bool, err error) {
+	if err := s.Validate(); err != nil {
+		return false, err
+	}
+	for _, t := range s.Transactions {
+		if t.Gateway != refundry.GatewayOffsite && e.Gateways[t.Gateway] == nil {
+			return false, refundry.ParamErrorf(refundry.EINVALID, "payment.gateway", "Gateway %q is not configured on this server.", t.Gateway)
+		}
+	}
+	return e.Store.CreateSale(ctx, s, idem)
+}
+
+// Refund reserves the refunds a request asks for, then sends each one that
+// is pending to its gateway and records the outcome. The reservation is
+// durable before any gateway hears of it, and gateway calls run outside any
+// database transaction (invariants 3 and 6): a crash in between leaves a
+// pending refund that Recover settles with the same idempotency key.
+func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if req.RefundedAt.IsZero() {
+		req.RefundedAt = e.Now().UTC()
+	}
+	res, err := e.Store.CreateRefunds(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if res.Replayed {
+		return res, nil
+	}
+	changed := false
+	for i, r := range res.Refunds {
+		if r.Status != refundry.RefundPending {
+			continue
+		}
+		settled, err := e.sendToGateway(ctx, r, res.Sale)
+		if err != nil {
+			return nil, err
+		}
+		if settled != nil {
+			res.Refunds[i] = settled
+			changed = true
+		}
+	}
+	if changed {
+		if s, err := e.Store.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
+			res.Sale = s
+		}
+	}
+	return res, nil
+}
+
+// sendToGateway asks r's gateway to refund and records a final answer. It
+// returns the settled refund, or nil when the refund stays pending (the
+// gateway said so, or its answer is unknown).
+func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Refund, error) {
+	g := e.Gateways[r.Gateway]
+	txn := findTransaction(sale, r.TransactionID)
+	if g == nil || txn == nil {
+		e.Logger.ErrorContext(ctx, "refund has no usable gateway; left pending", "refund", r.ID, "gateway", r.Gateway)
+		return nil, nil
+	}
+	// A client that hangs up must not cut the gateway call short: the
+	// refund is already promised, so the call gets its own deadline.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
+	defer cancel()
+	out, err := g.Refund(callCtx, gatewayRefund(r, txn))
+	if err != nil {
+		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
+		return nil, nil
+	}
+	if out.Status == refundry.RefundPending {
+		return nil, nil
+	}
+	return e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement{
+		Status: out.Status, GatewayRefundID: out.GatewayRefundID, FailureReason: out.FailureReason,
+	})
+}
+
+// Cancel cancels a pending refund, if its gateway still allows it.
+// Returns ENOTFOUND, or ECONFLICT when the refund is final or the gateway
+// has already taken it.
+func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.Refund, error) {
+	r, err := e.Store.FindRefund(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == refundry.RefundCanceled {
+		return r, nil // canceling is idempotent by nature
+	}
+	if r.Status != refundry.RefundPending {
+		return nil, refundry.Errorf(refundry.ECONFLICT, "Only a pending refund can be canceled; this one has %s.", r.Status)
+	}
+	sale, err := e.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
+	if err != nil {
+		return nil, err
+	}
+	g, txn := e.Gateways[r.Gateway], findTransaction(sale, r.TransactionID)
+	if g == nil || txn == nil {
+		return nil, refundry.Errorf(refundry.ECONFLICT, "The refund's gateway %q is not configured here; it cannot be canceled.", r.Gateway)
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
+	defer cancel()
+	out, err := g.Cancel(callCtx, gatewayRefund(r, txn))
+	if err != nil {
+		if refundry.ErrorCode(err) == refundry.ECONFLICT {
+			return nil, err
+		}
+		return nil, &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The gateway did not answer; try again.", Err: err}
+	}
+	if out.Status != refundry.RefundCanceled {
+		return nil, refundry.Errorf(refundry.ECONFLICT, "The gateway has already taken this refund; it can no longer be canceled.")
+	}
+	return e.Store.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
+		Status: refundry.RefundCanceled, GatewayRefundID: out.GatewayRefundID,
+	})
+}
+
+// Recover asks the gateways again about refunds still pending that were
+// recorded before the given time, with the same idempotency keys, and
+// records every final answer (invariant 6). It returns how many it settled.
+func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int, error) {
+	pending, err := e.Store.PendingRefunds(ctx, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	for _, r := range pending {
+		if ctx.Err() != nil {
+			return settled, ctx.Err()
+		}
+		sale, err := e.Store.FindSale(ctx, r.MerchantID, refundry.SaleLookup{ID: r.SaleID})
+		if err != nil {
+			return settled, err
+		}
+		s, err := e.sendToGateway(ctx, r, sale)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			// A refund settled meanwhile by another process is fine.
+			if refundry.ErrorCode(err) != refundry.ECONFLICT {
+				return settled, err
+			}
+		}
+		if s != nil {
+			settled++
+		}
+	}
+	return settled, nil
+}
+
+func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction) refundry.GatewayRefund {
+	return refundry.GatewayRefund{
+		RefundID: r.ID, Transaction: txn, Amount: r.Amount - r.Fee, Currency: r.Currency,
+		Reason: r.Reason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
+	}
+}
+
+func findTransaction(s *refundry.Sale, id string) *refundry.Transaction {
+	for _, t := range s.Transactions {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// CreateReferral validates and stores a referral (see Store.CreateReferral).
+func (e *Engine) CreateReferral(ctx context.Context, r *refundry.Referral, idem *refundry.Idempotency) (bool, error) {
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	return e.Store.CreateReferral(ctx, r, idem)
+}
+
+// CreateAPIKey makes another key for a merchant and returns its text,
+// shown this once.
+func (e *Engine) CreateAPIKey(ctx context.Context, merchantID string) (string, error) {
+	key, text := refundry.NewAPIKey(merchantID, e.Now().UTC())
+	if err := e.Store.CreateAPIKey(ctx, key); err != nil {
+		return "", err
+	}
+	return text, nil
+}

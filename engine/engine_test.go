@@ -1,0 +1,165 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/internal/testenv"
+)
+
+func refund(t *testing.T, env *testenv.Env, target refundry.RefundTarget, amount int64) (*refundry.RefundResult, error) {
+	t.Helper()
+	req := refundry.RefundRequest{MerchantID: env.A.ID, Target: target, Source: refundry.SourceNative}
+	if amount > 0 {
+		req.Amount = &amount
+	}
+	return env.Engine.Refund(context.Background(), req)
+}
+
+// A gateway that never answers leaves the refund pending, never failed by
+// guess; once the gateway answers, recovery settles it (invariant 6).
+func TestGatewayTimeoutLeavesPending(t *testing.T) {
+	env := testenv.New(t)
+	env.Engine.GatewayTimeout = 50 * time.Millisecond
+	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"sim_hang"}})
+	res, err := refund(t, env, refundry.RefundTarget{SaleID: sale.ID}, 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Refunds[0]
+	if r.Status != refundry.RefundPending {
+		t.Fatalf("status after a timeout = %s, want pending", r.Status)
+	}
+	if got := env.Reload(sale).RefundedAmount; got != 700 {
+		t.Fatalf("a pending refund must keep its amount reserved: refunded %d", got)
+	}
+	// Recovery while the gateway still hangs settles nothing.
+	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
+	if err != nil || n != 0 {
+		t.Fatalf("Recover while hanging = %d, %v", n, err)
+	}
+}
+
+func TestRecoverySettlesTimedPending(t *testing.T) {
+	env := testenv.New(t)
+	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"sim_pending_500ms"}})
+	res, err := refund(t, env, refundry.RefundTarget{SaleID: sale.ID}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Refunds[0].ID
+	if res.Refunds[0].Status != refundry.RefundPending {
+		t.Fatalf("status before the delay = %s", res.Refunds[0].Status)
+	}
+	time.Sleep(600 * time.Millisecond)
+	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	got, err := env.Store.FindRefund(context.Background(), env.A.ID, id)
+	if err != nil || got.Status != refundry.RefundSucceeded {
+		t.Fatalf("refund after recovery: %+v, %v", got, err)
+	}
+	// Asked again, the gateway moves the money once.
+	if n, _ := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); n != 0 {
+		t.Fatalf("second recovery settled %d", n)
+	}
+	if moved := env.Sim.Moved(id); moved != sale.Amount {
+		t.Fatalf("simulator moved %d, want %d", moved, sale.Amount)
+	}
+}
+
+func TestRefundOrigin(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	sale := env.Sale(testenv.SaleSpec{Reference: "ORDER-7"})
+	ref := &refundry.Referral{MerchantID: env.A.ID, OriginSlug: "ORDER-7", Currency: "USD",
+		Advocate: refundry.Person{Email: "a@example.com"}, Friend: refundry.Person{Email: "f@example.com"}}
+	if _, err := env.Engine.CreateReferral(ctx, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Purchase", func(t *testing.T) {
+		got, err := env.Engine.RefundOrigin(ctx, env.A.ID, "ORDER-7", refundry.SourceTalkable, time.Now(), nil)
+		if err != nil || got == nil || got.Status != refundry.ReferralVoided {
+			t.Fatalf("RefundOrigin = %+v, %v", got, err)
+		}
+		if s := env.Reload(sale); s.Status != refundry.PaymentRefunded {
+			t.Fatalf("sale status %s", s.Status)
+		}
+		again, err := env.Engine.RefundOrigin(ctx, env.A.ID, "ORDER-7", refundry.SourceTalkable, time.Now(), nil)
+		if err != nil || again.ID != got.ID || again.Status != refundry.ReferralVoided {
+			t.Fatalf("repeat = %+v, %v", again, err)
+		}
+	})
+	t.Run("RefundedElsewhereFirst", func(t *testing.T) {
+		s := env.Sale(testenv.SaleSpec{Reference: "ORDER-8"})
+		r := &refundry.Referral{MerchantID: env.A.ID, OriginSlug: "ORDER-8", Currency: "USD",
+			Advocate: refundry.Person{Email: "a@example.com"}, Friend: refundry.Person{Email: "f@example.com"}}
+		if _, err := env.Engine.CreateReferral(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := refund(t, env, refundry.RefundTarget{SaleID: s.ID}, 0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := env.Engine.RefundOrigin(ctx, env.A.ID, "ORDER-8", refundry.SourceTalkable, time.Now(), nil)
+		if err != nil || got.Status != refundry.ReferralVoided {
+			t.Fatalf("RefundOrigin = %+v, %v", got, err)
+		}
+	})
+	t.Run("Event", func(t *testing.T) {
+		r := &refundry.Referral{MerchantID: env.A.ID, OriginSlug: "newsletter_subscription:42", Currency: "USD",
+			Advocate: refundry.Person{Email: "a@example.com"}, Friend: refundry.Person{Email: "f@example.com"}}
+		if _, err := env.Engine.CreateReferral(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := env.Engine.RefundOrigin(ctx, env.A.ID, "newsletter_subscription:42", refundry.SourceTalkable, time.Now(), nil)
+		if err != nil || got.Status != refundry.ReferralVoided {
+			t.Fatalf("RefundOrigin = %+v, %v", got, err)
+		}
+	})
+	t.Run("PurchaseWithoutReferral", func(t *testing.T) {
+		s := env.Sale(testenv.SaleSpec{Reference: "ORDER-9"})
+		got, err := env.Engine.RefundOrigin(ctx, env.A.ID, "ORDER-9", refundry.SourceTalkable, time.Now(), nil)
+		if err != nil || got != nil {
+			t.Fatalf("RefundOrigin = %+v, %v", got, err)
+		}
+		if env.Reload(s).Status != refundry.PaymentRefunded {
+			t.Fatal("purchase not refunded")
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		for _, slug := range []string{"NO-SUCH", "newsletter_subscription:999"} {
+			if _, err := env.Engine.RefundOrigin(ctx, env.A.ID, slug, refundry.SourceTalkable, time.Now(), nil); refundry.ErrorCode(err) != refundry.ENOTFOUND {
+				t.Fatalf("%s: %v", slug, err)
+			}
+		}
+		// Another merchant's origin is missing for B.
+		if _, err := env.Engine.RefundOrigin(ctx, env.B.ID, "ORDER-7", refundry.SourceTalkable, time.Now(), nil); refundry.ErrorCode(err) != refundry.ENOTFOUND {
+			t.Fatalf("B refunding A's origin: %v", err)
+		}
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	m, err := env.Engine.Authenticate(ctx, env.KeyA)
+	if err != nil || m.ID != env.A.ID {
+		t.Fatalf("Authenticate(A) = %v, %v", m, err)
+	}
+	id, _, _ := refundry.ParseAPIKey(env.KeyA)
+	for _, bad := range []string{"", "Bearer x", env.KeyA + "x", "rfk_" + id + "_" + "AAAA", env.KeyA[:len(env.KeyA)-1]} {
+		if _, err := env.Engine.Authenticate(ctx, bad); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
+			t.Errorf("Authenticate(%q) = %v, want EUNAUTHORIZED", bad, err)
+		}
+	}
+	second, err := env.Engine.CreateAPIKey(ctx, env.A.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := env.Engine.Authenticate(ctx, second); err != nil || m.ID != env.A.ID {
+		t.Fatalf("second key: %v, %v", m, err)
+	}
+}
