@@ -168,6 +168,9 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.
 	if err := fn(tx); err != nil {
 		return err
 	}
+	// Invariant 3: Commit is the durable acknowledgement. With
+	// synchronous_commit on (PostgreSQL's default; never turn it off for
+	// Refundry) it returns only once the commit record is flushed to WAL.
 	return tx.Commit(ctx)
 }
 
