@@ -610,3 +610,44 @@ func TestReferrals(t *testing.T) {
 		t.Fatalf("B sees A's order: %d %s", other.status, other.raw)
 	}
 }
+
+func TestRequestIDInLogs(t *testing.T) {
+	var buf syncWriter
+	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(&buf, nil)})
+	h := api.Observe(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logger.InfoContext(r.Context(), "inside the handler")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	id := rec.Header().Get("Request-Id")
+	if !strings.HasPrefix(id, "req_") {
+		t.Fatalf("Request-Id = %q", id)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines: %q", lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "request_id="+id) {
+			t.Errorf("line without the request id: %s", l)
+		}
+	}
+}
+
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}

@@ -112,12 +112,12 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				logger.ErrorContext(ctx, "panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
+				logger.ErrorContext(ctx, "panic serving request", "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					Error(rec, r, logger, refundry.Errorf(refundry.EINTERNAL, "An internal error occurred."))
 				}
 			}
-			logger.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			logger.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -129,3 +129,20 @@ func newRequestID() string {
 	_, _ = rand.Read(b[:])
 	return "req_" + hex.EncodeToString(b[:])
 }
+
+// LogHandler adds the id of the request being served to every log record
+// made with its context, so that all a request caused can be found by it.
+type LogHandler struct{ slog.Handler }
+
+func (h LogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return LogHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h LogHandler) WithGroup(name string) slog.Handler { return LogHandler{h.Handler.WithGroup(name)} }

@@ -42,7 +42,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if *addr == "" {
 		*addr = ":8080"
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
 
 	store, err := openStore(ctx, dbFlag(*db, getenv))
 	if err != nil {
