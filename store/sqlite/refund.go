@@ -348,8 +348,10 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	var refunds []*refundry.Refund
 	err := s.view(ctx, func(tx *tx) (err error) {
-		refunds, err = queryRefunds(ctx, tx, refundColumns+` WHERE status = ? AND created < ? ORDER BY created, id LIMIT ?`,
-			refundry.RefundPending, micros(utc(createdBefore)), limit)
+		// 'pending' is spelled out, not bound: SQLite uses the partial
+		// index refunds_pending only for a literal it can match.
+		refunds, err = queryRefunds(ctx, tx, refundColumns+` WHERE status = 'pending' AND created < ? ORDER BY created, id LIMIT ?`,
+			micros(utc(createdBefore)), limit)
 		return err
 	})
 	return refunds, err

@@ -174,8 +174,10 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return translate(err)
 	}
+	// A no-op after Commit; otherwise it frees the one write connection,
+	// even if fn panics.
+	defer t.Rollback()
 	if err := fn(&tx{Tx: t, now: utc(s.Now())}); err != nil {
-		t.Rollback()
 		return translate(err)
 	}
 	// The commit is the durable acknowledgement: with synchronous=FULL it
