@@ -27,6 +27,9 @@ func (m *Merchant) Validate() error {
 	if !slugPattern.MatchString(m.Slug) {
 		return ParamErrorf(EINVALID, "slug", "Slug must be 1 to 63 lower-case letters, digits or dashes, starting with a letter or digit.")
 	}
+	if err := checkTexts(255, "name", m.Name); err != nil {
+		return err
+	}
 	if strings.TrimSpace(m.Name) == "" {
 		return ParamErrorf(EINVALID, "name", "Name is required.")
 	}

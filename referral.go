@@ -69,7 +69,12 @@ type Referral struct {
 
 // Validate checks a referral about to be created.
 func (r *Referral) Validate() error {
-	if r.OriginSlug == "" || len(r.OriginSlug) > 255 {
+	if err := checkTexts(255, "origin", r.OriginSlug, "track_method", r.TrackMethod,
+		"advocate.first_name", r.Advocate.FirstName, "advocate.last_name", r.Advocate.LastName,
+		"friend.first_name", r.Friend.FirstName, "friend.last_name", r.Friend.LastName); err != nil {
+		return err
+	}
+	if r.OriginSlug == "" {
 		return ParamErrorf(EINVALID, "origin", "Origin is required: an order number or event_category:event_number.")
 	}
 	// A slice, not a map: with both emails bad, the error must name the

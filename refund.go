@@ -112,14 +112,14 @@ func (r *RefundRequest) Validate() error {
 	if r.Fee < 0 || (r.Amount != nil && r.Fee > *r.Amount) {
 		return ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
 	}
-	if len(r.Reason) > 500 {
-		return ParamErrorf(EINVALID, "reason", "Reason must be at most 500 characters.")
+	if err := checkTexts(500, "reason", r.Reason, "name", r.Name, "external_id", r.ExternalID, "created_source", r.CreatedSource); err != nil {
+		return err
 	}
 	if len(r.Metadata) > MaxMetadata {
 		return ParamErrorf(EINVALID, "metadata", "Metadata must be under %d bytes once serialized.", MaxMetadata)
 	}
-	if len(r.Metadata) > 0 && !json.Valid(r.Metadata) {
-		return ParamErrorf(EINVALID, "metadata", "Metadata must be valid JSON.")
+	if len(r.Metadata) > 0 && (!json.Valid(r.Metadata) || checkTexts(MaxMetadata, "metadata", string(r.Metadata)) != nil) {
+		return ParamErrorf(EINVALID, "metadata", "Metadata must be valid JSON in UTF-8.")
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ package refundry
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Error codes. Each edge maps them to its own wire status once.
@@ -88,4 +90,20 @@ func ErrorParam(err error) string {
 		return e.Param
 	}
 	return ""
+}
+
+// checkTexts refuses text that the stores could not keep alike (invalid
+// UTF-8 or NUL bytes: PostgreSQL refuses both, SQLite would keep them) or
+// that is longer than max bytes. Pairs are parameter name, value.
+func checkTexts(max int, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		param, v := pairs[i], pairs[i+1]
+		switch {
+		case !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0:
+			return ParamErrorf(EINVALID, param, "Parameter %s must be UTF-8 text without NUL characters.", param)
+		case len(v) > max:
+			return ParamErrorf(EINVALID, param, "Parameter %s must be at most %d bytes.", param, max)
+		}
+	}
+	return nil
 }

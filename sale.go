@@ -100,8 +100,10 @@ func (s *Sale) Validate() error {
 		return err
 	}
 	s.Currency = cur.Code
-	if len(s.Reference) > 255 {
-		return ParamErrorf(EINVALID, "reference", "Reference must be at most 255 characters.")
+	if err := checkTexts(255, "reference", s.Reference, "customer.email", s.Customer.Email,
+		"customer.first_name", s.Customer.FirstName, "customer.last_name", s.Customer.LastName,
+		"campaign.id", s.CampaignID, "campaign.name", s.CampaignName); err != nil {
+		return err
 	}
 	if s.Customer.Email != "" {
 		if a, err := mail.ParseAddress(s.Customer.Email); err != nil || a.Address != s.Customer.Email {
@@ -116,6 +118,9 @@ func (s *Sale) Validate() error {
 	}
 	var total int64
 	for i, li := range s.LineItems {
+		if err := checkTexts(255, lineParam(i, "name"), li.Name); err != nil {
+			return err
+		}
 		if strings.TrimSpace(li.Name) == "" {
 			return ParamErrorf(EINVALID, lineParam(i, "name"), "Line item name is required.")
 		}
@@ -172,8 +177,8 @@ func (s *Sale) Validate() error {
 		if t.BaseAmount < 0 {
 			return ParamErrorf(EINVALID, payParam(i, "base_amount"), "Base amount must not be negative.")
 		}
-		if len(t.Reference) > 255 {
-			return ParamErrorf(EINVALID, payParam(i, "reference"), "Payment reference must be at most 255 characters.")
+		if err := checkTexts(255, payParam(i, "reference"), t.Reference); err != nil {
+			return err
 		}
 		t.Currency = s.Currency
 		t.Status = PaymentPaid

@@ -59,6 +59,9 @@ func TestSaleValidate(t *testing.T) {
 			}
 		}, "line_items"},
 		{"ErrLineItemName", func(s *refundry.Sale) { s.LineItems[1].Name = "  " }, "line_items[1].name"},
+		{"ErrLineItemNameNUL", func(s *refundry.Sale) { s.LineItems[1].Name = "a\x00" }, "line_items[1].name"},
+		{"ErrReferenceInvalidUTF8", func(s *refundry.Sale) { s.Reference = "B\xc3" }, "reference"},
+		{"ErrCampaignNameNUL", func(s *refundry.Sale) { s.CampaignName = "\x00" }, "campaign.name"},
 		{"ErrQuantityZero", func(s *refundry.Sale) { s.LineItems[0].Quantity = 0 }, "line_items[0].quantity"},
 		{"ErrQuantityNegative", func(s *refundry.Sale) { s.LineItems[0].Quantity = -2 }, "line_items[0].quantity"},
 		{"ErrQuantityTooLarge", func(s *refundry.Sale) { s.LineItems[0].Quantity = 1_000_001 }, "line_items[0].quantity"},
