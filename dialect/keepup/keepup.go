@@ -1,0 +1,217 @@
+// Package keepup is the KeepUp dialect: KeepUp's "Refund Sale" endpoint
+// (seed 000), answered by the Refundry engine so that a client written
+// against KeepUp's documentation works unchanged. It translates only; every
+// rule of a refund is the engine's.
+package keepup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/engine"
+)
+
+// maxBody bounds a request body: the only field is alert_customer, so
+// anything near this size is not a KeepUp request.
+const maxBody = 64 << 10
+
+// maxSaleID is the longest sale id or reference a store keeps; a longer
+// one cannot name a sale, so it is not looked up at all.
+const maxSaleID = 255
+
+// NewHandler returns the KeepUp routes.
+func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
+	refund := api.Authenticate(eng, api.KeyForms{}, fail, handleRefundSale(eng, logger))
+
+	// The seed's endpoint is PUT, but its own Node, PHP and Python samples
+	// send POST ("CURLOPT_CUSTOMREQUEST => \"POST\""): both are the refund.
+	mux.Handle("PUT /v2.0/sales/refund/{sale_id}", refund)
+	mux.Handle("POST /v2.0/sales/refund/{sale_id}", refund)
+	mux.HandleFunc("/v2.0/sales/refund/{sale_id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "PUT, POST")
+		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "Method not allowed"})
+	})
+	return mux
+}
+
+// refundSaleRequest is the seed's body: "alert_customer, string, optional:
+// Whether to alert the customer (yes, no)". It is read as any value so that
+// a number or a boolean there is told apart from bad JSON.
+type refundSaleRequest struct {
+	AlertCustomer any `json:"alert_customer"`
+}
+
+// refundSaleResponse is the seed's success sample:
+// {"status": 200, "message": "sale refunded", "data": {"status": "refunded"}}.
+type refundSaleResponse struct {
+	Status  int            `json:"status"`
+	Message string         `json:"message"`
+	Data    refundSaleData `json:"data"`
+}
+
+type refundSaleData struct {
+	Status string `json:"status"`
+}
+
+func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		m := api.MerchantFrom(ctx)
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		idem, err := idempotency(r, body)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		notify, err := decodeRefundSale(body)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		sale, err := findSale(ctx, eng, m.ID, r.PathValue("sale_id"))
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		res, err := eng.Refund(ctx, refundry.RefundRequest{
+			MerchantID: m.ID, Target: refundry.RefundTarget{SaleID: sale.ID},
+			NotifyCustomer: notify, Source: refundry.SourceKeepUp, Idempotency: idem,
+		})
+		switch refundry.ErrorCode(err) {
+		case "":
+			for _, rf := range res.Refunds {
+				if rf.Status == refundry.RefundFailed {
+					writeError(w, r, logger, gatewayRefused(rf))
+					return
+				}
+			}
+		case refundry.EREFUNDED:
+			// Decided: PUT is idempotent, so a sale refunded in full
+			// before answers the same 200 and moves nothing.
+		default:
+			writeError(w, r, logger, err)
+			return
+		}
+		pending, err := refundPending(ctx, eng, m.ID, sale.ID)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		out := refundSaleResponse{Status: http.StatusOK, Message: "sale refunded", Data: refundSaleData{Status: "refunded"}}
+		if pending {
+			out.Message, out.Data.Status = "sale refund pending", "pending"
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// decodeRefundSale reads the optional body and reports whether the
+// customer is to be alerted. An empty body means "no".
+func decodeRefundSale(body []byte) (notify bool, err error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return false, nil
+	}
+	if body[0] != '{' {
+		return false, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
+	}
+	var req refundSaleRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return false, badJSON(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return false, refundry.Errorf(refundry.EINVALID, "Request body must hold exactly one JSON object.")
+	}
+	switch req.AlertCustomer {
+	case nil, "no":
+		return false, nil
+	case "yes":
+		return true, nil
+	}
+	return false, refundry.ParamErrorf(refundry.EINVALID, "alert_customer", `alert_customer must be "yes" or "no".`)
+}
+
+func badJSON(err error) error {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return &refundry.Error{Code: refundry.EINVALID, Message: fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset), Err: err}
+	}
+	return &refundry.Error{Code: refundry.EINVALID, Message: "Request body is not valid JSON.", Err: err}
+}
+
+// findSale resolves the path's sale_id, which is decided to be the sale's
+// id or its merchant reference (KeepUp clients know their own order ids).
+func findSale(ctx context.Context, eng *engine.Engine, merchantID, saleID string) (*refundry.Sale, error) {
+	if saleID == "" || len(saleID) > maxSaleID {
+		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
+	}
+	if refundry.ValidID(saleID) {
+		s, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: saleID})
+		if refundry.ErrorCode(err) != refundry.ENOTFOUND {
+			return s, err
+		}
+	}
+	return eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
+}
+
+// refundPending reports whether a gateway still holds any of the sale's
+// refunds: the answer then says so rather than claim money went back.
+func refundPending(ctx context.Context, eng *engine.Engine, merchantID, saleID string) (bool, error) {
+	refunds, _, err := eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{
+		Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: refundry.RefundPending,
+	})
+	return len(refunds) > 0, err
+}
+
+func gatewayRefused(rf *refundry.Refund) error {
+	reason := rf.FailureReason
+	if reason == "" {
+		reason = "The payment gateway refused the refund."
+	}
+	return &refundry.Error{Code: refundry.EGATEWAY, Message: reason}
+}
+
+// readBody reads the body through the shared limit. api.ReadBody fails only
+// for a body over the limit or one that broke off: both are the client's.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := api.ReadBody(w, r, maxBody)
+	if err != nil {
+		return nil, &refundry.Error{Code: refundry.EINVALID,
+			Message: fmt.Sprintf("Request body could not be read or is larger than %d bytes.", maxBody), Err: err}
+	}
+	return body, nil
+}
+
+// idempotency honours an Idempotency-Key; api.Idempotency refuses only a
+// key longer than 255 characters.
+func idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
+	idem, err := api.Idempotency(r, body)
+	if err != nil {
+		return nil, &refundry.Error{Code: refundry.EINVALID, Message: "Idempotency-Key must be at most 255 characters.", Err: err}
+	}
+	return idem, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+}
