@@ -1,0 +1,99 @@
+package revcent
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+)
+
+// errorBody is the seed's "APIStandardErrors" schema, which has
+// "additionalProperties": false: exactly these six properties.
+type errorBody struct {
+	APICallID   string `json:"api_call_id"`
+	APICallUnix int64  `json:"api_call_unix"`
+	// "This value indicates that there is an error. Will always be 0."
+	Code      int    `json:"code"`
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+	Result    string `json:"result"`
+}
+
+// resultFailed is every error's "result" ("A description of the API call
+// result."): whatever went wrong, the product sale was not refunded.
+const resultFailed = "Product sale not refunded"
+
+// wireError is a fault of the request's HTTP form (the path, the body's
+// JSON, the method) that has no domain code.
+type wireError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *wireError) Error() string { return e.code + ": " + e.message }
+
+// errorTable is the one map from domain codes to RevCent's answers. The
+// error_code words are stable: clients branch on them. An empty message
+// shows the error's own client-safe message.
+var errorTable = map[string]struct {
+	status  int
+	code    string
+	message string
+}{
+	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", "Invalid API key provided."},
+	// One fixed message whatever the id: another merchant's product sale
+	// must read exactly like a missing one (invariant 5).
+	refundry.ENOTFOUND:    {http.StatusNotFound, "product_sale_not_found", "No product sale with that ID."},
+	refundry.EREFUNDED:    {http.StatusConflict, "product_sale_already_refunded", ""},
+	refundry.ETOOLARGE:    {http.StatusUnprocessableEntity, "amount_exceeds_refundable", ""},
+	refundry.EINVALID:     {http.StatusUnprocessableEntity, "invalid_request", ""},
+	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, "idempotency_key_reused", ""},
+	refundry.ECONFLICT:    {http.StatusConflict, "conflict", ""},
+	refundry.EGATEWAY:     {http.StatusBadGateway, "gateway_refused", ""},
+	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, "service_unavailable", ""},
+}
+
+// writeError answers err as APIStandardErrors. Anything not in the table
+// is our fault (invariant 7: nothing a client sends is a 500): it is
+// logged and the client sees a safe message.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	call := callFrom(r.Context())
+	out := errorBody{APICallID: call.id, APICallUnix: call.unix, Code: 0, Result: resultFailed}
+	var we *wireError
+	if errors.As(err, &we) {
+		out.ErrorCode, out.Message = we.code, we.message
+		writeJSON(w, we.status, out)
+		return
+	}
+	e, ok := errorTable[refundry.ErrorCode(err)]
+	if !ok {
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		out.ErrorCode, out.Message = "internal_error", refundry.ErrorMessage(err)
+		writeJSON(w, http.StatusInternalServerError, out)
+		return
+	}
+	out.ErrorCode, out.Message = e.code, e.message
+	if out.Message == "" {
+		out.Message = refundry.ErrorMessage(err)
+	}
+	// Amount faults are the ones a client most often has to tell apart
+	// from the rest of EINVALID (a bad body is a wireError already).
+	if e.code == "invalid_request" && refundry.ErrorParam(err) == "amount" {
+		out.ErrorCode = "invalid_amount"
+	}
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+}
