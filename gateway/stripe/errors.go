@@ -40,8 +40,8 @@ func refusal(err error) (string, bool) {
 }
 
 // unknownOutcome wraps an error after which the outcome is unknown.
-// Credentials and idempotency faults are EGATEWAY (they need a person);
-// the rest EUNAVAILABLE (asking again later may well work).
+// Credentials and a reused idempotency key are EGATEWAY (they need a
+// person); the rest EUNAVAILABLE (asking again later may well work).
 func unknownOutcome(op string, err error) error {
 	code := refundry.EUNAVAILABLE
 	msg := "Stripe did not answer (" + op + "); the outcome is unknown and the refund is asked about again with the same idempotency key."
@@ -51,7 +51,10 @@ func unknownOutcome(op string, err error) error {
 		case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
 			code = refundry.EGATEWAY
 			msg = "Stripe did not accept the API key (" + op + "): " + stripeMessage(err)
-		case se.Type == stripeapi.ErrorTypeIdempotency:
+		case se.Type == stripeapi.ErrorTypeIdempotency && se.HTTPStatusCode != http.StatusConflict:
+			// 409 is another request with the key still running: that one
+			// passes, so it is EUNAVAILABLE below. Any other idempotency
+			// error is the key reused with other parameters.
 			code = refundry.EGATEWAY
 			msg = "Stripe has seen this refund's idempotency key with other parameters (" + op + "): " + stripeMessage(err)
 		default:

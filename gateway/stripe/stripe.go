@@ -166,6 +166,11 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundr
 		// Stripe would answer resource_missing: nothing can have moved.
 		return failed("%q is not a Stripe charge (ch_...) or PaymentIntent (pi_...) id.", chargeID), nil
 	}
+	if r.Currency != "" && r.Transaction.Currency != "" && !strings.EqualFold(r.Currency, r.Transaction.Currency) {
+		// Stripe refunds in the payment's currency: an amount in another
+		// one would be read as the wrong sum.
+		return failed("The refund is in %s but the Stripe payment in %s.", r.Currency, r.Transaction.Currency), nil
+	}
 	if r.Amount <= 0 {
 		// Stripe accepts only positive amounts; nothing can have moved.
 		return failed("Stripe refunds only a positive amount; this one is %d.", r.Amount), nil
@@ -239,10 +244,9 @@ func (g *Gateway) Cancel(ctx context.Context, r refundry.GatewayRefund) (refundr
 		id = re.ID
 	}
 
-	params := &stripeapi.RefundCancelParams{}
-	// A retried cancel replays Stripe's first answer.
-	params.IdempotencyKey = stripeapi.String("cancel-" + r.RefundID)
-	re, err := g.client.V1Refunds.Cancel(ctx, id, params)
+	// No idempotency key: Stripe would replay a 5xx under it for a day,
+	// and a second cancel needs none (a refused one is answered below).
+	re, err := g.client.V1Refunds.Cancel(ctx, id, nil)
 	if err != nil {
 		if _, ok := refusal(err); !ok {
 			return refundry.GatewayResult{}, unknownOutcome("cancel refund "+id, err)
