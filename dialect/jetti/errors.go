@@ -1,0 +1,120 @@
+package jetti
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+)
+
+// errorBody is the contract's error shape: {"message": "...", "errors":
+// {"field": ["..."]}}, with "errors" only on a validation failure.
+type errorBody struct {
+	Message string              `json:"message"`
+	Errors  map[string][]string `json:"errors,omitempty"`
+}
+
+// wireError is a fault of the request's HTTP form (the path, the method,
+// an unreadable body) that has no domain code.
+type wireError struct {
+	status  int
+	message string
+}
+
+func (e *wireError) Error() string { return e.message }
+
+// validationError is every problem found in the body at once, by field.
+type validationError struct {
+	fields map[string][]string
+}
+
+func (e *validationError) Error() string { return "validation failed" }
+
+func (e *validationError) add(field, msg string) {
+	if e.fields == nil {
+		e.fields = map[string][]string{}
+	}
+	e.fields[field] = append(e.fields[field], msg)
+}
+
+// errorTable is the one map from domain codes to Jetti's answers. An empty
+// message shows the error's own client-safe message.
+var errorTable = map[string]struct {
+	status  int
+	message string
+}{
+	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Invalid access token."},
+	// One fixed message whatever the number: another merchant's
+	// transaction must read exactly like a missing one (invariant 5).
+	refundry.ENOTFOUND: {http.StatusNotFound, "Transaction not found."},
+	refundry.EINVALID:  {http.StatusBadRequest, ""},
+	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, ""},
+	// A partial refund of a transaction with nothing left; the full refund
+	// of one is answered 200 by the handler before it gets here.
+	refundry.EREFUNDED: {http.StatusUnprocessableEntity, ""},
+	// The IETF Idempotency-Key draft's answer to a key reused with
+	// another payload.
+	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, ""},
+	refundry.ECONFLICT:    {http.StatusConflict, ""},
+	refundry.EGATEWAY:     {http.StatusBadGateway, ""},
+	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, ""},
+}
+
+// fieldNames maps the engine's parameter names to the seed's field names,
+// so a validation error points at what the client sent.
+var fieldNames = map[string]string{
+	"amount":         "refundAmount",
+	"fee":            "processingFee",
+	"external_id":    "externalId",
+	"created_source": "createdSource",
+}
+
+// writeError answers err in Jetti's shape. Anything not in the table is
+// our fault (invariant 7: nothing a client sends is a 500): it is logged
+// and the client sees a safe message.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var we *wireError
+	if errors.As(err, &we) {
+		writeJSON(w, we.status, errorBody{Message: we.message})
+		return
+	}
+	var ve *validationError
+	if errors.As(err, &ve) {
+		writeJSON(w, http.StatusBadRequest, errorBody{Message: "The request body is invalid.", Errors: ve.fields})
+		return
+	}
+	e, ok := errorTable[refundry.ErrorCode(err)]
+	if !ok {
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Message: refundry.ErrorMessage(err)})
+		return
+	}
+	out := errorBody{Message: e.message}
+	if out.Message == "" {
+		out.Message = refundry.ErrorMessage(err)
+	}
+	if refundry.ErrorCode(err) == refundry.EINVALID {
+		field := refundry.ErrorParam(err)
+		if f, ok := fieldNames[field]; ok {
+			field = f
+		}
+		if field == "" {
+			field = "base"
+		}
+		out.Errors = map[string][]string{field: {out.Message}}
+	}
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+}
