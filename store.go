@@ -146,9 +146,11 @@ type Store interface {
 	// FindOrigin returns ENOTFOUND if the merchant has no such origin.
 	FindOrigin(ctx context.Context, merchantID, slug string) (*Origin, error)
 	// ListReferrals returns an origin's referrals, newest first.
+	// Returns ENOTFOUND if the merchant has no such origin.
 	ListReferrals(ctx context.Context, merchantID string, originID int64) ([]*Referral, error)
 	// VoidReferrals voids every referral of the origin that is not voided
 	// yet, appends referral.voided for each, and returns those it voided.
+	// Returns ENOTFOUND if the merchant has no such origin.
 	VoidReferrals(ctx context.Context, merchantID string, originID int64, at time.Time) ([]*Referral, error)
 
 	// ListEvents returns one page, newest first, and whether more follow.

@@ -139,10 +139,12 @@ func findOrigin(ctx context.Context, tx *tx, merchantID, slug string) (*refundry
 	return &o, nil
 }
 
-// ListReferrals returns an origin's referrals, newest first; none for an
-// origin that is not the merchant's.
+// ListReferrals returns an origin's referrals, newest first.
 func (s *Store) ListReferrals(ctx context.Context, merchantID string, originID int64) (list []*refundry.Referral, err error) {
 	err = s.view(ctx, func(tx *tx) error {
+		if err := checkOrigin(ctx, tx, merchantID, originID); err != nil {
+			return err
+		}
 		list, err = queryReferrals(ctx, tx, referralColumns+` WHERE r.merchant_id = ? AND r.origin_id = ? ORDER BY r.id DESC`, merchantID, originID)
 		return err
 	})
@@ -155,10 +157,24 @@ func (s *Store) VoidReferrals(ctx context.Context, merchantID string, originID i
 		if at.IsZero() {
 			at = tx.now
 		}
+		if err := checkOrigin(ctx, tx, merchantID, originID); err != nil {
+			return err
+		}
 		voided, err = voidReferrals(ctx, tx, merchantID, originID, utc(at))
 		return err
 	})
 	return voided, err
+}
+
+// checkOrigin answers ENOTFOUND for an origin that is not the merchant's,
+// exactly as for one that does not exist (invariant 5).
+func checkOrigin(ctx context.Context, tx *tx, merchantID string, originID int64) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM origins WHERE id = ? AND merchant_id = ?`, originID, merchantID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refundry.Errorf(refundry.ENOTFOUND, "No such origin: %d", originID)
+	}
+	return err
 }
 
 func voidReferrals(ctx context.Context, tx *tx, merchantID string, originID int64, at time.Time) ([]*refundry.Referral, error) {
