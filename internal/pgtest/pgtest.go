@@ -35,19 +35,29 @@ func ServerURL(t testing.TB) string {
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	server := ServerURL(t)
-	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "refundry_test_" + hex.EncodeToString(b[:])
-	if err := exec(ctx, server, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	name, err := CreateDatabase(context.Background(), server)
+	if err != nil {
 		t.Fatalf("%s=%s: %v", Env, server, err)
 	}
 	t.Cleanup(func() {
-		if err := exec(context.Background(), server, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := DropDatabase(context.Background(), server, name); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
 	return DatabaseURL(server, name)
+}
+
+// CreateDatabase makes a database with a random name on the server.
+func CreateDatabase(ctx context.Context, server string) (string, error) {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "refundry_test_" + hex.EncodeToString(b[:])
+	return name, exec(ctx, server, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+}
+
+// DropDatabase drops a database, closing what is still connected to it.
+func DropDatabase(ctx context.Context, server, name string) error {
+	return exec(ctx, server, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
 func exec(ctx context.Context, server, sql string) error {

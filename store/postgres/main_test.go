@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/refundry/refundry/internal/pgtest"
 )
 
 // The tests run against a live PostgreSQL named by REFUNDRY_TEST_POSTGRES,
@@ -45,13 +43,13 @@ func runTests(m *testing.M) int {
 		return m.Run() // every test skips
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	name, err := createDatabase(ctx, serverURL)
+	name, err := pgtest.CreateDatabase(ctx, serverURL)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "store/postgres: %s=%s: %v\n", serverEnv, serverURL, err)
 		return 1
 	}
-	runURL = databaseURL(serverURL, name)
+	runURL = pgtest.DatabaseURL(serverURL, name)
 	code := m.Run()
 	sharedMu.Lock()
 	for _, s := range sharedStores {
@@ -60,7 +58,7 @@ func runTests(m *testing.M) int {
 	sharedMu.Unlock()
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := dropDatabase(ctx, serverURL, name); err != nil {
+	if err := pgtest.DropDatabase(ctx, serverURL, name); err != nil {
 		fmt.Fprintf(os.Stderr, "store/postgres: drop database %s: %v\n", name, err)
 		if code == 0 {
 			code = 1
@@ -78,55 +76,11 @@ func needServer(t testing.TB) {
 	}
 }
 
-// createDatabase makes a database with a random name on the server.
-func createDatabase(ctx context.Context, server string) (string, error) {
-	var b [6]byte
-	rand.Read(b[:])
-	name := "refundry_test_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	return name, err
-}
-
-func dropDatabase(ctx context.Context, server, name string) error {
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	return err
-}
-
 // freshDatabase creates a database for one test and drops it after.
 func freshDatabase(t testing.TB) string {
 	t.Helper()
 	needServer(t)
-	ctx := context.Background()
-	name, err := createDatabase(ctx, serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := dropDatabase(context.Background(), serverURL, name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return databaseURL(serverURL, name)
-}
-
-// databaseURL is server with its database replaced by name, for both
-// forms pgx accepts.
-func databaseURL(server, name string) string {
-	if u, err := url.Parse(server); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		u.Path = "/" + name
-		return u.String()
-	}
-	return server + " dbname=" + name
+	return pgtest.NewDatabase(t)
 }
 
 // withParam adds a connection parameter (pgx sends unknown ones to the
