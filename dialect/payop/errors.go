@@ -1,0 +1,68 @@
+package payop
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/refundry/refundry"
+)
+
+// errorBody is the seed's error shape, {"message": "..."}.
+type errorBody struct {
+	Message string `json:"message"`
+}
+
+// wireError is a fault of the request's HTTP form (a method this route does
+// not take) that has no domain code.
+type wireError struct {
+	status  int
+	message string
+}
+
+func (e *wireError) Error() string { return e.message }
+
+// errorTable is the one map from domain codes to Payop's answers, with the
+// seed's own messages where it gives them. An empty message shows the
+// error's own client-safe message.
+var errorTable = map[string]struct {
+	status  int
+	message string
+}{
+	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Full authentication is required to access this resource."},
+	// The seed answers a missing transaction 422, not 404.
+	refundry.ENOTFOUND: {http.StatusUnprocessableEntity, "Transaction not found"},
+	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
+	// Nothing left is any amount being too big, in the seed's words.
+	refundry.EREFUNDED:    {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
+	refundry.EINVALID:     {http.StatusUnprocessableEntity, ""},
+	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, ""},
+	refundry.ECONFLICT:    {http.StatusConflict, ""},
+	refundry.EGATEWAY:     {http.StatusBadGateway, ""},
+	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, ""},
+}
+
+// writeError answers err in Payop's shape. Anything not in the table is
+// our fault (invariant 7: nothing a client sends is a 500): it is logged
+// and the client sees a safe message.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var we *wireError
+	if errors.As(err, &we) {
+		writeJSON(w, we.status, errorBody{we.message})
+		return
+	}
+	e, ok := errorTable[refundry.ErrorCode(err)]
+	if !ok {
+		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{refundry.ErrorMessage(err)})
+		return
+	}
+	msg := e.message
+	if msg == "" {
+		msg = refundry.ErrorMessage(err)
+	}
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.status, errorBody{msg})
+}
