@@ -39,3 +39,10 @@ type Gateway interface {
 	// ECONFLICT if the gateway no longer allows it.
 	Cancel(ctx context.Context, r GatewayRefund) (GatewayResult, error)
 }
+
+// PaymentMaker is a gateway that can take a test payment itself, for a
+// sale created on it without naming an existing payment (Stripe in test
+// mode). It returns the gateway's id of the payment.
+type PaymentMaker interface {
+	CreateTestPayment(ctx context.Context, amount int64, currency string) (string, error)
+}

@@ -177,8 +177,11 @@ func (s *Sale) Validate() error {
 		if t.BaseAmount < 0 {
 			return ParamErrorf(EINVALID, payParam(i, "base_amount"), "Base amount must not be negative.")
 		}
-		if err := checkTexts(255, payParam(i, "reference"), t.Reference); err != nil {
+		if err := checkTexts(255, payParam(i, "reference"), t.Reference, payParam(i, "gateway_charge_id"), t.GatewayChargeID); err != nil {
 			return err
+		}
+		if t.GatewayChargeID != "" && t.Gateway != GatewayStripe {
+			return ParamErrorf(EINVALID, payParam(i, "gateway"), "A Stripe charge or payment intent needs the stripe gateway.")
 		}
 		t.Currency = s.Currency
 		t.Status = PaymentPaid

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
@@ -41,6 +42,10 @@ type paymentRequest struct {
 	ProcessingFee json.Number `json:"processing_fee"`
 	BaseAmount    json.Number `json:"base_amount"`
 	BaseCurrency  string      `json:"base_currency"`
+	// A Stripe payment is an existing charge or PaymentIntent; without
+	// either, the Stripe gateway takes a test payment for the sale.
+	StripeCharge        string `json:"stripe_charge"`
+	StripePaymentIntent string `json:"stripe_payment_intent"`
 }
 
 func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
@@ -76,6 +81,20 @@ func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
 			prefix = "payment."
 		}
 		t := &refundry.Transaction{Gateway: p.Gateway, Reference: p.Reference, BaseCurrency: p.BaseCurrency}
+		switch {
+		case p.StripeCharge != "" && p.StripePaymentIntent != "":
+			return nil, paramInvalid(prefix+"stripe_payment_intent", "Give stripe_charge or stripe_payment_intent, not both.")
+		case p.StripeCharge != "":
+			if !strings.HasPrefix(p.StripeCharge, "ch_") && !strings.HasPrefix(p.StripeCharge, "py_") {
+				return nil, paramInvalid(prefix+"stripe_charge", "A Stripe charge id starts with ch_ or py_.")
+			}
+			t.GatewayChargeID = p.StripeCharge
+		case p.StripePaymentIntent != "":
+			if !strings.HasPrefix(p.StripePaymentIntent, "pi_") {
+				return nil, paramInvalid(prefix+"stripe_payment_intent", "A Stripe PaymentIntent id starts with pi_.")
+			}
+			t.GatewayChargeID = p.StripePaymentIntent
+		}
 		var err error
 		if len(payments) > 1 || p.Amount != "" {
 			if t.Amount, err = wholeNumber(p.Amount, prefix+"amount", -1); err != nil {

@@ -54,6 +54,7 @@ type transactionJSON struct {
 	Number         int64   `json:"number"`
 	Reference      *string `json:"reference"`
 	Gateway        string  `json:"gateway"`
+	GatewayCharge  *string `json:"gateway_charge_id"`
 	Amount         int64   `json:"amount"`
 	RefundedAmount int64   `json:"refunded_amount"`
 	Status         string  `json:"status"`
@@ -79,7 +80,7 @@ func renderSale(s *refundry.Sale) saleJSON {
 	}
 	for _, t := range s.Transactions {
 		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
-			Gateway: t.Gateway, Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
+			Gateway: t.Gateway, GatewayCharge: nullable(t.GatewayChargeID), Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
 			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency)}
 		if t.BaseCurrency != "" {
 			tj.BaseAmount = &t.BaseAmount

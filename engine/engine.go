@@ -91,6 +91,22 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 			return false, refundry.ParamErrorf(refundry.EINVALID, "payment.gateway", "Gateway %q is not configured on this server.", t.Gateway)
 		}
 	}
+	// A Stripe sale that names no payment gets a test payment made for it,
+	// before (never inside) the database transaction that stores the sale.
+	for _, t := range s.Transactions {
+		if t.Gateway != refundry.GatewayStripe || t.GatewayChargeID != "" {
+			continue
+		}
+		pm, ok := e.Gateways[t.Gateway].(refundry.PaymentMaker)
+		if !ok {
+			return false, refundry.ParamErrorf(refundry.EINVALID, "payment.stripe_charge", "Name the Stripe payment: stripe_charge or stripe_payment_intent.")
+		}
+		id, err := pm.CreateTestPayment(ctx, t.Amount, s.Currency)
+		if err != nil {
+			return false, err
+		}
+		t.GatewayChargeID = id
+	}
 	return e.Store.CreateSale(ctx, s, idem)
 }
 
@@ -152,6 +168,13 @@ func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *re
 	out, err := g.Refund(callCtx, gatewayRefund(r, txn))
 	if err != nil {
 		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
+		if refundry.ErrorCode(err) == refundry.EGATEWAY {
+			// The gateway turned the call away (its credentials, say) and
+			// needs a person; the refund stays pending and is sent again
+			// later, and the client is told now rather than left waiting.
+			return nil, &refundry.Error{Code: refundry.EGATEWAY, Err: err,
+				Message: refundry.ErrorMessage(err) + " Refund " + r.ID + " stays pending and is sent again once the gateway accepts it."}
+		}
 		return nil, nil
 	}
 	if out.Status == refundry.RefundPending {
@@ -219,11 +242,14 @@ func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int,
 			return settled, err
 		}
 		s, err := e.sendToGateway(ctx, r, sale)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			// A refund settled meanwhile by another process is fine.
-			if refundry.ErrorCode(err) != refundry.ECONFLICT {
-				return settled, err
-			}
+		switch code := refundry.ErrorCode(err); {
+		case err == nil, errors.Is(err, context.Canceled):
+		case code == refundry.ECONFLICT:
+			// Settled meanwhile by another process: fine.
+		case code == refundry.EGATEWAY:
+			// Logged by sendToGateway; the others still get their turn.
+		default:
+			return settled, err
 		}
 		if s != nil {
 			settled++

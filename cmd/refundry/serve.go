@@ -12,9 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/dialect/jetti"
+	"github.com/refundry/refundry/dialect/revcent"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
+	"github.com/refundry/refundry/gateway/stripe"
 )
 
 type serveCommand struct{}
@@ -25,6 +29,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	addr := fs.String("addr", "", "address to listen on (env REFUNDRY_ADDR; default :8080)")
 	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB; default "+defaultDB+")")
 	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data, and print a key and sample requests")
+	stripeKey := fs.String("stripe-key", "", "Stripe secret key; enables the stripe gateway (env REFUNDRY_STRIPE_KEY)")
+	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -36,11 +42,22 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		fs.Usage()
 		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
-	if *addr == "" {
-		*addr = getenv("REFUNDRY_ADDR")
-	}
+	fromEnv(addr, getenv, "REFUNDRY_ADDR")
 	if *addr == "" {
 		*addr = ":8080"
+	}
+	fromEnv(stripeKey, getenv, "REFUNDRY_STRIPE_KEY")
+	fromEnv(stripeBase, getenv, "REFUNDRY_STRIPE_API_BASE")
+	if *stripeBase != "" && *stripeKey == "" {
+		return usageError{"--stripe-api-base needs --stripe-key"}
+	}
+	gateways := []refundry.Gateway{simulator.New()}
+	if *stripeKey != "" {
+		g, err := stripe.New(stripe.Config{SecretKey: *stripeKey, APIBase: *stripeBase})
+		if err != nil {
+			return usageError{"--stripe-key/--stripe-api-base: " + refundry.ErrorMessage(err)}
+		}
+		gateways = append(gateways, g)
 	}
 	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
 
@@ -49,7 +66,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return err
 	}
 	defer store.Close()
-	eng := engine.New(store, logger, simulator.New())
+	eng := engine.New(store, logger, gateways...)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -100,6 +117,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 func newServer(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.NewHandler(eng, logger))
+	// The dialects: each seed's refund route, wire-compatible. More
+	// specific patterns win, so these take their paths from /v1/.
+	mux.Handle("/v2/product_sales/", revcent.NewHandler(eng, logger))
+	jettiHandler := jetti.NewHandler(eng, logger)
+	mux.Handle("/v1/transactions/", jettiHandler)
+	mux.Handle("/transactions/", jettiHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -113,4 +136,11 @@ func displayAddr(a net.Addr) string {
 		return fmt.Sprintf("localhost:%d", tcp.Port)
 	}
 	return a.String()
+}
+
+// fromEnv fills an unset flag from its environment twin.
+func fromEnv(flagValue *string, getenv func(string) string, name string) {
+	if *flagValue == "" {
+		*flagValue = getenv(name)
+	}
 }
