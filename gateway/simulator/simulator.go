@@ -6,6 +6,7 @@
 //	sim_pending_<dur>...  pending, then succeeded once <dur> (a Go duration
 //	                      such as 2s or 500ms) has passed since the refund
 //	                      was recorded; asking again after that settles it
+//	sim_pending_<dur>_fail...  the same, but declined once <dur> has passed
 //	sim_pending...        pending until Settle is called for it
 //	sim_hang...           never answers: the call lasts until its deadline
 //	anything else         succeeds at once
@@ -69,8 +70,8 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundr
 		g.refunds[r.RefundID] = st
 	}
 	if st.status == refundry.RefundPending {
-		if d, timed := pendingDelay(ref); timed && !g.Now().Before(r.Created.Add(d)) {
-			st.status = refundry.RefundSucceeded
+		if d, then, timed := pendingDelay(ref); timed && !g.Now().Before(r.Created.Add(d)) {
+			st.status = then
 		}
 	}
 	if st.status == refundry.RefundSucceeded && st.moved == 0 {
@@ -142,15 +143,23 @@ func (g *Gateway) result(id string, st *refund) refundry.GatewayResult {
 	return res
 }
 
-// pendingDelay reads the <dur> of sim_pending_<dur>.
-func pendingDelay(ref string) (time.Duration, bool) {
+// pendingDelay reads the <dur> of sim_pending_<dur>, and the status the
+// refund takes once it has passed.
+func pendingDelay(ref string) (time.Duration, string, bool) {
 	rest, ok := strings.CutPrefix(ref, PrefixPending+"_")
 	if !ok {
-		return 0, false
+		return 0, "", false
 	}
+	dur, tail := rest, ""
 	if i := strings.IndexAny(rest, "_-:/"); i >= 0 {
-		rest = rest[:i]
+		dur, tail = rest[:i], rest[i:]
 	}
-	d, err := time.ParseDuration(rest)
-	return d, err == nil && d >= 0
+	d, err := time.ParseDuration(dur)
+	if err != nil || d < 0 {
+		return 0, "", false
+	}
+	if strings.HasPrefix(tail, "_fail") {
+		return d, refundry.RefundFailed, true
+	}
+	return d, refundry.RefundSucceeded, true
 }
