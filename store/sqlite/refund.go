@@ -102,6 +102,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 			if err := appendEvent(ctx, tx, r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r); err != nil {
 				return nil, err
 			}
+			if err := queueNotification(ctx, tx, r); err != nil {
+				return nil, err
+			}
 		}
 		res.Refunds = append(res.Refunds, r)
 	}
@@ -277,6 +280,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			if err := release(ctx, tx, r); err != nil {
 				return err
 			}
+		}
+		if err := queueNotification(ctx, tx, r); err != nil {
+			return err
 		}
 		return appendEvent(ctx, tx, merchantID, event, "refund", r.ID, r)
 	})

@@ -85,3 +85,9 @@ func TestNow(t *testing.T) {
 		t.Fatalf("refund times = %v, %v, want %v", r.Created, r.RefundedAt, want)
 	}
 }
+
+func TestOutbox(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) refundry.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
+	})
+}
