@@ -38,21 +38,38 @@ func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, `Demo merchant %s is ready. Its API key (a new one at each start):
-
-  export REFUNDRY_KEY=%s
-
-Refund 5.00 USD of sale %s (order B00K2EOONI):
-
-  curl -s %s/v1/refunds -H "Authorization: Bearer $REFUNDRY_KEY" \
-    -H "Content-Type: application/json" -d '{"sale": "%s", "amount": 500, "reason": "requested_by_customer"}'
-
-List its refunds:
-
-  curl -s "%s/v1/refunds?sale=%s" -H "Authorization: Bearer $REFUNDRY_KEY"
-
-`, demoSlug, key, book.ID, base, book.ID, base, book.ID)
+	fmt.Fprintf(out, "Demo merchant %s is ready. Its API key (a new one at each start):\n\n  export REFUNDRY_KEY=%s\n\n", demoSlug, key)
+	fmt.Fprintln(out, "Requests that work on the demo data, one per API, in this order:")
+	for _, r := range demoRequests(base, book) {
+		fmt.Fprintf(out, "\n# %s\n%s\n", r.title, r.curl)
+	}
+	fmt.Fprintln(out)
 	return nil
+}
+
+type demoRequest struct{ title, curl string }
+
+// demoRequests are ready-to-paste requests, one per API. Run in order they
+// all succeed: the native, RevCent and Jetti ones refund parts of order
+// B00K2EOONI, and Talkable's refunds what is left of it last.
+func demoRequests(base string, book *refundry.Sale) []demoRequest {
+	auth := `-H "Authorization: Bearer $REFUNDRY_KEY" -H "Content-Type: application/json"`
+	return []demoRequest{
+		{"Native: refund 5.00 USD of order B00K2EOONI",
+			fmt.Sprintf(`curl -s %s/v1/refunds %s -d '{"sale": "%s", "amount": 500, "reason": "requested_by_customer"}'`, base, auth, book.ID)},
+		{"Native: list that order's refunds",
+			fmt.Sprintf(`curl -s "%s/v1/refunds?sale=%s" -H "Authorization: Bearer $REFUNDRY_KEY"`, base, book.ID)},
+		{"RevCent: refund 12.50 of the order's Widgets (a product sale)",
+			fmt.Sprintf(`curl -s -X POST %s/v2/product_sales/%s/refund -H "X-API-Key: $REFUNDRY_KEY" -H "Content-Type: application/json" -d '{"amount": 12.5}'`, base, book.LineItems[0].ID)},
+		{"Jetti: refund 5.00 of the order's transaction, by its number",
+			fmt.Sprintf(`curl -s -X PUT %s/v1/transactions/%d/refund.json %s -d '{"refundAmount": 5}'`, base, book.Transactions[0].Number, auth)},
+		{"Payop: refund 1.234 KWD of the payment pay-kw-2001",
+			fmt.Sprintf(`curl -s -X POST %s/v1/refunds/create %s -d '{"transactionIdentifier": "pay-kw-2001", "refundType": 2, "amount": 1.234, "metadata": {"ticket": "T-1"}}'`, base, auth)},
+		{"KeepUp: refund all of order JP-1001 and alert the customer",
+			fmt.Sprintf(`curl -s -X PUT %s/v2.0/sales/refund/JP-1001 %s -d '{"alert_customer": "yes"}'`, base, auth)},
+		{"Talkable: refund the rest of order B00K2EOONI and void its referral",
+			fmt.Sprintf(`curl -s -X POST -u "$REFUNDRY_KEY:" -H "Content-Type: application/json" -d '{"site_slug": "%s"}' %s/api/v2/origins/B00K2EOONI/refund`, demoSlug, base)},
+	}
 }
 
 // demoSales is the sample data: payment references choose the simulator's

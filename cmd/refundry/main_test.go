@@ -137,6 +137,23 @@ func TestServeAnswersAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("demo sale B00K2EOONI: %+v", list)
 	}
 
+	// Every request the demo printed succeeds, run as printed, in order.
+	printed := stdout.String()
+	curls := regexp.MustCompile(`(?m)^curl .*$`).FindAllString(printed, -1)
+	if len(curls) != 7 {
+		t.Fatalf("demo printed %d requests, want one per API (7):\n%s", len(curls), printed)
+	}
+	for _, line := range curls {
+		sh := exec.Command("bash", "-c", line+` -o /dev/stderr -w '%{http_code}'`)
+		sh.Env = append(os.Environ(), "REFUNDRY_KEY="+key)
+		var body bytes.Buffer
+		sh.Stderr = &body
+		code, err := sh.Output()
+		if err != nil || (string(code) != "200" && string(code) != "201") {
+			t.Errorf("%s\n→ %s %v: %s", line, code, err, body.String())
+		}
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,10 @@ import (
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/dialect/jetti"
+	"github.com/refundry/refundry/dialect/keepup"
+	"github.com/refundry/refundry/dialect/payop"
 	"github.com/refundry/refundry/dialect/revcent"
+	"github.com/refundry/refundry/dialect/talkable"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
@@ -119,6 +122,9 @@ func newServer(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux.Handle("/v1/", api.NewHandler(eng, logger))
 	// The dialects: each seed's refund route, wire-compatible. More
 	// specific patterns win, so these take their paths from /v1/.
+	mux.Handle("/v2.0/sales/refund/", keepup.NewHandler(eng, logger))
+	mux.Handle("/api/v2/origins/", talkable.NewHandler(eng, logger))
+	mux.Handle("/v1/refunds/create", payop.NewHandler(eng, logger))
 	mux.Handle("/v2/product_sales/", revcent.NewHandler(eng, logger))
 	jettiHandler := jetti.NewHandler(eng, logger)
 	mux.Handle("/v1/transactions/", jettiHandler)
