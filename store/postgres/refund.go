@@ -167,6 +167,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err := insertEvents(ctx, tx, evs...); err != nil {
 		return nil, err
 	}
+	if err := queueNotifications(ctx, tx, now, refunds...); err != nil {
+		return nil, err
+	}
 	if usesKey(req.Idempotency) {
 		ids := make([]string, len(refunds))
 		for i, r := range refunds {
@@ -348,6 +351,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			return err
 		}
 		if err := insertEvents(ctx, tx, ev); err != nil {
+			return err
+		}
+		if err := queueNotifications(ctx, tx, now, r); err != nil {
 			return err
 		}
 		out = r
