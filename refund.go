@@ -60,6 +60,20 @@ type Refund struct {
 // Final reports whether the refund's status can no longer change.
 func (r *Refund) Final() bool { return r.Status != RefundPending }
 
+// Refusal is EGATEWAY with the gateway's reason when the refund failed, and
+// nil otherwise: the one way every edge tells a client its refund was
+// declined.
+func (r *Refund) Refusal() error {
+	if r.Status != RefundFailed {
+		return nil
+	}
+	reason := r.FailureReason
+	if reason == "" {
+		reason = "The payment gateway refused the refund."
+	}
+	return &Error{Code: EGATEWAY, Message: reason}
+}
+
 // RefundTarget names what a refund is for: exactly one of a sale, a line
 // item or a transaction, by id.
 type RefundTarget struct {
@@ -114,6 +128,9 @@ func (r *RefundRequest) Validate() error {
 	}
 	if err := checkTexts(500, "reason", r.Reason, "name", r.Name, "external_id", r.ExternalID, "created_source", r.CreatedSource); err != nil {
 		return err
+	}
+	if !r.RefundedAt.IsZero() && (r.RefundedAt.Year() < 1970 || r.RefundedAt.Year() > 9999) {
+		return ParamErrorf(EINVALID, "refunded_at", "The refund's time must fall between the years 1970 and 9999.")
 	}
 	if len(r.Metadata) > MaxMetadata {
 		return ParamErrorf(EINVALID, "metadata", "Metadata must be under %d bytes once serialized.", MaxMetadata)

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 )
@@ -333,6 +334,8 @@ func TestRefundRequestValidate(t *testing.T) {
 		{"ErrAmountNegative", func(r *refundry.RefundRequest) { r.Amount = amt(-1) }, refundry.EINVALID, "amount"},
 		{"ErrAmountTooLarge", func(r *refundry.RefundRequest) { r.Amount = amt(maxAmount + 1) }, refundry.ETOOLARGE, "amount"},
 		{"ErrFeeNegative", func(r *refundry.RefundRequest) { r.Fee = -1 }, refundry.EINVALID, "fee"},
+		{"ErrRefundedAtBefore1970", func(r *refundry.RefundRequest) { r.RefundedAt = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC) }, refundry.EINVALID, "refunded_at"},
+		{"ErrRefundedAtAfter9999", func(r *refundry.RefundRequest) { r.RefundedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, refundry.EINVALID, "refunded_at"},
 		{"ErrReasonNUL", func(r *refundry.RefundRequest) { r.Reason = "a\x00b" }, refundry.EINVALID, "reason"},
 		{"ErrNameInvalidUTF8", func(r *refundry.RefundRequest) { r.Name = "\xff\xfe" }, refundry.EINVALID, "name"},
 		{"ErrMetadataInvalidUTF8", func(r *refundry.RefundRequest) { r.Metadata = json.RawMessage("{\"a\":\"\xff\"}") }, refundry.EINVALID, "metadata"},
@@ -369,6 +372,30 @@ func TestRefundFinal(t *testing.T) {
 		t.Run(tt.status, func(t *testing.T) {
 			if got := (&refundry.Refund{Status: tt.status}).Final(); got != tt.want {
 				t.Fatalf("Final() = %v for %s, want %v", got, tt.status, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefundRefusal(t *testing.T) {
+	for _, tt := range []struct {
+		name, status, reason, want string
+	}{
+		{"Succeeded", refundry.RefundSucceeded, "", ""},
+		{"Pending", refundry.RefundPending, "", ""},
+		{"FailedWithReason", refundry.RefundFailed, "card expired", "card expired"},
+		{"FailedWithoutReason", refundry.RefundFailed, "", "The payment gateway refused the refund."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&refundry.Refund{Status: tt.status, FailureReason: tt.reason}).Refusal()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Refusal() = %v", err)
+				}
+				return
+			}
+			if refundry.ErrorCode(err) != refundry.EGATEWAY || refundry.ErrorMessage(err) != tt.want {
+				t.Fatalf("Refusal() = %v", err)
 			}
 		})
 	}

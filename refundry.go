@@ -24,8 +24,9 @@ const (
 	ETOOLARGE     = "amount_too_large" // refund above what remains refundable
 	EREFUNDED     = "already_refunded" // nothing remains to refund
 	EIDEMPOTENCY  = "idempotency_key_reused"
-	EGATEWAY      = "gateway_error" // the gateway refused the refund
-	EUNAVAILABLE  = "unavailable"   // a dependency is down for a moment; retry
+	EGATEWAY      = "gateway_error"  // the gateway refused the refund
+	EUNAVAILABLE  = "unavailable"    // a dependency is down for a moment; retry
+	EBODYTOOLARGE = "body_too_large" // the request body is over the edge's limit
 )
 
 // Error is the project's error value: a code the edges map to a status, a

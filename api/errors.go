@@ -47,7 +47,7 @@ type errorDetail struct {
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		writeJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
+		WriteJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
 		return
 	}
 	status, typ, code := http.StatusInternalServerError, "api_error", "internal_error"
@@ -72,11 +72,13 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		status, typ, code = http.StatusConflict, "invalid_request_error", "resource_conflict"
 	case refundry.EGATEWAY:
 		status, typ, code = http.StatusBadGateway, "api_error", "gateway_error"
+	case refundry.EBODYTOOLARGE:
+		status, typ, code = http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large"
 	case refundry.EUNAVAILABLE:
 		status, typ, code = http.StatusServiceUnavailable, "api_error", "service_unavailable"
 		w.Header().Set("Retry-After", "1")
 	default:
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
+	WriteJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
 }

@@ -46,6 +46,6 @@ func handleListEvents(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		for _, e := range events {
 			data = append(data, renderEvent(e))
 		}
-		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/events"})
+		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/events"})
 	})
 }

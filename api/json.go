@@ -17,7 +17,8 @@ import (
 // MaxBody bounds a request body on the native API.
 const MaxBody = 1 << 20
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -26,16 +27,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // ReadBody reads a request body of at most limit bytes. An oversized body
-// is a 413 in the caller's shape, decided by the caller.
+// is EBODYTOOLARGE and one that broke off EINVALID, for each edge to answer
+// in its own shape.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, &apiError{http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large",
-			fmt.Sprintf("Request body is larger than %d bytes.", limit), ""}
+		return nil, refundry.Errorf(refundry.EBODYTOOLARGE, "Request body is larger than %d bytes.", limit)
 	}
 	if err != nil {
-		return nil, &apiError{http.StatusBadRequest, "invalid_request_error", "body_unreadable", "Request body could not be read.", ""}
+		return nil, refundry.Errorf(refundry.EINVALID, "Request body could not be read.")
 	}
 	return body, nil
 }
@@ -115,7 +116,7 @@ func Idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
 		return nil, nil
 	}
 	if len(key) > 255 {
-		return nil, paramInvalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
+		return nil, refundry.ParamErrorf(refundry.EINVALID, "Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)

@@ -70,6 +70,6 @@ func handleCreateReferral(eng *engine.Engine, logger *slog.Logger) http.Handler 
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeJSON(w, http.StatusCreated, renderReferral(ref))
+		WriteJSON(w, http.StatusCreated, renderReferral(ref))
 	})
 }

@@ -78,7 +78,7 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		for _, rf := range res.Refunds[1:] {
 			out.Related = append(out.Related, rf.ID)
 		}
-		writeJSON(w, http.StatusCreated, out)
+		WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
@@ -94,7 +94,7 @@ func handleGetRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, renderRefund(rf))
+		WriteJSON(w, http.StatusOK, renderRefund(rf))
 	})
 }
 
@@ -110,7 +110,7 @@ func handleCancelRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, renderRefund(rf))
+		WriteJSON(w, http.StatusOK, renderRefund(rf))
 	})
 }
 
@@ -146,6 +146,6 @@ func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		for _, rf := range refunds {
 			data = append(data, renderRefund(rf))
 		}
-		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/refunds"})
+		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/refunds"})
 	})
 }

@@ -162,7 +162,7 @@ func handleCreateSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeJSON(w, http.StatusCreated, renderSale(sale))
+		WriteJSON(w, http.StatusCreated, renderSale(sale))
 	})
 }
 
@@ -178,7 +178,7 @@ func handleGetSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, renderSale(s))
+		WriteJSON(w, http.StatusOK, renderSale(s))
 	})
 }
 
@@ -205,6 +205,6 @@ func handleListSales(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		for _, s := range sales {
 			data = append(data, renderSale(s))
 		}
-		writeJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/sales"})
+		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/sales"})
 	})
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,13 @@ func TestRefundOrigin(t *testing.T) {
 		}
 		if env.Reload(s).Status != refundry.PaymentRefunded {
 			t.Fatal("purchase not refunded")
+		}
+	})
+	t.Run("ErrDeclined", func(t *testing.T) {
+		env.Sale(testenv.SaleSpec{Reference: "ORDER-10", PayRefs: []string{"sim_fail-origin"}})
+		_, err := env.Engine.RefundOrigin(ctx, env.A.ID, "ORDER-10", refundry.SourceTalkable, time.Now(), nil)
+		if refundry.ErrorCode(err) != refundry.EGATEWAY || !strings.Contains(refundry.ErrorMessage(err), "declined") {
+			t.Fatalf("RefundOrigin of a declined purchase: %v", err)
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {

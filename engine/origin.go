@@ -12,7 +12,8 @@ import (
 // transaction that voids them; an event moves no money and only voids.
 // Repeating it changes nothing more. It returns the origin's most recent
 // referral afterwards, or nil when it has none.
-// Returns ENOTFOUND if the merchant has no such origin.
+// Returns ENOTFOUND if the merchant has no such origin, EGATEWAY with the
+// gateway's reason if the purchase's refund was declined.
 func (e *Engine) RefundOrigin(ctx context.Context, merchantID, slug, source string, refundedAt time.Time, idem *refundry.Idempotency) (*refundry.Referral, error) {
 	origin, err := e.Store.FindOrigin(ctx, merchantID, slug)
 	if err != nil && refundry.ErrorCode(err) != refundry.ENOTFOUND {
@@ -27,10 +28,19 @@ func (e *Engine) RefundOrigin(ctx context.Context, merchantID, slug, source stri
 		if err != nil {
 			return nil, err
 		}
-		_, err = e.Refund(ctx, refundry.RefundRequest{MerchantID: merchantID, Target: refundry.RefundTarget{SaleID: sale.ID},
+		res, err := e.Refund(ctx, refundry.RefundRequest{MerchantID: merchantID, Target: refundry.RefundTarget{SaleID: sale.ID},
 			Source: source, RefundedAt: refundedAt, VoidReferrals: true, Idempotency: idem})
 		if err != nil && refundry.ErrorCode(err) != refundry.EREFUNDED {
 			return nil, err
+		}
+		if res != nil {
+			for _, r := range res.Refunds {
+				if err := r.Refusal(); err != nil {
+					// The referrals stay voided: the merchant asked for the
+					// refund, and the purchase can be refunded again.
+					return nil, err
+				}
+			}
 		}
 		if origin == nil {
 			return nil, nil
