@@ -19,9 +19,10 @@ func refund(t *testing.T, env *testenv.Env, target refundry.RefundTarget, amount
 	return env.Engine.Refund(context.Background(), req)
 }
 
-// A gateway that never answers leaves the refund pending, never failed by
-// guess; once the gateway answers, recovery settles it (invariant 6).
-func TestGatewayTimeoutLeavesPending(t *testing.T) {
+// A gateway that does not answer in time leaves the refund pending, never
+// failed by guess; once the gateway answers, recovery settles it
+// (invariant 6).
+func TestGatewayTimeoutLeavesPendingUntilRecovery(t *testing.T) {
 	env := testenv.New(t)
 	env.Engine.GatewayTimeout = 50 * time.Millisecond
 	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"sim_hang"}})
@@ -40,6 +41,15 @@ func TestGatewayTimeoutLeavesPending(t *testing.T) {
 	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
 	if err != nil || n != 0 {
 		t.Fatalf("Recover while hanging = %d, %v", n, err)
+	}
+	// Once the gateway answers, recovery settles it, moving the money once.
+	env.Sim.Answer()
+	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 1 {
+		t.Fatalf("Recover once answering = %d, %v", n, err)
+	}
+	got, err := env.Store.FindRefund(context.Background(), env.A.ID, r.ID)
+	if err != nil || got.Status != refundry.RefundSucceeded || env.Sim.Moved(r.ID) != 700 {
+		t.Fatalf("after recovery: %+v, %v, moved %d", got, err, env.Sim.Moved(r.ID))
 	}
 }
 

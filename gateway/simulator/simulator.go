@@ -9,6 +9,7 @@
 //	sim_pending_<dur>_fail...  the same, but declined once <dur> has passed
 //	sim_pending...        pending until Settle is called for it
 //	sim_hang...           never answers: the call lasts until its deadline
+//	                      (until Answer is called; then it succeeds)
 //	anything else         succeeds at once
 //
 // Outcomes that follow from the refund itself (fail, timed pending) are
@@ -36,8 +37,9 @@ const (
 type Gateway struct {
 	Now func() time.Time
 
-	mu      sync.Mutex
-	refunds map[string]*refund
+	mu       sync.Mutex
+	refunds  map[string]*refund
+	answered bool // sim_hang answers from now on
 }
 
 type refund struct {
@@ -58,7 +60,10 @@ func (g *Gateway) Name() string { return refundry.GatewaySimulator }
 // Refund decides or reports the outcome of r.
 func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundry.GatewayResult, error) {
 	ref := r.Transaction.Reference
-	if strings.HasPrefix(ref, PrefixHang) {
+	g.mu.Lock()
+	hang := strings.HasPrefix(ref, PrefixHang) && !g.answered
+	g.mu.Unlock()
+	if hang {
 		<-ctx.Done()
 		return refundry.GatewayResult{}, ctx.Err()
 	}
@@ -112,6 +117,14 @@ func (g *Gateway) Settle(refundID, status string) bool {
 	}
 	st.status = status
 	return true
+}
+
+// Answer ends the hang of sim_hang payments, as a gateway that comes back:
+// from then on their refunds succeed.
+func (g *Gateway) Answer() {
+	g.mu.Lock()
+	g.answered = true
+	g.mu.Unlock()
 }
 
 // Moved reports how many minor units the simulator returned for a refund:
