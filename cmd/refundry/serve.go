@@ -22,6 +22,7 @@ import (
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
+	"github.com/refundry/refundry/web"
 )
 
 type serveCommand struct{}
@@ -34,8 +35,6 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data, and print a key and sample requests")
 	stripeKey := fs.String("stripe-key", "", "Stripe secret key; enables the stripe gateway (env REFUNDRY_STRIPE_KEY)")
 	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
-	smtpURL := fs.String("smtp", "", "mail server for customer notices, smtp://user:pass@host:port (env REFUNDRY_SMTP; unset: notices wait unsent)")
-	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -53,12 +52,6 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	fromEnv(stripeKey, getenv, "REFUNDRY_STRIPE_KEY")
 	fromEnv(stripeBase, getenv, "REFUNDRY_STRIPE_API_BASE")
-	fromEnv(smtpURL, getenv, "REFUNDRY_SMTP")
-	fromEnv(smtpFrom, getenv, "REFUNDRY_SMTP_FROM")
-	sender, err := newSender(*smtpURL, *smtpFrom)
-	if err != nil {
-		return err
-	}
 	if *stripeBase != "" && *stripeKey == "" {
 		return usageError{"--stripe-api-base needs --stripe-key"}
 	}
@@ -78,11 +71,6 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
-	stopNotify, err := startNotify(eng, logger, sender)
-	if err != nil {
-		return err
-	}
-	defer stopNotify()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -142,6 +130,8 @@ func newServer(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	jettiHandler := jetti.NewHandler(eng, logger)
 	mux.Handle("/v1/transactions/", jettiHandler)
 	mux.Handle("/transactions/", jettiHandler)
+	mux.Handle("/dashboard/", web.NewHandler(eng, logger, web.Options{}))
+	mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
