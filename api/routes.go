@@ -25,6 +25,14 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux.Handle("POST /v1/refunds/{id}/cancel", auth(handleCancelRefund(eng, logger)))
 	mux.Handle("POST /v1/referrals", auth(handleCreateReferral(eng, logger)))
 	mux.Handle("GET /v1/events", auth(handleListEvents(eng, logger)))
+	mux.Handle("POST /v1/webhook_endpoints", auth(handleCreateWebhookEndpoint(eng, logger)))
+	mux.Handle("GET /v1/webhook_endpoints", auth(handleListWebhookEndpoints(eng, logger)))
+	mux.Handle("GET /v1/webhook_endpoints/{id}", auth(handleGetWebhookEndpoint(eng, logger)))
+	mux.Handle("DELETE /v1/webhook_endpoints/{id}", auth(handleDeleteWebhookEndpoint(eng, logger)))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/enable", auth(handleEnableWebhookEndpoint(eng, logger)))
+	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", auth(handleListDeliveries(eng, logger)))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/replay", auth(handleReplayDelivery(eng, logger)))
+	mux.Handle("GET /v1/notifications", auth(handleListNotifications(eng, logger)))
 	mux.Handle("/v1/", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, logger, &apiError{http.StatusNotFound, "invalid_request_error", "resource_missing",
 			"Unrecognized request URL (" + r.Method + " " + r.URL.Path + ").", ""})

@@ -22,6 +22,8 @@ type Engine struct {
 	// GatewayTimeout bounds one gateway call. A call that runs out leaves
 	// its refund pending for recovery, never failed by guess.
 	GatewayTimeout time.Duration
+	// Observer, if set, hears of refunds and gateway calls (metrics).
+	Observer Observer
 }
 
 // New returns an engine with the given gateways, keyed by their names.
@@ -129,6 +131,9 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if res.Replayed {
 		return res, nil
 	}
+	for _, r := range res.Refunds {
+		e.observe().RefundCreated(r)
+	}
 	changed := false
 	for i, r := range res.Refunds {
 		if r.Status != refundry.RefundPending {
@@ -165,7 +170,9 @@ func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *re
 	// refund is already promised, so the call gets its own deadline.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
+	start := time.Now()
 	out, err := g.Refund(callCtx, gatewayRefund(r, txn))
+	e.observe().GatewayCall(r.Gateway, "refund", time.Since(start), err)
 	if err != nil {
 		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
 		if refundry.ErrorCode(err) == refundry.EGATEWAY {
@@ -180,9 +187,18 @@ func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *re
 	if out.Status == refundry.RefundPending {
 		return nil, nil
 	}
-	return e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement{
+	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement{
 		Status: out.Status, GatewayRefundID: out.GatewayRefundID, FailureReason: out.FailureReason,
-	})
+	}))
+}
+
+// settled passes on SettleRefund's answer, telling the Observer of a
+// refund it settled.
+func (e *Engine) settled(r *refundry.Refund, err error) (*refundry.Refund, error) {
+	if err == nil {
+		e.observe().RefundSettled(r)
+	}
+	return r, err
 }
 
 // Cancel cancels a pending refund, if its gateway still allows it.
@@ -209,7 +225,9 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
+	start := time.Now()
 	out, err := g.Cancel(callCtx, gatewayRefund(r, txn))
+	e.observe().GatewayCall(r.Gateway, "cancel", time.Since(start), err)
 	if err != nil {
 		if refundry.ErrorCode(err) == refundry.ECONFLICT {
 			return nil, err
@@ -219,9 +237,9 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	if out.Status != refundry.RefundCanceled {
 		return nil, refundry.Errorf(refundry.ECONFLICT, "The gateway has already taken this refund; it can no longer be canceled.")
 	}
-	return e.Store.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
+	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
 		Status: refundry.RefundCanceled, GatewayRefundID: out.GatewayRefundID,
-	})
+	}))
 }
 
 // Recover asks the gateways again about refunds still pending that were

@@ -14,6 +14,9 @@ func (e *Engine) RunRecovery(ctx context.Context, interval, minAge time.Duration
 	backoff := interval
 	for {
 		n, err := e.Recover(ctx, e.Now().Add(-minAge), 500)
+		if ctx.Err() == nil {
+			e.observe().RecoveryPass(n, err)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -35,6 +35,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data, and print a key and sample requests")
 	stripeKey := fs.String("stripe-key", "", "Stripe secret key; enables the stripe gateway (env REFUNDRY_STRIPE_KEY)")
 	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
+	smtpURL := fs.String("smtp", "", "mail server for customer notices, smtp://user:pass@host:port (env REFUNDRY_SMTP; unset: notices wait unsent)")
+	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -52,6 +54,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	fromEnv(stripeKey, getenv, "REFUNDRY_STRIPE_KEY")
 	fromEnv(stripeBase, getenv, "REFUNDRY_STRIPE_API_BASE")
+	fromEnv(smtpURL, getenv, "REFUNDRY_SMTP")
+	fromEnv(smtpFrom, getenv, "REFUNDRY_SMTP_FROM")
+	sender, err := newSender(*smtpURL, *smtpFrom)
+	if err != nil {
+		return err
+	}
 	if *stripeBase != "" && *stripeKey == "" {
 		return usageError{"--stripe-api-base needs --stripe-key"}
 	}
@@ -71,6 +79,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
+	stopNotify, err := startNotify(eng, logger, sender)
+	if err != nil {
+		return err
+	}
+	defer stopNotify()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
