@@ -67,12 +67,12 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m := api.MerchantFrom(ctx)
-		body, err := readBody(w, r)
+		body, err := api.ReadBody(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		idem, err := idempotency(r, body)
+		idem, err := api.Idempotency(r, body)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -94,8 +94,8 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		switch refundry.ErrorCode(err) {
 		case "":
 			for _, rf := range res.Refunds {
-				if rf.Status == refundry.RefundFailed {
-					writeError(w, r, logger, gatewayRefused(rf))
+				if err := rf.Refusal(); err != nil {
+					writeError(w, r, logger, err)
 					return
 				}
 			}
@@ -115,7 +115,7 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		if pending {
 			out.Message, out.Data.Status = "sale refund pending", "pending"
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -177,41 +177,4 @@ func refundPending(ctx context.Context, eng *engine.Engine, merchantID, saleID s
 		Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: refundry.RefundPending,
 	})
 	return len(refunds) > 0, err
-}
-
-func gatewayRefused(rf *refundry.Refund) error {
-	reason := rf.FailureReason
-	if reason == "" {
-		reason = "The payment gateway refused the refund."
-	}
-	return &refundry.Error{Code: refundry.EGATEWAY, Message: reason}
-}
-
-// readBody reads the body through the shared limit. api.ReadBody fails only
-// for a body over the limit or one that broke off: both are the client's.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := api.ReadBody(w, r, maxBody)
-	if err != nil {
-		return nil, &refundry.Error{Code: refundry.EINVALID,
-			Message: fmt.Sprintf("Request body could not be read or is larger than %d bytes.", maxBody), Err: err}
-	}
-	return body, nil
-}
-
-// idempotency honours an Idempotency-Key; api.Idempotency refuses only a
-// key longer than 255 characters.
-func idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
-	idem, err := api.Idempotency(r, body)
-	if err != nil {
-		return nil, &refundry.Error{Code: refundry.EINVALID, Message: "Idempotency-Key must be at most 255 characters.", Err: err}
-	}
-	return idem, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
 }

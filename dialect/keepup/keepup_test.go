@@ -277,6 +277,8 @@ func TestErrors(t *testing.T) {
 		{"BadJSON", "PUT", "/v2.0/sales/refund/" + sale.ID, `{"alert_customer": `, []string{auth}, 422, "", sale},
 		{"NotAnObject", "PUT", "/v2.0/sales/refund/" + sale.ID, `["yes"]`, []string{auth}, 422, `{"status": 422, "error": "Request body must be a JSON object."}`, sale},
 		{"TrailingData", "PUT", "/v2.0/sales/refund/" + sale.ID, `{} {}`, []string{auth}, 422, `{"status": 422, "error": "Request body must hold exactly one JSON object."}`, sale},
+		{"BodyTooLarge", "PUT", "/v2.0/sales/refund/" + sale.ID, `{"alert_customer": "no"` + strings.Repeat(" ", 70<<10) + `}`, []string{auth}, 413, `{"status": 413, "error": "Request body is larger than 65536 bytes."}`, sale},
+		{"IdempotencyKeyTooLong", "PUT", "/v2.0/sales/refund/" + sale.ID, "", []string{auth, "Idempotency-Key: " + strings.Repeat("k", 256)}, 422, `{"status": 422, "error": "Idempotency-Key must be at most 255 characters."}`, sale},
 		{"GatewayRefused", "PUT", "/v2.0/sales/refund/" + declined.ID, "", []string{auth}, 502, `{"status": 502, "error": "Refund declined by the simulator (test value sim_fail)."}`, declined},
 		{"MethodNotAllowed", "GET", "/v2.0/sales/refund/" + sale.ID, "", []string{auth}, 405, `{"status": 405, "error": "Method not allowed"}`, sale},
 	} {
