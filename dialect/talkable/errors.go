@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 )
 
 // errorBody is Talkable's error envelope, {"ok": false, "error_message": "..."}.
@@ -39,6 +40,7 @@ var errorTable = map[string]struct {
 	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
 	refundry.ECONFLICT:     {http.StatusConflict, ""},
 	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
+	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
 	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
 }
 
@@ -48,13 +50,13 @@ var errorTable = map[string]struct {
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var we *wireError
 	if errors.As(err, &we) {
-		writeJSON(w, we.status, errorBody{false, we.message})
+		api.WriteJSON(w, we.status, errorBody{false, we.message})
 		return
 	}
 	e, ok := errorTable[refundry.ErrorCode(err)]
 	if !ok {
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{false, refundry.ErrorMessage(err)})
+		api.WriteJSON(w, http.StatusInternalServerError, errorBody{false, refundry.ErrorMessage(err)})
 		return
 	}
 	msg := e.message
@@ -64,5 +66,5 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if e.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status, errorBody{false, msg})
+	api.WriteJSON(w, e.status, errorBody{false, msg})
 }

@@ -345,6 +345,8 @@ func TestErrors(t *testing.T) {
 		{"SiteSlugNotString", path, s.KeyA, `{"site_slug":42}`, nil, 422, "site_slug must be a string."},
 		{"BadJSON", path, s.KeyA, `{"site_slug":`, nil, 422, ""},
 		{"FormNotJSON", path, s.KeyA, `site_slug=store-a`, nil, 422, "Request body must be a JSON object."},
+		{"BodyTooLarge", path, s.KeyA, `{"site_slug":"store-a"` + strings.Repeat(" ", 70<<10) + `}`, nil, 413, "Request body is larger than 65536 bytes."},
+		{"IdempotencyKeyTooLong", path, s.KeyA, ok, []string{"Idempotency-Key: " + strings.Repeat("k", 256)}, 422, "Idempotency-Key must be at most 255 characters."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := s.do(t, tc.path, tc.user, tc.body, tc.header...)
