@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 )
 
 // errorBody is the seed's error shape, {"message": "..."}.
@@ -34,12 +35,13 @@ var errorTable = map[string]struct {
 	refundry.ENOTFOUND: {http.StatusUnprocessableEntity, "Transaction not found"},
 	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
 	// Nothing left is any amount being too big, in the seed's words.
-	refundry.EREFUNDED:    {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
-	refundry.EINVALID:     {http.StatusUnprocessableEntity, ""},
-	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, ""},
-	refundry.ECONFLICT:    {http.StatusConflict, ""},
-	refundry.EGATEWAY:     {http.StatusBadGateway, ""},
-	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, ""},
+	refundry.EREFUNDED:     {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
+	refundry.EINVALID:      {http.StatusUnprocessableEntity, ""},
+	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
+	refundry.ECONFLICT:     {http.StatusConflict, ""},
+	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
+	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
+	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
 }
 
 // writeError answers err in Payop's shape. Anything not in the table is
@@ -48,13 +50,13 @@ var errorTable = map[string]struct {
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var we *wireError
 	if errors.As(err, &we) {
-		writeJSON(w, we.status, errorBody{we.message})
+		api.WriteJSON(w, we.status, errorBody{we.message})
 		return
 	}
 	e, ok := errorTable[refundry.ErrorCode(err)]
 	if !ok {
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{refundry.ErrorMessage(err)})
+		api.WriteJSON(w, http.StatusInternalServerError, errorBody{refundry.ErrorMessage(err)})
 		return
 	}
 	msg := e.message
@@ -64,5 +66,5 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if e.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status, errorBody{msg})
+	api.WriteJSON(w, e.status, errorBody{msg})
 }

@@ -76,12 +76,12 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m := api.MerchantFrom(ctx)
-		body, err := readBody(w, r)
+		body, err := api.ReadBody(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		idem, err := idempotency(r, body)
+		idem, err := api.Idempotency(r, body)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -111,8 +111,8 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		}
 		// One transaction is one refund.
 		rf := res.Refunds[0]
-		if rf.Status == refundry.RefundFailed {
-			writeError(w, r, logger, gatewayRefused(rf))
+		if err := rf.Refusal(); err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -262,47 +262,10 @@ func findTransaction(ctx context.Context, eng *engine.Engine, merchantID, ident 
 	return nil, notFound
 }
 
-func gatewayRefused(rf *refundry.Refund) error {
-	reason := rf.FailureReason
-	if reason == "" {
-		reason = "The payment gateway refused the refund."
-	}
-	return &refundry.Error{Code: refundry.EGATEWAY, Message: reason}
-}
-
 func badJSON(err error) error {
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) {
 		return &refundry.Error{Code: refundry.EINVALID, Message: fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset), Err: err}
 	}
 	return &refundry.Error{Code: refundry.EINVALID, Message: "Request body is not valid JSON.", Err: err}
-}
-
-// readBody reads the body through the shared limit. api.ReadBody fails only
-// for a body over the limit or one that broke off: both are the client's.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := api.ReadBody(w, r, maxBody)
-	if err != nil {
-		return nil, &refundry.Error{Code: refundry.EINVALID,
-			Message: fmt.Sprintf("Request body could not be read or is larger than %d bytes.", maxBody), Err: err}
-	}
-	return body, nil
-}
-
-// idempotency honours an Idempotency-Key; api.Idempotency refuses only a
-// key longer than 255 characters.
-func idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
-	idem, err := api.Idempotency(r, body)
-	if err != nil {
-		return nil, &refundry.Error{Code: refundry.EINVALID, Message: "Idempotency-Key must be at most 255 characters.", Err: err}
-	}
-	return idem, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
 }

@@ -287,7 +287,8 @@ func TestErrors(t *testing.T) {
 		{"MetadataTooLarge", big, []string{auth}, 422, "metadata must be less than 800 KB (819200 bytes) once serialized.", sale},
 		{"BadJSON", `{"transactionIdentifier": "err-1",`, []string{auth}, 422, "", sale},
 		{"EmptyBody", ``, []string{auth}, 422, "Request body must be a JSON object.", sale},
-		{"BodyTooLarge", `{"metadata": "` + strings.Repeat("x", 2<<20) + `"}`, []string{auth}, 422, "", sale},
+		{"BodyTooLarge", `{"metadata": "` + strings.Repeat("x", 2<<20) + `"}`, []string{auth}, 413, "Request body is larger than 1114112 bytes.", sale},
+		{"IdempotencyKeyTooLong", valid, []string{auth, "Idempotency-Key: " + strings.Repeat("k", 256)}, 422, "Idempotency-Key must be at most 255 characters.", sale},
 		{"GatewayRefused", `{"transactionIdentifier": "sim_fail_payop", "refundType": 1}`, []string{auth}, 502, "Refund declined by the simulator (test value sim_fail).", declined},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
