@@ -1,12 +1,12 @@
 package revcent
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 )
 
 // errorBody is the seed's "APIStandardErrors" schema, which has
@@ -46,14 +46,29 @@ var errorTable = map[string]struct {
 	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", "Invalid API key provided."},
 	// One fixed message whatever the id: another merchant's product sale
 	// must read exactly like a missing one (invariant 5).
-	refundry.ENOTFOUND:    {http.StatusNotFound, "product_sale_not_found", "No product sale with that ID."},
-	refundry.EREFUNDED:    {http.StatusConflict, "product_sale_already_refunded", ""},
-	refundry.ETOOLARGE:    {http.StatusUnprocessableEntity, "amount_exceeds_refundable", ""},
-	refundry.EINVALID:     {http.StatusUnprocessableEntity, "invalid_request", ""},
-	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, "idempotency_key_reused", ""},
-	refundry.ECONFLICT:    {http.StatusConflict, "conflict", ""},
-	refundry.EGATEWAY:     {http.StatusBadGateway, "gateway_refused", ""},
-	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, "service_unavailable", ""},
+	refundry.ENOTFOUND:     {http.StatusNotFound, "product_sale_not_found", "No product sale with that ID."},
+	refundry.EREFUNDED:     {http.StatusConflict, "product_sale_already_refunded", ""},
+	refundry.ETOOLARGE:     {http.StatusUnprocessableEntity, "amount_exceeds_refundable", ""},
+	refundry.EINVALID:      {http.StatusUnprocessableEntity, "invalid_request", ""},
+	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, "idempotency_key_reused", ""},
+	refundry.ECONFLICT:     {http.StatusConflict, "conflict", ""},
+	refundry.EGATEWAY:      {http.StatusBadGateway, "gateway_refused", ""},
+	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, "body_too_large", ""},
+	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, "service_unavailable", ""},
+}
+
+// invalidParams refines EINVALID by the parameter at fault. Amount faults
+// are the ones a client most often has to tell apart from the rest; an
+// over-long Idempotency-Key and a body that could not be read (the one
+// EINVALID on this edge that names no parameter) are faults of the
+// request's form, 400 like every other bad body.
+var invalidParams = map[string]struct {
+	status int
+	code   string
+}{
+	"amount":          {http.StatusUnprocessableEntity, "invalid_amount"},
+	"Idempotency-Key": {http.StatusBadRequest, "invalid_idempotency_key"},
+	"":                {http.StatusBadRequest, "invalid_body"},
 }
 
 // writeError answers err as APIStandardErrors. Anything not in the table
@@ -65,35 +80,26 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	var we *wireError
 	if errors.As(err, &we) {
 		out.ErrorCode, out.Message = we.code, we.message
-		writeJSON(w, we.status, out)
+		api.WriteJSON(w, we.status, out)
 		return
 	}
 	e, ok := errorTable[refundry.ErrorCode(err)]
 	if !ok {
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		out.ErrorCode, out.Message = "internal_error", refundry.ErrorMessage(err)
-		writeJSON(w, http.StatusInternalServerError, out)
+		api.WriteJSON(w, http.StatusInternalServerError, out)
 		return
 	}
+	status := e.status
 	out.ErrorCode, out.Message = e.code, e.message
 	if out.Message == "" {
 		out.Message = refundry.ErrorMessage(err)
 	}
-	// Amount faults are the ones a client most often has to tell apart
-	// from the rest of EINVALID (a bad body is a wireError already).
-	if e.code == "invalid_request" && refundry.ErrorParam(err) == "amount" {
-		out.ErrorCode = "invalid_amount"
+	if p, ok := invalidParams[refundry.ErrorParam(err)]; ok && refundry.ErrorCode(err) == refundry.EINVALID {
+		status, out.ErrorCode = p.status, p.code
 	}
-	if e.status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status, out)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+	api.WriteJSON(w, status, out)
 }

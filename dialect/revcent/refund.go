@@ -62,15 +62,14 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 				fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)})
 			return
 		}
-		body, err := readBody(w, r)
+		body, err := api.ReadBody(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
 		idem, err := api.Idempotency(r, body)
 		if err != nil {
-			// api.Idempotency refuses only a key over its length limit.
-			writeError(w, r, logger, &wireError{http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 255 characters."})
+			writeError(w, r, logger, err)
 			return
 		}
 		req, err := decodeRefund(body)
@@ -101,11 +100,13 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		if i := slices.IndexFunc(res.Refunds, func(rf *refundry.Refund) bool { return rf.Status == refundry.RefundFailed }); i >= 0 {
-			writeError(w, r, logger, gatewayRefused(res.Refunds[i]))
-			return
+		for _, rf := range res.Refunds {
+			if err := rf.Refusal(); err != nil {
+				writeError(w, r, logger, err)
+				return
+			}
 		}
-		writeJSON(w, http.StatusOK, render(callFrom(ctx), sale, id, cur, res.Refunds))
+		api.WriteJSON(w, http.StatusOK, render(callFrom(ctx), sale, id, cur, res.Refunds))
 	})
 }
 
@@ -208,29 +209,6 @@ func decodeRefund(body []byte) (refundBody, error) {
 
 func badBody(code, message string) error {
 	return &wireError{http.StatusBadRequest, code, message}
-}
-
-// readBody reads at most maxBody bytes. Its own reader rather than
-// api.ReadBody, so that an oversized body is told apart from one that
-// broke off, each in this dialect's shape.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, &wireError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("Request body is larger than %d bytes.", maxBody)}
-	}
-	if err != nil {
-		return nil, badBody("invalid_body", "Request body could not be read.")
-	}
-	return body, nil
-}
-
-func gatewayRefused(rf *refundry.Refund) error {
-	reason := rf.FailureReason
-	if reason == "" {
-		reason = "The payment gateway refused the refund."
-	}
-	return &refundry.Error{Code: refundry.EGATEWAY, Message: reason}
 }
 
 func truncate(s string, n int) string {

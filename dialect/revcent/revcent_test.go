@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -428,6 +429,21 @@ func TestErrors(t *testing.T) {
 	t.Run("BodyTooLarge", func(t *testing.T) {
 		res := s.do(t, "POST", refundPath(li), `{"amount": 1`+strings.Repeat(" ", 70<<10)+`}`, key)
 		if res.status != http.StatusRequestEntityTooLarge || res.body["error_code"] != "body_too_large" {
+			t.Fatalf("%d %s", res.status, res.raw)
+		}
+	})
+	t.Run("BodyBrokenOff", func(t *testing.T) {
+		req := httptest.NewRequest("POST", refundPath(li), io.MultiReader(strings.NewReader(`{"amount": 1`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+		req.Header.Set("X-API-Key", s.KeyA)
+		rec := httptest.NewRecorder()
+		revcent.NewHandler(s.Engine, s.Logger).ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"error_code":"invalid_body"`) {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("IdempotencyKeyTooLong", func(t *testing.T) {
+		res := s.do(t, "POST", refundPath(li), `{}`, key, "Idempotency-Key: "+strings.Repeat("k", 256))
+		if res.status != http.StatusBadRequest || res.body["error_code"] != "invalid_idempotency_key" {
 			t.Fatalf("%d %s", res.status, res.raw)
 		}
 	})
