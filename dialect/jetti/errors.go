@@ -1,12 +1,12 @@
 package jetti
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 )
 
 // errorBody is the contract's error shape: {"message": "...", "errors":
@@ -17,7 +17,7 @@ type errorBody struct {
 }
 
 // wireError is a fault of the request's HTTP form (the path, the method,
-// an unreadable body) that has no domain code.
+// the body's JSON) that has no domain code.
 type wireError struct {
 	status  int
 	message string
@@ -56,10 +56,11 @@ var errorTable = map[string]struct {
 	refundry.EREFUNDED: {http.StatusUnprocessableEntity, ""},
 	// The IETF Idempotency-Key draft's answer to a key reused with
 	// another payload.
-	refundry.EIDEMPOTENCY: {http.StatusUnprocessableEntity, ""},
-	refundry.ECONFLICT:    {http.StatusConflict, ""},
-	refundry.EGATEWAY:     {http.StatusBadGateway, ""},
-	refundry.EUNAVAILABLE: {http.StatusServiceUnavailable, ""},
+	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
+	refundry.ECONFLICT:     {http.StatusConflict, ""},
+	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
+	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
+	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
 }
 
 // fieldNames maps the engine's parameter names to the seed's field names,
@@ -71,50 +72,45 @@ var fieldNames = map[string]string{
 	"created_source": "createdSource",
 }
 
+// notFields are the parameters an EINVALID can name that are no field of
+// the Transaction: the Idempotency-Key header, and none at all for a body
+// that could not be read. Their answer is a message only: "errors" is for
+// validation of the body's fields.
+var notFields = map[string]bool{"": true, "Idempotency-Key": true}
+
 // writeError answers err in Jetti's shape. Anything not in the table is
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var we *wireError
 	if errors.As(err, &we) {
-		writeJSON(w, we.status, errorBody{Message: we.message})
+		api.WriteJSON(w, we.status, errorBody{Message: we.message})
 		return
 	}
 	var ve *validationError
 	if errors.As(err, &ve) {
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: "The request body is invalid.", Errors: ve.fields})
+		api.WriteJSON(w, http.StatusBadRequest, errorBody{Message: "The request body is invalid.", Errors: ve.fields})
 		return
 	}
 	e, ok := errorTable[refundry.ErrorCode(err)]
 	if !ok {
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{Message: refundry.ErrorMessage(err)})
+		api.WriteJSON(w, http.StatusInternalServerError, errorBody{Message: refundry.ErrorMessage(err)})
 		return
 	}
 	out := errorBody{Message: e.message}
 	if out.Message == "" {
 		out.Message = refundry.ErrorMessage(err)
 	}
-	if refundry.ErrorCode(err) == refundry.EINVALID {
-		field := refundry.ErrorParam(err)
-		if f, ok := fieldNames[field]; ok {
+	if param := refundry.ErrorParam(err); refundry.ErrorCode(err) == refundry.EINVALID && !notFields[param] {
+		field := param
+		if f, ok := fieldNames[param]; ok {
 			field = f
-		}
-		if field == "" {
-			field = "base"
 		}
 		out.Errors = map[string][]string{field: {out.Message}}
 	}
 	if e.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.status, out)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client has gone if this fails; nothing to do
+	api.WriteJSON(w, e.status, out)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
@@ -484,6 +485,7 @@ func TestErrors(t *testing.T) {
 		{"GatewayRefused", refundPath(declined.Transactions[0].Number), `{}`, []string{key}, 502, ""},
 		{"MethodNotAllowed", p, `{}`, []string{key}, 405, ""},
 		{"BodyTooLarge", p, `{"name": "` + strings.Repeat("x", 70<<10) + `"}`, []string{key}, 413, ""},
+		{"IdempotencyKeyTooLong", p, `{}`, []string{key, "Idempotency-Key: " + strings.Repeat("k", 256)}, 400, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			method := "PUT"
@@ -507,6 +509,15 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("BodyBrokenOff", func(t *testing.T) {
+		req := httptest.NewRequest("PUT", p, io.MultiReader(strings.NewReader(`{"refundAmount": 1`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+		req.Header.Set("Authorization", "Bearer "+s.KeyA)
+		rec := httptest.NewRecorder()
+		jetti.NewHandler(s.Engine, s.Logger).ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || strings.TrimSpace(rec.Body.String()) != `{"message":"Request body could not be read."}` {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
 	t.Run("AllProblemsAtOnce", func(t *testing.T) {
 		res := s.do(t, "PUT", p, `{"refundAmount": "x", "status": "done", "bogus": 1}`, key)
 		errs, _ := res.body["errors"].(map[string]any)

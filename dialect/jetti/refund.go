@@ -103,15 +103,14 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		body, err := readBody(w, r)
+		body, err := api.ReadBody(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
 		idem, err := api.Idempotency(r, body)
 		if err != nil {
-			// api.Idempotency refuses only a key over its length limit.
-			writeError(w, r, logger, &wireError{http.StatusBadRequest, "Idempotency-Key must be at most 255 characters."})
+			writeError(w, r, logger, err)
 			return
 		}
 		req, err := decodeRefund(body)
@@ -146,9 +145,11 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		})
 		switch refundry.ErrorCode(err) {
 		case "":
-			if i := slices.IndexFunc(res.Refunds, func(rf *refundry.Refund) bool { return rf.Status == refundry.RefundFailed }); i >= 0 {
-				writeError(w, r, logger, gatewayRefused(res.Refunds[i]))
-				return
+			for _, rf := range res.Refunds {
+				if err := rf.Refusal(); err != nil {
+					writeError(w, r, logger, err)
+					return
+				}
 			}
 		case refundry.EREFUNDED:
 			// Decided: PUT is idempotent, so the full refund of a
@@ -167,7 +168,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -447,27 +448,4 @@ func findNumber(s *refundry.Sale, number int64) *refundry.Transaction {
 		}
 	}
 	return nil
-}
-
-// readBody reads at most maxBody bytes. Its own reader rather than
-// api.ReadBody, so that an oversized body is told apart from one that
-// broke off, each in this dialect's shape.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, &wireError{http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes.", maxBody)}
-	}
-	if err != nil {
-		return nil, &wireError{http.StatusBadRequest, "Request body could not be read."}
-	}
-	return body, nil
-}
-
-func gatewayRefused(rf *refundry.Refund) error {
-	reason := rf.FailureReason
-	if reason == "" {
-		reason = "The payment gateway refused the refund."
-	}
-	return &refundry.Error{Code: refundry.EGATEWAY, Message: reason}
 }
