@@ -57,7 +57,7 @@ func Payments(amounts ...int64) SaleOption {
 		s.Transactions = nil
 		for _, a := range amounts {
 			s.Transactions = append(s.Transactions, &refundry.Transaction{
-				Gateway: refundry.GatewaySimulator, Amount: a, GatewayChargeID: "ch_" + refundry.NewID(),
+				Gateway: refundry.GatewaySimulator, Amount: a,
 			})
 		}
 	}
@@ -114,7 +114,7 @@ func NewSale(merchantID string, opts ...SaleOption) *refundry.Sale {
 			{Name: "Parking", Quantity: 1, UnitAmount: 2500},
 		},
 		Transactions: []*refundry.Transaction{{
-			Gateway: refundry.GatewaySimulator, GatewayChargeID: "ch_" + id, Reference: "pay-" + id,
+			Gateway: refundry.GatewaySimulator, Reference: "pay-" + id,
 			ProcessingFee: 30, BaseAmount: 3200, BaseCurrency: "EUR",
 		}},
 	}
