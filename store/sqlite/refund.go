@@ -15,8 +15,9 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	ctx = s.writeContext(ctx)
 	var res *refundry.RefundResult
-	err := s.update(ctx, func(tx *tx) error {
+	err := s.grouped(ctx, func(tx *tx) error {
 		ids, err := seenKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds)
 		if err != nil {
 			return err
@@ -244,8 +245,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	if event == "" {
 		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
 	}
+	ctx = s.writeContext(ctx)
 	var r *refundry.Refund
-	err := s.update(ctx, func(tx *tx) (err error) {
+	err := s.grouped(ctx, func(tx *tx) (err error) {
 		r, err = findRefund(ctx, tx, merchantID, id)
 		if err != nil {
 			return err

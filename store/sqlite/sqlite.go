@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/store/internal/group"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -43,11 +44,36 @@ type Store struct {
 
 	write *sql.DB
 	read  *sql.DB
+	// batch gathers CreateRefunds and SettleRefund into shared write
+	// transactions (group commit); nil when group commit is off.
+	batch *group.Batcher[*tx]
 }
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	groupCommit bool
+	onBatch     func(size int)
+}
+
+// WithGroupCommit turns group commit on (the default) or off. On,
+// concurrent refunds and settlements share one write transaction and one
+// fsync, each still answered only once that commit is durable; off, each
+// is a transaction of its own.
+func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
+
+// WithBatchObserver has fn hear the size of every group-commit batch
+// (metrics). fn runs on the batcher's goroutine and must not block.
+func WithBatchObserver(fn func(size int)) Option { return func(o *options) { o.onBatch = fn } }
 
 // Open opens (creating if need be) the database at path and applies any
 // migration not yet applied.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{groupCommit: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if path == "" {
 		return nil, refundry.Errorf(refundry.EINVALID, "The SQLite database path is empty.")
 	}
@@ -95,11 +121,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	s.read.SetMaxOpenConns(n)
 	s.read.SetMaxIdleConns(n)
+	if o.groupCommit {
+		s.batch = group.New(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch})
+	}
 	return s, nil
 }
 
-// Close closes both pools.
+// Close stops group commit, letting the batch in flight commit, then
+// closes both pools.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.Close()
+	}
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
@@ -183,6 +216,102 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	// The commit is the durable acknowledgement: with synchronous=FULL it
 	// returns only once the WAL is on disk.
 	return translate(t.Commit())
+}
+
+// maxBatch caps the writes in one group commit: enough to cover a burst
+// of concurrent requests, small enough that one batch holds the write lock
+// for milliseconds, not seconds.
+const maxBatch = 128
+
+// grouped runs fn like update, but with group commit on it shares a write
+// transaction with the writes queued beside it. fn must take its context
+// from writeContext, not from the caller.
+func (s *Store) grouped(ctx context.Context, fn func(*tx) error) error {
+	if s.batch == nil {
+		return s.update(ctx, fn)
+	}
+	err := s.batch.Do(ctx, fn)
+	if errors.Is(err, group.ErrClosed) {
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The store is closed.", Err: err}
+	}
+	return translate(err)
+}
+
+// writeContext is the context a grouped write's statements run under.
+// With group commit, one caller hanging up must not abort the transaction
+// its neighbours share, so the caller's cancellation is cut off; the
+// caller's wait for a place in a batch still honours it.
+func (s *Store) writeContext(ctx context.Context) context.Context {
+	if s.batch == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
+// runBatch is group commit: it runs fns in one write transaction, each in
+// a savepoint of its own, and commits once. A write that fails with an
+// error of its own (an over-refund, a missing sale, an idempotency key
+// reused: any domain error) is rolled back to its savepoint and answered
+// with that error, while the others commit. Any other error (I/O, a full
+// disk) aborts the transaction; if it struck a write before the COMMIT was
+// sent, nothing of the batch is on disk, so each write is run again alone
+// and a fault that belongs to one write fails only that one. A failed
+// COMMIT fails the whole batch: every write of it gets the error, as a
+// lone write would.
+func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
+	errs := make([]error, len(fns))
+	if len(fns) == 1 {
+		// Nothing to keep apart: no savepoint, the plain path.
+		errs[0] = s.update(ctx, fns[0])
+		return errs
+	}
+	beforeCommit := false
+	err := s.update(ctx, func(t *tx) error {
+		for i, fn := range fns {
+			own, err := savepoint(ctx, t, fn)
+			if err != nil {
+				beforeCommit = true
+				return err
+			}
+			errs[i] = own
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return errs
+	case beforeCommit:
+		for i, fn := range fns {
+			errs[i] = s.update(ctx, fn)
+		}
+	default:
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// savepoint runs fn inside SAVEPOINT job. It returns fn's error as own if
+// it is the write's own (a domain error, after which the savepoint is
+// rolled back and the transaction goes on), or as err if the transaction
+// itself is in doubt and must be abandoned.
+func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) {
+	if _, err := t.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+		return nil, err
+	}
+	if own = translate(fn(t)); own != nil {
+		if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
+			return nil, own
+		}
+		if _, err := t.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := t.ExecContext(ctx, `RELEASE job`); err != nil {
+		return nil, err
+	}
+	return own, nil
 }
 
 // view runs fn in a read transaction, one consistent snapshot.

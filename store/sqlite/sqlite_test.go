@@ -11,16 +11,24 @@ import (
 	"github.com/refundry/refundry/store/storetest"
 )
 
+// TestStore runs the conformance suite with group commit on (the default)
+// and off: batching must not change any answer.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) refundry.Store {
 		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
 	})
 }
 
+func TestStoreGroupCommitOff(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) refundry.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"), sqlite.WithGroupCommit(false))
+	})
+}
+
 // mustOpen opens the database at path and closes it when the test ends.
-func mustOpen(tb testing.TB, path string) *sqlite.Store {
+func mustOpen(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 	tb.Helper()
-	s, err := sqlite.Open(context.Background(), path)
+	s, err := sqlite.Open(context.Background(), path, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,179 @@
+// Package group gathers concurrent writes into batches that a store commits
+// in one durable transaction (group commit): one fsync, or one WAL flush on
+// PostgreSQL, then makes many refunds durable instead of one.
+//
+// The Batcher only queues, gathers and answers; the store decides how a
+// batch runs (its transaction, a savepoint per write, retries). A write is
+// answered only after the store's run function returns for its batch, that
+// is after the COMMIT holding it returned (invariant 3 of DESIGN.md), and
+// each write gets its own error, so one write's failure is its own.
+package group
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed answers writes made after Close, and those still queued then.
+var ErrClosed = errors.New("group: the store is closed")
+
+// Run executes fns in one batch and returns one error per fn, in order.
+// fns[i] succeeded, durably, iff the i-th error is nil.
+type Run[T any] func(ctx context.Context, fns []func(T) error) []error
+
+// Options tune a Batcher.
+type Options struct {
+	// MaxBatch caps how many writes share one transaction; 0 means 128.
+	MaxBatch int
+	// OnBatch, if set, hears the size of every batch run (metrics). It is
+	// called from the batcher's goroutine and must not block.
+	OnBatch func(size int)
+}
+
+type job[T any] struct {
+	ctx  context.Context
+	fn   func(T) error
+	err  error
+	done chan struct{}
+}
+
+// Batcher runs writes in batches on one goroutine.
+//
+// It never waits to fill a batch: it takes whatever is queued when the
+// previous commit returns ("commit while the next batch accumulates"). At
+// low load a write runs at once, alone, with no added latency; under load
+// the writes that arrive during one commit share the next.
+type Batcher[T any] struct {
+	run  Run[T]
+	opts Options
+
+	// queue is unbuffered: a write is either taken by the loop or still
+	// with its caller, so after Close nothing can be stranded in a buffer.
+	queue   chan *job[T]
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	gather int // see Gather
+}
+
+// New starts a batcher that hands batches to run.
+func New[T any](run Run[T], opts Options) *Batcher[T] {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 128
+	}
+	b := &Batcher[T]{run: run, opts: opts, queue: make(chan *job[T]), closing: make(chan struct{})}
+	b.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+// Do queues fn, waits for the batch that holds it to commit, and returns
+// fn's own outcome. ctx bounds only the wait for a place in a batch: once
+// fn is in a batch that is running, Do waits for the commit, because the
+// write may then already be durable and the caller must learn whether it
+// is. fn runs on the batcher's goroutine and must not use ctx for its
+// statements, or a caller hanging up would abort its neighbours' batch.
+func (b *Batcher[T]) Do(ctx context.Context, fn func(T) error) error {
+	j := &job[T]{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case b.queue <- j:
+	case <-b.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-j.done
+	return j.err
+}
+
+// Gather makes the next batch wait until it holds at least n writes. Tests
+// use it to force chosen writes into one transaction.
+func (b *Batcher[T]) Gather(n int) {
+	b.mu.Lock()
+	b.gather = n
+	b.mu.Unlock()
+}
+
+// Close stops taking writes, lets the running batch finish, and returns
+// once the goroutine is gone. Writes not yet taken get ErrClosed.
+func (b *Batcher[T]) Close() {
+	b.once.Do(func() { close(b.closing) })
+	b.wg.Wait()
+}
+
+func (b *Batcher[T]) loop() {
+	defer b.wg.Done()
+	// The batch's statements run under a context no caller can cancel:
+	// the batch belongs to all its writes.
+	ctx := context.Background()
+	var batch []*job[T]
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-b.queue:
+			batch = append(batch, j)
+		case <-b.closing:
+			return
+		}
+		batch = b.fill(batch)
+		// A write whose caller gave up before it was taken is dropped
+		// here, never half-run: its caller has been told nothing yet.
+		live := batch[:0]
+		for _, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				j.err = err
+				close(j.done)
+				continue
+			}
+			live = append(live, j)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		fns := make([]func(T) error, len(live))
+		for i, j := range live {
+			fns[i] = j.fn
+		}
+		errs := b.run(ctx, fns)
+		if b.opts.OnBatch != nil {
+			b.opts.OnBatch(len(live))
+		}
+		// Answering after run returned is the durability promise: run
+		// returns only after the COMMIT that holds these writes.
+		for i, j := range live {
+			j.err = errs[i]
+			close(j.done)
+		}
+		clear(batch) // let the answered jobs go
+	}
+}
+
+// fill adds to batch the writes already waiting, without waiting for more
+// unless Gather asked for a minimum.
+func (b *Batcher[T]) fill(batch []*job[T]) []*job[T] {
+	b.mu.Lock()
+	want := b.gather
+	b.gather = 0
+	b.mu.Unlock()
+	for len(batch) < b.opts.MaxBatch {
+		if len(batch) < want {
+			select {
+			case j := <-b.queue:
+				batch = append(batch, j)
+				continue
+			case <-b.closing:
+				return batch
+			}
+		}
+		select {
+		case j := <-b.queue:
+			batch = append(batch, j)
+		default:
+			return batch
+		}
+	}
+	return batch
+}

@@ -1,0 +1,117 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestDo checks that every write gets its own answer, that a batch is
+// gathered when Gather asks for it, and that OnBatch hears its size.
+func TestDo(t *testing.T) {
+	var sizes []int
+	var mu sync.Mutex
+	var runs atomic.Int32
+	b := New(func(_ context.Context, fns []func(*int) error) []error {
+		runs.Add(1)
+		errs := make([]error, len(fns))
+		for i, fn := range fns {
+			n := i
+			errs[i] = fn(&n)
+		}
+		return errs
+	}, Options{MaxBatch: 8, OnBatch: func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
+	defer b.Close()
+
+	b.Gather(5)
+	fail := errors.New("mine")
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range 5 {
+		wg.Go(func() {
+			errs[i] = b.Do(context.Background(), func(*int) error {
+				if i == 2 {
+					return fail
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := error(nil); i == 2 {
+			if !errors.Is(err, fail) {
+				t.Errorf("write %d: err = %v, want its own failure", i, err)
+			}
+		} else if err != want {
+			t.Errorf("write %d: err = %v, want nil", i, err)
+		}
+	}
+	if runs.Load() != 1 {
+		t.Errorf("runs = %d, want one batch", runs.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sizes) != 1 || sizes[0] != 5 {
+		t.Errorf("OnBatch sizes = %v, want [5]", sizes)
+	}
+}
+
+func TestMaxBatch(t *testing.T) {
+	var most atomic.Int32
+	b := New(func(_ context.Context, fns []func(struct{}) error) []error {
+		if n := int32(len(fns)); n > most.Load() {
+			most.Store(n)
+		}
+		return make([]error, len(fns))
+	}, Options{MaxBatch: 3})
+	defer b.Close()
+	b.Gather(10) // asks for more than the cap: the cap wins
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if err := b.Do(context.Background(), func(struct{}) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() > 3 {
+		t.Errorf("largest batch = %d, want at most 3", most.Load())
+	}
+}
+
+func TestCanceledBeforeTaken(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	b := New(func(_ context.Context, fns []func(struct{}) error) []error {
+		started <- struct{}{}
+		<-release
+		return make([]error, len(fns))
+	}, Options{})
+	defer b.Close()
+	go b.Do(context.Background(), func(struct{}) error { return nil })
+	<-started // the loop is busy with the first batch
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := b.Do(ctx, func(struct{}) error { ran = true; return nil })
+	close(release)
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("err = %v, ran = %v; want context.Canceled and not run", err, ran)
+	}
+}
+
+func TestClose(t *testing.T) {
+	b := New(func(_ context.Context, fns []func(struct{}) error) []error { return make([]error, len(fns)) }, Options{})
+	if err := b.Do(context.Background(), func(struct{}) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b.Close() // twice is harmless
+	if err := b.Do(context.Background(), func(struct{}) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after Close = %v, want ErrClosed", err)
+	}
+}

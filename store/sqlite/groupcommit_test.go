@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/store/storetest"
+)
+
+// TestGroupCommit forces a batch that holds refunds that must pass and
+// refunds and settlements that must fail, and checks each gets its own
+// answer and the store ends exact (invariants 2 and 4).
+func TestGroupCommit(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "refundry.db"),
+		WithBatchObserver(func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storetest.GroupCommit(t, s, s.batch.Gather)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(sizes, 11) {
+		t.Fatalf("batch sizes %v: the 11 writes never shared one batch", sizes)
+	}
+}
+
+// TestGroupCommitFallback: a write that fails with an error that is not
+// its own (here a statement SQLite rejects, standing for an I/O error)
+// aborts its batch, and the other writes are run again alone and succeed.
+func TestGroupCommitFallback(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "refundry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := storetest.MustCreateMerchant(t, s)
+	sale := storetest.MustCreateSale(t, s, m.ID)
+
+	s.batch.Gather(3)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 2 {
+		wg.Go(func() {
+			_, errs[i] = s.CreateRefunds(context.Background(), storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(100)))
+		})
+	}
+	wg.Go(func() {
+		errs[2] = s.grouped(context.Background(), func(t *tx) error {
+			_, err := t.Exec(`INSERT INTO no_such_table VALUES (1)`)
+			return err
+		})
+	})
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("neighbours of a broken write: %v, %v; want both to succeed", errs[0], errs[1])
+	}
+	if refundry.ErrorCode(errs[2]) != refundry.EINTERNAL {
+		t.Fatalf("broken write: %v, want EINTERNAL", errs[2])
+	}
+	if got := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount; got != 200 {
+		t.Fatalf("refunded %d, want 200", got)
+	}
+	storetest.CheckInvariants(t, s, m.ID)
+}
