@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/store/internal/group"
 )
 
 var _ refundry.Store = (*Store)(nil)
@@ -35,6 +36,10 @@ type Store struct {
 	attempts    int
 	backoffBase time.Duration
 	backoffCap  time.Duration
+
+	// batch gathers CreateRefunds and SettleRefund into shared
+	// transactions (group commit); nil when group commit is off.
+	batch *group.Batcher[pgx.Tx]
 
 	retries       atomic.Int64
 	serialization atomic.Int64
@@ -71,7 +76,11 @@ func (s *Store) Stats() Stats {
 // returns the store. Runtime parameters in the URL reach every connection;
 // default_transaction_isolation=serializable runs every write at
 // SERIALIZABLE, which the retry loop handles.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := options{groupCommit: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, refundry.Errorf(refundry.EINVALID, "Invalid PostgreSQL URL: %v", err)
@@ -85,11 +94,36 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if o.groupCommit {
+		s.batch = group.New(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch})
+	}
 	return s, nil
 }
 
-// Close waits for connections in use to be returned and closes the pool.
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	groupCommit bool
+	onBatch     func(size int)
+}
+
+// WithGroupCommit turns group commit on (the default) or off. On,
+// concurrent refunds and settlements share one transaction and one WAL
+// flush, each still answered only once that commit is durable; off, each
+// is a transaction of its own.
+func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
+
+// WithBatchObserver has fn hear the size of every group-commit batch
+// (metrics). fn runs on the batcher's goroutine and must not block.
+func WithBatchObserver(fn func(size int)) Option { return func(o *options) { o.onBatch = fn } }
+
+// Close stops group commit, letting the batch in flight commit, then waits
+// for connections in use to be returned and closes the pool.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.Close()
+	}
 	s.pool.Close()
 	return nil
 }

@@ -32,8 +32,9 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	ctx = s.writeContext(ctx)
 	var res *refundry.RefundResult
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.grouped(ctx, func(tx pgx.Tx) error {
 		var err error
 		res, err = createRefunds(ctx, tx, req, s.now())
 		return err
@@ -295,8 +296,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	default:
 		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
 	}
+	ctx = s.writeContext(ctx)
 	var out *refundry.Refund
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.grouped(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		var saleID string
 		err := tx.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
