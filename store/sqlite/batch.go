@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+var _ refundry.BatchStore = (*Store)(nil)
+
+const resourceBatch = "refund_batch"
+
+// CreateRefundBatch stores the batch and its rows in one transaction: the
+// batch is all there or not at all.
+func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, rows []*refundry.BatchRow, idem *refundry.Idempotency) (replayed bool, err error) {
+	if err := refundry.ValidateBatchRows(rows); err != nil {
+		return false, err
+	}
+	var stored *refundry.RefundBatch
+	err = s.update(ctx, func(tx *tx) error {
+		ids, err := seenKey(ctx, tx, b.MerchantID, idem, resourceBatch)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 1 {
+			replayed = true
+			stored, err = findBatch(ctx, tx, b.MerchantID, ids[0])
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
+			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), micros(tx.now), micros(tx.now)); err != nil {
+			return err
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, r := range rows {
+			var amount sql.NullInt64
+			if r.Amount != nil {
+				amount = sql.NullInt64{Int64: *r.Amount, Valid: true}
+			}
+			if _, err := ins.ExecContext(ctx, b.ID, r.Row, r.Target, amount, r.Reason, micros(tx.now)); err != nil {
+				return err
+			}
+		}
+		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}); err != nil {
+			return err
+		}
+		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, Status: refundry.BatchProcessing,
+			Counts: refundry.BatchCounts{Total: len(rows), Pending: len(rows)}, Created: tx.now, Updated: tx.now}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	*b = *stored
+	return replayed, nil
+}
+
+// FindRefundBatch returns ENOTFOUND if the merchant has no such batch.
+func (s *Store) FindRefundBatch(ctx context.Context, merchantID, id string) (b *refundry.RefundBatch, err error) {
+	err = s.view(ctx, func(tx *tx) error {
+		b, err = findBatch(ctx, tx, merchantID, id)
+		return err
+	})
+	return b, err
+}
+
+func findBatch(ctx context.Context, tx *tx, merchantID, id string) (*refundry.RefundBatch, error) {
+	b := &refundry.RefundBatch{ID: id, MerchantID: merchantID}
+	var created, updated int64
+	err := tx.QueryRowContext(ctx, `SELECT status, total, created, updated FROM refund_batches WHERE merchant_id = ? AND id = ?`,
+		merchantID, id).Scan(&b.Status, &b.Counts.Total, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("refund batch", id)
+	} else if err != nil {
+		return nil, err
+	}
+	b.Created, b.Updated = fromMicros(created), fromMicros(updated)
+	rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM refund_batch_rows WHERE batch_id = ? GROUP BY status`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		switch st {
+		case refundry.BatchRowPending:
+			b.Counts.Pending = n
+		case refundry.BatchRowProcessing:
+			b.Counts.Processing = n
+		case refundry.BatchRowSucceeded:
+			b.Counts.Succeeded = n
+		case refundry.BatchRowFailed:
+			b.Counts.Failed = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The status follows from the counts: the stored one is only a marker,
+	// which two workers finishing a batch's last rows at once can both
+	// miss setting.
+	b.Status = refundry.BatchProcessing
+	if b.Counts.Pending+b.Counts.Processing == 0 {
+		b.Status = refundry.BatchCompleted
+	}
+	return b, nil
+}
+
+const batchRowColumns = `SELECT r.batch_id, b.merchant_id, r.row_num, r.target, r.amount, r.reason, r.status, r.refund_id,
+	r.refund_status, r.error, r.attempts, r.lease_until, r.updated FROM refund_batch_rows r JOIN refund_batches b ON b.id = r.batch_id `
+
+func queryBatchRows(ctx context.Context, tx *tx, q string, args ...any) ([]*refundry.BatchRow, error) {
+	rows, err := tx.QueryContext(ctx, batchRowColumns+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*refundry.BatchRow
+	for rows.Next() {
+		r := &refundry.BatchRow{}
+		var amount sql.NullInt64
+		var lease, updated int64
+		if err := rows.Scan(&r.BatchID, &r.MerchantID, &r.Row, &r.Target, &amount, &r.Reason, &r.Status, &r.RefundID,
+			&r.RefundStat, &r.Error, &r.Attempts, &lease, &updated); err != nil {
+			return nil, err
+		}
+		if amount.Valid {
+			r.Amount = &amount.Int64
+		}
+		if lease != 0 {
+			r.LeaseUntil = fromMicros(lease)
+		}
+		r.Updated = fromMicros(updated)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ListBatchRows returns up to limit rows numbered above afterRow.
+func (s *Store) ListBatchRows(ctx context.Context, merchantID, batchID string, afterRow, limit int) (out []*refundry.BatchRow, err error) {
+	err = s.view(ctx, func(tx *tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refund_batches WHERE merchant_id = ? AND id = ?`, merchantID, batchID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("refund batch", batchID)
+		}
+		out, err = queryBatchRows(ctx, tx, `WHERE r.batch_id = ? AND r.row_num > ? ORDER BY r.row_num LIMIT ?`, batchID, afterRow, limit)
+		return err
+	})
+	return out, err
+}
+
+// ClaimBatchRows leases rows to the caller. SQLite has one writer, so a
+// claim never races another; the lease is what hands a dead worker's rows
+// to the next one.
+func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit int) (out []*refundry.BatchRow, err error) {
+	err = s.update(ctx, func(tx *tx) error {
+		out = nil
+		expired, err := queryBatchRows(ctx, tx, `WHERE r.status = 'processing' AND r.lease_until < ? ORDER BY r.batch_id, r.row_num LIMIT ?`,
+			micros(tx.now), limit)
+		if err != nil {
+			return err
+		}
+		pending, err := queryBatchRows(ctx, tx, `WHERE r.status = 'pending' ORDER BY r.batch_id, r.row_num LIMIT ?`, limit-len(expired))
+		if err != nil {
+			return err
+		}
+		claimed := append(expired, pending...)
+		until := utc(tx.now.Add(lease))
+		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = 'processing', lease_until = ?, attempts = attempts + 1, updated = ?
+			WHERE batch_id = ? AND row_num = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for _, r := range claimed {
+			if _, err := upd.ExecContext(ctx, micros(until), micros(tx.now), r.BatchID, r.Row); err != nil {
+				return err
+			}
+			r.Status, r.LeaseUntil, r.Updated = refundry.BatchRowProcessing, until, tx.now
+			r.Attempts++
+		}
+		out = claimed
+		return nil
+	})
+	return out, err
+}
+
+// FinishBatchRows records outcomes and completes the batches left with
+// nothing to do, in one transaction (one fsync for a whole chunk of rows).
+func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) error {
+	return s.update(ctx, func(tx *tx) error {
+		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = ?, refund_id = ?, refund_status = ?, error = ?, lease_until = 0, updated = ?
+			WHERE batch_id = ? AND row_num = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		batches := map[string]bool{}
+		for _, r := range rows {
+			if _, err := upd.ExecContext(ctx, r.Status, r.RefundID, r.RefundStat, r.Error, micros(tx.now), r.BatchID, r.Row); err != nil {
+				return err
+			}
+			batches[r.BatchID] = true
+		}
+		for id := range batches {
+			if _, err := tx.ExecContext(ctx, `UPDATE refund_batches SET status = 'completed', updated = ? WHERE id = ? AND status = 'processing'
+				AND NOT EXISTS (SELECT 1 FROM refund_batch_rows WHERE batch_id = ? AND status IN ('pending', 'processing'))`,
+				micros(tx.now), id, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
