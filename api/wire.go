@@ -117,7 +117,9 @@ type refundJSON struct {
 
 func renderRefund(r *refundry.Refund) refundJSON {
 	md := r.Metadata
-	if len(md) == 0 {
+	// An event's snapshot of a refund without metadata holds null; the
+	// refund is shown alike wherever it appears, always with an object.
+	if len(md) == 0 || string(md) == "null" {
 		md = json.RawMessage("{}")
 	}
 	return refundJSON{
