@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/refundry/refundry"
@@ -25,13 +28,48 @@ func dbFlag(flagValue string, getenv func(string) string) string {
 // openStore opens the store a --db URL names: postgres:// or postgresql://
 // for PostgreSQL, sqlite:PATH or a bare path for SQLite.
 func openStore(ctx context.Context, url string) (refundry.Store, error) {
+	return openStoreWith(ctx, url, storeOptions{groupCommit: true})
+}
+
+// storeOptions are the store settings serve exposes as flags.
+type storeOptions struct {
+	// groupCommit gathers concurrent refunds into shared durable
+	// transactions (serve --group-commit).
+	groupCommit bool
+	// onBatch hears each group-commit batch's size (metrics); may be nil.
+	onBatch func(size int)
+}
+
+// openStoreWith is openStore with settings.
+func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		return postgres.Open(ctx, url)
+		return postgres.Open(ctx, url, postgres.WithGroupCommit(o.groupCommit), postgres.WithBatchObserver(o.onBatch))
 	}
 	path := strings.TrimPrefix(url, "sqlite:")
 	path = strings.TrimPrefix(path, "//")
 	if path == "" {
 		return nil, usageError{"--db sqlite: needs a file path, as in sqlite:refundry.db"}
 	}
-	return sqlite.Open(ctx, path)
+	return sqlite.Open(ctx, path, sqlite.WithGroupCommit(o.groupCommit), sqlite.WithBatchObserver(o.onBatch))
+}
+
+// boolFromEnv fills a bool flag not given on the command line from its
+// environment twin, if that is set.
+func boolFromEnv(fs *flag.FlagSet, name string, value *bool, getenv func(string) string, env string) error {
+	v := getenv(env)
+	if v == "" || flagSet(fs, name) {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return usageError{fmt.Sprintf("%s=%q: want true or false", env, v)}
+	}
+	*value = b
+	return nil
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -37,6 +37,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
 	smtpURL := fs.String("smtp", "", "mail server for customer notices, smtp://user:pass@host:port (env REFUNDRY_SMTP; unset: notices wait unsent)")
 	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
+	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -51,6 +52,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	fromEnv(addr, getenv, "REFUNDRY_ADDR")
 	if *addr == "" {
 		*addr = ":8080"
+	}
+	if err := boolFromEnv(fs, "group-commit", groupCommit, getenv, "REFUNDRY_GROUP_COMMIT"); err != nil {
+		return err
 	}
 	fromEnv(stripeKey, getenv, "REFUNDRY_STRIPE_KEY")
 	fromEnv(stripeBase, getenv, "REFUNDRY_STRIPE_API_BASE")
@@ -73,7 +77,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
 
-	store, err := openStore(ctx, dbFlag(*db, getenv))
+	store, err := openStoreWith(ctx, dbFlag(*db, getenv), storeOptions{groupCommit: *groupCommit})
 	if err != nil {
 		return err
 	}
