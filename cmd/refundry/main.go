@@ -51,9 +51,12 @@ const usage = `Refundry: a self-hosted refunds engine.
 Usage:
   refundry serve [--addr :8080] [--db URL] [--demo]
   refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]
+  refundry backup --out FILE [--db sqlite:PATH]
 
 --db is sqlite:PATH (or a bare path) or postgres://...; default sqlite:refundry.db.
-Environment: REFUNDRY_DB and REFUNDRY_ADDR set the same as the flags.
+Environment: every flag has a twin, REFUNDRY_ and its name in capitals
+(--db is REFUNDRY_DB, --stripe-api-base is REFUNDRY_STRIPE_API_BASE); a flag
+on the command line wins. "refundry COMMAND -h" lists them.
 Run "refundry COMMAND -h" for a command's flags.
 `
 
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprint(stderr, usage)
 		return usageError{"merchant takes a subcommand: create"}
+	case "backup":
+		return (&backupCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -26,7 +26,7 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 		fmt.Fprintln(stderr, "Usage: refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]\n\nPrints the merchant and its API key as JSON; the key is shown only this once.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv); err != nil {
 		return err
 	}
 	if *slug == "" || *name == "" {

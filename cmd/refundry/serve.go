@@ -22,6 +22,7 @@ import (
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
+	"github.com/refundry/refundry/metrics"
 	"github.com/refundry/refundry/web"
 )
 
@@ -42,7 +43,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -64,8 +65,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
-	if *stripeBase != "" && *stripeKey == "" {
-		return usageError{"--stripe-api-base needs --stripe-key"}
+	if err := checkServeConfig(*addr, *stripeKey, *stripeBase); err != nil {
+		return err
 	}
 	gateways := []refundry.Gateway{simulator.New()}
 	if *stripeKey != "" {
@@ -83,6 +84,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
+	op, err := newOps(store, eng)
+	if err != nil {
+		return err
+	}
 	stopNotify, err := startNotify(eng, logger, sender)
 	if err != nil {
 		return err
@@ -102,7 +107,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 
 	srv := &http.Server{
-		Handler:           newServer(eng, logger),
+		Handler:           newServer(eng, logger, op),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -112,6 +117,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	op.recovery.Start()
 	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
 
 	errc := make(chan error, 1)
@@ -134,26 +140,29 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	return err
 }
 
-// newServer mounts every edge on one handler.
-func newServer(eng *engine.Engine, logger *slog.Logger) http.Handler {
+// newServer mounts every edge on one handler. Each edge is labelled with
+// its dialect for the metrics, and the metrics middleware sits inside
+// Observe, where it sees the route pattern the muxes matched.
+func newServer(eng *engine.Engine, logger *slog.Logger, op *ops) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.NewHandler(eng, logger))
+	mux.Handle("/v1/", metrics.Dialect(refundry.SourceNative, api.NewHandler(eng, logger)))
 	// The dialects: each seed's refund route, wire-compatible. More
 	// specific patterns win, so these take their paths from /v1/.
-	mux.Handle("/v2.0/sales/refund/", keepup.NewHandler(eng, logger))
-	mux.Handle("/api/v2/origins/", talkable.NewHandler(eng, logger))
-	mux.Handle("/v1/refunds/create", payop.NewHandler(eng, logger))
-	mux.Handle("/v2/product_sales/", revcent.NewHandler(eng, logger))
-	jettiHandler := jetti.NewHandler(eng, logger)
+	mux.Handle("/v2.0/sales/refund/", metrics.Dialect(refundry.SourceKeepUp, keepup.NewHandler(eng, logger)))
+	mux.Handle("/api/v2/origins/", metrics.Dialect(refundry.SourceTalkable, talkable.NewHandler(eng, logger)))
+	mux.Handle("/v1/refunds/create", metrics.Dialect(refundry.SourcePayop, payop.NewHandler(eng, logger)))
+	mux.Handle("/v2/product_sales/", metrics.Dialect(refundry.SourceRevCent, revcent.NewHandler(eng, logger)))
+	jettiHandler := metrics.Dialect(refundry.SourceJetti, jetti.NewHandler(eng, logger))
 	mux.Handle("/v1/transactions/", jettiHandler)
 	mux.Handle("/transactions/", jettiHandler)
-	mux.Handle("/dashboard/", web.NewHandler(eng, logger, web.Options{}))
+	mux.Handle("/dashboard/", metrics.Dialect(refundry.SourceDashboard, web.NewHandler(eng, logger, web.Options{})))
 	mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
 	})
-	return api.Observe(logger, mux)
+	op.mount(mux)
+	return api.Observe(logger, op.metrics.Middleware(mux))
 }
 
 func displayAddr(a net.Addr) string {

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// envName is the environment twin of a flag: REFUNDRY_ and the flag's
+// name in upper case with dashes as underscores (--stripe-api-base is
+// REFUNDRY_STRIPE_API_BASE).
+func envName(flagName string) string {
+	return "REFUNDRY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlagsEnv parses a subcommand's flags, then gives every flag not set
+// on the command line the value of its environment twin, if that is set:
+// the command line wins over the environment, which wins over the
+// default. Each flag's help names its twin, so that -h lists them all. A
+// twin with a value the flag refuses is a usage error naming the variable.
+func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	fs.VisitAll(func(f *flag.Flag) {
+		if name := envName(f.Name); !strings.Contains(f.Usage, name) {
+			f.Usage += " (env " + name + ")"
+		}
+	})
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/engine"
+	"github.com/refundry/refundry/health"
+	"github.com/refundry/refundry/metrics"
+	"github.com/refundry/refundry/store/postgres"
+	"github.com/refundry/refundry/store/sqlite"
+)
+
+// ops is what serve adds for the people who run it: metrics, readiness,
+// and the API reference. Built once per serve, over its store and engine.
+type ops struct {
+	registry *prometheus.Registry
+	metrics  *metrics.Metrics
+	// recovery beats after every pass of the recovery loop; /readyz fails
+	// if the loop has stopped or stalled.
+	recovery *health.Heartbeat
+	checks   []health.Check
+}
+
+// pinger and migrationChecker are what both stores offer for readiness,
+// asked for as optional interfaces so that refundry.Store stays the
+// domain's contract.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+type migrationChecker interface {
+	CheckMigrations(ctx context.Context) error
+}
+
+// recoveryMaxGap is the longest a healthy recovery loop goes between
+// passes: its longest backoff (a minute) plus a slow pass.
+const recoveryMaxGap = 3 * time.Minute
+
+// newOps registers the metrics, makes eng report to them, and prepares
+// the readiness checks.
+func newOps(store refundry.Store, eng *engine.Engine) (*ops, error) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		return nil, err
+	}
+	o := &ops{registry: reg, metrics: m, recovery: health.NewHeartbeat("recovery", recoveryMaxGap)}
+	eng.Observer = opsObserver{m, o.recovery}
+	cs := []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewPendingCollector(oldestPending(store), time.Now),
+	}
+	if pools := poolSource(store); pools != nil {
+		cs = append(cs, metrics.NewPoolCollector(pools))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	if p, ok := store.(pinger); ok {
+		o.checks = append(o.checks, health.Check{Name: "database", Run: p.Ping})
+	}
+	if mc, ok := store.(migrationChecker); ok {
+		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})
+	}
+	o.checks = append(o.checks, o.recovery.Check())
+	return o, nil
+}
+
+// mount adds the operational routes. /healthz stays with the server: it
+// says only that the process answers.
+func (o *ops) mount(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{
+		Registry: o.registry, // counts its own scrape errors
+	}))
+	mux.Handle("GET /readyz", health.ReadyHandler(5*time.Second, o.checks...))
+	mux.Handle("GET /openapi.json", api.OpenAPIHandler())
+	mux.Handle("GET /docs", api.ReferenceHandler())
+}
+
+// opsObserver feeds the engine's reports to the metrics, and the recovery
+// loop's passes to its heartbeat too.
+type opsObserver struct {
+	*metrics.Metrics
+	recovery *health.Heartbeat
+}
+
+func (o opsObserver) RecoveryPass(settled int, err error) {
+	o.Metrics.RecoveryPass(settled, err)
+	o.recovery.Beat()
+}
+
+// oldestPending reads the oldest pending refund of any merchant.
+func oldestPending(store refundry.Store) metrics.OldestPending {
+	return func(ctx context.Context) (time.Time, bool, error) {
+		rs, err := store.PendingRefunds(ctx, time.Now().Add(time.Hour), 1)
+		if err != nil || len(rs) == 0 {
+			return time.Time{}, false, err
+		}
+		return rs[0].Created, true, nil
+	}
+}
+
+// poolSource describes the store's connection pools in the terms both
+// backends share, or nil for a store without pools.
+func poolSource(store refundry.Store) metrics.PoolSource {
+	switch s := store.(type) {
+	case *sqlite.Store:
+		return func() map[string]metrics.PoolStats {
+			w, r := s.PoolStats()
+			return map[string]metrics.PoolStats{"write": sqlStats(w), "read": sqlStats(r)}
+		}
+	case *postgres.Store:
+		return func() map[string]metrics.PoolStats {
+			st := s.PoolStat()
+			return map[string]metrics.PoolStats{"main": {
+				Open: int64(st.TotalConns()), InUse: int64(st.AcquiredConns()), Idle: int64(st.IdleConns()),
+				MaxOpen: int64(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime(),
+			}}
+		}
+	}
+	return nil
+}
+
+func sqlStats(s sql.DBStats) metrics.PoolStats {
+	return metrics.PoolStats{Open: int64(s.OpenConnections), InUse: int64(s.InUse), Idle: int64(s.Idle),
+		MaxOpen: int64(s.MaxOpenConnections), Waits: s.WaitCount, WaitTime: s.WaitDuration}
+}
+
+// checkServeConfig refuses settings that contradict each other or cannot
+// work, before anything is opened, with a message that says which.
+func checkServeConfig(addr, stripeKey, stripeBase string) error {
+	if stripeBase != "" && stripeKey == "" {
+		return usageError{"--stripe-api-base needs --stripe-key"}
+	}
+	if len(stripeKey) > 3 && stripeKey[:3] == "pk_" {
+		return usageError{"--stripe-key is a publishable key (pk_...); refunds need a secret (sk_...) or restricted (rk_...) key"}
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageError{fmt.Sprintf("--addr %q: want host:port or :port (%v)", addr, err)}
+	}
+	return nil
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/refundry/refundry/engine"
+	"github.com/refundry/refundry/internal/testenv"
+	"github.com/refundry/refundry/store/sqlite"
+	"github.com/refundry/refundry/store/storetest"
+)
+
+// mustOps builds the operational parts for a test server over eng.
+func mustOps(t testing.TB, eng *engine.Engine) *ops {
+	t.Helper()
+	op, err := newOps(eng.Store, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// scrape fetches /metrics and returns each sample by its name and labels
+// as written ("refundry_refunds_created_total{dialect=\"native\",...}").
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", res.StatusCode)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func post(t *testing.T, url, key, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 {
+		t.Fatalf("POST %s: %d %s", url, res.StatusCode, raw)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+// TestMetricsMoveWithRefunds scrapes /metrics over real HTTP, refunds
+// through the native API, and scrapes again: the refund, the money it
+// returned (in minor units), the request and the gateway call all show.
+func TestMetricsMoveWithRefunds(t *testing.T) {
+	env := testenv.New(t)
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Engine)))
+	t.Cleanup(srv.Close)
+	sale := env.Sale(testenv.SaleSpec{Units: []int64{1250, 500}})
+
+	created := `refundry_refunds_created_total{dialect="native",gateway="simulator",status="pending"}`
+	settled := `refundry_refunds_settled_total{dialect="native",gateway="simulator",status="succeeded"}`
+	money := `refundry_refunded_minor_units_total{currency="USD"}`
+	requests := `refundry_http_requests_total{code="201",dialect="native",route="POST /v1/refunds"}`
+	calls := `refundry_gateway_call_duration_seconds_count{gateway="simulator",op="refund"}`
+	before := scrape(t, srv.URL)
+	for _, k := range []string{"refundry_db_connections_max{pool=\"write\"}", "refundry_oldest_pending_refund_age_seconds", "go_goroutines"} {
+		if _, ok := before[k]; !ok {
+			t.Errorf("/metrics lacks %s", k)
+		}
+	}
+
+	post(t, srv.URL+"/v1/refunds", env.KeyA, fmt.Sprintf(`{"sale": %q, "amount": 700}`, sale.ID))
+	post(t, srv.URL+"/v1/refunds", env.KeyA, fmt.Sprintf(`{"sale": %q, "amount": 300}`, sale.ID))
+
+	after := scrape(t, srv.URL)
+	for _, c := range []struct {
+		name string
+		want float64
+	}{{created, 2}, {settled, 2}, {money, 1000}, {requests, 2}, {calls, 2}} {
+		if got := after[c.name] - before[c.name]; got != c.want {
+			t.Errorf("%s moved by %v, want %v", c.name, got, c.want)
+		}
+	}
+	// The scrape itself is counted, under its route, with no dialect.
+	if after[`refundry_http_requests_total{code="200",dialect="none",route="GET /metrics"}`] < 1 {
+		t.Error("the first scrape was not counted")
+	}
+}
+
+// TestReadyz checks /readyz is ready with a live database and a running
+// recovery loop, and fails, naming the database, once the store is closed.
+func TestReadyz(t *testing.T) {
+	env := testenv.New(t)
+	op := mustOps(t, env.Engine)
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, op))
+	t.Cleanup(srv.Close)
+	ready := func() (int, map[string]string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var rep struct {
+			Status string
+			Checks []struct{ Name, Status, Error string }
+		}
+		if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
+			t.Fatal(err)
+		}
+		checks := map[string]string{"": rep.Status}
+		for _, c := range rep.Checks {
+			checks[c.Name] = c.Status
+		}
+		return res.StatusCode, checks
+	}
+	// The recovery loop has not started: not ready.
+	if code, c := ready(); code != 503 || c["recovery"] != "fail" || c["database"] != "ok" {
+		t.Fatalf("before the loop starts: %d %v", code, c)
+	}
+	op.recovery.Start()
+	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["migrations"] != "ok" || c["recovery"] != "ok" {
+		t.Fatalf("ready: %d %v", code, c)
+	}
+	env.Store.Close()
+	if code, c := ready(); code != 503 || c[""] != "not_ready" || c["database"] != "fail" {
+		t.Fatalf("closed database: %d %v", code, c)
+	}
+	// /healthz only says the process answers.
+	res, err := http.Get(srv.URL + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+	res.Body.Close()
+}
+
+// TestFlagEnvTwins runs the command in-process: every flag of every
+// subcommand names its REFUNDRY_ twin in -h, a twin sets its flag, and a
+// flag on the command line wins over its twin.
+func TestFlagEnvTwins(t *testing.T) {
+	none := func(string) string { return "" }
+	flagLine := regexp.MustCompile(`^  -(\S+)`)
+	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"backup"}} {
+		var help bytes.Buffer
+		_ = run(context.Background(), append(cmd, "-h"), none, io.Discard, &help)
+		lines := strings.Split(help.String(), "\n")
+		n := 0
+		for i, l := range lines {
+			m := flagLine.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			n++
+			text := l
+			if i+1 < len(lines) {
+				text += lines[i+1] // the help text is on the next line
+			}
+			if want := envName(m[1]); !strings.Contains(text, "env "+want) {
+				t.Errorf("%v -h: flag -%s does not name %s:\n%s", cmd, m[1], want, text)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%v -h lists no flags:\n%s", cmd, help.String())
+		}
+	}
+
+	// REFUNDRY_SLUG, _NAME, _CURRENCY and _DB make a merchant; --name on
+	// the command line wins over REFUNDRY_NAME.
+	db := "sqlite:" + filepath.Join(t.TempDir(), "r.db")
+	env := map[string]string{"REFUNDRY_SLUG": "from-env", "REFUNDRY_NAME": "Env Name", "REFUNDRY_CURRENCY": "JPY", "REFUNDRY_DB": db}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"merchant", "create", "--name", "Flag Name"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Merchant struct{ Slug, Name, Currency string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if got.Merchant.Slug != "from-env" || got.Merchant.Name != "Flag Name" || got.Merchant.Currency != "JPY" {
+		t.Fatalf("merchant = %+v", got.Merchant)
+	}
+
+	// A twin with a value its flag refuses is a usage error naming it.
+	err := run(context.Background(), []string{"serve"}, func(k string) string {
+		if k == "REFUNDRY_DEMO" {
+			return "maybe"
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "REFUNDRY_DEMO") {
+		t.Fatalf("REFUNDRY_DEMO=maybe: %v", err)
+	}
+}
+
+// TestServeConfigCheck checks that contradictory settings are refused at
+// start, before anything is opened, with a message naming them.
+func TestServeConfigCheck(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"serve", "--stripe-api-base", "http://localhost:12111"}, nil, "--stripe-api-base needs --stripe-key"},
+		{[]string{"serve"}, map[string]string{"REFUNDRY_STRIPE_API_BASE": "http://localhost:12111"}, "--stripe-api-base needs --stripe-key"},
+		{[]string{"serve", "--stripe-key", "pk_test_123"}, nil, "publishable key"},
+		{[]string{"serve", "--addr", "8080"}, nil, "--addr"},
+	} {
+		err := run(context.Background(), c.args, func(k string) string { return c.env[k] }, io.Discard, io.Discard)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: %v; want a usage error about %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+// TestBackupCommand backs up a database in-process, refuses to
+// overwrite, and points PostgreSQL users to pg_dump.
+func TestBackupCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "live.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := storetest.MustCreateMerchant(t, s)
+	s.Close()
+
+	none := func(string) string { return "" }
+	out := filepath.Join(dir, "copy.db")
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"backup", "--db", "sqlite:" + path, "--out", out}, none, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := sqlite.Open(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.FindMerchant(context.Background(), m.ID); err != nil {
+		t.Fatalf("merchant in the backup: %v", err)
+	}
+	err = run(context.Background(), []string{"backup", "--db", "sqlite:" + path, "--out", out}, none, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("backup over an existing file: %v", err)
+	}
+	err = run(context.Background(), []string{"backup", "--out", out}, func(k string) string {
+		if k == "REFUNDRY_DB" {
+			return "postgres://localhost/refundry"
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("backup of PostgreSQL: %v", err)
+	}
+}
