@@ -46,27 +46,34 @@ type migrationChecker interface {
 // passes: its longest backoff (a minute) plus a slow pass.
 const recoveryMaxGap = 3 * time.Minute
 
-// newOps registers the metrics, makes eng report to them, and prepares
-// the readiness checks.
-func newOps(store refundry.Store, eng *engine.Engine) (*ops, error) {
+// newOps registers the metrics. It comes before the store is opened, so
+// that the store can report its group-commit batches to them.
+func newOps() (*ops, error) {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, err
 	}
 	o := &ops{registry: reg, metrics: m, recovery: health.NewHeartbeat("recovery", recoveryMaxGap)}
-	eng.Observer = opsObserver{m, o.recovery}
-	cs := []prometheus.Collector{
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.NewPendingCollector(oldestPending(store), time.Now),
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
+	return o, nil
+}
+
+// attach makes eng report to the metrics, exposes the store's pools and
+// pending refunds, and prepares the readiness checks.
+func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
+	eng.Observer = opsObserver{o.metrics, o.recovery}
+	cs := []prometheus.Collector{metrics.NewPendingCollector(oldestPending(store), time.Now)}
 	if pools := poolSource(store); pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(pools))
 	}
 	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, err
+		if err := o.registry.Register(c); err != nil {
+			return err
 		}
 	}
 	if p, ok := store.(pinger); ok {
@@ -76,7 +83,7 @@ func newOps(store refundry.Store, eng *engine.Engine) (*ops, error) {
 		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})
 	}
 	o.checks = append(o.checks, o.recovery.Check())
-	return o, nil
+	return nil
 }
 
 // mount adds the operational routes. /healthz stays with the server: it

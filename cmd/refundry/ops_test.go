@@ -24,8 +24,11 @@ import (
 // mustOps builds the operational parts for a test server over eng.
 func mustOps(t testing.TB, eng *engine.Engine) *ops {
 	t.Helper()
-	op, err := newOps(eng.Store, eng)
+	op, err := newOps()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.attach(eng.Store, eng); err != nil {
 		t.Fatal(err)
 	}
 	return op

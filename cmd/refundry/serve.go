@@ -78,14 +78,17 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
 
-	store, err := openStoreWith(ctx, dbFlag(*db, getenv), storeOptions{groupCommit: *groupCommit})
+	op, err := newOps()
+	if err != nil {
+		return err
+	}
+	store, err := openStoreWith(ctx, dbFlag(*db, getenv), storeOptions{groupCommit: *groupCommit, onBatch: op.metrics.GroupCommitBatch})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
-	op, err := newOps(store, eng)
-	if err != nil {
+	if err := op.attach(store, eng); err != nil {
 		return err
 	}
 	stopNotify, err := startNotify(eng, logger, sender)
