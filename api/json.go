@@ -41,6 +41,20 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
+// readJSON reads a native request: its body within MaxBody, its
+// Idempotency-Key, and the body decoded strictly into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) (*refundry.Idempotency, error) {
+	body, err := ReadBody(w, r, MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	idem, err := Idempotency(r, body)
+	if err != nil {
+		return nil, err
+	}
+	return idem, DecodeStrict(body, v)
+}
+
 // DecodeStrict decodes one JSON object from body into v, with numbers kept
 // exact (json.Number, never float64: invariant 1) and unknown fields
 // refused with the name of the field.

@@ -31,18 +31,9 @@ type referralRequest struct {
 func handleCreateReferral(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m := MerchantFrom(r.Context())
-		body, err := ReadBody(w, r, MaxBody)
-		if err != nil {
-			Error(w, r, logger, err)
-			return
-		}
-		idem, err := Idempotency(r, body)
-		if err != nil {
-			Error(w, r, logger, err)
-			return
-		}
 		var req referralRequest
-		if err := DecodeStrict(body, &req); err != nil {
+		idem, err := readJSON(w, r, &req)
+		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
