@@ -83,6 +83,7 @@ type oaSchema struct {
 	Required    []string
 	Items       *oaSchema
 	OneOf       []oaSchema `json:"oneOf"`
+	AllOf       []oaSchema `json:"allOf"`
 }
 
 // typeName says in a few words what a schema holds.
@@ -96,6 +97,14 @@ func (s oaSchema) typeName() string {
 			parts = append(parts, o.typeName())
 		}
 		return strings.Join(parts, " | ")
+	case len(s.AllOf) > 0:
+		// allOf narrows a named schema (a created endpoint is a
+		// WebhookEndpoint that holds its secret): show the name.
+		var parts []string
+		for _, o := range s.AllOf {
+			parts = append(parts, o.typeName())
+		}
+		return strings.Join(parts, " & ")
 	case s.Items != nil:
 		return "array of " + s.Items.typeName()
 	case s.Const != nil:

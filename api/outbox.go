@@ -146,7 +146,9 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 		}
 		out := renderEndpoint(ep)
 		out.Secret = ep.Secret // shown this once
-		WriteJSON(w, http.StatusOK, out)
+		// 201 like every other create of the native API (sales, refunds,
+		// referrals), so a client tells creation apart the same way.
+		WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
