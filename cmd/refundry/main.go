@@ -52,6 +52,8 @@ Usage:
   refundry serve [--addr :8080] [--db URL] [--demo]
   refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]
   refundry backup --out FILE [--db sqlite:PATH]
+  refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
+  refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
 
 --db is sqlite:PATH (or a bare path) or postgres://...; default sqlite:refundry.db.
 Environment: every flag has a twin, REFUNDRY_ and its name in capitals
@@ -75,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprint(stderr, usage)
 		return usageError{"merchant takes a subcommand: create"}
+	case "bench":
+		return (&benchCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "refund":
+		return (&refundCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return (&backupCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

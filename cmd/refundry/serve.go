@@ -38,6 +38,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
 	smtpURL := fs.String("smtp", "", "mail server for customer notices, smtp://user:pass@host:port (env REFUNDRY_SMTP; unset: notices wait unsent)")
 	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
+	batchLease := fs.Duration("batch-lease", 30*time.Second, "how long a refund batch worker holds the rows it claimed; a crashed server's rows are taken again after it")
 	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
@@ -122,6 +123,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	op.recovery.Start()
 	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
+	wg.Go(func() { engine.NewBatchWorker(eng, *batchLease).Run(workCtx) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+type benchCommand struct{}
+
+const benchUsage = `Usage: refundry bench [--target URL --key KEY] [--db URL] [--group-commit=false]
+                      [--concurrency 64] [--refunds 10000] [--dialect native] [--json]
+
+Creates one sale per refund, refunds each one over HTTP with --concurrency
+clients, prints refunds/s and latency percentiles, then checks invariant 2
+over every sale it made (refunded_amount equals the sum of its accepted
+refunds and never exceeds its amount). Without --target it starts its own
+"refundry serve" on --db (default: a SQLite file in a temporary directory).
+`
+
+// benchDialects are the APIs bench can refund through.
+var benchDialects = []string{"native", "keepup", "revcent", "payop", "jetti"}
+
+// benchSale is what bench needs of a sale it made to refund it through any
+// dialect and to check it afterwards.
+type benchSale struct {
+	id, reference, lineItem string
+	number                  int64
+}
+
+// benchSaleAmount is each sale's amount, and benchRefundAmount what a
+// partial refund takes of it (KeepUp refunds whole sales only).
+const (
+	benchSaleAmount   = 2500
+	benchRefundAmount = 1000
+)
+
+// benchResult is the --json line. Rates and milliseconds are float64:
+// they are timings, never money.
+type benchResult struct {
+	Refunds       int     `json:"refunds"`
+	Errors        int64   `json:"errors"`
+	Seconds       float64 `json:"seconds"`
+	RefundsPerSec float64 `json:"refunds_per_sec"`
+	P50Ms         float64 `json:"p50_ms"`
+	P90Ms         float64 `json:"p90_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	MaxMs         float64 `json:"max_ms"`
+	Concurrency   int     `json:"concurrency"`
+	Dialect       string  `json:"dialect"`
+	Sales         int     `json:"sales"`
+	SalesChecked  int     `json:"sales_checked"`
+	InvariantOK   bool    `json:"invariant_ok"`
+	Violations    int     `json:"invariant_violations"`
+	FirstError    string  `json:"first_error,omitempty"`
+}
+
+func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("refundry bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", "", "base URL of a running server, e.g. http://localhost:8080 (default: start one)")
+	key := fs.String("key", "", "API key of an existing merchant on --target (required with --target)")
+	db := fs.String("db", "", "database of the server bench starts: sqlite:PATH or postgres://... (default: a temporary SQLite file)")
+	groupCommit := fs.Bool("group-commit", true, "passed as serve --group-commit to the server bench starts")
+	concurrency := fs.Int("concurrency", 64, "concurrent HTTP clients")
+	refunds := fs.Int("refunds", 10000, "refunds to make (one sale each)")
+	dialect := fs.String("dialect", "native", "API to refund through: "+strings.Join(benchDialects, ", "))
+	asJSON := fs.Bool("json", false, "print one JSON line instead of text, and no progress bar")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	setFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	switch {
+	case fs.NArg() > 0:
+		fs.Usage()
+		return usageError{fmt.Sprintf("bench takes no arguments, got %q", fs.Arg(0))}
+	case *target != "" && *key == "":
+		fs.Usage()
+		return usageError{"--target needs --key KEY, the API key of an existing merchant there (refundry merchant create prints one)"}
+	case *target == "" && *key != "":
+		fs.Usage()
+		return usageError{"--key goes with --target; without --target bench makes its own merchant"}
+	case *target != "" && (setFlags["db"] || setFlags["group-commit"]):
+		fs.Usage()
+		return usageError{"--db and --group-commit choose the server bench starts; with --target, set them on that server"}
+	case *concurrency < 1 || *refunds < 1:
+		fs.Usage()
+		return usageError{"--concurrency and --refunds must be at least 1"}
+	case !slices.Contains(benchDialects, *dialect):
+		fs.Usage()
+		return usageError{fmt.Sprintf("--dialect must be one of %s, not %q", strings.Join(benchDialects, ", "), *dialect)}
+	}
+
+	base, apiKey := *target, *key
+	if base == "" {
+		var gc *bool
+		if setFlags["group-commit"] {
+			gc = groupCommit
+		}
+		srv, err := startBenchServer(ctx, *db, gc, stderr, !*asJSON)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		base, apiKey = srv.base, srv.key
+	}
+	cl := newAPIClient(base, apiKey, *concurrency)
+	b := &bench{cl: cl, dialect: *dialect, concurrency: *concurrency, stderr: stderr, quiet: *asJSON}
+
+	sales, err := b.createSales(ctx, *refunds)
+	if err != nil {
+		return err
+	}
+	res := b.refund(ctx, sales)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	checked, violations, err := b.checkInvariant2(ctx, sales)
+	if err != nil {
+		return fmt.Errorf("checking invariant 2: %w", err)
+	}
+	res.Sales, res.SalesChecked, res.Violations, res.InvariantOK = len(sales), checked, len(violations), len(violations) == 0
+	if *asJSON {
+		if err := json.NewEncoder(stdout).Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "refunds:     %d through %s in %.2fs with %d clients: %.1f refunds/s, %d errors\n",
+			res.Refunds, res.Dialect, res.Seconds, res.Concurrency, res.RefundsPerSec, res.Errors)
+		fmt.Fprintf(stdout, "latency:     p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms\n", res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs)
+		if res.FirstError != "" {
+			fmt.Fprintf(stdout, "first error: %s\n", res.FirstError)
+		}
+		if res.InvariantOK {
+			fmt.Fprintf(stdout, "invariant 2: ok on all %d sales (refunded_amount = sum of accepted refunds <= amount)\n", checked)
+		} else {
+			fmt.Fprintf(stdout, "invariant 2: VIOLATED on %d of %d sales\n", len(violations), checked)
+			for _, v := range violations[:min(len(violations), 10)] {
+				fmt.Fprintf(stdout, "  %s\n", v)
+			}
+		}
+	}
+	if !res.InvariantOK {
+		return errors.New("invariant 2 does not hold")
+	}
+	return nil
+}
+
+type bench struct {
+	cl          *apiClient
+	dialect     string
+	concurrency int
+	stderr      io.Writer
+	quiet       bool
+}
+
+// parallel runs fn(i) for i in [0, n) on the bench's concurrency, and
+// returns the first error; the others stop taking work once one fails.
+func (b *bench) parallel(ctx context.Context, n int, fn func(i int) error) error {
+	var next atomic.Int64
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range min(b.concurrency, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// createSales makes n sales concurrently. It is setup, not measured.
+func (b *bench) createSales(ctx context.Context, n int) ([]benchSale, error) {
+	run := refundry.NewID()
+	sales := make([]benchSale, n)
+	bar := newProgress(b.stderr, n, "sales", b.quiet)
+	defer bar.done()
+	err := b.parallel(ctx, n, func(i int) error {
+		ref := fmt.Sprintf("bench-%s-%d", run, i)
+		body := fmt.Sprintf(`{"reference": %q, "currency": "USD", "line_items": [{"name": "Ticket", "quantity": 1, "unit_amount": %d}], "payment": {"reference": %q}}`,
+			ref, benchSaleAmount, "pay-"+ref)
+		a, err := b.cl.do(ctx, "POST", "/v1/sales", "application/json", []byte(body))
+		if err != nil {
+			return fmt.Errorf("create sale: %w", err)
+		}
+		if a.status != http.StatusCreated {
+			return fmt.Errorf("create sale: %s", apiErrorMessage(a))
+		}
+		var s struct {
+			ID        string
+			LineItems []struct{ ID string }    `json:"line_items"`
+			Txns      []struct{ Number int64 } `json:"transactions"`
+		}
+		if err := json.Unmarshal(a.body, &s); err != nil || len(s.LineItems) != 1 || len(s.Txns) != 1 {
+			return fmt.Errorf("create sale: unexpected answer %s", a.body)
+		}
+		sales[i] = benchSale{id: s.ID, reference: ref, lineItem: s.LineItems[0].ID, number: s.Txns[0].Number}
+		bar.add(1)
+		return nil
+	})
+	return sales, err
+}
+
+// refundRequest is the request that refunds sale s through the dialect.
+func (b *bench) refundRequest(s benchSale) (method, path, body string) {
+	switch b.dialect {
+	case "keepup":
+		return "PUT", "/v2.0/sales/refund/" + s.reference, `{"alert_customer": "no"}`
+	case "revcent":
+		return "POST", "/v2/product_sales/" + s.lineItem + "/refund", `{"amount": 10.00}`
+	case "payop":
+		return "POST", "/v1/refunds/create", fmt.Sprintf(`{"transactionIdentifier": %q, "refundType": 2, "amount": 10.00}`, "pay-"+s.reference)
+	case "jetti":
+		return "PUT", fmt.Sprintf("/v1/transactions/%d/refund.json", s.number), `{"refundAmount": 10.00}`
+	}
+	return "POST", "/v1/refunds", fmt.Sprintf(`{"sale": %q, "amount": %d}`, s.id, benchRefundAmount)
+}
+
+// refund refunds every sale once and measures it. Latencies are kept as
+// integer nanoseconds, one slot per refund, and sorted once at the end.
+func (b *bench) refund(ctx context.Context, sales []benchSale) benchResult {
+	lat := make([]int64, len(sales))
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	bar := newProgress(b.stderr, len(sales), "refunds", b.quiet)
+	start := time.Now()
+	_ = b.parallel(ctx, len(sales), func(i int) error {
+		method, path, body := b.refundRequest(sales[i])
+		t0 := time.Now()
+		a, err := b.cl.do(ctx, method, path, "application/json", []byte(body))
+		lat[i] = int64(time.Since(t0))
+		if err == nil && (a.status < 200 || a.status > 299) {
+			err = errors.New(apiErrorMessage(a))
+		}
+		if err != nil && ctx.Err() == nil {
+			errs.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+		bar.add(1)
+		return nil // a failed refund is counted, and the run goes on
+	})
+	elapsed := time.Since(start)
+	bar.done()
+	slices.Sort(lat)
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	res := benchResult{
+		Refunds: len(sales), Errors: errs.Load(), Seconds: elapsed.Seconds(),
+		RefundsPerSec: float64(len(sales)) / elapsed.Seconds(),
+		P50Ms:         ms(percentile(lat, 50)), P90Ms: ms(percentile(lat, 90)), P99Ms: ms(percentile(lat, 99)), MaxMs: ms(lat[len(lat)-1]),
+		Concurrency: b.concurrency, Dialect: b.dialect,
+	}
+	if s, ok := firstErr.Load().(string); ok {
+		res.FirstError = s
+	}
+	return res
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []int64, pct int) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (len(sorted)*pct + 99) / 100 // ceil(n * pct / 100)
+	return sorted[max(rank, 1)-1]
+}
+
+// checkInvariant2 reads every sale bench made and its refunds, and returns
+// how many it checked and a line for each sale where invariant 2 fails:
+// refunded_amount must equal the sum of its pending and succeeded refunds
+// and must not exceed the sale's amount.
+func (b *bench) checkInvariant2(ctx context.Context, sales []benchSale) (int, []string, error) {
+	var mu sync.Mutex
+	var violations []string
+	bar := newProgress(b.stderr, len(sales), "checks", b.quiet)
+	defer bar.done()
+	err := b.parallel(ctx, len(sales), func(i int) error {
+		id := sales[i].id
+		var sale struct {
+			Amount   json.Number
+			Refunded json.Number `json:"refunded_amount"`
+		}
+		if err := b.cl.getJSON(ctx, "/v1/sales/"+id, &sale); err != nil {
+			return err
+		}
+		var accepted int64
+		after := ""
+		for {
+			var page struct {
+				Data []struct {
+					ID     string
+					Amount json.Number
+					Status string
+				}
+				HasMore bool `json:"has_more"`
+			}
+			path := "/v1/refunds?limit=100&sale=" + id
+			if after != "" {
+				path += "&starting_after=" + after
+			}
+			if err := b.cl.getJSON(ctx, path, &page); err != nil {
+				return err
+			}
+			for _, r := range page.Data {
+				n, err := r.Amount.Int64()
+				if err != nil {
+					return fmt.Errorf("refund %s: amount %q", r.ID, r.Amount)
+				}
+				if r.Status == refundry.RefundPending || r.Status == refundry.RefundSucceeded {
+					accepted += n
+				}
+				after = r.ID
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				break
+			}
+		}
+		amount, err1 := sale.Amount.Int64()
+		refunded, err2 := sale.Refunded.Int64()
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("sale %s: amounts %q, %q", id, sale.Amount, sale.Refunded)
+		}
+		if refunded != accepted || refunded > amount {
+			mu.Lock()
+			violations = append(violations, fmt.Sprintf("sale %s: amount %d, refunded_amount %d, accepted refunds add up to %d", id, amount, refunded, accepted))
+			mu.Unlock()
+		}
+		bar.add(1)
+		return nil
+	})
+	return len(sales), violations, err
+}
+
+// benchServer is the "refundry serve" bench started for itself.
+type benchServer struct {
+	cmd  *exec.Cmd
+	base string
+	key  string
+	dir  string
+	done chan struct{}
+}
+
+var benchListenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startBenchServer makes a merchant on the database and starts this same
+// binary's serve on it, on a free port of the loopback, and returns once
+// the server has logged the address it listens on.
+func startBenchServer(ctx context.Context, db string, groupCommit *bool, stderr io.Writer, say bool) (*benchServer, error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: cannot find its own binary to start a server: %w", err)
+	}
+	s := &benchServer{done: make(chan struct{})}
+	if db == "" {
+		if s.dir, err = os.MkdirTemp("", "refundry-bench-"); err != nil {
+			return nil, err
+		}
+		db = "sqlite:" + filepath.Join(s.dir, "bench.db")
+	}
+	env := append(os.Environ(), "REFUNDRY_DB=", "REFUNDRY_ADDR=")
+	// A slug of its own, so that bench can run again and again on one
+	// PostgreSQL database.
+	mc := exec.CommandContext(ctx, bin, "merchant", "create", "--slug", "bench-"+strings.ToLower(refundry.NewID()), "--name", "Bench", "--db", db)
+	mc.Env = env
+	mc.Stderr = stderr
+	out, err := mc.Output()
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("bench: merchant create: %w", err)
+	}
+	var made struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &made); err != nil || made.APIKey == "" {
+		s.cleanup()
+		return nil, fmt.Errorf("bench: merchant create printed %q", out)
+	}
+	s.key = made.APIKey
+
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", db}
+	if groupCommit != nil {
+		args = append(args, "--group-commit="+strconv.FormatBool(*groupCommit))
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = env
+	pipe, err := s.cmd.StderrPipe()
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	var logs strings.Builder
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		found := false
+		for sc.Scan() {
+			if !found {
+				logs.WriteString(sc.Text() + "\n")
+				if m := benchListenLine.FindStringSubmatch(sc.Text()); m != nil {
+					found = true
+					addr <- m[1]
+				}
+			}
+			// Keep reading: a server whose stderr pipe fills up blocks.
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case <-s.done:
+		_ = s.cmd.Wait()
+		s.cleanup()
+		return nil, fmt.Errorf("bench: the server exited before listening:\n%s", logs.String())
+	case <-time.After(60 * time.Second):
+		s.stop()
+		return nil, errors.New("bench: the server did not say where it listens within 60s")
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
+	}
+	if say {
+		fmt.Fprintf(stderr, "bench: started %s serve on %s at %s\n", filepath.Base(bin), db, s.base)
+	}
+	return s, nil
+}
+
+// stop ends the server with SIGTERM (a clean shutdown), or SIGKILL if it
+// has not stopped in 20 seconds, and removes the temporary database.
+func (s *benchServer) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+	_ = s.cmd.Wait()
+	s.cleanup()
+}
+
+func (s *benchServer) cleanup() {
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+	}
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// bench end to end: it starts its own server on a temporary SQLite file,
+// refunds through each API, and its --json line says invariant 2 held.
+func TestBenchJSON(t *testing.T) {
+	bin := buildBinary(t)
+	for _, d := range benchDialects {
+		t.Run(d, func(t *testing.T) {
+			n := "10"
+			if d == "native" {
+				n = "60"
+			}
+			cmd := exec.Command(bin, "bench", "--refunds", n, "--concurrency", "4", "--dialect", d, "--json")
+			cmd.Env = append(os.Environ(), "REFUNDRY_DB=", "REFUNDRY_ADDR=")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("bench: %v\n%s\n%s", err, out, stderr.String())
+			}
+			var res struct {
+				Refunds       int     `json:"refunds"`
+				Seconds       float64 `json:"seconds"`
+				RefundsPerSec float64 `json:"refunds_per_sec"`
+				P50Ms         float64 `json:"p50_ms"`
+				P90Ms         float64 `json:"p90_ms"`
+				P99Ms         float64 `json:"p99_ms"`
+				MaxMs         float64 `json:"max_ms"`
+				Errors        int     `json:"errors"`
+				InvariantOK   bool    `json:"invariant_ok"`
+				SalesChecked  int     `json:"sales_checked"`
+			}
+			if strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+				t.Fatalf("--json printed more than one line: %q", out)
+			}
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("--json output %q: %v", out, err)
+			}
+			if !res.InvariantOK || res.Errors != 0 || res.Refunds == 0 || res.SalesChecked != res.Refunds {
+				t.Fatalf("bench result %+v; stderr:\n%s", res, stderr.String())
+			}
+			if !(res.P50Ms > 0 && res.P50Ms <= res.P90Ms && res.P90Ms <= res.P99Ms && res.P99Ms <= res.MaxMs) || res.RefundsPerSec <= 0 || res.Seconds <= 0 {
+				t.Fatalf("timings out of order: %+v", res)
+			}
+		})
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--target", "http://127.0.0.1:1"},
+		{"bench", "--key", "k"},
+		{"bench", "--dialect", "soap"},
+		{"bench", "--refunds", "0"},
+		{"bench", "--target", "http://127.0.0.1:1", "--key", "k", "--db", "x.db"},
+		{"refund", "--target", "http://127.0.0.1:1", "--key", "k"},
+		{"refund", "--csv", "x.csv"},
+	} {
+		var stderr strings.Builder
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, &stderr)
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("%v: err %v, exit %d; want a usage error", args, err, exitCode(err))
+		}
+		if !strings.Contains(stderr.String(), "Usage: refundry") {
+			t.Errorf("%v: no usage printed", args)
+		}
+	}
+	var stderr strings.Builder
+	err := run(context.Background(), []string{"bench", "--target", "http://127.0.0.1:1"}, func(string) string { return "" }, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--key") {
+		t.Errorf("--target without --key: %v", err)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, c := range []struct {
+		pct  int
+		want int64
+	}{{50, 5}, {90, 9}, {99, 10}, {100, 10}, {1, 1}} {
+		if got := percentile(v, c.pct); got != c.want {
+			t.Errorf("p%d = %d, want %d", c.pct, got, c.want)
+		}
+	}
+	if percentile([]int64{7}, 99) != 7 || percentile(nil, 50) != 0 {
+		t.Error("edge cases")
+	}
+}

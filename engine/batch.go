@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/refundry/refundry"
+)
+
+// batchStore returns the store's BatchStore side; both stores have one.
+func (e *Engine) batchStore() (refundry.BatchStore, error) {
+	bs, ok := e.Store.(refundry.BatchStore)
+	if !ok {
+		return nil, refundry.Errorf(refundry.EINTERNAL, "This store keeps no refund batches.")
+	}
+	return bs, nil
+}
+
+// CreateRefundBatch validates and stores a batch of refund rows for the
+// merchant; serve's BatchWorker works it. replayed as Store.CreateSale.
+func (e *Engine) CreateRefundBatch(ctx context.Context, merchantID string, rows []*refundry.BatchRow, idem *refundry.Idempotency) (*refundry.RefundBatch, bool, error) {
+	bs, err := e.batchStore()
+	if err != nil {
+		return nil, false, err
+	}
+	if err := refundry.ValidateBatchRows(rows); err != nil {
+		return nil, false, err
+	}
+	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID}
+	replayed, err := bs.CreateRefundBatch(ctx, b, rows, idem)
+	return b, replayed, err
+}
+
+// FindRefundBatch returns the batch with its counts, or ENOTFOUND.
+func (e *Engine) FindRefundBatch(ctx context.Context, merchantID, id string) (*refundry.RefundBatch, error) {
+	bs, err := e.batchStore()
+	if err != nil {
+		return nil, err
+	}
+	return bs.FindRefundBatch(ctx, merchantID, id)
+}
+
+// ListBatchRows pages through a batch's rows in order, or ENOTFOUND.
+func (e *Engine) ListBatchRows(ctx context.Context, merchantID, id string, afterRow, limit int) ([]*refundry.BatchRow, error) {
+	bs, err := e.batchStore()
+	if err != nil {
+		return nil, err
+	}
+	return bs.ListBatchRows(ctx, merchantID, id, afterRow, limit)
+}
+
+// ResolveTarget finds what a bulk row's target names: a sale, line item
+// or transaction by id, else a sale by its reference, else a transaction
+// by its payment reference. Returns ENOTFOUND if nothing matches.
+func (e *Engine) ResolveTarget(ctx context.Context, merchantID, text string) (refundry.RefundTarget, error) {
+	type try struct {
+		by  refundry.SaleLookup
+		out func(*refundry.Sale) refundry.RefundTarget
+	}
+	var tries []try
+	if refundry.ValidID(text) {
+		tries = append(tries,
+			try{refundry.SaleLookup{ID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{SaleID: text} }},
+			try{refundry.SaleLookup{LineItemID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{LineItemID: text} }},
+			try{refundry.SaleLookup{TransactionID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{TransactionID: text} }})
+	}
+	tries = append(tries,
+		try{refundry.SaleLookup{Reference: text}, func(s *refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{SaleID: s.ID} }},
+		try{refundry.SaleLookup{TransactionReference: text}, func(s *refundry.Sale) refundry.RefundTarget {
+			for _, t := range s.Transactions {
+				if t.Reference == text {
+					return refundry.RefundTarget{TransactionID: t.ID}
+				}
+			}
+			return refundry.RefundTarget{SaleID: s.ID}
+		}})
+	for _, t := range tries {
+		s, err := e.Store.FindSale(ctx, merchantID, t.by)
+		if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return refundry.RefundTarget{}, err
+		}
+		return t.out(s), nil
+	}
+	return refundry.RefundTarget{}, refundry.ParamErrorf(refundry.ENOTFOUND, "target",
+		"No sale, line item or transaction has the id or reference %q.", text)
+}
+
+// errTransient marks a row that could not be worked for a moment (the
+// database busy, the server stopping): it is left for a later claim.
+var errTransient = errors.New("transient")
+
+// RefundBatchRow makes the refund a row asks for and sets the row's
+// outcome. The refund carries the row's idempotency key (invariant 4), so
+// working a row again after a crash returns the refund made the first
+// time and never makes a second one. It returns an error wrapping
+// errTransient when the row should be tried again later.
+func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error {
+	target, err := e.ResolveTarget(ctx, r.MerchantID, r.Target)
+	if err == nil {
+		var res *refundry.RefundResult
+		md, _ := json.Marshal(map[string]any{"refund_batch": r.BatchID, "row": r.Row}) // a map of a string and an int always marshals
+		res, err = e.Refund(ctx, refundry.RefundRequest{
+			MerchantID: r.MerchantID, Target: target, Amount: r.Amount, Reason: r.Reason, Metadata: md,
+			Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
+		})
+		if err == nil {
+			first := res.Refunds[0]
+			r.RefundID, r.RefundStat, r.Error = first.ID, first.Status, ""
+			r.Status = refundry.BatchRowSucceeded
+			if refusal := first.Refusal(); refusal != nil {
+				r.Status, r.Error = refundry.BatchRowFailed, refundry.ErrorMessage(refusal)
+			}
+			return nil
+		}
+	}
+	switch code := refundry.ErrorCode(err); {
+	case ctx.Err() != nil, code == refundry.EUNAVAILABLE, code == refundry.EINTERNAL:
+		return fmt.Errorf("%w: row %d of batch %s: %w", errTransient, r.Row, r.BatchID, err)
+	default:
+		r.Status, r.Error = refundry.BatchRowFailed, refundry.ErrorMessage(err)
+		return nil
+	}
+}
+
+// rowHash is the request hash recorded with a row's idempotency key: the
+// row's content, so a key is never replayed for a different request.
+func rowHash(r *refundry.BatchRow) string {
+	h := sha256.New()
+	amount := "all"
+	if r.Amount != nil {
+		amount = fmt.Sprint(*r.Amount)
+	}
+	fmt.Fprintf(h, "refund_batch_row\n%s\n%d\n%s\n%s\n%s", r.BatchID, r.Row, r.Target, amount, r.Reason)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// BatchWorker works queued refund batch rows: it claims a chunk under a
+// lease, refunds its rows with bounded concurrency, and records their
+// outcomes in one transaction. A worker that dies (kill -9) leaves its
+// rows processing; once their lease runs out any worker claims them again
+// and the rows' idempotency keys replay the refunds already made.
+type BatchWorker struct {
+	Engine      *Engine
+	Interval    time.Duration // how often an idle worker looks for work
+	Lease       time.Duration // how long a claim holds its rows
+	Chunk       int           // rows claimed at once
+	Concurrency int           // rows refunded at once
+	MaxAttempts int           // claims of a row before a transient fault fails it
+}
+
+// NewBatchWorker returns a worker with the defaults serve uses.
+func NewBatchWorker(e *Engine, lease time.Duration) *BatchWorker {
+	return &BatchWorker{Engine: e, Interval: 500 * time.Millisecond, Lease: lease, Chunk: 256, Concurrency: 16, MaxAttempts: 5}
+}
+
+// Run works batches until ctx is done, sleeping Interval when there is
+// nothing to do and backing off (capped, exponential) after failures.
+func (w *BatchWorker) Run(ctx context.Context) {
+	failures := 0
+	var lastLog time.Time
+	for ctx.Err() == nil {
+		n, err := w.RunOnce(ctx)
+		wait := w.Interval
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			wait = min(30*time.Second, w.Interval<<min(failures, 6))
+			// One line per half minute: a database down for an hour must
+			// not fill the log.
+			if time.Since(lastLog) > 30*time.Second {
+				w.Engine.Logger.ErrorContext(ctx, "refund batch worker", "err", err, "failures", failures)
+				lastLog = time.Now()
+			}
+		case n > 0:
+			failures = 0
+			continue // more may be queued: no sleep while there is work
+		default:
+			failures = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce claims one chunk and works it; it returns how many rows it
+// finished.
+func (w *BatchWorker) RunOnce(ctx context.Context) (int, error) {
+	bs, err := w.Engine.batchStore()
+	if err != nil {
+		return 0, err
+	}
+	rows, err := bs.ClaimBatchRows(ctx, w.Lease, w.Chunk)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	// Each row's refund is its own durable transaction; concurrent rows let
+	// the store commit many of them at once (group commit).
+	var (
+		mu       sync.Mutex
+		finished []*refundry.BatchRow
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, max(1, w.Concurrency))
+	)
+	for _, r := range rows {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := w.Engine.RefundBatchRow(ctx, r)
+			if err != nil && r.Attempts >= w.MaxAttempts && ctx.Err() == nil {
+				r.Status, r.Error = refundry.BatchRowFailed, "Gave up after "+fmt.Sprint(r.Attempts)+" attempts: "+refundry.ErrorMessage(err)
+				err = nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return // left processing: claimed again when the lease runs out
+			}
+			finished = append(finished, r)
+		})
+	}
+	wg.Wait()
+	if len(finished) > 0 {
+		// The refunds are made; recording their outcomes must not be cut
+		// short by a shutdown (a lost record costs only a replay).
+		if err := bs.FinishBatchRows(context.WithoutCancel(ctx), finished); err != nil {
+			return 0, err
+		}
+	}
+	return len(finished), firstErr
+}
