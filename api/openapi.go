@@ -126,11 +126,35 @@ func (s oaSchema) typeName() string {
 type refOperation struct {
 	Method, Path, ID, Summary, Description string
 	Params                                 []refField
-	Request                                string
+	Request                                []refBody
 	Responses                              []refResponse
 }
 
-type refResponse struct{ Status, Description, Schema string }
+type refResponse struct {
+	Status, Description string
+	Bodies              []refBody
+}
+
+// refBody is one media type of a request or response body: what it holds,
+// linked to the schema's section when that is a named schema. Media is
+// empty for JSON, the usual case; others (text/csv) are named.
+type refBody struct{ Media, Schema, Link string }
+
+func refBodies(content map[string]struct{ Schema oaSchema }, named map[string]oaSchema) []refBody {
+	var out []refBody
+	for media, c := range content {
+		b := refBody{Media: media, Schema: c.Schema.typeName()}
+		if media == "application/json" {
+			b.Media = ""
+		}
+		if _, ok := named[b.Schema]; ok {
+			b.Link = b.Schema
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Media < out[j].Media })
+	return out
+}
 
 type refField struct {
 	Name, Type, Description string
@@ -156,10 +180,10 @@ func renderReference(raw []byte) ([]byte, error) {
 				ro.Params = append(ro.Params, refField{Name: p.Name + " (" + p.In + ")", Type: p.Schema.typeName(), Description: p.Description, Required: p.Required, Enum: enumText(p.Schema)})
 			}
 			if op.RequestBody != nil {
-				ro.Request = op.RequestBody.Content["application/json"].Schema.typeName()
+				ro.Request = refBodies(op.RequestBody.Content, doc.Components.Schemas)
 			}
 			for status, r := range op.Responses {
-				ro.Responses = append(ro.Responses, refResponse{status, r.Description, r.Content["application/json"].Schema.typeName()})
+				ro.Responses = append(ro.Responses, refResponse{status, r.Description, refBodies(r.Content, doc.Components.Schemas)})
 			}
 			sort.Slice(ro.Responses, func(i, j int) bool { return ro.Responses[i].Status < ro.Responses[j].Status })
 			ops = append(ops, ro)
@@ -229,9 +253,9 @@ nav a{margin-right:1rem}
 {{if .Params}}<table><tr><th>Parameter</th><th>Type</th><th>Description</th></tr>
 {{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.Type}}{{if .Enum}}: {{.Enum}}{{end}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>{{end}}
-{{if .Request}}<p>Request body: <a href="#schema-{{.Request}}">{{.Request}}</a></p>{{end}}
+{{if .Request}}<p>Request body: {{range $i, $b := .Request}}{{if $i}}, or {{end}}{{template "body" $b}}{{end}}</p>{{end}}
 <table><tr><th>Status</th><th>Body</th><th>When</th></tr>
-{{range .Responses}}<tr><td>{{.Status}}</td><td><a href="#schema-{{.Schema}}">{{.Schema}}</a></td><td>{{.Description}}</td></tr>
+{{range .Responses}}<tr><td>{{.Status}}</td><td>{{range $i, $b := .Bodies}}{{if $i}}, or {{end}}{{template "body" $b}}{{end}}</td><td>{{.Description}}</td></tr>
 {{end}}</table></section>
 {{end}}
 <h2>Objects</h2>
@@ -241,4 +265,4 @@ nav a{margin-right:1rem}
 {{end}}</table></section>
 {{end}}
 </body></html>
-`))
+{{define "body"}}{{if .Link}}<a href="#schema-{{.Link}}">{{.Schema}}</a>{{else}}{{.Schema}}{{end}}{{if .Media}} ({{.Media}}){{end}}{{end}}`))
