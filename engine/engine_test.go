@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,11 @@ func TestGatewayTimeoutLeavesPendingUntilRecovery(t *testing.T) {
 
 func TestRecoverySettlesTimedPending(t *testing.T) {
 	env := testenv.New(t)
+	// The simulator's clock, not the wall's, decides when the delay has
+	// passed, so a slow machine cannot settle the refund early.
+	var simNow atomic.Int64
+	simNow.Store(time.Now().Add(-time.Hour).UnixNano())
+	env.Sim.Now = func() time.Time { return time.Unix(0, simNow.Load()) }
 	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"sim_pending_500ms"}})
 	res, err := refund(t, env, refundry.RefundTarget{SaleID: sale.ID}, 0)
 	if err != nil {
@@ -64,7 +70,10 @@ func TestRecoverySettlesTimedPending(t *testing.T) {
 	if res.Refunds[0].Status != refundry.RefundPending {
 		t.Fatalf("status before the delay = %s", res.Refunds[0].Status)
 	}
-	time.Sleep(600 * time.Millisecond)
+	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 0 {
+		t.Fatalf("Recover before the delay = %d, %v", n, err)
+	}
+	simNow.Store(time.Now().Add(time.Second).UnixNano())
 	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
 	if err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v", n, err)
