@@ -175,7 +175,7 @@ func TestReadyz(t *testing.T) {
 func TestFlagEnvTwins(t *testing.T) {
 	none := func(string) string { return "" }
 	flagLine := regexp.MustCompile(`^  -(\S+)`)
-	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"backup"}} {
+	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"backup"}, {"bench"}, {"refund"}} {
 		var help bytes.Buffer
 		_ = run(context.Background(), append(cmd, "-h"), none, io.Discard, &help)
 		lines := strings.Split(help.String(), "\n")
@@ -217,8 +217,27 @@ func TestFlagEnvTwins(t *testing.T) {
 		t.Fatalf("merchant = %+v", got.Merchant)
 	}
 
+	// bench and refund read their twins too: REFUNDRY_DIALECT reaches
+	// bench's check of --dialect, and REFUNDRY_CSV names refund's input
+	// file (both fail before any server is started or dialled).
+	err := run(context.Background(), []string{"bench"}, func(k string) string {
+		if k == "REFUNDRY_DIALECT" {
+			return "no-such-dialect"
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "no-such-dialect") {
+		t.Fatalf("bench with REFUNDRY_DIALECT=no-such-dialect: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "from-env.csv")
+	renv := map[string]string{"REFUNDRY_CSV": missing, "REFUNDRY_TARGET": "http://127.0.0.1:1", "REFUNDRY_KEY": "k"}
+	err = run(context.Background(), []string{"refund"}, func(k string) string { return renv[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "from-env.csv") {
+		t.Fatalf("refund with REFUNDRY_CSV=%s: %v", missing, err)
+	}
+
 	// A twin with a value its flag refuses is a usage error naming it.
-	err := run(context.Background(), []string{"serve"}, func(k string) string {
+	err = run(context.Background(), []string{"serve"}, func(k string) string {
 		if k == "REFUNDRY_DEMO" {
 			return "maybe"
 		}

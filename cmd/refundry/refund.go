@@ -62,7 +62,7 @@ func (c *refundCommand) Run(ctx context.Context, args []string, getenv func(stri
 		fmt.Fprint(stderr, refundUsage)
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv); err != nil {
 		return err
 	}
 	switch {
