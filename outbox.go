@@ -252,6 +252,14 @@ type Outbox interface {
 	// RecordNotification records a send of a claimed notification and
 	// ends its lease. Returns ENOTFOUND.
 	RecordNotification(ctx context.Context, id string, r NotificationResult) error
+
+	// OldestUndelivered returns, across all merchants, when the oldest
+	// pending delivery to an enabled endpoint and the oldest unsent
+	// notification were created; a zero time when there is none. It is
+	// the outbox's lag, for monitoring. A disabled endpoint's deliveries
+	// are left out: they wait for its merchant, not for the worker, and
+	// would otherwise hold the lag up for as long as it stays disabled.
+	OldestUndelivered(ctx context.Context) (delivery, notification time.Time, err error)
 }
 
 // DisabledReason tells a merchant why the delivery worker disabled an

@@ -63,13 +63,16 @@ func newOps() (*ops, error) {
 	return o, nil
 }
 
-// attach makes eng report to the metrics, exposes the store's pools and
-// pending refunds, and prepares the readiness checks.
+// attach makes eng report to the metrics, exposes the store's pools,
+// pending refunds and outbox lag, and prepares the readiness checks.
 func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	eng.Observer = opsObserver{o.metrics, o.recovery}
 	cs := []prometheus.Collector{metrics.NewPendingCollector(oldestPending(store), time.Now)}
 	if pools := poolSource(store); pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(pools))
+	}
+	if o, ok := store.(refundry.Outbox); ok {
+		cs = append(cs, metrics.NewOutboxCollector(o.OldestUndelivered, time.Now))
 	}
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {

@@ -14,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/internal/testenv"
 	"github.com/refundry/refundry/store/sqlite"
@@ -119,6 +121,40 @@ func TestMetricsMoveWithRefunds(t *testing.T) {
 	// The scrape itself is counted, under its route, with no dialect.
 	if after[`refundry_http_requests_total{code="200",dialect="none",route="GET /metrics"}`] < 1 {
 		t.Error("the first scrape was not counted")
+	}
+}
+
+// TestOutboxLagMetric scrapes /metrics, leaves a webhook delivery
+// pending and a customer notice unsent (this server runs no workers), and
+// scrapes again: both ages of the outbox lag rise above zero.
+func TestOutboxLagMetric(t *testing.T) {
+	env := testenv.New(t)
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Engine)))
+	t.Cleanup(srv.Close)
+	o, ok := env.Store.(refundry.Outbox)
+	if !ok {
+		t.Fatalf("%T is not an Outbox", env.Store)
+	}
+	webhook := `refundry_outbox_oldest_undelivered_age_seconds{kind="webhook"}`
+	email := `refundry_outbox_oldest_undelivered_age_seconds{kind="email"}`
+	before := scrape(t, srv.URL)
+	if before[webhook] != 0 || before[email] != 0 || before["refundry_outbox_oldest_undelivered_scrape_ok"] != 1 {
+		t.Fatalf("empty outbox: webhook %v, email %v, ok %v", before[webhook], before[email], before["refundry_outbox_oldest_undelivered_scrape_ok"])
+	}
+
+	storetest.MustCreateEndpoint(t, o, env.A.ID, "*")
+	sale := env.Sale(testenv.SaleSpec{Units: []int64{1000}, Email: "ada@example.com"})
+	post(t, srv.URL+"/v1/refunds", env.KeyA, fmt.Sprintf(`{"sale": %q, "amount": 700, "notify_customer": true}`, sale.ID))
+	if _, err := o.DispatchEvents(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // so that the ages are surely above zero
+
+	after := scrape(t, srv.URL)
+	for _, k := range []string{webhook, email} {
+		if after[k] <= 0 {
+			t.Errorf("%s = %v after leaving one undelivered, want > 0", k, after[k])
+		}
 	}
 }
 

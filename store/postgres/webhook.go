@@ -443,3 +443,23 @@ func scanDelivery(row pgx.CollectableRow, extra ...any) (*refundry.Delivery, err
 func collectDeliveries(rows pgx.Rows) ([]*refundry.Delivery, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*refundry.Delivery, error) { return scanDelivery(row) })
 }
+
+// OldestUndelivered reads the outbox's lag, both ages in one statement so
+// that they come from one snapshot.
+func (s *Store) OldestUndelivered(ctx context.Context) (delivery, notification time.Time, err error) {
+	var d, n *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT
+		(SELECT MIN(d.created) FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			WHERE d.status = 'pending' AND e.status = 'enabled'),
+		(SELECT MIN(created) FROM notifications WHERE status = 'unsent')`).Scan(&d, &n)
+	if err != nil {
+		return time.Time{}, time.Time{}, translate(err)
+	}
+	if d != nil {
+		delivery = d.UTC()
+	}
+	if n != nil {
+		notification = n.UTC()
+	}
+	return delivery, notification, nil
+}

@@ -455,3 +455,27 @@ func scanDeliveries(rows *sql.Rows) ([]*refundry.Delivery, error) {
 func excerpt(s string) string {
 	return refundry.Excerpt(s, refundry.MaxResponseExcerpt)
 }
+
+// OldestUndelivered reads the outbox's lag. 'pending' and 'unsent' are
+// spelled out so that SQLite can use the partial indexes on due rows.
+func (s *Store) OldestUndelivered(ctx context.Context) (delivery, notification time.Time, err error) {
+	err = s.view(ctx, func(tx *tx) error {
+		var d, n sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(d.created) FROM deliveries d
+			JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			WHERE d.status = 'pending' AND e.status = 'enabled'`).Scan(&d); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(created) FROM notifications WHERE status = 'unsent'`).Scan(&n); err != nil {
+			return err
+		}
+		if d.Valid {
+			delivery = fromMicros(d.Int64)
+		}
+		if n.Valid {
+			notification = fromMicros(n.Int64)
+		}
+		return nil
+	})
+	return delivery, notification, err
+}

@@ -29,6 +29,7 @@ func RunOutbox(t *testing.T, open Opener) {
 	t.Run("DisableAndEnable", func(t *testing.T) { testDisable(t, outbox) })
 	t.Run("GiveUpAndReplay", func(t *testing.T) { testReplay(t, outbox) })
 	t.Run("Notification", func(t *testing.T) { testNotifications(t, outbox) })
+	t.Run("OldestUndelivered", func(t *testing.T) { testOldestUndelivered(t, outbox) })
 }
 
 type outboxOpener = func(t *testing.T) (refundry.Store, refundry.Outbox)
@@ -495,4 +496,64 @@ func testNotifications(t *testing.T, outbox outboxOpener) {
 		t.Fatalf("failed = %+v", f)
 	}
 	wantCode(t, o.RecordNotification(ctx, refundry.NewID(), refundry.NotificationResult{Sent: true}), refundry.ENOTFOUND)
+}
+
+// testOldestUndelivered checks the outbox's lag: a pending delivery and an
+// unsent notice show in it until they leave. The database may hold other
+// subtests' rows, so the expectation is the older of what was there before
+// and what this test makes.
+func testOldestUndelivered(t *testing.T, outbox outboxOpener) {
+	ctx := context.Background()
+	s, o := outbox(t)
+	m := MustCreateMerchant(t, s)
+	beforeD, beforeN, err := o.OldestUndelivered(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := func(before, mine time.Time) time.Time {
+		if !before.IsZero() && before.Before(mine) {
+			return before
+		}
+		return mine
+	}
+
+	ep := MustCreateEndpoint(t, o, m.ID, refundry.EventSaleCreated)
+	sale := MustCreateSale(t, s, m.ID, simulatorSale)
+	dispatchAll(t, o)
+	req := SaleRefund(m.ID, sale.ID, Amount(100))
+	req.Offsite, req.NotifyCustomer = true, true // succeeds at once and owes a notice
+	MustRefund(t, s, req)
+	ds := claim(t, o, ep.ID, refundry.Claim{Limit: 10, Lease: time.Minute})
+	ns, _, err := o.ListNotifications(ctx, m.ID, refundry.NotificationFilter{Status: refundry.NotificationUnsent})
+	if err != nil || len(ds) != 1 || len(ns) != 1 {
+		t.Fatalf("made %d deliveries and %d notices (%v), want 1 and 1", len(ds), len(ns), err)
+	}
+	d, n, err := o.OldestUndelivered(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := older(beforeD, ds[0].Created); !d.Equal(want) {
+		t.Fatalf("oldest delivery = %v, want %v", d, want)
+	}
+	if want := older(beforeN, ns[0].Created); !n.Equal(want) {
+		t.Fatalf("oldest notice = %v, want %v", n, want)
+	}
+
+	// Delivered and sent, they no longer count.
+	record(t, o, ds[0], 200, refundry.AttemptResult{})
+	all, err := o.ClaimNotifications(ctx, 1000, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range all {
+		if x.MerchantID == m.ID {
+			if err := o.RecordNotification(ctx, x.ID, refundry.NotificationResult{Sent: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d, n, err = o.OldestUndelivered(ctx)
+	if err != nil || !d.Equal(beforeD) || !n.Equal(beforeN) {
+		t.Fatalf("after delivery and send: %v %v %v, want %v %v", d, n, err, beforeD, beforeN)
+	}
 }
