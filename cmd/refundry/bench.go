@@ -88,11 +88,12 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnvPrefix(fs, args, getenv, benchEnvPrefix); err != nil {
 		return err
 	}
-	// A flag set by its REFUNDRY_ twin counts as set: REFUNDRY_DB with
-	// --target is the same contradiction as --db with --target.
+	// A flag set by its REFUNDRY_BENCH_ twin counts as set:
+	// REFUNDRY_BENCH_DB with --target is the same contradiction as --db
+	// with --target.
 	setFlags := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
 	switch {
@@ -107,7 +108,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return usageError{"--key goes with --target; without --target bench makes its own merchant"}
 	case *target != "" && (setFlags["db"] || setFlags["group-commit"]):
 		fs.Usage()
-		return usageError{"--db and --group-commit (or REFUNDRY_DB, REFUNDRY_GROUP_COMMIT) choose the server bench starts; with --target, set them on that server"}
+		return usageError{"--db and --group-commit (or REFUNDRY_BENCH_DB, REFUNDRY_BENCH_GROUP_COMMIT) choose the server bench starts; with --target, set them on that server"}
 	case *concurrency < 1 || *refunds < 1:
 		fs.Usage()
 		return usageError{"--concurrency and --refunds must be at least 1"}

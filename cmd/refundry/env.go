@@ -7,21 +7,34 @@ import (
 	"strings"
 )
 
-// envName is the environment twin of a flag: REFUNDRY_ and the flag's
+// envPrefix starts the environment twin of every flag.
+const envPrefix = "REFUNDRY_"
+
+// benchEnvPrefix starts bench's twins. bench is run on machines where
+// serve's own twins are set (REFUNDRY_DB, and REFUNDRY_KEY as the demo
+// prints it): sharing them would point a load test at the live database.
+const benchEnvPrefix = "REFUNDRY_BENCH_"
+
+// envName is the environment twin of a flag: the prefix and the flag's
 // name in upper case with dashes as underscores (--stripe-api-base is
 // REFUNDRY_STRIPE_API_BASE).
-func envName(flagName string) string {
-	return "REFUNDRY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+func envName(prefix, flagName string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlagsEnv parses a subcommand's flags, then gives every flag not set
-// on the command line the value of its environment twin, if that is set:
-// the command line wins over the environment, which wins over the
+// parseFlagsEnv parses a subcommand's flags with REFUNDRY_ twins.
+func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	return parseFlagsEnvPrefix(fs, args, getenv, envPrefix)
+}
+
+// parseFlagsEnvPrefix parses a subcommand's flags, then gives every flag
+// not set on the command line the value of its environment twin, if that
+// is set: the command line wins over the environment, which wins over the
 // default. Each flag's help names its twin, so that -h lists them all. A
 // twin with a value the flag refuses is a usage error naming the variable.
-func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+func parseFlagsEnvPrefix(fs *flag.FlagSet, args []string, getenv func(string) string, prefix string) error {
 	fs.VisitAll(func(f *flag.Flag) {
-		if name := envName(f.Name); !strings.Contains(f.Usage, name) {
+		if name := envName(prefix, f.Name); !strings.Contains(f.Usage, name) {
 			f.Usage += " (env " + name + ")"
 		}
 	})
@@ -35,7 +48,7 @@ func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) 
 		if set[f.Name] {
 			return
 		}
-		name := envName(f.Name)
+		name := envName(prefix, f.Name)
 		v := getenv(name)
 		if v == "" {
 			return

@@ -211,7 +211,12 @@ func TestReadyz(t *testing.T) {
 func TestFlagEnvTwins(t *testing.T) {
 	none := func(string) string { return "" }
 	flagLine := regexp.MustCompile(`^  -(\S+)`)
-	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"backup"}, {"bench"}, {"refund"}} {
+	for _, c := range []struct {
+		cmd    []string
+		prefix string
+	}{{[]string{"serve"}, envPrefix}, {[]string{"merchant", "create"}, envPrefix}, {[]string{"backup"}, envPrefix},
+		{[]string{"bench"}, benchEnvPrefix}, {[]string{"refund"}, envPrefix}} {
+		cmd := c.cmd
 		var help bytes.Buffer
 		_ = run(context.Background(), append(cmd, "-h"), none, io.Discard, &help)
 		lines := strings.Split(help.String(), "\n")
@@ -226,7 +231,7 @@ func TestFlagEnvTwins(t *testing.T) {
 			if i+1 < len(lines) {
 				text += lines[i+1] // the help text is on the next line
 			}
-			if want := envName(m[1]); !strings.Contains(text, "env "+want) {
+			if want := envName(c.prefix, m[1]); !strings.Contains(text, "env "+want) {
 				t.Errorf("%v -h: flag -%s does not name %s:\n%s", cmd, m[1], want, text)
 			}
 		}
@@ -253,17 +258,26 @@ func TestFlagEnvTwins(t *testing.T) {
 		t.Fatalf("merchant = %+v", got.Merchant)
 	}
 
-	// bench and refund read their twins too: REFUNDRY_DIALECT reaches
+	// bench reads none of serve's twins: with REFUNDRY_KEY exported as the
+	// demo says and REFUNDRY_DB naming a live database, bench still makes
+	// its own server (here it stops at its own --concurrency check).
+	serveEnv := map[string]string{"REFUNDRY_KEY": "rfk_live", "REFUNDRY_DB": "postgres://live.example/prod"}
+	err := run(context.Background(), []string{"bench", "--concurrency", "0"}, func(k string) string { return serveEnv[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--concurrency") {
+		t.Fatalf("bench with serve's REFUNDRY_KEY and REFUNDRY_DB set: %v", err)
+	}
+
+	// bench and refund read their twins too: REFUNDRY_BENCH_DIALECT reaches
 	// bench's check of --dialect, and REFUNDRY_CSV names refund's input
 	// file (both fail before any server is started or dialled).
-	err := run(context.Background(), []string{"bench"}, func(k string) string {
-		if k == "REFUNDRY_DIALECT" {
+	err = run(context.Background(), []string{"bench"}, func(k string) string {
+		if k == "REFUNDRY_BENCH_DIALECT" {
 			return "no-such-dialect"
 		}
 		return ""
 	}, io.Discard, io.Discard)
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "no-such-dialect") {
-		t.Fatalf("bench with REFUNDRY_DIALECT=no-such-dialect: %v", err)
+		t.Fatalf("bench with REFUNDRY_BENCH_DIALECT=no-such-dialect: %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "from-env.csv")
 	renv := map[string]string{"REFUNDRY_CSV": missing, "REFUNDRY_TARGET": "http://127.0.0.1:1", "REFUNDRY_KEY": "k"}
