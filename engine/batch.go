@@ -155,6 +155,9 @@ type BatchWorker struct {
 	Chunk       int           // rows claimed at once
 	Concurrency int           // rows refunded at once
 	MaxAttempts int           // claims of a row before a transient fault fails it
+	// OnPass, if set, is called after every pass, so that a readiness
+	// check can tell the worker is alive.
+	OnPass func()
 }
 
 // NewBatchWorker returns a worker with the defaults serve uses.
@@ -169,6 +172,9 @@ func (w *BatchWorker) Run(ctx context.Context) {
 	var lastLog time.Time
 	for ctx.Err() == nil {
 		n, err := w.RunOnce(ctx)
+		if w.OnPass != nil {
+			w.OnPass()
+		}
 		wait := w.Interval
 		switch {
 		case ctx.Err() != nil:

@@ -155,6 +155,10 @@ type Email struct {
 	Schedule []time.Duration // default EmailSchedule
 	Timeout  time.Duration   // per send; default 60s
 
+	// OnPass, if set, is called after every pass of the loop, so that a
+	// readiness check can tell the loop is alive.
+	OnPass func()
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -191,6 +195,9 @@ func (e *Email) loop() {
 			e.warn.log(e.Logger, "pass", "email pass failed", "err", err, "retry_in", backoff)
 		} else {
 			backoff = 0
+		}
+		if e.OnPass != nil {
+			e.OnPass()
 		}
 		wait := e.Interval
 		if backoff > 0 {

@@ -52,6 +52,9 @@ type Webhooks struct {
 	Interval             time.Duration   // how often the outbox is polled; default 250ms
 	DisableAfterFailures int             // default DefaultDisableAfterFailures
 	DisableAfter         time.Duration   // default DefaultDisableAfter
+	// OnPass, if set, is called after every pass of the loop, so that a
+	// readiness check can tell the loop is alive.
+	OnPass func()
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -122,6 +125,9 @@ func (w *Webhooks) loop() {
 			w.warn.log(w.Logger, "pass", "webhook pass failed", "err", err, "retry_in", backoff)
 		} else {
 			backoff = 0
+		}
+		if w.OnPass != nil {
+			w.OnPass()
 		}
 		wait := w.Interval
 		if backoff > 0 {

@@ -121,6 +121,21 @@ func TestServeAnswersAndStopsOnSIGTERM(t *testing.T) {
 	}
 	res.Body.Close()
 
+	// Every background loop of the real process is running: ready.
+	var readyCode int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			readyCode = res.StatusCode
+			res.Body.Close()
+			if readyCode == 200 {
+				break
+			}
+		}
+	}
+	if readyCode != 200 {
+		t.Fatalf("/readyz answered %d; logs:\n%s", readyCode, logs.String())
+	}
+
 	// The demo printed a key that works, and a sample refund that succeeds.
 	keyLine := regexp.MustCompile(`REFUNDRY_KEY=(\S+)`)
 	key := stdout.await(t, keyLine)

@@ -28,16 +28,19 @@ func newSender(smtpURL, from string) (notify.Sender, error) {
 // worker, and returns what stops them. Without a sender, customer notices
 // stay unsent in the outbox (listed at GET /v1/notifications); the email
 // worker sends them at its first pass once a server is configured.
-func startNotify(eng *engine.Engine, logger *slog.Logger, sender notify.Sender) (stop func(), err error) {
+func startNotify(eng *engine.Engine, logger *slog.Logger, sender notify.Sender, op *ops) (stop func(), err error) {
 	outbox, err := eng.Outbox()
 	if err != nil {
 		return nil, err
 	}
-	hooks := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: logger.With("worker", "webhooks")}
+	hooks := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: logger.With("worker", "webhooks"), OnPass: op.webhooks.Beat}
+	op.webhooks.Start()
 	hooks.Open()
 	var mail *notify.Email
 	if sender != nil {
-		mail = &notify.Email{Outbox: outbox, Sender: sender, Logger: logger.With("worker", "email")}
+		mail = &notify.Email{Outbox: outbox, Sender: sender, Logger: logger.With("worker", "email"), OnPass: op.email.Beat}
+		op.email.Start()
+		op.checks = append(op.checks, op.email.Check())
 		mail.Open()
 	} else {
 		logger.Info("no --smtp: customer notices are kept unsent until a mail server is configured")

@@ -25,10 +25,10 @@ import (
 type ops struct {
 	registry *prometheus.Registry
 	metrics  *metrics.Metrics
-	// recovery beats after every pass of the recovery loop; /readyz fails
-	// if the loop has stopped or stalled.
-	recovery *health.Heartbeat
-	checks   []health.Check
+	// Each background loop beats after every pass; /readyz fails if one
+	// has stopped or stalled. email runs only with a mail server.
+	recovery, webhooks, email, batches *health.Heartbeat
+	checks                             []health.Check
 }
 
 // pinger and migrationChecker are what both stores offer for readiness,
@@ -42,9 +42,9 @@ type migrationChecker interface {
 	CheckMigrations(ctx context.Context) error
 }
 
-// recoveryMaxGap is the longest a healthy recovery loop goes between
+// workerMaxGap is the longest a healthy background loop goes between
 // passes: its longest backoff (a minute) plus a slow pass.
-const recoveryMaxGap = 3 * time.Minute
+const workerMaxGap = 3 * time.Minute
 
 // newOps registers the metrics. It comes before the store is opened, so
 // that the store can report its group-commit batches to them.
@@ -54,7 +54,9 @@ func newOps() (*ops, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &ops{registry: reg, metrics: m, recovery: health.NewHeartbeat("recovery", recoveryMaxGap)}
+	o := &ops{registry: reg, metrics: m,
+		recovery: health.NewHeartbeat("recovery", workerMaxGap), webhooks: health.NewHeartbeat("webhooks", workerMaxGap),
+		email: health.NewHeartbeat("email", workerMaxGap), batches: health.NewHeartbeat("batches", workerMaxGap)}
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -85,7 +87,7 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	if mc, ok := store.(migrationChecker); ok {
 		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})
 	}
-	o.checks = append(o.checks, o.recovery.Check())
+	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check())
 	return nil
 }
 

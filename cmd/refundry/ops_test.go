@@ -185,12 +185,18 @@ func TestReadyz(t *testing.T) {
 		}
 		return res.StatusCode, checks
 	}
-	// The recovery loop has not started: not ready.
-	if code, c := ready(); code != 503 || c["recovery"] != "fail" || c["database"] != "ok" {
-		t.Fatalf("before the loop starts: %d %v", code, c)
+	// The background loops have not started: not ready.
+	if code, c := ready(); code != 503 || c["recovery"] != "fail" || c["webhooks"] != "fail" || c["batches"] != "fail" || c["database"] != "ok" {
+		t.Fatalf("before the loops start: %d %v", code, c)
 	}
 	op.recovery.Start()
-	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["migrations"] != "ok" || c["recovery"] != "ok" {
+	op.webhooks.Start()
+	if code, c := ready(); code != 503 || c["batches"] != "fail" || c["webhooks"] != "ok" {
+		t.Fatalf("batch worker not started: %d %v", code, c)
+	}
+	op.batches.Start()
+	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["migrations"] != "ok" ||
+		c["recovery"] != "ok" || c["webhooks"] != "ok" || c["batches"] != "ok" {
 		t.Fatalf("ready: %d %v", code, c)
 	}
 	env.Store.Close()

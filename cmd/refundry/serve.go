@@ -92,7 +92,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if err := op.attach(store, eng); err != nil {
 		return err
 	}
-	stopNotify, err := startNotify(eng, logger, sender)
+	stopNotify, err := startNotify(eng, logger, sender, op)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	op.recovery.Start()
 	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
-	wg.Go(func() { engine.NewBatchWorker(eng, *batchLease).Run(workCtx) })
+	batches := engine.NewBatchWorker(eng, *batchLease)
+	batches.OnPass = op.batches.Beat
+	op.batches.Start()
+	wg.Go(func() { batches.Run(workCtx) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
