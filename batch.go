@@ -47,6 +47,30 @@ type BatchCounts struct {
 	Total, Pending, Processing, Succeeded, Failed int
 }
 
+// Add counts n rows of a row status; other statuses are not counted.
+func (c *BatchCounts) Add(rowStatus string, n int) {
+	switch rowStatus {
+	case BatchRowPending:
+		c.Pending = n
+	case BatchRowProcessing:
+		c.Processing = n
+	case BatchRowSucceeded:
+		c.Succeeded = n
+	case BatchRowFailed:
+		c.Failed = n
+	}
+}
+
+// Status is the batch's status as its row counts make it. Stores derive it
+// rather than trust a stored marker, which two workers finishing a
+// batch's last rows at once can both miss setting.
+func (c BatchCounts) Status() string {
+	if c.Pending+c.Processing == 0 {
+		return BatchCompleted
+	}
+	return BatchProcessing
+}
+
 // BatchRow is one refund a batch asks for. Target names what to refund:
 // a sale, line item or transaction id, or a sale's or payment's reference.
 type BatchRow struct {

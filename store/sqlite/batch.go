@@ -93,27 +93,12 @@ func findBatch(ctx context.Context, tx *tx, merchantID, id string) (*refundry.Re
 		if err := rows.Scan(&st, &n); err != nil {
 			return nil, err
 		}
-		switch st {
-		case refundry.BatchRowPending:
-			b.Counts.Pending = n
-		case refundry.BatchRowProcessing:
-			b.Counts.Processing = n
-		case refundry.BatchRowSucceeded:
-			b.Counts.Succeeded = n
-		case refundry.BatchRowFailed:
-			b.Counts.Failed = n
-		}
+		b.Counts.Add(st, n)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// The status follows from the counts: the stored one is only a marker,
-	// which two workers finishing a batch's last rows at once can both
-	// miss setting.
-	b.Status = refundry.BatchProcessing
-	if b.Counts.Pending+b.Counts.Processing == 0 {
-		b.Status = refundry.BatchCompleted
-	}
+	b.Status = b.Counts.Status()
 	return b, nil
 }
 
