@@ -41,14 +41,21 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// readJSON reads a native request: its body within MaxBody, its
-// Idempotency-Key, and the body decoded strictly into v.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) (*refundry.Idempotency, error) {
-	body, err := ReadBody(w, r, MaxBody)
+// ReadRequest reads what every refund-making request starts with: its
+// body within limit, and its Idempotency-Key hashed with that body.
+func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *refundry.Idempotency, error) {
+	body, err := ReadBody(w, r, limit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	idem, err := Idempotency(r, body)
+	return body, idem, err
+}
+
+// readJSON reads a native request with ReadRequest and decodes its body
+// strictly into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) (*refundry.Idempotency, error) {
+	body, idem, err := ReadRequest(w, r, MaxBody)
 	if err != nil {
 		return nil, err
 	}

@@ -103,12 +103,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		body, err := api.ReadBody(w, r, maxBody)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		idem, err := api.Idempotency(r, body)
+		body, idem, err := api.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -67,12 +67,7 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m := api.MerchantFrom(ctx)
-		body, err := api.ReadBody(w, r, maxBody)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		idem, err := api.Idempotency(r, body)
+		body, idem, err := api.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -62,12 +62,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 				fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)})
 			return
 		}
-		body, err := api.ReadBody(w, r, maxBody)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		idem, err := api.Idempotency(r, body)
+		body, idem, err := api.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
