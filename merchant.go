@@ -39,19 +39,84 @@ func (m *Merchant) Validate() error {
 	return nil
 }
 
+// Scope is what an API key may do. Scopes nest: write allows everything
+// refund allows, refund everything read allows.
+type Scope string
+
+const (
+	// ScopeRead reads: GET routes only.
+	ScopeRead Scope = "read"
+	// ScopeRefund reads, and creates and cancels refunds and refund
+	// batches, on the native API and on every dialect.
+	ScopeRefund Scope = "refund"
+	// ScopeWrite does everything, managing API keys and webhook endpoints
+	// included.
+	ScopeWrite Scope = "write"
+)
+
+var scopeRank = map[Scope]int{ScopeRead: 1, ScopeRefund: 2, ScopeWrite: 3}
+
+// Valid reports whether s is one of the three scopes.
+func (s Scope) Valid() bool { return scopeRank[s] > 0 }
+
+// Allows reports whether a key of scope s may do what needs scope need.
+// An unknown scope allows nothing.
+func (s Scope) Allows(need Scope) bool {
+	return s.Valid() && need.Valid() && scopeRank[s] >= scopeRank[need]
+}
+
 // APIKey is a merchant's credential. Only a hash of its secret is kept;
 // the full key text is shown once, when it is made.
 type APIKey struct {
 	ID         string
 	MerchantID string
+	Name       string
+	Scope      Scope
 	Hash       []byte // SHA-256 of the secret part
 	Created    time.Time
+	Expires    time.Time // zero: never
+	Revoked    time.Time // zero: not revoked
+}
+
+// DefaultKeyName is the name of a merchant's first key, and of every key
+// made before keys had names.
+const DefaultKeyName = "default"
+
+// Prefix is the part of the key text that names the key without
+// revealing it: rfk_<id>. Lists show it, never the secret.
+func (k *APIKey) Prefix() string { return apiKeyPrefix + k.ID }
+
+// Validate returns EINVALID if the key's name, scope or expiry is unusable.
+func (k *APIKey) Validate(now time.Time) error {
+	if err := checkTexts(255, "name", k.Name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(k.Name) == "" {
+		return ParamErrorf(EINVALID, "name", "Name is required.")
+	}
+	if !k.Scope.Valid() {
+		return ParamErrorf(EINVALID, "scope", "Scope must be read, refund or write.")
+	}
+	if !k.Expires.IsZero() && !k.Expires.After(now) {
+		return ParamErrorf(EINVALID, "expires_at", "expires_at must be in the future.")
+	}
+	return nil
+}
+
+// Usable returns EUNAUTHORIZED if the key is revoked or expired at now,
+// with the same message as a wrong key: a caller learns nothing more.
+func (k *APIKey) Usable(now time.Time) error {
+	if !k.Revoked.IsZero() || (!k.Expires.IsZero() && !now.Before(k.Expires)) {
+		return Errorf(EUNAUTHORIZED, "Invalid API key provided.")
+	}
+	return nil
 }
 
 const apiKeyPrefix = "rfk_"
 
 // NewAPIKey makes a key for a merchant and returns it with the text to hand
-// to the merchant, of the form rfk_<id>_<secret>.
+// to the merchant, of the form rfk_<id>_<secret>. The key is named
+// "default" with scope write; callers making a narrower key set both.
 func NewAPIKey(merchantID string, now time.Time) (*APIKey, string) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -59,7 +124,7 @@ func NewAPIKey(merchantID string, now time.Time) (*APIKey, string) {
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
 	sum := sha256.Sum256([]byte(secret))
-	k := &APIKey{ID: NewID(), MerchantID: merchantID, Hash: sum[:], Created: now}
+	k := &APIKey{ID: NewID(), MerchantID: merchantID, Name: DefaultKeyName, Scope: ScopeWrite, Hash: sum[:], Created: now}
 	return k, apiKeyPrefix + k.ID + "_" + secret
 }
 

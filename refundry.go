@@ -21,6 +21,7 @@ const (
 	EINVALID      = "invalid"          // the request is malformed or breaks a rule
 	ENOTFOUND     = "not_found"        // no such object for this merchant
 	EUNAUTHORIZED = "unauthorized"     // no valid credentials
+	EFORBIDDEN    = "forbidden"        // valid credentials whose scope does not cover the request
 	ETOOLARGE     = "amount_too_large" // refund above what remains refundable
 	EREFUNDED     = "already_refunded" // nothing remains to refund
 	EIDEMPOTENCY  = "idempotency_key_reused"

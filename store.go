@@ -102,7 +102,24 @@ type Store interface {
 	// Returns ENOTFOUND if the merchant does not exist.
 	CreateAPIKey(ctx context.Context, key *APIKey) error
 	// FindAPIKey returns ENOTFOUND if there is no key with that id.
+	// It is read afresh on every request, never cached, so that a key
+	// revoked by any process is refused on its next use.
 	FindAPIKey(ctx context.Context, id string) (*APIKey, error)
+	// ListAPIKeys returns one page of the merchant's keys, newest first,
+	// revoked ones included, and whether more follow.
+	ListAPIKeys(ctx context.Context, merchantID string, p Page) ([]*APIKey, bool, error)
+	// RevokeAPIKey marks the key revoked now, or leaves it as it is if it
+	// was revoked before, and returns it. Returns ENOTFOUND if the merchant
+	// has no such key.
+	RevokeAPIKey(ctx context.Context, merchantID, id string) (*APIKey, error)
+
+	// RecordAudit stores an audit entry on its own: a refused write, which
+	// changed nothing. Writes that change data record theirs themselves,
+	// in their own transaction, when the context carries an Actor.
+	RecordAudit(ctx context.Context, e *AuditEntry) error
+	// ListAuditLog returns one page of the merchant's audit log, newest
+	// first, and whether more follow.
+	ListAuditLog(ctx context.Context, merchantID string, f AuditFilter) ([]*AuditEntry, bool, error)
 
 	// CreateSale stores a validated sale with its customer (found or made by
 	// email), line items and transactions, assigning ids, transaction

@@ -51,7 +51,7 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 		}
 		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, Status: refundry.BatchProcessing,
 			Counts: refundry.BatchCounts{Total: len(rows), Pending: len(rows)}, Created: now, Updated: now}
-		return nil
+		return audit(ctx, tx, b.MerchantID, refundry.AuditBatchCreate, now, b.ID)
 	})
 	if err != nil {
 		return false, err

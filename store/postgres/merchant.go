@@ -26,18 +26,20 @@ func (s *Store) CreateMerchant(ctx context.Context, m *refundry.Merchant, key *r
 			k.Created = mm.Created
 		}
 		k.Created = normTime(k.Created)
+		defaultKey(&k)
 	}
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO merchants (id, slug, name, currency, created) VALUES ($1, $2, $3, $4, $5)`,
 			mm.ID, mm.Slug, mm.Name, mm.Currency, mm.Created); err != nil {
 			return err
 		}
-		if key == nil {
-			return nil
+		if key != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, merchant_id, name, scope, hash, created, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				k.ID, k.MerchantID, k.Name, string(k.Scope), k.Hash, k.Created, optTime(k.Expires)); err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, merchant_id, hash, created) VALUES ($1, $2, $3, $4)`,
-			k.ID, k.MerchantID, k.Hash, k.Created)
-		return err
+		return audit(ctx, tx, mm.ID, refundry.AuditMerchantCreate, mm.Created, mm.ID)
 	})
 	if err != nil {
 		return err
@@ -76,45 +78,4 @@ func (s *Store) FindMerchantBySlug(ctx context.Context, slug string) (*refundry.
 		return nil, notFound(err, "No such merchant: %s", slug)
 	}
 	return m, nil
-}
-
-// CreateAPIKey stores another key for an existing merchant.
-// Returns ENOTFOUND if the merchant does not exist.
-func (s *Store) CreateAPIKey(ctx context.Context, key *refundry.APIKey) error {
-	k := *key
-	if k.ID == "" {
-		k.ID = refundry.NewID()
-	}
-	if k.Created.IsZero() {
-		k.Created = s.now()
-	}
-	k.Created = normTime(k.Created)
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO api_keys (id, merchant_id, hash, created)
-			SELECT $1, id, $3, $4 FROM merchants WHERE id = $2`, k.ID, k.MerchantID, k.Hash, k.Created)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return refundry.Errorf(refundry.ENOTFOUND, "No such merchant: %s", k.MerchantID)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	*key = k
-	return nil
-}
-
-// FindAPIKey returns ENOTFOUND if there is no key with that id.
-func (s *Store) FindAPIKey(ctx context.Context, id string) (*refundry.APIKey, error) {
-	k := &refundry.APIKey{}
-	err := s.pool.QueryRow(ctx, `SELECT id, merchant_id, hash, created FROM api_keys WHERE id = $1`, id).
-		Scan(&k.ID, &k.MerchantID, &k.Hash, &k.Created)
-	if err != nil {
-		return nil, notFound(err, "No such API key.")
-	}
-	k.Created = k.Created.UTC()
-	return k, nil
 }

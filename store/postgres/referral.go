@@ -56,6 +56,9 @@ func (s *Store) CreateReferral(ctx context.Context, r *refundry.Referral, idem *
 		if err := insertEvents(ctx, tx, ev); err != nil {
 			return err
 		}
+		if err := audit(ctx, tx, in.MerchantID, refundry.AuditReferralCreate, now, strconv.FormatInt(out.ID, 10)); err != nil {
+			return err
+		}
 		if usesKey(idem) {
 			return finishKey(ctx, tx, in.MerchantID, idem, []string{strconv.FormatInt(out.ID, 10)}, nil)
 		}
@@ -231,7 +234,10 @@ func (s *Store) VoidReferrals(ctx context.Context, merchantID string, originID i
 			return err
 		}
 		out = voided
-		return insertEvents(ctx, tx, evs...)
+		if err := insertEvents(ctx, tx, evs...); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditReferralVoid, now, strconv.FormatInt(originID, 10))
 	})
 	if err != nil {
 		return nil, err

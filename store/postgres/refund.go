@@ -36,8 +36,15 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	var res *refundry.RefundResult
 	err := s.grouped(ctx, func(tx pgx.Tx) error {
 		var err error
-		res, err = createRefunds(ctx, tx, req, s.now())
-		return err
+		now := s.now()
+		if res, err = createRefunds(ctx, tx, req, now); err != nil || res.Replayed {
+			return err
+		}
+		ids := make([]string, len(res.Refunds))
+		for i, r := range res.Refunds {
+			ids[i] = r.ID
+		}
+		return audit(ctx, tx, req.MerchantID, refundry.AuditRefundCreate, now, ids...)
 	})
 	if err != nil {
 		return nil, err
@@ -345,6 +352,7 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		r.Updated = now
 		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, updated = $5 WHERE id = $1 AND status = 'pending'`,
 			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.Updated).Exec(oneRow)
+		queueAudit(ctx, b, merchantID, refundry.SettleAction(st.Status), now, r.ID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}

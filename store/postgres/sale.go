@@ -38,8 +38,10 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 			}
 		}
 		var err error
-		out, err = insertSale(ctx, tx, in)
-		return err
+		if out, err = insertSale(ctx, tx, in); err != nil {
+			return err
+		}
+		return audit(ctx, tx, in.MerchantID, refundry.AuditSaleCreate, in.Created, out.ID)
 	})
 	if err != nil {
 		return false, err

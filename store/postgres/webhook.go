@@ -40,7 +40,10 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *refundry.WebhookEn
 		_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, secret, status,
 			disabled_reason, failure_streak, failing_since, created, updated) VALUES ($1, $2, $3, $4, $5, $6, '', 0, $7, $8, $8)`,
 			e.ID, e.MerchantID, e.URL, string(events), e.Secret, status, never, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, e.MerchantID, refundry.AuditWebhookCreate, now, e.ID)
 	})
 	if err != nil {
 		return err
@@ -102,7 +105,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string
 				return err
 			}
 		}
-		return nil
+		return audit(ctx, tx, merchantID, refundry.AuditWebhookDelete, s.now(), id)
 	})
 }
 
@@ -113,8 +116,10 @@ func (s *Store) EnableWebhookEndpoint(ctx context.Context, merchantID, id string
 			failing_since = $1, updated = $2 WHERE merchant_id = $3 AND id = $4`, never, s.now(), merchantID, id); err != nil {
 			return err
 		}
-		e, err = findEndpoint(ctx, tx, merchantID, id)
-		return err
+		if e, err = findEndpoint(ctx, tx, merchantID, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditWebhookEnable, s.now(), id)
 	})
 	return e, err
 }
@@ -418,8 +423,10 @@ func (s *Store) ReplayDelivery(ctx context.Context, merchantID, endpointID, deli
 		}
 		d = ds[0]
 		d.Status, d.NextAttempt, d.DeliveredAt = refundry.DeliveryPending, now, time.Time{}
-		d.History, err = attempts(ctx, tx, d.ID)
-		return err
+		if d.History, err = attempts(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditDeliveryReplay, now, deliveryID)
 	})
 	return d, err
 }

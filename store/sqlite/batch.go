@@ -51,6 +51,9 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}); err != nil {
 			return err
 		}
+		if err := audit(ctx, tx, b.MerchantID, refundry.AuditBatchCreate, b.ID); err != nil {
+			return err
+		}
 		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, Status: refundry.BatchProcessing,
 			Counts: refundry.BatchCounts{Total: len(rows), Pending: len(rows)}, Created: tx.now, Updated: tx.now}
 		return nil

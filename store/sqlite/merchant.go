@@ -41,31 +41,11 @@ func (s *Store) CreateMerchant(ctx context.Context, m *refundry.Merchant, key *r
 		if key.MerchantID != m.ID {
 			return refundry.Errorf(refundry.EINVALID, "The API key belongs to another merchant.")
 		}
-		return createAPIKey(ctx, tx, key)
-	})
-}
-
-// CreateAPIKey stores another key for an existing merchant.
-func (s *Store) CreateAPIKey(ctx context.Context, key *refundry.APIKey) error {
-	return s.update(ctx, func(tx *tx) error {
-		if _, err := findMerchant(ctx, tx, `id = ?`, key.MerchantID); err != nil {
+		if err := createAPIKey(ctx, tx, key); err != nil {
 			return err
 		}
-		return createAPIKey(ctx, tx, key)
+		return audit(ctx, tx, m.ID, refundry.AuditMerchantCreate, m.ID)
 	})
-}
-
-func createAPIKey(ctx context.Context, tx *tx, key *refundry.APIKey) error {
-	if key.ID == "" || len(key.Hash) == 0 {
-		return refundry.Errorf(refundry.EINVALID, "An API key needs an id and a hash.")
-	}
-	if key.Created.IsZero() {
-		key.Created = tx.now
-	}
-	key.Created = utc(key.Created)
-	_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, merchant_id, hash, created) VALUES (?, ?, ?, ?)`,
-		key.ID, key.MerchantID, key.Hash, micros(key.Created))
-	return err
 }
 
 // FindMerchant returns ENOTFOUND if there is no such merchant.
@@ -99,23 +79,4 @@ func findMerchant(ctx context.Context, tx *tx, where string, arg any) (*refundry
 	}
 	m.Created = fromMicros(created)
 	return &m, nil
-}
-
-// FindAPIKey returns ENOTFOUND if there is no key with that id.
-func (s *Store) FindAPIKey(ctx context.Context, id string) (*refundry.APIKey, error) {
-	var k refundry.APIKey
-	err := s.view(ctx, func(tx *tx) error {
-		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT id, merchant_id, hash, created FROM api_keys WHERE id = ?`, id).
-			Scan(&k.ID, &k.MerchantID, &k.Hash, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return refundry.Errorf(refundry.ENOTFOUND, "No such API key.")
-		}
-		k.Created = fromMicros(created)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &k, nil
 }

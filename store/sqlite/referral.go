@@ -39,6 +39,9 @@ func (s *Store) CreateReferral(ctx context.Context, r *refundry.Referral, idem *
 		if err := createReferral(ctx, tx, &out); err != nil {
 			return err
 		}
+		if err := audit(ctx, tx, r.MerchantID, refundry.AuditReferralCreate, strconv.FormatInt(out.ID, 10)); err != nil {
+			return err
+		}
 		return recordKey(ctx, tx, r.MerchantID, idem, resourceReferral, []string{strconv.FormatInt(out.ID, 10)})
 	})
 	if err != nil {
@@ -160,8 +163,10 @@ func (s *Store) VoidReferrals(ctx context.Context, merchantID string, originID i
 		if err := checkOrigin(ctx, tx, merchantID, originID); err != nil {
 			return err
 		}
-		voided, err = voidReferrals(ctx, tx, merchantID, originID, utc(at))
-		return err
+		if voided, err = voidReferrals(ctx, tx, merchantID, originID, utc(at)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditReferralVoid, strconv.FormatInt(originID, 10))
 	})
 	return voided, err
 }

@@ -33,6 +33,9 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 		ids = make([]string, len(res.Refunds))
 		for i, r := range res.Refunds {
 			ids[i] = r.ID
+			if err := audit(ctx, tx, req.MerchantID, refundry.AuditRefundCreate, r.ID); err != nil {
+				return err
+			}
 		}
 		return recordKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds, ids)
 	})
@@ -284,6 +287,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			}
 		}
 		if err := queueNotification(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, merchantID, refundry.SettleAction(st.Status), r.ID); err != nil {
 			return err
 		}
 		return appendEvent(ctx, tx, merchantID, event, "refund", r.ID, r)

@@ -34,6 +34,9 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 		if err := createSale(ctx, tx, out); err != nil {
 			return err
 		}
+		if err := audit(ctx, tx, sale.MerchantID, refundry.AuditSaleCreate, out.ID); err != nil {
+			return err
+		}
 		return recordKey(ctx, tx, sale.MerchantID, idem, resourceSale, []string{out.ID})
 	})
 	if err != nil {

@@ -29,7 +29,10 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *refundry.WebhookEn
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, secret, status,
 			disabled_reason, failure_streak, failing_since, created, updated) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, ?, ?)`,
 			e.ID, e.MerchantID, e.URL, string(events), e.Secret, e.Status, micros(tx.now), micros(tx.now))
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, e.MerchantID, refundry.AuditWebhookCreate, e.ID)
 	})
 }
 
@@ -89,7 +92,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string
 				return err
 			}
 		}
-		return nil
+		return audit(ctx, tx, merchantID, refundry.AuditWebhookDelete, id)
 	})
 }
 
@@ -100,8 +103,10 @@ func (s *Store) EnableWebhookEndpoint(ctx context.Context, merchantID, id string
 			failing_since = 0, updated = ? WHERE merchant_id = ? AND id = ?`, micros(tx.now), merchantID, id); err != nil {
 			return err
 		}
-		e, err = findEndpoint(ctx, tx, merchantID, id)
-		return err
+		if e, err = findEndpoint(ctx, tx, merchantID, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditWebhookEnable, id)
 	})
 	return e, err
 }
@@ -420,8 +425,10 @@ func (s *Store) ReplayDelivery(ctx context.Context, merchantID, endpointID, deli
 		}
 		d = ds[0]
 		d.Status, d.NextAttempt, d.DeliveredAt = refundry.DeliveryPending, tx.now, time.Time{}
-		d.History, err = attempts(ctx, tx, d.ID)
-		return err
+		if d.History, err = attempts(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, merchantID, refundry.AuditDeliveryReplay, deliveryID)
 	})
 	return d, err
 }

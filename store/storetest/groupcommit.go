@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 // nothing and fail no neighbour, and the store ends exact (invariant 2).
 // Requests of one batch see each other's writes: two refunds that together
 // exceed a sale are one accepted and one refused, whatever their order.
+// Each write carries an actor: the ones that succeed leave their audit rows,
+// the refused ones none, whatever their neighbours did.
 func GroupCommit(t *testing.T, s refundry.Store, gather func(n int)) {
 	ctx := context.Background()
 	m := MustCreateMerchant(t, s)
@@ -41,15 +44,22 @@ func GroupCommit(t *testing.T, s refundry.Store, gather func(n int)) {
 		err error
 	}
 	var writes []func() outcome
+	keyID := refundry.NewID()
+	// write i runs as request w<i>, so its audit rows can be told apart.
+	actor := func() context.Context {
+		return refundry.WithActor(ctx, refundry.Actor{KeyID: keyID, RequestID: fmt.Sprintf("w%d", len(writes))})
+	}
 	refund := func(req refundry.RefundRequest) {
+		actx := actor()
 		writes = append(writes, func() outcome {
-			res, err := s.CreateRefunds(ctx, req)
+			res, err := s.CreateRefunds(actx, req)
 			return outcome{res: res, err: err}
 		})
 	}
 	settle := func(id, status string) {
+		actx := actor()
 		writes = append(writes, func() outcome {
-			r, err := s.SettleRefund(ctx, m.ID, id, refundry.Settlement{Status: status})
+			r, err := s.SettleRefund(actx, m.ID, id, refundry.Settlement{Status: status})
 			return outcome{r: r, err: err}
 		})
 	}
@@ -124,4 +134,32 @@ func GroupCommit(t *testing.T, s refundry.Store, gather func(n int)) {
 		}
 	}
 	CheckInvariants(t, s, m.ID)
+
+	entries := ListAllAudit(t, s, m.ID, refundry.AuditFilter{KeyID: keyID})
+	byRequest := map[string][]*refundry.AuditEntry{}
+	for _, e := range entries {
+		byRequest[e.Actor.RequestID] = append(byRequest[e.Actor.RequestID], e)
+	}
+	for i, o := range got {
+		rows := byRequest[fmt.Sprintf("w%d", i)]
+		switch {
+		case o.err != nil:
+			if len(rows) != 0 {
+				t.Errorf("write %d was refused (%v) but left audit rows %+v", i, o.err, rows)
+			}
+		case o.res != nil:
+			if len(rows) != len(o.res.Refunds) {
+				t.Fatalf("write %d made %d refunds and %d audit rows", i, len(o.res.Refunds), len(rows))
+			}
+			for _, e := range rows {
+				if e.Action != refundry.AuditRefundCreate || e.Result != refundry.AuditSucceeded || e.ObjectID == "" {
+					t.Errorf("write %d: audit row %+v", i, e)
+				}
+			}
+		default:
+			if len(rows) != 1 || rows[0].Action != refundry.AuditRefundSettle || rows[0].ObjectID != o.r.ID {
+				t.Errorf("settlement %d: audit rows %+v", i, rows)
+			}
+		}
+	}
 }

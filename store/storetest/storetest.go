@@ -40,6 +40,8 @@ type Opener = func(t *testing.T) refundry.Store
 // Run runs the whole suite against the stores open returns.
 func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("Merchant", func(t *testing.T) { testMerchants(t, open) })
+	t.Run("APIKey", func(t *testing.T) { testAPIKeys(t, open) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Sale", func(t *testing.T) { testSales(t, open) })
 	t.Run("Refund", func(t *testing.T) { testRefunds(t, open) })
 	t.Run("Settle", func(t *testing.T) { testSettle(t, open) })

@@ -1,0 +1,104 @@
+package refundry
+
+import (
+	"context"
+	"time"
+)
+
+// Actor is who makes a write, and from where: the edge that authenticated
+// the request puts it in the context, and each store write that changes
+// data records it in the audit log, in the same transaction as the change.
+type Actor struct {
+	KeyID      string // an API key's id, or ActorCLI, ActorSystem
+	RemoteAddr string
+	RequestID  string
+	Method     string // the HTTP method, or the CLI command
+	Path       string // the HTTP path, or what a system actor is doing
+}
+
+// Actors that are not API keys.
+const (
+	// ActorCLI is the command line, run by whoever holds the database.
+	ActorCLI = "cli"
+	// ActorSystem is serve's own background work on a client's behalf:
+	// recovery of pending refunds and the refund batch worker.
+	ActorSystem = "system"
+)
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying a, so that the writes made under it are
+// audited.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor ctx carries, and whether there is one.
+// Writes made without one are not audited.
+func ActorFrom(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	return a, ok
+}
+
+// AuditSucceeded is the result of a write that was made. A refused one
+// carries its error code (EINVALID, EFORBIDDEN, ...) instead.
+const AuditSucceeded = "succeeded"
+
+// AuditEntry is one write in the audit log: who (Actor), what (Action on
+// ObjectID), when, from where, and with what result.
+type AuditEntry struct {
+	ID         string    `json:"id"`
+	MerchantID string    `json:"merchant_id"`
+	Actor      Actor     `json:"actor"`
+	Action     string    `json:"action"`    // e.g. refund.create, api_key.revoke
+	ObjectID   string    `json:"object_id"` // "" when the write names none
+	Result     string    `json:"result"`    // AuditSucceeded or an error code
+	Created    time.Time `json:"created"`
+}
+
+// NewAuditEntry returns the entry for a successful write made under ctx's
+// actor, or nil when ctx carries none.
+func NewAuditEntry(ctx context.Context, merchantID, action, objectID string, now time.Time) *AuditEntry {
+	a, ok := ActorFrom(ctx)
+	if !ok {
+		return nil
+	}
+	return &AuditEntry{ID: NewID(), MerchantID: merchantID, Actor: a, Action: action,
+		ObjectID: objectID, Result: AuditSucceeded, Created: now}
+}
+
+// AuditFilter narrows ListAuditLog.
+type AuditFilter struct {
+	Page
+	KeyID       string
+	Action      string
+	CreatedFrom time.Time // inclusive; zero: no bound
+	CreatedTo   time.Time // exclusive; zero: no bound
+}
+
+// Audit actions: the object type and the verb, as events are named.
+const (
+	AuditMerchantCreate = "merchant.create"
+	AuditAPIKeyCreate   = "api_key.create"
+	AuditAPIKeyRevoke   = "api_key.revoke"
+	AuditSaleCreate     = "sale.create"
+	AuditRefundCreate   = "refund.create"
+	AuditRefundSettle   = "refund.settle"
+	AuditRefundCancel   = "refund.cancel"
+	AuditReferralCreate = "referral.create"
+	AuditReferralVoid   = "referral.void"
+	AuditBatchCreate    = "refund_batch.create"
+	AuditWebhookCreate  = "webhook_endpoint.create"
+	AuditWebhookDelete  = "webhook_endpoint.delete"
+	AuditWebhookEnable  = "webhook_endpoint.enable"
+	AuditDeliveryReplay = "webhook_delivery.replay"
+)
+
+// SettleAction is the audit action of settling a refund as status: a
+// cancel is the client's doing, any other settlement the gateway's answer.
+func SettleAction(status string) string {
+	if status == RefundCanceled {
+		return AuditRefundCancel
+	}
+	return AuditRefundSettle
+}

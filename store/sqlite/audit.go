@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/refundry/refundry"
+)
+
+// audit records a successful write in the audit log, in the write's own
+// transaction (inside its savepoint under group commit, so a neighbour's
+// failure never takes this row with it, nor leaves a row for a write that
+// was rolled back). Without an actor in ctx it writes nothing.
+func audit(ctx context.Context, tx *tx, merchantID, action, objectID string) error {
+	e := refundry.NewAuditEntry(ctx, merchantID, action, objectID, tx.now)
+	if e == nil {
+		return nil
+	}
+	return insertAudit(ctx, tx, e)
+}
+
+func insertAudit(ctx context.Context, tx *tx, e *refundry.AuditEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr, e.Actor.RequestID,
+		e.Actor.Method, e.Actor.Path, micros(e.Created))
+	return err
+}
+
+// RecordAudit stores an entry on its own: a refused write, which changed
+// nothing.
+func (s *Store) RecordAudit(ctx context.Context, e *refundry.AuditEntry) error {
+	return s.update(ctx, func(tx *tx) error {
+		if e.ID == "" {
+			e.ID = refundry.NewID()
+		}
+		if e.Created.IsZero() {
+			e.Created = tx.now
+		}
+		e.Created = utc(e.Created)
+		return insertAudit(ctx, tx, e)
+	})
+}
+
+// ListAuditLog returns one page of the merchant's audit log, newest first.
+func (s *Store) ListAuditLog(ctx context.Context, merchantID string, f refundry.AuditFilter) ([]*refundry.AuditEntry, bool, error) {
+	if err := f.Normalize(); err != nil {
+		return nil, false, err
+	}
+	var q query
+	q.add("merchant_id = ?", merchantID)
+	if f.KeyID != "" {
+		q.add("key_id = ?", f.KeyID)
+	}
+	if f.Action != "" {
+		q.add("action = ?", f.Action)
+	}
+	if !f.CreatedFrom.IsZero() {
+		q.add("created >= ?", micros(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		q.add("created < ?", micros(f.CreatedTo))
+	}
+	tail := q.page("id", f.Page)
+	var out []*refundry.AuditEntry
+	err := s.view(ctx, func(tx *tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created
+			FROM audit_log`+q.sql()+tail, q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e refundry.AuditEntry
+			var created int64
+			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Actor.KeyID, &e.Action, &e.ObjectID, &e.Result, &e.Actor.RemoteAddr,
+				&e.Actor.RequestID, &e.Actor.Method, &e.Actor.Path, &created); err != nil {
+				return err
+			}
+			e.Created = fromMicros(created)
+			out = append(out, &e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	out, more := trim(out, f.Page)
+	return out, more, nil
+}
