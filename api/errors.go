@@ -45,6 +45,7 @@ type errorDetail struct {
 // and the client sees a safe message (invariant 7: nothing a client sends
 // is answered 500, so a 500 here is always our fault).
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	NoteError(r.Context(), err)
 	var ae *apiError
 	if errors.As(err, &ae) {
 		WriteJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
@@ -55,6 +56,8 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 	switch refundry.ErrorCode(err) {
 	case refundry.EUNAUTHORIZED:
 		status, typ, code = http.StatusUnauthorized, "authentication_error", "authentication_required"
+	case refundry.EFORBIDDEN:
+		status, typ, code = http.StatusForbidden, "permission_error", "insufficient_scope"
 	case refundry.ENOTFOUND:
 		status, typ, code = http.StatusNotFound, "invalid_request_error", "resource_missing"
 	case refundry.ETOOLARGE:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -19,6 +20,8 @@ type ctxKey int
 const (
 	merchantKey ctxKey = iota
 	requestIDKey
+	apiKeyKey
+	outcomeKey
 )
 
 // RequestID returns the id given to the request being served, or "".
@@ -37,6 +40,40 @@ func MerchantFrom(ctx context.Context) *refundry.Merchant {
 // own way.
 func WithMerchant(ctx context.Context, m *refundry.Merchant) context.Context {
 	return context.WithValue(ctx, merchantKey, m)
+}
+
+// APIKeyFrom returns the API key Authenticate accepted for the request.
+func APIKeyFrom(ctx context.Context) *refundry.APIKey {
+	k, _ := ctx.Value(apiKeyKey).(*refundry.APIKey)
+	return k
+}
+
+// outcome is where an edge's error writer leaves the error it answered,
+// for Authenticate to audit a refused write with its code.
+type outcome struct{ err error }
+
+// NoteError tells the audit of the request being served which error it
+// was answered with. Every edge's error writer calls it; it does nothing
+// outside an authenticated write.
+func NoteError(ctx context.Context, err error) {
+	if o, ok := ctx.Value(outcomeKey).(*outcome); ok && o.err == nil {
+		o.err = err
+	}
+}
+
+// code is the audit result of a refused write: the domain code of the
+// error answered, or, for a fault an edge found in the request's form
+// (bad JSON, a wrong method), EINVALID.
+func (o *outcome) code(status int) string {
+	var e *refundry.Error
+	switch {
+	case errors.As(o.err, &e):
+		return e.Code
+	case status < http.StatusInternalServerError:
+		return refundry.EINVALID
+	default:
+		return refundry.EINTERNAL
+	}
 }
 
 // KeyForms say where a route accepts its API key besides the Bearer header.
@@ -63,18 +100,55 @@ func KeyFromRequest(r *http.Request, forms KeyForms) string {
 	return ""
 }
 
-// Authenticate runs next with the key's merchant in the context, or
-// answers with fail (the edge's own error shape) when the key is missing
-// or wrong.
+// Authenticate runs next with the key's merchant, the key and the actor
+// (for the audit log) in the context, or answers with fail (the edge's own
+// error shape): EUNAUTHORIZED when the key is missing, wrong, revoked or
+// expired, EFORBIDDEN when its scope does not cover the route (the one
+// rule, RouteOf, decides). It is also the one place refused writes are
+// audited: a write answered with an error changed nothing and so left no
+// row of its own, and gets one here with the error's code as its result.
+// Requests without a valid key are not audited: they name no merchant.
 func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, err := eng.Authenticate(r.Context(), KeyFromRequest(r, forms))
+		ctx := r.Context()
+		m, key, err := eng.Authenticate(ctx, KeyFromRequest(r, forms))
 		if err != nil {
 			fail(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithMerchant(r.Context(), m)))
+		route := RouteOf(r)
+		ctx = context.WithValue(WithMerchant(ctx, m), apiKeyKey, key)
+		ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,
+			RequestID: RequestID(ctx), Method: r.Method, Path: r.URL.Path})
+		if route.Action == "" {
+			if !key.Scope.Allows(route.Scope) {
+				fail(w, r.WithContext(ctx), forbidden(key.Scope, route.Scope))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		o := &outcome{}
+		ctx = context.WithValue(ctx, outcomeKey, o)
+		rec := &statusRecorder{ResponseWriter: w}
+		if key.Scope.Allows(route.Scope) {
+			next.ServeHTTP(rec, r.WithContext(ctx))
+		} else {
+			fail(rec, r.WithContext(ctx), forbidden(key.Scope, route.Scope))
+		}
+		if rec.status < http.StatusBadRequest {
+			return
+		}
+		code := o.code(rec.status)
+		// The answer is out; the client hanging up must not lose the row.
+		if err := eng.RecordRefusal(context.WithoutCancel(ctx), m.ID, route.Action, code); err != nil {
+			eng.Logger.ErrorContext(ctx, "audit of a refused write failed", "action", route.Action, "result", code, "err", err)
+		}
 	})
+}
+
+func forbidden(have, need refundry.Scope) error {
+	return refundry.Errorf(refundry.EFORBIDDEN, "This API key has scope %s; this request needs scope %s.", have, need)
 }
 
 // statusRecorder keeps the status a handler wrote, for the access log.

@@ -104,6 +104,8 @@ var errTransient = errors.New("transient")
 // time and never makes a second one. It returns an error wrapping
 // errTransient when the row should be tried again later.
 func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error {
+	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "refund_batch",
+		Path: fmt.Sprintf("%s/%d", r.BatchID, r.Row)})
 	target, err := e.ResolveTarget(ctx, r.MerchantID, r.Target)
 	if err == nil {
 		var res *refundry.RefundResult

@@ -62,24 +62,34 @@ func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (stri
 	return text, nil
 }
 
-// Authenticate returns the merchant whose API key text this is.
-// Any fault in the key, a missing key included, is EUNAUTHORIZED.
-func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Merchant, error) {
+// Authenticate returns the key whose text this is and its merchant.
+// Any fault in the key, a missing, revoked or expired key included, is
+// EUNAUTHORIZED, all with one message. The key is read from the store on
+// every call, never cached, so that a revocation made by any process
+// sharing the database is refused on the key's next request.
+func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Merchant, *refundry.APIKey, error) {
 	denied := refundry.Errorf(refundry.EUNAUTHORIZED, "Invalid API key provided.")
 	id, secret, ok := refundry.ParseAPIKey(keyText)
 	if !ok {
-		return nil, denied
+		return nil, nil, denied
 	}
 	key, err := e.Store.FindAPIKey(ctx, id)
 	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
-		return nil, denied
+		return nil, nil, denied
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !key.Verify(secret) {
-		return nil, denied
+		return nil, nil, denied
 	}
-	return e.Store.FindMerchant(ctx, key.MerchantID)
+	if err := key.Usable(e.Now()); err != nil {
+		return nil, nil, err
+	}
+	m, err := e.Store.FindMerchant(ctx, key.MerchantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, key, nil
 }
 
 // CreateSale validates and stores a sale. replayed reports an
@@ -246,6 +256,7 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 // recorded before the given time, with the same idempotency keys, and
 // records every final answer (invariant 6). It returns how many it settled.
 func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "recovery"})
 	pending, err := e.Store.PendingRefunds(ctx, before, limit)
 	if err != nil {
 		return 0, err
@@ -300,12 +311,33 @@ func (e *Engine) CreateReferral(ctx context.Context, r *refundry.Referral, idem 
 	return e.Store.CreateReferral(ctx, r, idem)
 }
 
-// CreateAPIKey makes another key for a merchant and returns its text,
-// shown this once.
-func (e *Engine) CreateAPIKey(ctx context.Context, merchantID string) (string, error) {
-	key, text := refundry.NewAPIKey(merchantID, e.Now().UTC())
-	if err := e.Store.CreateAPIKey(ctx, key); err != nil {
-		return "", err
+// KeySpec is what the maker of a key chooses: a name, a scope and an
+// optional expiry (zero: never).
+type KeySpec struct {
+	Name    string
+	Scope   refundry.Scope
+	Expires time.Time
+}
+
+// CreateAPIKey makes another key for a merchant and returns it with its
+// text, shown this once. An empty name is "default", an empty scope write.
+// Returns EINVALID for a bad name, scope or expiry, ENOTFOUND for a
+// merchant that does not exist.
+func (e *Engine) CreateAPIKey(ctx context.Context, merchantID string, spec KeySpec) (*refundry.APIKey, string, error) {
+	now := e.Now().UTC()
+	key, text := refundry.NewAPIKey(merchantID, now)
+	if spec.Name != "" {
+		key.Name = spec.Name
 	}
-	return text, nil
+	if spec.Scope != "" {
+		key.Scope = spec.Scope
+	}
+	key.Expires = spec.Expires
+	if err := key.Validate(now); err != nil {
+		return nil, "", err
+	}
+	if err := e.Store.CreateAPIKey(ctx, key); err != nil {
+		return nil, "", err
+	}
+	return key, text, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -172,21 +173,40 @@ func TestRefundOrigin(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
-	m, err := env.Engine.Authenticate(ctx, env.KeyA)
-	if err != nil || m.ID != env.A.ID {
-		t.Fatalf("Authenticate(A) = %v, %v", m, err)
+	m, key, err := env.Engine.Authenticate(ctx, env.KeyA)
+	if err != nil || m.ID != env.A.ID || key.Scope != refundry.ScopeWrite {
+		t.Fatalf("Authenticate(A) = %v, %v, %v", m, key, err)
 	}
 	id, _, _ := refundry.ParseAPIKey(env.KeyA)
 	for _, bad := range []string{"", "Bearer x", env.KeyA + "x", "rfk_" + id + "_" + "AAAA", env.KeyA[:len(env.KeyA)-1]} {
-		if _, err := env.Engine.Authenticate(ctx, bad); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
+		if _, _, err := env.Engine.Authenticate(ctx, bad); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
 			t.Errorf("Authenticate(%q) = %v, want EUNAUTHORIZED", bad, err)
 		}
 	}
-	second, err := env.Engine.CreateAPIKey(ctx, env.A.ID)
+	second, text, err := env.Engine.CreateAPIKey(ctx, env.A.ID, engine.KeySpec{Name: "ci", Scope: refundry.ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := env.Engine.Authenticate(ctx, second); err != nil || m.ID != env.A.ID {
-		t.Fatalf("second key: %v, %v", m, err)
+	if m, k, err := env.Engine.Authenticate(ctx, text); err != nil || m.ID != env.A.ID || k.Scope != refundry.ScopeRead || k.Name != "ci" {
+		t.Fatalf("second key: %v, %+v, %v", m, k, err)
+	}
+	if _, err := env.Engine.RevokeAPIKey(ctx, env.A.ID, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
+		t.Fatalf("revoked key: %v, want EUNAUTHORIZED", err)
+	}
+	_, text, err = env.Engine.CreateAPIKey(ctx, env.A.ID, engine.KeySpec{Name: "brief", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Engine.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
+		t.Fatalf("expired key: %v, want EUNAUTHORIZED", err)
+	}
+	for _, spec := range []engine.KeySpec{{Scope: "admin"}, {Name: "x", Expires: time.Now().Add(-time.Hour)}, {Name: "\x00"}} {
+		if _, _, err := env.Engine.CreateAPIKey(ctx, env.A.ID, spec); refundry.ErrorCode(err) != refundry.EINVALID {
+			t.Errorf("CreateAPIKey(%+v) = %v, want EINVALID", spec, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 )
 
 // Sessions live in this process's memory: the browser holds only a random
@@ -154,10 +155,13 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := cookieValue(r, sessionCookie)
 		s := d.sessions.get(id, d.opts.SessionIdle, d.opts.SessionMax)
+		var key *refundry.APIKey
 		if s != nil {
-			// A key deleted since sign-in ends its sessions.
-			_, err := d.eng.Store.FindAPIKey(r.Context(), s.keyID)
-			if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+			// A key deleted, revoked or expired since sign-in ends its
+			// sessions: it is read afresh on every request, never cached.
+			var err error
+			key, err = d.eng.Store.FindAPIKey(r.Context(), s.keyID)
+			if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && key.Usable(d.eng.Now()) != nil) {
 				d.sessions.delete(id)
 				s = nil
 			} else if err != nil {
@@ -183,8 +187,16 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 				d.renderError(w, r, s, http.StatusForbidden, "This form was not sent from your dashboard session (its security token is missing or wrong), so nothing was changed. Reload the page and try again.")
 				return
 			}
+			// Every dashboard form but sign-out refunds: a read key may look,
+			// not refund, as on the API.
+			if !strings.HasSuffix(r.URL.Path, "/signout") && !key.Scope.Allows(refundry.ScopeRefund) {
+				d.renderError(w, r, s, http.StatusForbidden, "The API key you signed in with has scope "+string(key.Scope)+", which cannot refund. Sign in with a refund or write key.")
+				return
+			}
 		}
-		h(w, r, s)
+		ctx := refundry.WithActor(r.Context(), refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,
+			RequestID: api.RequestID(r.Context()), Method: r.Method, Path: r.URL.Path})
+		h(w, r.WithContext(ctx), s)
 	})
 }
 
@@ -238,7 +250,7 @@ func (d *dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
-	m, err := d.eng.Authenticate(r.Context(), key)
+	m, _, err := d.eng.Authenticate(r.Context(), key)
 	if refundry.ErrorCode(err) == refundry.EUNAUTHORIZED {
 		d.renderSignIn(w, r, http.StatusUnauthorized, "That API key is not valid.")
 		return

@@ -28,7 +28,7 @@ func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Write
 			return err
 		}
 	case "":
-		if key, err = eng.CreateAPIKey(ctx, m.ID); err != nil {
+		if _, key, err = eng.CreateAPIKey(ctx, m.ID, engine.KeySpec{Name: "demo"}); err != nil {
 			return err
 		}
 	default:

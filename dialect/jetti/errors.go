@@ -46,6 +46,7 @@ var errorTable = map[string]struct {
 	message string
 }{
 	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Invalid access token."},
+	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
 	// One fixed message whatever the number: another merchant's
 	// transaction must read exactly like a missing one (invariant 5).
 	refundry.ENOTFOUND: {http.StatusNotFound, "Transaction not found."},
@@ -82,6 +83,7 @@ var notFields = map[string]bool{"": true, "Idempotency-Key": true}
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	api.NoteError(r.Context(), err)
 	var we *wireError
 	if errors.As(err, &we) {
 		api.WriteJSON(w, we.status, errorBody{Message: we.message})

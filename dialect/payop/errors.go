@@ -31,6 +31,7 @@ var errorTable = map[string]struct {
 	message string
 }{
 	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Full authentication is required to access this resource."},
+	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
 	// The seed answers a missing transaction 422, not 404.
 	refundry.ENOTFOUND: {http.StatusUnprocessableEntity, "Transaction not found"},
 	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
@@ -48,6 +49,7 @@ var errorTable = map[string]struct {
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	api.NoteError(r.Context(), err)
 	var we *wireError
 	if errors.As(err, &we) {
 		api.WriteJSON(w, we.status, errorBody{we.message})

@@ -44,6 +44,7 @@ var errorTable = map[string]struct {
 	message string
 }{
 	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", "Invalid API key provided."},
+	refundry.EFORBIDDEN:    {http.StatusForbidden, "insufficient_scope", ""},
 	// One fixed message whatever the id: another merchant's product sale
 	// must read exactly like a missing one (invariant 5).
 	refundry.ENOTFOUND:     {http.StatusNotFound, "product_sale_not_found", "No product sale with that ID."},
@@ -75,6 +76,7 @@ var invalidParams = map[string]struct {
 // is our fault (invariant 7: nothing a client sends is a 500): it is
 // logged and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	api.NoteError(r.Context(), err)
 	call := callFrom(r.Context())
 	out := errorBody{APICallID: call.id, APICallUnix: call.unix, Code: 0, Result: resultFailed}
 	var we *wireError

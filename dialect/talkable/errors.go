@@ -33,6 +33,7 @@ var errorTable = map[string]struct {
 	message string
 }{
 	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Unauthorized"},
+	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
 	refundry.ENOTFOUND:     {http.StatusNotFound, "Origin not found"},
 	refundry.EINVALID:      {http.StatusUnprocessableEntity, ""},
 	refundry.ETOOLARGE:     {http.StatusUnprocessableEntity, ""},
@@ -48,6 +49,7 @@ var errorTable = map[string]struct {
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	api.NoteError(r.Context(), err)
 	var we *wireError
 	if errors.As(err, &we) {
 		api.WriteJSON(w, we.status, errorBody{false, we.message})

@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/refundry/refundry"
+)
+
+// ListAPIKeys returns one page of the merchant's keys, newest first.
+func (e *Engine) ListAPIKeys(ctx context.Context, merchantID string, p refundry.Page) ([]*refundry.APIKey, bool, error) {
+	return e.Store.ListAPIKeys(ctx, merchantID, p)
+}
+
+// RevokeAPIKey revokes one of the merchant's keys; revoking it again
+// changes nothing. The key in use may revoke itself: the request that does
+// it is answered, the next one is refused.
+func (e *Engine) RevokeAPIKey(ctx context.Context, merchantID, id string) (*refundry.APIKey, error) {
+	if !refundry.ValidID(id) {
+		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such API key.")
+	}
+	return e.Store.RevokeAPIKey(ctx, merchantID, id)
+}
+
+// ListAuditLog returns one page of the merchant's audit log, newest first.
+func (e *Engine) ListAuditLog(ctx context.Context, merchantID string, f refundry.AuditFilter) ([]*refundry.AuditEntry, bool, error) {
+	return e.Store.ListAuditLog(ctx, merchantID, f)
+}
+
+// RecordRefusal audits a write the edge refused, which changed nothing and
+// so left no row of its own: action and the refusal's error code, by
+// ctx's actor. Without an actor it records nothing.
+func (e *Engine) RecordRefusal(ctx context.Context, merchantID, action, code string) error {
+	entry := refundry.NewAuditEntry(ctx, merchantID, action, "", e.Now().UTC())
+	if entry == nil {
+		return nil
+	}
+	entry.Result = code
+	return e.Store.RecordAudit(ctx, entry)
+}
