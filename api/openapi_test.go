@@ -266,6 +266,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	webhookConformance(t, c, env)
 	notificationConformance(t, c, env)
 	batchConformance(t, c, env)
+	keysConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {
