@@ -51,6 +51,8 @@ const usage = `Refundry: a self-hosted refunds engine.
 Usage:
   refundry serve [--addr :8080] [--db URL] [--demo]
   refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]
+  refundry key create --merchant SLUG --name NAME --scope read|refund|write [--expires RFC3339] [--db URL]
+  refundry key list|revoke --merchant SLUG [--id KEY_ID] [--db URL]
   refundry backup --out FILE [--db sqlite:PATH]
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprint(stderr, usage)
 		return usageError{"merchant takes a subcommand: create"}
+	case "key":
+		return (&keyCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return (&benchCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "refund":

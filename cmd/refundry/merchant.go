@@ -40,6 +40,7 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 	defer store.Close()
 	eng := engine.New(store, slog.New(slog.NewTextHandler(stderr, nil)))
 	m := &refundry.Merchant{Slug: *slug, Name: *name, Currency: *currency}
+	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorCLI, Method: "merchant create"})
 	key, err := eng.CreateMerchant(ctx, m)
 	if err != nil {
 		return fmt.Errorf("create merchant: %s", refundry.ErrorMessage(err))
