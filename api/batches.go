@@ -86,11 +86,8 @@ func handleCreateRefundBatch(eng *engine.Engine, logger *slog.Logger) http.Handl
 func decodeBatchJSON(body []byte) ([]*refundry.BatchRow, error) {
 	var in []batchRowJSON
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			return nil, decodeError(err)
+		if err := DecodeStrict(body, &in); err != nil {
+			return nil, err
 		}
 	} else {
 		var req struct {

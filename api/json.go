@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/refundry/refundry"
 )
 
@@ -62,43 +64,124 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) (*refundry.Idempote
 	return idem, DecodeStrict(body, v)
 }
 
-// DecodeStrict decodes one JSON object from body into v, with numbers kept
-// exact (json.Number, never float64: invariant 1) and unknown fields
-// refused with the name of the field.
+// MaxDepth bounds how deeply the arrays and objects of a request body may
+// nest. No request of any edge needs more than a few levels; a deeper body
+// is refused before any decoder spends stack and time on it.
+const MaxDepth = 32
+
+// CheckJSON is the one place every edge's request body is judged as JSON
+// before it is decoded: it must be a single JSON value in valid UTF-8, no
+// object in it may name a key twice, and it may nest at most MaxDepth
+// levels. encoding/json accepts all three silently (the last duplicate
+// wins, bad bytes become U+FFFD), and a duplicated "amount" read one way
+// by a proxy and another way here is how money goes astray. An empty or
+// blank body passes: whether a body is required is each route's to say.
+// Returns EINVALID.
+func CheckJSON(body []byte) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !utf8.Valid(body) {
+		return refundry.Errorf(refundry.EINVALID, "Request body is not valid UTF-8.")
+	}
+	// jsontext refuses duplicate names and invalid strings (a lone
+	// surrogate escape) by default.
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	values := 0
+	for {
+		_, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return jsonError(err)
+		}
+		if dec.StackDepth() > MaxDepth {
+			return refundry.Errorf(refundry.EINVALID, "Request body nests arrays and objects deeper than %d levels.", MaxDepth)
+		}
+		if dec.StackDepth() == 0 {
+			if values++; values > 1 {
+				return refundry.Errorf(refundry.EINVALID, "Request body must hold exactly one JSON object.")
+			}
+		}
+	}
+}
+
+func jsonError(err error) error {
+	var syntax *jsontext.SyntacticError
+	if !errors.As(err, &syntax) {
+		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (it ends too soon).")
+	}
+	if errors.Is(err, jsontext.ErrDuplicateName) {
+		return refundry.Errorf(refundry.EINVALID, "Request body names the key %q twice in one object.", truncateID(syntax.JSONPointer.LastToken()))
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (it ends too soon).")
+	}
+	return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (at byte %d).", syntax.ByteOffset)
+}
+
+// DecodeJSON decodes body, one JSON value that passes CheckJSON, into v,
+// with numbers kept exact (json.Number, never float64: invariant 1).
+// Fields v does not have are left alone: the dialects whose contracts say
+// so ignore them, the others look at every key themselves. Returns
+// EINVALID, naming the parameter of a value of the wrong type.
+func DecodeJSON(body []byte, v any) error {
+	return decode(body, v, false)
+}
+
+// DecodeStrict decodes one JSON object from body into v as DecodeJSON
+// does, and refuses unknown fields with the name of the field, as the
+// native API does everywhere.
 func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return paramInvalid("", "Request body must be a JSON object.")
 	}
+	err := decode(body, v, true)
+	var e *refundry.Error
+	if errors.As(err, &e) {
+		return paramInvalid(e.Param, e.Message)
+	}
+	return err
+}
+
+func decode(body []byte, v any, strict bool) error {
+	if err := CheckJSON(body); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return refundry.Errorf(refundry.EINVALID, "Request body is empty.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
-	}
-	if dec.More() {
-		return paramInvalid("", "Request body must hold exactly one JSON object.")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return paramInvalid("", "Request body must hold exactly one JSON object.")
 	}
 	return nil
 }
 
+// decodeError describes what encoding/json found wrong with a body that
+// CheckJSON passed: a value of the wrong type, or a field v lacks.
 func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return refundry.ParamErrorf(refundry.EINVALID, typeErr.Field, "%s must be a JSON %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &typeErr):
-		return paramInvalid(typeErr.Field, fmt.Sprintf("Parameter %s must be of type %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String())))
+		return refundry.Errorf(refundry.EINVALID, "Request body must be a JSON %s.", jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &syntaxErr):
-		return paramInvalid("", fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntaxErr.Offset))
+		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (at byte %d).", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return paramUnknown(name)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return paramInvalid("", "Request body is not valid JSON (it ends too soon).")
+		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (it ends too soon).")
 	}
-	return paramInvalid("", "Request body is not valid JSON.")
+	return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON.")
 }
 
 func jsonKind(k string) string {

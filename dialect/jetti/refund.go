@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -197,18 +195,9 @@ func decodeRefund(body []byte) (refundBody, error) {
 	if len(body) == 0 {
 		return out, &wireError{http.StatusBadRequest, "A request body is required: a Transaction object."}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		var syntax *json.SyntaxError
-		if errors.As(err, &syntax) {
-			return out, &wireError{http.StatusBadRequest, fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset)}
-		}
-		return out, &wireError{http.StatusBadRequest, "Request body is not valid JSON."}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return out, &wireError{http.StatusBadRequest, "Request body must hold exactly one JSON object."}
+	if err := api.DecodeJSON(body, &v); err != nil {
+		return out, &wireError{http.StatusBadRequest, refundry.ErrorMessage(err)}
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

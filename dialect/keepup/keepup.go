@@ -7,10 +7,6 @@ package keepup
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -125,13 +121,8 @@ func decodeRefundSale(body []byte) (notify bool, err error) {
 		return false, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 	}
 	var req refundSaleRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
-		return false, badJSON(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return false, refundry.Errorf(refundry.EINVALID, "Request body must hold exactly one JSON object.")
+	if err := api.DecodeJSON(body, &req); err != nil {
+		return false, err
 	}
 	switch req.AlertCustomer {
 	case nil, "no":
@@ -140,14 +131,6 @@ func decodeRefundSale(body []byte) (notify bool, err error) {
 		return true, nil
 	}
 	return false, refundry.ParamErrorf(refundry.EINVALID, "alert_customer", `alert_customer must be "yes" or "no".`)
-}
-
-func badJSON(err error) error {
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return &refundry.Error{Code: refundry.EINVALID, Message: fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset), Err: err}
-	}
-	return &refundry.Error{Code: refundry.EINVALID, Message: "Request body is not valid JSON.", Err: err}
 }
 
 // findSale resolves the path's sale_id, which is decided to be the sale's

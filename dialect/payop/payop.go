@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -126,13 +124,8 @@ func decodeCreateRefund(body []byte) (createRefund, error) {
 		return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 	}
 	var req createRefundRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
-		return out, badJSON(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return out, refundry.Errorf(refundry.EINVALID, "Request body must hold exactly one JSON object.")
+	if err := api.DecodeJSON(body, &req); err != nil {
+		return out, err
 	}
 
 	// The seed types it string; an integer id sent as a number is the same id.
@@ -255,12 +248,4 @@ func findTransaction(ctx context.Context, eng *engine.Engine, merchantID, ident 
 		}
 	}
 	return nil, notFound
-}
-
-func badJSON(err error) error {
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return &refundry.Error{Code: refundry.EINVALID, Message: fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset), Err: err}
-	}
-	return &refundry.Error{Code: refundry.EINVALID, Message: "Request body is not valid JSON.", Err: err}
 }

@@ -8,9 +8,6 @@ package talkable
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -159,13 +156,8 @@ func decodeRefundOrigin(body []byte) (refundOrigin, error) {
 		if body[0] != '{' {
 			return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&req); err != nil {
-			return out, badJSON(err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return out, refundry.Errorf(refundry.EINVALID, "Request body must hold exactly one JSON object.")
+		if err := api.DecodeJSON(body, &req); err != nil {
+			return out, err
 		}
 	}
 	switch s := req.SiteSlug.(type) {
@@ -272,16 +264,4 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-func badJSON(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return &refundry.Error{Code: refundry.EINVALID, Message: fmt.Sprintf("Request body is not valid JSON (at byte %d).", syntax.Offset), Err: err}
-	case errors.As(err, &typ) && typ.Field != "":
-		return &refundry.Error{Code: refundry.EINVALID, Param: typ.Field, Message: typ.Field + " must be a JSON object.", Err: err}
-	}
-	return &refundry.Error{Code: refundry.EINVALID, Message: "Request body is not valid JSON.", Err: err}
 }

@@ -1,0 +1,81 @@
+package api_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
+)
+
+// Invariant 7: a body every edge reads the same way, or a 4xx. CheckJSON
+// is where ambiguity is refused for all of them.
+func TestCheckJSON(t *testing.T) {
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, tc := range []struct {
+		name, body string
+		want       string // "" when the body passes; else a part of the message
+	}{
+		{"OK", `{"amount": 12.5, "metadata": {"a": [1, {"b": null}]}}`, ""},
+		{"Empty", ``, ""},
+		{"Blank", " \n\t", ""},
+		{"HugeNumberIsTextToCheck", `{"amount": 1e99999}`, ""},
+		{"DepthAtLimit", nest(api.MaxDepth), ""},
+		{"DepthOverLimit", nest(api.MaxDepth + 1), "deeper than 32"},
+		{"DeepObjects", strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), "deeper than 32"},
+		{"DuplicateKey", `{"amount": 1, "amount": 1000}`, `key "amount" twice`},
+		{"DuplicateNested", `{"metadata": {"x": 1, "x": 2}}`, `key "x" twice`},
+		{"DuplicateEscaped", `{"amount": 1, "\u0061mount": 2}`, `key "amount" twice`},
+		{"DuplicateInArrayOfObjects", `{"rows": [{"target": "a"}, {"target": "b", "target": "c"}]}`, `key "target" twice`},
+		{"SameKeyInSiblingObjects", `{"rows": [{"target": "a"}, {"target": "b"}]}`, ""},
+		{"InvalidUTF8", "{\"reason\": \"\xff\xfe\"}", "UTF-8"},
+		{"InvalidUTF8InKey", "{\"\xc0\": 1}", "UTF-8"},
+		{"LoneSurrogate", `{"reason": "\ud800"}`, "not valid JSON"},
+		{"Trailing", `{} {}`, "exactly one"},
+		{"TrailingGarbage", `{"a": 1} x`, "not valid JSON"},
+		{"Truncated", `{"amount": `, "ends too soon"},
+		{"Syntax", `{"amount" 1}`, "not valid JSON"},
+		{"SingleQuotes", `{'amount': 1}`, "not valid JSON"},
+		{"NaN", `{"amount": NaN}`, "not valid JSON"},
+		{"NUL", "{\"a\": 1\x00}", "not valid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := api.CheckJSON([]byte(tc.body))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("CheckJSON(%.60q) = %v, want nil", tc.body, err)
+				}
+				return
+			}
+			if refundry.ErrorCode(err) != refundry.EINVALID || !strings.Contains(refundry.ErrorMessage(err), tc.want) {
+				t.Fatalf("CheckJSON(%.60q) = %v, want EINVALID with %q", tc.body, err, tc.want)
+			}
+			// Every decoder built on it refuses the same body.
+			var v any
+			if err := api.DecodeJSON([]byte(tc.body), &v); refundry.ErrorCode(err) != refundry.EINVALID {
+				t.Fatalf("DecodeJSON(%.60q) = %v, want EINVALID", tc.body, err)
+			}
+			if err := api.DecodeStrict([]byte(tc.body), &v); err == nil {
+				t.Fatalf("DecodeStrict(%.60q) accepted it", tc.body)
+			}
+		})
+	}
+}
+
+func TestDecodeJSONKeepsNumbersExact(t *testing.T) {
+	var v struct {
+		Amount json.Number `json:"amount"`
+		Other  any         `json:"other"`
+	}
+	body := `{"amount": 92233720368547758.07, "other": 0.1, "ignored": true}`
+	if err := api.DecodeJSON([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Amount != "92233720368547758.07" || v.Other != json.Number("0.1") {
+		t.Fatalf("decoded %q and %#v: numbers must stay decimal text", v.Amount, v.Other)
+	}
+	if err := api.DecodeStrict([]byte(body), &v); err == nil || !strings.Contains(err.Error(), "ignored") {
+		t.Fatalf("DecodeStrict with an unknown field: %v, want it named", err)
+	}
+}
