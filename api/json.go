@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -108,6 +110,9 @@ func CheckJSON(body []byte) error {
 }
 
 func jsonError(err error) error {
+	if err == nil {
+		return nil
+	}
 	var syntax *jsontext.SyntacticError
 	if !errors.As(err, &syntax) {
 		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (it ends too soon).")
@@ -124,26 +129,51 @@ func jsonError(err error) error {
 // DecodeJSON decodes body, one JSON value that passes CheckJSON, into v,
 // with numbers kept exact (json.Number, never float64: invariant 1).
 // Fields v does not have are left alone: the dialects whose contracts say
-// so ignore them, the others look at every key themselves. Returns
+// so ignore them, the others look at every key themselves. A key that
+// names one of v's fields in another case ("AMOUNT") is refused: it is not
+// the field, yet encoding/json would fill the field with it. Returns
 // EINVALID, naming the parameter of a value of the wrong type.
 func DecodeJSON(body []byte, v any) error {
 	return decode(body, v, false)
 }
 
-// DecodeStrict decodes one JSON object from body into v as DecodeJSON
-// does, and refuses unknown fields with the name of the field, as the
-// native API does everywhere.
+// DecodeFields is DecodeJSON that also refuses, by name, any key v has no
+// field for: what a route whose contract is silent on unknown fields does,
+// as Stripe answers an unknown parameter.
+func DecodeFields(body []byte, v any) error {
+	return decode(body, v, true)
+}
+
+// DecodeStrict decodes one JSON object from body into v as DecodeFields
+// does, with its errors in the native API's words.
 func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return paramInvalid("", "Request body must be a JSON object.")
 	}
 	err := decode(body, v, true)
 	var e *refundry.Error
-	if errors.As(err, &e) {
+	switch {
+	case errors.Is(err, errUnknownField):
+		return paramUnknown(refundry.ErrorParam(err))
+	case errors.As(err, &e):
 		return paramInvalid(e.Param, e.Message)
 	}
 	return err
 }
+
+// ReadEmpty reads the body of a route that takes no parameters: none, or
+// an empty object, as clients that always send JSON do. Anything else was
+// meant to say something the route cannot hear, so it is refused rather
+// than ignored.
+func ReadEmpty(w http.ResponseWriter, r *http.Request) error {
+	body, err := ReadBody(w, r, MaxBody)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
+	}
+	return DecodeStrict(body, &struct{}{})
+}
+
+var errUnknownField = errors.New("unknown field")
 
 func decode(body []byte, v any, strict bool) error {
 	if err := CheckJSON(body); err != nil {
@@ -152,16 +182,139 @@ func decode(body []byte, v any, strict bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return refundry.Errorf(refundry.EINVALID, "Request body is empty.")
 	}
+	if err := checkFieldNames(body, reflect.TypeOf(v), strict); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if strict {
-		dec.DisallowUnknownFields()
-	}
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	return nil
 }
+
+// checkFieldNames walks body's objects along the struct types v decodes
+// them into and refuses a key that is no field's exact name when it
+// matches one in another case, or, when strict, at all. encoding/json
+// matches names without regard to case and has no way to be told not to.
+func checkFieldNames(body []byte, t reflect.Type, strict bool) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	return walkValue(dec, t, "", strict)
+}
+
+func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, strict bool) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch dec.PeekKind() {
+	case '{':
+		if t == nil || t.Kind() != reflect.Struct {
+			var elem reflect.Type
+			if t != nil && t.Kind() == reflect.Map {
+				elem = t.Elem()
+			}
+			if _, err := dec.ReadToken(); err != nil {
+				return jsonError(err)
+			}
+			for dec.PeekKind() != '}' {
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return jsonError(err)
+				}
+				if err := walkValue(dec, elem, join(path, tok.String()), strict); err != nil {
+					return err
+				}
+			}
+			_, err := dec.ReadToken()
+			return jsonError(err)
+		}
+		fields := jsonFields(t)
+		if _, err := dec.ReadToken(); err != nil {
+			return jsonError(err)
+		}
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return jsonError(err)
+			}
+			name := tok.String()
+			ft, exact := fields[name]
+			if !exact {
+				folded := false
+				for f := range fields {
+					folded = folded || strings.EqualFold(f, name)
+				}
+				if folded || strict {
+					p := join(path, name)
+					return &refundry.Error{Code: refundry.EINVALID, Param: p, Message: "Received unknown parameter: " + truncateID(p) + ".", Err: errUnknownField}
+				}
+			}
+			if err := walkValue(dec, ft, join(path, name), strict); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return jsonError(err)
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return jsonError(err)
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := walkValue(dec, elem, path+"["+strconv.Itoa(i)+"]", strict); err != nil {
+				return err
+			}
+		}
+		_, err := dec.ReadToken()
+		return jsonError(err)
+	}
+	return jsonError(dec.SkipValue())
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// jsonFields maps the JSON names of t's fields to their types, as
+// encoding/json names them (tag, else field name; "-" skipped; embedded
+// structs' fields promoted). A field whose type decodes itself (such as
+// json.RawMessage or json.Number) is not walked into.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		ft := f.Type
+		if reflect.PointerTo(ft).Implements(unmarshalerType) || ft.Kind() == reflect.Interface {
+			ft = nil
+		}
+		out[name] = ft
+	}
+	return out
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // decodeError describes what encoding/json found wrong with a body that
 // CheckJSON passed: a value of the wrong type, or a field v lacks.
@@ -175,9 +328,6 @@ func decodeError(err error) error {
 		return refundry.Errorf(refundry.EINVALID, "Request body must be a JSON %s.", jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &syntaxErr):
 		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (at byte %d).", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return paramUnknown(name)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return refundry.Errorf(refundry.EINVALID, "Request body is not valid JSON (it ends too soon).")
 	}

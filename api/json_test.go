@@ -79,3 +79,50 @@ func TestDecodeJSONKeepsNumbersExact(t *testing.T) {
 		t.Fatalf("DecodeStrict with an unknown field: %v, want it named", err)
 	}
 }
+
+// A key that is no field's exact name never fills a field: encoding/json
+// alone would read "AMOUNT" as amount, and a later "amount" would win.
+func TestDecodeFieldNames(t *testing.T) {
+	type inner struct {
+		Email string `json:"email"`
+	}
+	type req struct {
+		Amount   json.Number     `json:"amount"`
+		Customer *inner          `json:"customer"`
+		Rows     []inner         `json:"rows"`
+		Metadata json.RawMessage `json:"metadata"`
+		Any      any             `json:"any"`
+	}
+	for _, tc := range []struct {
+		name, body      string
+		lenient, strict string // "" accepted; else the parameter refused
+	}{
+		{"OK", `{"amount": 1, "customer": {"email": "a"}, "rows": [{"email": "b"}], "metadata": {"AMOUNT": 1}, "any": {"x": 1}}`, "", ""},
+		{"FoldedTop", `{"AMOUNT": 5, "amount": 1}`, "AMOUNT", "AMOUNT"},
+		{"FoldedAlone", `{"Amount": 5}`, "Amount", "Amount"},
+		{"FoldedNested", `{"customer": {"EMAIL": "x"}}`, "customer.EMAIL", "customer.EMAIL"},
+		{"FoldedInArray", `{"rows": [{"email": "b"}, {"Email": "c"}]}`, "rows[1].Email", "rows[1].Email"},
+		{"Unknown", `{"amount": 1, "bogus": 2}`, "", "bogus"},
+		{"UnknownNested", `{"customer": {"phone": "x"}}`, "", "customer.phone"},
+		{"FreeFormMetadata", `{"metadata": {"anything": {"Amount": 1}}}`, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, mode := range []struct {
+				decode func([]byte, any) error
+				want   string
+			}{{api.DecodeJSON, tc.lenient}, {api.DecodeFields, tc.strict}} {
+				var v req
+				err := mode.decode([]byte(tc.body), &v)
+				if mode.want == "" {
+					if err != nil {
+						t.Fatalf("%s: %v", tc.body, err)
+					}
+					continue
+				}
+				if refundry.ErrorCode(err) != refundry.EINVALID || refundry.ErrorParam(err) != mode.want {
+					t.Fatalf("%s: %v (param %q), want EINVALID on %q", tc.body, err, refundry.ErrorParam(err), mode.want)
+				}
+			}
+		})
+	}
+}

@@ -190,6 +190,10 @@ func handleGetWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Hand
 
 func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+		if err := ReadEmpty(w, r); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -205,6 +209,10 @@ func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 
 func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+		if err := ReadEmpty(w, r); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -246,6 +254,10 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 
 func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+		if err := ReadEmpty(w, r); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)

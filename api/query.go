@@ -17,9 +17,14 @@ func listQuery(r *http.Request, filters ...string) (url.Values, refundry.Page, e
 	for _, f := range filters {
 		allowed[f] = true
 	}
-	for k := range q {
+	for k, vs := range q {
 		if !allowed[k] {
 			return nil, refundry.Page{}, paramUnknown(k)
+		}
+		// ?limit=1&limit=500 means one thing to a cache or a proxy that
+		// reads the last and another to Get, which reads the first.
+		if len(vs) > 1 {
+			return nil, refundry.Page{}, paramInvalid(k, "Parameter "+k+" is given more than once.")
 		}
 	}
 	var p refundry.Page

@@ -91,6 +91,10 @@ func handleGetRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 
 func handleCancelRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := ReadEmpty(w, r); err != nil {
+			Error(w, r, logger, err)
+			return
+		}
 		id, err := idParam(r, "refund")
 		if err != nil {
 			Error(w, r, logger, err)

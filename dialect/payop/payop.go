@@ -124,7 +124,7 @@ func decodeCreateRefund(body []byte) (createRefund, error) {
 		return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 	}
 	var req createRefundRequest
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := api.DecodeFields(body, &req); err != nil {
 		return out, err
 	}
 

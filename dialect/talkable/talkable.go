@@ -156,7 +156,7 @@ func decodeRefundOrigin(body []byte) (refundOrigin, error) {
 		if body[0] != '{' {
 			return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 		}
-		if err := api.DecodeJSON(body, &req); err != nil {
+		if err := api.DecodeFields(body, &req); err != nil {
 			return out, err
 		}
 	}
