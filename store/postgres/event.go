@@ -16,11 +16,17 @@ func insertEvents(ctx context.Context, tx pgx.Tx, evs ...*refundry.Event) error 
 		return nil
 	}
 	b := &pgx.Batch{}
+	queueEvents(b, evs...)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueEvents is insertEvents, queued on b with the change the events
+// describe.
+func queueEvents(b *pgx.Batch, evs ...*refundry.Event) {
 	for _, ev := range evs {
 		b.Queue(`INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			ev.ID, ev.MerchantID, ev.Type, ev.ObjectType, ev.ObjectID, string(ev.Data), normTime(ev.Created))
 	}
-	return tx.SendBatch(ctx, b).Close()
 }
 
 // ListEvents returns one page, newest first, and whether more follow.

@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/store/internal/group"
 )
@@ -24,11 +27,37 @@ func (s *Store) grouped(ctx context.Context, fn func(pgx.Tx) error) error {
 	if s.batch == nil {
 		return s.write(ctx, fn)
 	}
-	err := s.batch.Do(ctx, fn)
+	err := s.lane(ctx).Do(ctx, fn)
 	if errors.Is(err, group.ErrClosed) {
 		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The store is closed.", Err: err}
 	}
 	return translate(err)
+}
+
+// saleKey carries the sale a grouped write changes, to choose its lane.
+type saleKey struct{}
+
+// forSale marks ctx as the context of a write to saleID.
+func forSale(ctx context.Context, saleID string) context.Context {
+	return context.WithValue(ctx, saleKey{}, saleID)
+}
+
+// lane is the batcher of the sale ctx names (forSale), or the first one.
+// Invariant 2 and lock order: all grouped writes to one sale queue in one
+// lane, so they run one after another in its batches as with a single
+// batcher, and a lane never holds a sale's lock that another lane's batch
+// waits for. Two lanes still meet on rows other than a sale's (an
+// Idempotency-Key reused across sales, the writes of another process);
+// such a wait ends when the other batch commits, and a deadlock among
+// them is retried like any other.
+func (s *Store) lane(ctx context.Context) *group.Batcher[pgx.Tx] {
+	id, _ := ctx.Value(saleKey{}).(string)
+	if id == "" || len(s.lanes) == 1 {
+		return s.batch
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
 }
 
 // writeContext is the context a grouped write's statements run under.
@@ -100,12 +129,12 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 //
 // The savepoint is never released: COMMIT releases them all, and a
 // RELEASE per write would be one more round trip. ROLLBACK TO job names
-// the newest savepoint of that name, which is this write's.
+// the newest savepoint of that name, which is this write's. Nor does
+// SAVEPOINT cost a round trip of its own: it goes to the server with the
+// write's first statement (see savepointTx).
 func savepoint(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) (own, err error) {
-	if _, err := tx.Exec(ctx, `SAVEPOINT job`); err != nil {
-		return nil, err
-	}
-	ferr := fn(tx)
+	sp := &savepointTx{Tx: tx}
+	ferr := fn(sp)
 	if ferr == nil {
 		return nil, nil
 	}
@@ -116,8 +145,74 @@ func savepoint(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) (own, err 
 	if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
 		return nil, ferr
 	}
+	if !sp.begun {
+		// The write failed before it sent anything: there is nothing of
+		// it to roll back.
+		return own, nil
+	}
 	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT job`); err != nil {
 		return nil, err
 	}
 	return own, nil
+}
+
+// savepointTx is the transaction a write of a batch runs in. It sends
+// SAVEPOINT job just before the write's first statement: in the same
+// pipeline when that statement is a batch (as on the refund paths), as a
+// statement of its own otherwise.
+type savepointTx struct {
+	pgx.Tx
+	begun bool
+}
+
+func (t *savepointTx) begin(ctx context.Context) error {
+	if t.begun {
+		return nil
+	}
+	t.begun = true
+	_, err := t.Tx.Exec(ctx, `SAVEPOINT job`)
+	return err
+}
+
+// SendBatch puts SAVEPOINT job at the head of b if it was not sent yet.
+func (t *savepointTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if !t.begun {
+		t.begun = true
+		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: `SAVEPOINT job`})
+	}
+	return t.Tx.SendBatch(ctx, b)
+}
+
+func (t *savepointTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.begin(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return t.Tx.Exec(ctx, sql, args...)
+}
+
+// Query and QueryRow run their statement even if SAVEPOINT failed: the
+// transaction is then aborted or the connection gone, so the statement
+// fails too and its error reaches the caller where the caller looks.
+func (t *savepointTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	_ = t.begin(ctx)
+	return t.Tx.Query(ctx, sql, args...)
+}
+
+func (t *savepointTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	_ = t.begin(ctx)
+	return t.Tx.QueryRow(ctx, sql, args...)
+}
+
+func (t *savepointTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if err := t.begin(ctx); err != nil {
+		return 0, err
+	}
+	return t.Tx.CopyFrom(ctx, table, cols, src)
+}
+
+func (t *savepointTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.Tx.Begin(ctx)
 }

@@ -33,7 +33,8 @@ func TestGroupCommit(t *testing.T) {
 		t.Run(isoName(iso), func(t *testing.T) {
 			var mu sync.Mutex
 			var sizes []int
-			s := mustOpenWith(t, iso, WithBatchObserver(func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }))
+			// One lane: Gather holds back the batch of the first lane.
+			s := mustOpenWith(t, iso, WithGroupCommitLanes(1), WithBatchObserver(func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }))
 			storetest.GroupCommit(t, s, s.batch.Gather)
 			mu.Lock()
 			defer mu.Unlock()
@@ -48,7 +49,7 @@ func TestGroupCommit(t *testing.T) {
 // runs the whole batch again, every write of it, and all then succeed
 // exactly once.
 func TestGroupCommitRetried(t *testing.T) {
-	s := mustOpenWith(t, serializable)
+	s := mustOpenWith(t, serializable, WithGroupCommitLanes(1))
 	s.backoffBase = time.Microsecond
 	m := storetest.MustCreateMerchant(t, s)
 	sale := storetest.MustCreateSale(t, s, m.ID)
@@ -94,7 +95,7 @@ func TestGroupCommitRetried(t *testing.T) {
 // its own (a statement PostgreSQL rejects, standing for a bug or a broken
 // connection) aborts its batch, and the other writes are run again alone.
 func TestGroupCommitFallback(t *testing.T) {
-	s := mustOpenWith(t, readCommitted)
+	s := mustOpenWith(t, readCommitted, WithGroupCommitLanes(1))
 	m := storetest.MustCreateMerchant(t, s)
 	sale := storetest.MustCreateSale(t, s, m.ID)
 

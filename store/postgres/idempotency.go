@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/refundry/refundry"
 )
 
@@ -31,18 +32,39 @@ type idemRecord struct {
 // "already refunded". At SERIALIZABLE the same wait ends in a
 // serialization failure; the retried transaction finds the record.
 func claimKey(ctx context.Context, tx pgx.Tx, merchantID string, idem *refundry.Idempotency, resourceType string, ids []string, now time.Time) (*idemRecord, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (merchant_id, idem_key, hash, resource_type, resource_ids, related_ids, created)
-		VALUES ($1, $2, $3, $4, $5, '[]', $6) ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
-		merchantID, idem.Key, idem.Hash, resourceType, encodeIDs(ids), now)
-	if err != nil {
+	b := &pgx.Batch{}
+	claimed := queueClaimKey(b, merchantID, idem, resourceType, ids, now)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	if tag.RowsAffected() == 1 {
-		return nil, nil
+	return claimed(ctx, tx)
+}
+
+// queueClaimKey queues claimKey's claim on b, so that it goes to the
+// server with the statements that follow it, and returns the function
+// that, once b has run, answers as claimKey does. The claim still runs
+// before whatever is queued after it.
+func queueClaimKey(b *pgx.Batch, merchantID string, idem *refundry.Idempotency, resourceType string, ids []string, now time.Time) func(context.Context, pgx.Tx) (*idemRecord, error) {
+	inserted := false
+	b.Queue(`INSERT INTO idempotency_keys (merchant_id, idem_key, hash, resource_type, resource_ids, related_ids, created)
+		VALUES ($1, $2, $3, $4, $5, '[]', $6) ON CONFLICT (merchant_id, idem_key) DO NOTHING`,
+		merchantID, idem.Key, idem.Hash, resourceType, encodeIDs(ids), now).Exec(func(tag pgconn.CommandTag) error {
+		inserted = tag.RowsAffected() == 1
+		return nil
+	})
+	return func(ctx context.Context, tx pgx.Tx) (*idemRecord, error) {
+		if inserted {
+			return nil, nil
+		}
+		return findKey(ctx, tx, merchantID, idem, resourceType)
 	}
+}
+
+// findKey reads the record of a key that was claimed before.
+func findKey(ctx context.Context, tx pgx.Tx, merchantID string, idem *refundry.Idempotency, resourceType string) (*idemRecord, error) {
 	rec := &idemRecord{}
 	var res, rel string
-	err = tx.QueryRow(ctx, `SELECT hash, resource_type, resource_ids, related_ids FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2`,
+	err := tx.QueryRow(ctx, `SELECT hash, resource_type, resource_ids, related_ids FROM idempotency_keys WHERE merchant_id = $1 AND idem_key = $2`,
 		merchantID, idem.Key).Scan(&rec.hash, &rec.resourceType, &res, &rel)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The conflicting claim is not visible to this snapshot; a new
@@ -67,9 +89,15 @@ func claimKey(ctx context.Context, tx pgx.Tx, merchantID string, idem *refundry.
 // finishKey names the objects of a claimed key once they exist: ids that
 // the database assigns, or that depend on what the transaction found.
 func finishKey(ctx context.Context, tx pgx.Tx, merchantID string, idem *refundry.Idempotency, ids, related []string) error {
-	_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET resource_ids = $3, related_ids = $4 WHERE merchant_id = $1 AND idem_key = $2`,
+	b := &pgx.Batch{}
+	queueFinishKey(b, merchantID, idem, ids, related)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueFinishKey is finishKey, queued on b.
+func queueFinishKey(b *pgx.Batch, merchantID string, idem *refundry.Idempotency, ids, related []string) {
+	b.Queue(`UPDATE idempotency_keys SET resource_ids = $3, related_ids = $4 WHERE merchant_id = $1 AND idem_key = $2`,
 		merchantID, idem.Key, encodeIDs(ids), encodeIDs(related))
-	return err
 }
 
 func encodeIDs(ids []string) string {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,8 +38,12 @@ type Store struct {
 	backoffBase time.Duration
 	backoffCap  time.Duration
 
-	// batch gathers CreateRefunds and SettleRefund into shared
-	// transactions (group commit); nil when group commit is off.
+	// lanes gather CreateRefunds and SettleRefund into shared
+	// transactions (group commit), each lane on a connection of its own,
+	// so that one lane's round trips and WAL flush overlap another's;
+	// a write goes to the lane of its sale (see lane). batch is lanes[0],
+	// where writes of no sale go. Both are nil when group commit is off.
+	lanes []*group.Batcher[pgx.Tx]
 	batch *group.Batcher[pgx.Tx]
 
 	retries       atomic.Int64
@@ -85,6 +90,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, refundry.Errorf(refundry.EINVALID, "Invalid PostgreSQL URL: %v", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (4 on a small machine) would leave the
+		// group-commit lanes and the reads of every request queueing for
+		// the same few connections.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate(err)
@@ -95,16 +106,34 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	if o.groupCommit {
-		s.batch = group.New(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch})
+		n := o.lanes
+		if n <= 0 {
+			n = min(max(int(cfg.MaxConns)/4, 1), maxLanes)
+		}
+		for range n {
+			s.lanes = append(s.lanes, group.New(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch}))
+		}
+		s.batch = s.lanes[0]
 	}
 	return s, nil
 }
+
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+// PostgreSQL's default max_connections is 100, so two or three servers
+// fit beside the usual tools.
+const defaultMaxConns = 16
+
+// maxLanes caps the group-commit lanes a pool's size gives (a quarter of
+// its connections): past a few, batches only get smaller and the lanes
+// compete for the server's CPU.
+const maxLanes = 4
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
 	groupCommit bool
+	lanes       int
 	onBatch     func(size int)
 }
 
@@ -114,15 +143,22 @@ type options struct {
 // is a transaction of its own.
 func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
 
+// WithGroupCommitLanes sets how many group-commit batches may run at once,
+// each on a connection of its own. The default is a quarter of the pool's
+// connections, at least 1 and at most 4. Writes to one sale always share
+// a lane, so the lanes never wait on each other's sale locks.
+func WithGroupCommitLanes(n int) Option { return func(o *options) { o.lanes = n } }
+
 // WithBatchObserver has fn hear the size of every group-commit batch
-// (metrics). fn runs on the batcher's goroutine and must not block.
+// (metrics). fn runs on the lanes' goroutines, several at once, and must
+// not block.
 func WithBatchObserver(fn func(size int)) Option { return func(o *options) { o.onBatch = fn } }
 
 // Close stops group commit, letting the batch in flight commit, then waits
 // for connections in use to be returned and closes the pool.
 func (s *Store) Close() error {
-	if s.batch != nil {
-		s.batch.Close()
+	for _, l := range s.lanes {
+		l.Close()
 	}
 	s.pool.Close()
 	return nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,19 +33,16 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, err := s.refundLane(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	ctx = s.writeContext(ctx)
 	var res *refundry.RefundResult
-	err := s.grouped(ctx, func(tx pgx.Tx) error {
+	err = s.grouped(ctx, func(tx pgx.Tx) error {
 		var err error
-		now := s.now()
-		if res, err = createRefunds(ctx, tx, req, now); err != nil || res.Replayed {
-			return err
-		}
-		ids := make([]string, len(res.Refunds))
-		for i, r := range res.Refunds {
-			ids[i] = r.ID
-		}
-		return audit(ctx, tx, req.MerchantID, refundry.AuditRefundCreate, now, ids...)
+		res, err = createRefunds(ctx, tx, req, s.now())
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -52,18 +50,65 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	return res, nil
 }
 
+// refundLane names in ctx the sale req refunds, for the choice of a
+// group-commit lane. A line item or transaction never moves to another
+// sale, so its sale can be read before the transaction; one that does not
+// exist goes to the first lane, where the refund finds it missing.
+func (s *Store) refundLane(ctx context.Context, req refundry.RefundRequest) (context.Context, error) {
+	if len(s.lanes) < 2 {
+		return ctx, nil
+	}
+	var q, arg string
+	switch {
+	case req.Target.SaleID != "":
+		return forSale(ctx, req.Target.SaleID), nil
+	case req.Target.LineItemID != "":
+		q, arg = `SELECT sale_id FROM line_items WHERE id = $1 AND merchant_id = $2`, req.Target.LineItemID
+	case req.Target.TransactionID != "":
+		q, arg = `SELECT sale_id FROM transactions WHERE id = $1 AND merchant_id = $2`, req.Target.TransactionID
+	default:
+		return ctx, nil
+	}
+	var saleID string
+	err := s.pool.QueryRow(ctx, q, arg, req.MerchantID).Scan(&saleID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, translate(err)
+	}
+	return forSale(ctx, saleID), nil
+}
+
+// createRefunds makes two round trips where nothing goes wrong: one reads
+// (claiming the key, locking and reading the sale), one writes. Under group
+// commit the writes of a batch run one after another on one connection,
+// so each round trip saved here is saved for every refund in the batch.
 func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, now time.Time) (*refundry.RefundResult, error) {
+	b := &pgx.Batch{}
+	var claimed func(context.Context, pgx.Tx) (*idemRecord, error)
 	if usesKey(req.Idempotency) {
-		rec, err := claimKey(ctx, tx, req.MerchantID, req.Idempotency, "refund", nil, now)
+		// Invariant 4: the claim is queued first, so it runs (and waits
+		// for a concurrent holder of the key) before the sale is locked.
+		claimed = queueClaimKey(b, req.MerchantID, req.Idempotency, "refund", nil, now)
+	}
+	by := refundry.SaleLookup{ID: req.Target.SaleID, LineItemID: req.Target.LineItemID, TransactionID: req.Target.TransactionID}
+	found, err := queueFindSale(b, req.MerchantID, by, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if claimed != nil {
+		rec, err := claimed(ctx, tx)
 		if err != nil {
 			return nil, err
 		}
 		if rec != nil {
+			// The sale was locked for nothing; the lock is harmless and
+			// goes with the transaction.
 			return replayRefunds(ctx, tx, req.MerchantID, rec)
 		}
 	}
-	by := refundry.SaleLookup{ID: req.Target.SaleID, LineItemID: req.Target.LineItemID, TransactionID: req.Target.TransactionID}
-	sale, err := findSale(ctx, tx, req.MerchantID, by, true)
+	sale, err := found()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +132,7 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		meta = slices.Clone(req.Metadata)
 	}
 
-	b := &pgx.Batch{}
+	b = &pgx.Batch{}
 	refunds := make([]*refundry.Refund, len(allocs))
 	fee := req.Fee // the fee is taken from the first refunds, in order
 	for i, a := range allocs {
@@ -116,9 +161,6 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	}
 	b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
 		WHERE id = $2 AND refunded_amount + $1 <= amount`, total, sale.ID).Exec(oneRow)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
 
 	// The sale as it now is, without reading it again: the lock has kept
 	// everyone else off its rows.
@@ -164,6 +206,11 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	}
 	res := &refundry.RefundResult{Refunds: refunds, Sale: sale, Voided: []*refundry.Referral{}}
 	if req.VoidReferrals {
+		// Voiding reads what it voids, so the writes so far go first.
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, err
+		}
+		b = &pgx.Batch{}
 		voided, vevs, err := voidReferrals(ctx, tx, req.MerchantID,
 			`origin_id IN (SELECT id FROM origins WHERE merchant_id = $1 AND kind = 'purchase' AND sale_id = $2)`, sale.ID, now)
 		if err != nil {
@@ -172,24 +219,23 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		res.Voided = voided
 		evs = append(evs, vevs...)
 	}
-	if err := insertEvents(ctx, tx, evs...); err != nil {
-		return nil, err
+	queueEvents(b, evs...)
+	queueNotifications(b, now, refunds...)
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		ids[i] = r.ID
 	}
-	if err := queueNotifications(ctx, tx, now, refunds...); err != nil {
-		return nil, err
-	}
+	// A replayed request made nothing, so it is not audited again.
+	queueAudit(ctx, b, req.MerchantID, refundry.AuditRefundCreate, now, ids...)
 	if usesKey(req.Idempotency) {
-		ids := make([]string, len(refunds))
-		for i, r := range refunds {
-			ids[i] = r.ID
-		}
 		voided := make([]string, len(res.Voided))
 		for i, v := range res.Voided {
 			voided[i] = fmt.Sprint(v.ID)
 		}
-		if err := finishKey(ctx, tx, req.MerchantID, req.Idempotency, ids, voided); err != nil {
-			return nil, err
-		}
+		queueFinishKey(b, req.MerchantID, req.Idempotency, ids, voided)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -303,24 +349,32 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	default:
 		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
 	}
+	ctx, err := s.settleLane(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
 	ctx = s.writeContext(ctx)
 	var out *refundry.Refund
-	err := s.grouped(ctx, func(tx pgx.Tx) error {
+	err = s.grouped(ctx, func(tx pgx.Tx) error {
 		now := s.now()
-		var saleID string
-		err := tx.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
-		if err != nil {
-			return notFound(err, "No such refund: %s", id)
-		}
 		// Invariant 2: the sale's lock comes first here too, in the same
 		// order as CreateRefunds takes it, so a release never interleaves
-		// with a reservation and the two cannot deadlock.
-		if _, err := tx.Exec(ctx, `SELECT id FROM sales WHERE id = $1 FOR UPDATE`, saleID); err != nil {
+		// with a reservation and the two cannot deadlock. A refund never
+		// changes sale, so its sale_id can be read in the statement that
+		// takes the lock, and the refund in the same round trip.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT id FROM sales WHERE id = (SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2) FOR UPDATE`, id, merchantID)
+		var r *refundry.Refund
+		var rerr error
+		b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, id, merchantID).QueryRow(func(row pgx.Row) error {
+			r, rerr = scanRefund(row)
+			return nil
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		r, err := scanRefund(tx.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
+		if rerr != nil {
+			return notFound(rerr, "No such refund: %s", id)
 		}
 		if r.Status == st.Status {
 			out = r
@@ -329,7 +383,7 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if r.Status != refundry.RefundPending {
 			return refundry.Errorf(refundry.ECONFLICT, "The refund is already %s; it cannot become %s.", r.Status, st.Status)
 		}
-		b := &pgx.Batch{}
+		b = &pgx.Batch{}
 		if st.Status != refundry.RefundSucceeded {
 			// The reservation made by CreateRefunds is given back, to the
 			// same rows it was taken from.
@@ -353,17 +407,13 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, updated = $5 WHERE id = $1 AND status = 'pending'`,
 			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.Updated).Exec(oneRow)
 		queueAudit(ctx, b, merchantID, refundry.SettleAction(st.Status), now, r.ID)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
 		ev, err := refundry.NewEvent(r.MerchantID, event, "refund", r.ID, r, now)
 		if err != nil {
 			return err
 		}
-		if err := insertEvents(ctx, tx, ev); err != nil {
-			return err
-		}
-		if err := queueNotifications(ctx, tx, now, r); err != nil {
+		queueEvents(b, ev)
+		queueNotifications(b, now, r)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		out = r
@@ -373,6 +423,20 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		return nil, err
 	}
 	return out, nil
+}
+
+// settleLane names in ctx the sale of the refund to settle, for the choice
+// of a group-commit lane; a refund never changes sale.
+func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.Context, error) {
+	if len(s.lanes) < 2 {
+		return ctx, nil
+	}
+	var saleID string
+	err := s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+	if err != nil {
+		return nil, notFound(err, "No such refund: %s", id)
+	}
+	return forSale(ctx, saleID), nil
 }
 
 // released fails a release that found less reserved than the refund holds,

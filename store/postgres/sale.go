@@ -185,10 +185,31 @@ func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.Sal
 	return out, err
 }
 
-// findSale loads one sale of the merchant. With lock, the sale's row is
-// locked until tx ends: every change to a sale's refunded amounts takes
-// this lock first, which serializes them (invariant 2).
+// findSale loads one sale of the merchant, in one round trip. With lock,
+// the sale's row is locked until tx ends: every change to a sale's
+// refunded amounts takes this lock first, which serializes them
+// (invariant 2).
 func findSale(ctx context.Context, tx pgx.Tx, merchantID string, by refundry.SaleLookup, lock bool) (*refundry.Sale, error) {
+	b := &pgx.Batch{}
+	sale, err := queueFindSale(b, merchantID, by, lock)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return sale()
+}
+
+// queueFindSale queues on b the statements that read one sale of the
+// merchant with its customer, line items and transactions, and returns
+// the function that gives the sale once b has run. Every statement finds
+// the sale by the same condition, so none waits for another's answer and
+// the whole read is one round trip. With lock, the sale's row is locked
+// first; at READ COMMITTED the statements after it each take a new
+// snapshot, so once the lock is granted they read what its previous
+// holder committed.
+func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock bool) (func() (*refundry.Sale, error), error) {
 	var cond, what string
 	var arg any
 	n := 0
@@ -217,14 +238,58 @@ func findSale(ctx context.Context, tx pgx.Tx, merchantID string, by refundry.Sal
 	if lock {
 		q += ` FOR UPDATE`
 	}
-	sale, err := scanSale(tx.QueryRow(ctx, q, merchantID, arg))
-	if err != nil {
-		return nil, notFound(err, "No such %s", what)
-	}
-	if err := fillSales(ctx, tx, []*refundry.Sale{sale}); err != nil {
-		return nil, err
-	}
-	return sale, nil
+	var sale *refundry.Sale
+	var saleErr error
+	b.Queue(q, merchantID, arg).QueryRow(func(row pgx.Row) error {
+		sale, saleErr = scanSale(row)
+		return nil
+	})
+	bySale := `(SELECT s.id FROM sales s WHERE s.merchant_id = $1 AND ` + cond + `)`
+	var cust refundry.Customer
+	b.Queue(`SELECT id, email, first_name, last_name FROM customers
+		WHERE id = (SELECT s.customer_id FROM sales s WHERE s.merchant_id = $1 AND `+cond+`)`, merchantID, arg).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&cust.ID, &cust.Email, &cust.FirstName, &cust.LastName); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	lis := []*refundry.LineItem{}
+	b.Queue(`SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items
+		WHERE sale_id = `+bySale+` ORDER BY ord`, merchantID, arg).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			li, err := scanLineItem(rows)
+			if err != nil {
+				return err
+			}
+			lis = append(lis, li)
+		}
+		return rows.Err()
+	})
+	txns := []*refundry.Transaction{}
+	b.Queue(`SELECT `+transactionColumns+` FROM transactions WHERE sale_id = `+bySale+` ORDER BY ord`, merchantID, arg).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			t, err := scanTransaction(rows)
+			if err != nil {
+				return err
+			}
+			txns = append(txns, t)
+		}
+		return rows.Err()
+	})
+	return func() (*refundry.Sale, error) {
+		if saleErr != nil {
+			return nil, notFound(saleErr, "No such %s", what)
+		}
+		if sale == nil {
+			// The batch stopped before the sale's statement answered.
+			return nil, fmt.Errorf("postgres: the sale's statement did not run")
+		}
+		sale.Customer = cust
+		sale.LineItems, sale.Transactions = lis, txns
+		return sale, nil
+	}, nil
 }
 
 const saleColumns = `s.id, s.merchant_id, s.reference, s.currency, s.amount, s.refunded_amount, s.customer_id, s.campaign_id, s.campaign_name, s.created`
@@ -277,8 +342,8 @@ func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
 	})
 	b.Queue(`SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			li := &refundry.LineItem{}
-			if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+			li, err := scanLineItem(rows)
+			if err != nil {
 				return err
 			}
 			sl := byID[li.SaleID]
@@ -286,22 +351,40 @@ func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT id, number, sale_id, reference, gateway, gateway_charge_id, currency, amount, refunded_amount, processing_fee, base_amount, base_currency, created
-		FROM transactions WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+transactionColumns+` FROM transactions WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			t := &refundry.Transaction{}
-			if err := rows.Scan(&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
-				&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.Created); err != nil {
+			t, err := scanTransaction(rows)
+			if err != nil {
 				return err
 			}
-			t.Created = t.Created.UTC()
-			t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
 			sl := byID[t.SaleID]
 			sl.Transactions = append(sl.Transactions, t)
 		}
 		return rows.Err()
 	})
 	return tx.SendBatch(ctx, b).Close()
+}
+
+func scanLineItem(row pgx.Row) (*refundry.LineItem, error) {
+	li := &refundry.LineItem{}
+	if err := row.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+		return nil, err
+	}
+	return li, nil
+}
+
+const transactionColumns = `id, number, sale_id, reference, gateway, gateway_charge_id, currency, amount, refunded_amount,
+	processing_fee, base_amount, base_currency, created`
+
+func scanTransaction(row pgx.Row) (*refundry.Transaction, error) {
+	t := &refundry.Transaction{}
+	if err := row.Scan(&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
+		&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.Created); err != nil {
+		return nil, err
+	}
+	t.Created = t.Created.UTC()
+	t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+	return t, nil
 }
 
 // ListSales returns one page, newest first, and whether more follow.
