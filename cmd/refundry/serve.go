@@ -40,6 +40,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
 	batchLease := fs.Duration("batch-lease", 30*time.Second, "how long a refund batch worker holds the rows it claimed; a crashed server's rows are taken again after it")
 	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
+	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -103,6 +104,15 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return err
 	}
 	base := "http://" + displayAddr(ln.Addr())
+	if *debugAddr != "" {
+		at, stopDebug, err := startDebug(*debugAddr, logger)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		defer stopDebug()
+		logger.Info("debug listener", "addr", at)
+	}
 	if *demo {
 		if err := seedDemo(ctx, eng, base, stdout); err != nil {
 			ln.Close()
