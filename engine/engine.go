@@ -144,7 +144,10 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	for _, r := range res.Refunds {
 		e.observe().RefundCreated(r)
 	}
-	changed := false
+	// Only a refund settled as failed gives its amount back and changes
+	// the sale; a success leaves the sale as CreateRefunds returned it, so
+	// the common case reads nothing more.
+	released := false
 	for i, r := range res.Refunds {
 		if r.Status != refundry.RefundPending {
 			continue
@@ -155,10 +158,10 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 		}
 		if settled != nil {
 			res.Refunds[i] = settled
-			changed = true
+			released = released || settled.Status != refundry.RefundSucceeded
 		}
 	}
-	if changed {
+	if released {
 		if s, err := e.Store.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
 			res.Sale = s
 		}

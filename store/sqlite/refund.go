@@ -79,6 +79,7 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if len(req.Metadata) > 0 {
 		metadata = append(json.RawMessage(nil), req.Metadata...)
 	}
+	wasRefunded := sale.RefundedAmount >= sale.Amount
 	res := &refundry.RefundResult{}
 	for i, a := range allocs {
 		r := &refundry.Refund{
@@ -96,6 +97,7 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 		if err := reserve(ctx, tx, r); err != nil {
 			return nil, err
 		}
+		reserved(sale, r)
 		if err := insertRefund(ctx, tx, r); err != nil {
 			return nil, err
 		}
@@ -112,13 +114,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 		}
 		res.Refunds = append(res.Refunds, r)
 	}
-	after, err := findSale(ctx, tx, req.MerchantID, refundry.SaleLookup{ID: sale.ID})
-	if err != nil {
-		return nil, err
-	}
-	res.Sale = after
-	if sale.RefundedAmount < sale.Amount && after.RefundedAmount >= after.Amount {
-		if err := appendEvent(ctx, tx, req.MerchantID, refundry.EventSaleRefunded, "sale", after.ID, after); err != nil {
+	res.Sale = sale
+	if !wasRefunded && sale.RefundedAmount >= sale.Amount {
+		if err := appendEvent(ctx, tx, req.MerchantID, refundry.EventSaleRefunded, "sale", sale.ID, sale); err != nil {
 			return nil, err
 		}
 	}
@@ -182,6 +180,26 @@ func reserve(ctx context.Context, tx *tx, r *refundry.Refund) error {
 		}
 	}
 	return nil
+}
+
+// reserved applies to the sale as loaded what reserve did to its rows, so
+// that the sale the caller gets back is the one now stored without
+// reading it again: reserve's updates changed exactly these rows by
+// exactly r.Amount, under the write lock held since the sale was read.
+func reserved(sale *refundry.Sale, r *refundry.Refund) {
+	sale.RefundedAmount += r.Amount
+	sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
+	for _, t := range sale.Transactions {
+		if t.ID == r.TransactionID {
+			t.RefundedAmount += r.Amount
+			t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+		}
+	}
+	for _, li := range sale.LineItems {
+		if li.ID == r.LineItemID {
+			li.RefundedAmount += r.Amount
+		}
+	}
 }
 
 // release gives a failed or canceled refund's amount back to its

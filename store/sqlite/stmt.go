@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// stmtCacheSize bounds the statements kept prepared per pool. The store's
+// fixed statements number a few dozen and are cached on first use; the
+// bound is for the texts built at run time (filters, an IN list of every
+// length up to a page), which beyond it simply run unprepared. Nothing is
+// ever evicted: a statement closed between a caller's get and its use
+// would fail that caller's query.
+const stmtCacheSize = 512
+
+// stmtCache keeps statements prepared on one pool, by their text.
+// Preparing (parsing and planning the SQL) cost a quarter of the single
+// writer's time when every statement was prepared afresh for each use;
+// a statement prepared once is only reset and bound again.
+type stmtCache struct {
+	db *sql.DB
+
+	mu        sync.Mutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool // texts being prepared in the background
+	closed    bool
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
+}
+
+// get returns the statement for text, or nil the first time text is seen:
+// then the caller runs it unprepared, and it is prepared in the
+// background for next time. Preparing on the pool cannot happen here: the
+// caller's transaction may hold the write pool's one connection (or every
+// read connection may be held by callers waiting here), and database/sql
+// prepares a pool's statement on a free connection.
+func (c *stmtCache) get(text string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[text]; ok || c.closed {
+		return st
+	}
+	if !c.preparing[text] && len(c.stmts)+len(c.preparing) < stmtCacheSize {
+		c.preparing[text] = true
+		go c.prepare(text)
+	}
+	return nil
+}
+
+func (c *stmtCache) prepare(text string) {
+	st, err := c.db.PrepareContext(context.Background(), text)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.preparing, text)
+	if err != nil {
+		return // run unprepared; the next use tries again
+	}
+	if c.closed {
+		st.Close()
+		return
+	}
+	c.stmts[text] = st
+}
+
+// close closes every cached statement and stops caching.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	clear(c.stmts)
+}
+
+// ExecContext runs text through the pool's cached statement for it, bound
+// to this transaction's connection.
+func (t *tx) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, text); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, text, args...)
+}
+
+// QueryContext is ExecContext for statements returning rows.
+func (t *tx) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, text); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, text, args...)
+}
+
+// QueryRowContext is ExecContext for statements returning one row.
+func (t *tx) QueryRowContext(ctx context.Context, text string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, text); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, text, args...)
+}
+
+// stmt returns text's cached statement as one of this transaction's, or
+// nil if it is not prepared yet.
+func (t *tx) stmt(ctx context.Context, text string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	st := t.stmts.get(text)
+	if st == nil {
+		return nil
+	}
+	// Bound to the transaction's connection: prepared there once, then
+	// reused; closed with the transaction, leaving the cached one open.
+	return t.Tx.StmtContext(ctx, st)
+}
