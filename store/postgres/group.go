@@ -97,6 +97,13 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 	beforeCommit := false
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		beforeCommit = false
+		if own, ok, err := s.pipelined(ctx, tx, fns); err != nil {
+			beforeCommit = true
+			return err
+		} else if ok {
+			copy(errs, own)
+			return nil
+		}
 		for i, fn := range fns {
 			own, err := savepoint(ctx, tx, fn)
 			if err != nil {

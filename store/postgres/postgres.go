@@ -50,6 +50,7 @@ type Store struct {
 	serialization atomic.Int64
 	deadlocks     atomic.Int64
 	exhausted     atomic.Int64
+	unpipelined   atomic.Int64
 }
 
 // Stats counts what the retry loop did since Open.
@@ -64,6 +65,9 @@ type Stats struct {
 	// Exhausted is the number of writes that gave up and returned
 	// EUNAVAILABLE because every attempt failed that way.
 	Exhausted int64
+	// Unpipelined counts the group-commit batches whose writes could not
+	// share a pipeline and ran one after another (see pipelined).
+	Unpipelined int64
 }
 
 // Stats returns the retry counters, for metrics and tests.
@@ -73,6 +77,7 @@ func (s *Store) Stats() Stats {
 		SerializationFailures: s.serialization.Load(),
 		Deadlocks:             s.deadlocks.Load(),
 		Exhausted:             s.exhausted.Load(),
+		Unpipelined:           s.unpipelined.Load(),
 	}
 }
 

@@ -112,6 +112,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err != nil {
 		return nil, err
 	}
+	if err := claimSale(tx, sale.ID); err != nil {
+		return nil, err
+	}
 	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
 	if err != nil {
 		return nil, err
@@ -375,6 +378,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		}
 		if rerr != nil {
 			return notFound(rerr, "No such refund: %s", id)
+		}
+		if err := claimSale(tx, r.SaleID); err != nil {
+			return err
 		}
 		if r.Status == st.Status {
 			out = r
