@@ -28,6 +28,10 @@ const (
 	EGATEWAY      = "gateway_error"  // the gateway refused the refund
 	EUNAVAILABLE  = "unavailable"    // a dependency is down for a moment; retry
 	EBODYTOOLARGE = "body_too_large" // the request body is over the edge's limit
+
+	// Limits an edge puts on a client, so that none can starve the rest.
+	ERATELIMITED = "rate_limited"    // the API key asked more often than allowed; retry later
+	ETIMEOUT     = "request_timeout" // the client sent its request too slowly
 )
 
 // Error is the project's error value: a code the edges map to a status, a

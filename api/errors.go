@@ -77,11 +77,15 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		status, typ, code = http.StatusBadGateway, "api_error", "gateway_error"
 	case refundry.EBODYTOOLARGE:
 		status, typ, code = http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large"
+	case refundry.ETIMEOUT:
+		status, typ, code = http.StatusRequestTimeout, "invalid_request_error", "request_timeout"
+	case refundry.ERATELIMITED:
+		status, typ, code = http.StatusTooManyRequests, "rate_limit_error", "rate_limited"
 	case refundry.EUNAVAILABLE:
 		status, typ, code = http.StatusServiceUnavailable, "api_error", "service_unavailable"
-		w.Header().Set("Retry-After", "1")
 	default:
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	SetRetryAfter(w, err)
 	WriteJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
 }

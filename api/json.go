@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -31,13 +32,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // ReadBody reads a request body of at most limit bytes. An oversized body
-// is EBODYTOOLARGE and one that broke off EINVALID, for each edge to answer
-// in its own shape.
+// is EBODYTOOLARGE, one that came too slowly ETIMEOUT and one that broke
+// off EINVALID, for each edge to answer in its own shape.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, refundry.Errorf(refundry.EBODYTOOLARGE, "Request body is larger than %d bytes.", limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The server's read timeout ran out while the client was still
+		// sending (a slow or stalled upload): 408, which the edge can
+		// still write, since only reading has a deadline behind it.
+		return nil, &refundry.Error{Code: refundry.ETIMEOUT, Message: "Request body was sent too slowly; the server stopped waiting for it.", Err: err}
 	}
 	if err != nil {
 		return nil, refundry.Errorf(refundry.EINVALID, "Request body could not be read.")

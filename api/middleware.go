@@ -116,6 +116,13 @@ func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWri
 			fail(w, r, err)
 			return
 		}
+		// A bucket per key, taken only once the key proved good, so that
+		// a stranger guessing keys cannot spend a merchant's allowance;
+		// and before the audit, so that a runaway client fills no log.
+		if err := allowKey(ctx, key.ID); err != nil {
+			fail(w, r, err)
+			return
+		}
 		route := RouteOf(r)
 		ctx = context.WithValue(WithMerchant(ctx, m), apiKeyKey, key)
 		ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,

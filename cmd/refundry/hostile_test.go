@@ -524,7 +524,10 @@ func startInProcess(t *testing.T, db string) string {
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", db}, func(string) string { return "" }, io.Discard, logs)
+		// Rate limiting off: each attack is to meet the fault it carries,
+		// not the 429 its key earns by asking hundreds of times a second
+		// (limits_test.go tests the limit on every edge).
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--rate-limit=0"}, func(string) string { return "" }, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -80,7 +80,9 @@ var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
 func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "REFUNDRY_DB=", "REFUNDRY_ADDR=")
+	// Rate limiting off unless a test turns it on with --rate-limit: the
+	// load tests here hammer one key far past serve's default.
+	cmd.Env = append(os.Environ(), "REFUNDRY_DB=", "REFUNDRY_ADDR=", "REFUNDRY_RATE_LIMIT=0")
 	stdout := &syncBuffer{}
 	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()

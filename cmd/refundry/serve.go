@@ -41,6 +41,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batchLease := fs.Duration("batch-lease", 30*time.Second, "how long a refund batch worker holds the rows it claimed; a crashed server's rows are taken again after it")
 	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
+	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
+	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
+	var limits serverLimits
+	limits.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
@@ -68,6 +72,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return err
 	}
 	if err := checkServeConfig(*addr, *stripeKey, *stripeBase); err != nil {
+		return err
+	}
+	if *rateLimit < 0 || *rateBurst < 1 {
+		return usageError{fmt.Sprintf("--rate-limit must be 0 (off) or more and --rate-burst at least 1, got %v and %d", *rateLimit, *rateBurst)}
+	}
+	tlsConfig, err := limits.check()
+	if err != nil {
 		return err
 	}
 	gateways := []refundry.Gateway{simulator.New()}
@@ -104,6 +115,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return err
 	}
 	base := "http://" + displayAddr(ln.Addr())
+	if tlsConfig != nil {
+		base = "https://" + displayAddr(ln.Addr())
+	}
 	if *debugAddr != "" {
 		at, stopDebug, err := startDebug(*debugAddr, logger)
 		if err != nil {
@@ -120,15 +134,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		}
 	}
 
-	srv := &http.Server{
-		Handler:           newServer(eng, logger, op),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	// The limiter rides in each request's context down to the edges'
+	// Authenticate, which alone knows the key.
+	handler := api.RateLimit(api.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op))
+	srv := limits.server(handler, tlsConfig, logger)
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	op.recovery.Start()
@@ -139,7 +148,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	wg.Go(func() { batches.Run(workCtx) })
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serveOn(srv, ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "url", base)
 
 	select {

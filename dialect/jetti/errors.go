@@ -62,6 +62,8 @@ var errorTable = map[string]struct {
 	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
 	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
 	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
+	refundry.ERATELIMITED:  {http.StatusTooManyRequests, ""},
+	refundry.ETIMEOUT:      {http.StatusRequestTimeout, ""},
 }
 
 // fieldNames maps the engine's parameter names to the seed's field names,
@@ -111,8 +113,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		}
 		out.Errors = map[string][]string{field: {out.Message}}
 	}
-	if e.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	api.SetRetryAfter(w, err)
 	api.WriteJSON(w, e.status, out)
 }

@@ -43,6 +43,8 @@ var errorTable = map[string]struct {
 	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
 	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
 	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
+	refundry.ERATELIMITED:  {http.StatusTooManyRequests, ""},
+	refundry.ETIMEOUT:      {http.StatusRequestTimeout, ""},
 }
 
 // writeError answers err in Payop's shape. Anything not in the table is
@@ -65,8 +67,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if msg == "" {
 		msg = refundry.ErrorMessage(err)
 	}
-	if e.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	api.SetRetryAfter(w, err)
 	api.WriteJSON(w, e.status, errorBody{msg})
 }

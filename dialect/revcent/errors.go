@@ -56,6 +56,8 @@ var errorTable = map[string]struct {
 	refundry.EGATEWAY:      {http.StatusBadGateway, "gateway_refused", ""},
 	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, "body_too_large", ""},
 	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, "service_unavailable", ""},
+	refundry.ERATELIMITED:  {http.StatusTooManyRequests, "rate_limited", ""},
+	refundry.ETIMEOUT:      {http.StatusRequestTimeout, "request_timeout", ""},
 }
 
 // invalidParams refines EINVALID by the parameter at fault. Amount faults
@@ -100,8 +102,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if p, ok := invalidParams[refundry.ErrorParam(err)]; ok && refundry.ErrorCode(err) == refundry.EINVALID {
 		status, out.ErrorCode = p.status, p.code
 	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
+	api.SetRetryAfter(w, err)
 	api.WriteJSON(w, status, out)
 }
