@@ -200,9 +200,7 @@ func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *re
 	if out.Status == refundry.RefundPending {
 		return nil, nil
 	}
-	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement{
-		Status: out.Status, GatewayRefundID: out.GatewayRefundID, FailureReason: out.FailureReason,
-	}))
+	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement(out)))
 }
 
 // settled passes on SettleRefund's answer, telling the Observer of a
