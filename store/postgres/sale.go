@@ -175,14 +175,28 @@ func findCustomer(ctx context.Context, tx pgx.Tx, merchantID, email string) (ref
 
 // FindSale returns the sale with its line items and transactions.
 // Returns ENOTFOUND if none matches for this merchant.
+//
+// It is one round trip: BEGIN, the reads and COMMIT go to the server as one
+// pipeline, a read-only transaction that sees one snapshot (as read gives),
+// so a sale is never read half before and half after a refund. A read-only
+// snapshot never fails serialization on PostgreSQL, and CockroachDB retries
+// by itself a transaction that reaches it whole, so there is no retry here.
 func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
-	var out *refundry.Sale
-	err := s.read(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = findSale(ctx, tx, merchantID, by, false)
-		return err
-	})
-	return out, err
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	found, err := queueFindSale(b, merchantID, by, false)
+	if err != nil {
+		return nil, err
+	}
+	b.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, b)
+	// After a failure this rolls back; after the COMMIT above it only
+	// gives the connection back to the pool.
+	defer br.Tx().Rollback(context.WithoutCancel(ctx))
+	if err := br.Close(); err != nil {
+		return nil, translate(err)
+	}
+	return found()
 }
 
 // findSale loads one sale of the merchant, in one round trip. With lock,
