@@ -112,3 +112,23 @@ func TestSetRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRateLimiterAllow is the limiter's cost per request, many keys
+// asked from many goroutines at once, as serve's edges ask it.
+func BenchmarkRateLimiterAllow(b *testing.B) {
+	l := NewRateLimiter(1e9, 1e9) // never refuses: the cost of the take alone
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = refundry.NewID()
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := l.Allow(keys[i%len(keys)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
