@@ -6,6 +6,7 @@
 # cli: refundry refund --csv FILE --target URL --key KEY --concurrency 64.
 # It makes ROWS/100 sales of 25.00; each row refunds 0.10 of one of them
 # (100 rows per sale, spread so that neighbouring rows hit different sales).
+# REFUNDRY_BIN=path times that binary instead of building this tree.
 set -euo pipefail
 ROWS=${1:-200000}
 MODE=${2:-api}
@@ -13,7 +14,7 @@ SALES=$((ROWS / 100))
 DIR=$(mktemp -d)
 trap 'kill $SERVE 2>/dev/null || true; rm -rf "$DIR"' EXIT
 cd "$(dirname "$0")/.."
-go build -o "$DIR/refundry" ./cmd/refundry
+if [ -n "${REFUNDRY_BIN:-}" ]; then cp "$REFUNDRY_BIN" "$DIR/refundry"; else go build -o "$DIR/refundry" ./cmd/refundry; fi
 DB="sqlite:$DIR/bulk.db"
 KEY=$("$DIR/refundry" merchant create --slug bulk --name Bulk --db "$DB" | sed 's/.*"api_key":"\([^"]*\)".*/\1/')
 "$DIR/refundry" serve --addr 127.0.0.1:0 --db "$DB" 2>"$DIR/serve.log" &
