@@ -59,27 +59,46 @@ func (e *Engine) ListBatchRows(ctx context.Context, merchantID, id string, after
 // or transaction by id, else a sale by its reference, else a transaction
 // by its payment reference. Returns ENOTFOUND if nothing matches.
 func (e *Engine) ResolveTarget(ctx context.Context, merchantID, text string) (refundry.RefundTarget, error) {
-	type try struct {
+	if refundry.ValidID(text) {
+		for _, t := range idTargets(text) {
+			var by refundry.SaleLookup
+			by.ID, by.LineItemID, by.TransactionID = t.SaleID, t.LineItemID, t.TransactionID
+			_, err := e.Store.FindSale(ctx, merchantID, by)
+			if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				return refundry.RefundTarget{}, err
+			}
+			return t, nil
+		}
+	}
+	return e.resolveReference(ctx, merchantID, text)
+}
+
+// idTargets are the readings of an id, in the order a row's target is
+// tried: a sale, a line item, a transaction.
+func idTargets(id string) []refundry.RefundTarget {
+	return []refundry.RefundTarget{{SaleID: id}, {LineItemID: id}, {TransactionID: id}}
+}
+
+// resolveReference finds a sale by its reference, else a transaction by
+// its payment reference. Returns ENOTFOUND if neither matches.
+func (e *Engine) resolveReference(ctx context.Context, merchantID, text string) (refundry.RefundTarget, error) {
+	tries := []struct {
 		by  refundry.SaleLookup
 		out func(*refundry.Sale) refundry.RefundTarget
-	}
-	var tries []try
-	if refundry.ValidID(text) {
-		tries = append(tries,
-			try{refundry.SaleLookup{ID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{SaleID: text} }},
-			try{refundry.SaleLookup{LineItemID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{LineItemID: text} }},
-			try{refundry.SaleLookup{TransactionID: text}, func(*refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{TransactionID: text} }})
-	}
-	tries = append(tries,
-		try{refundry.SaleLookup{Reference: text}, func(s *refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{SaleID: s.ID} }},
-		try{refundry.SaleLookup{TransactionReference: text}, func(s *refundry.Sale) refundry.RefundTarget {
+	}{
+		{refundry.SaleLookup{Reference: text}, func(s *refundry.Sale) refundry.RefundTarget { return refundry.RefundTarget{SaleID: s.ID} }},
+		{refundry.SaleLookup{TransactionReference: text}, func(s *refundry.Sale) refundry.RefundTarget {
 			for _, t := range s.Transactions {
 				if t.Reference == text {
 					return refundry.RefundTarget{TransactionID: t.ID}
 				}
 			}
 			return refundry.RefundTarget{SaleID: s.ID}
-		}})
+		}},
+	}
 	for _, t := range tries {
 		s, err := e.Store.FindSale(ctx, merchantID, t.by)
 		if refundry.ErrorCode(err) == refundry.ENOTFOUND {
@@ -94,6 +113,29 @@ func (e *Engine) ResolveTarget(ctx context.Context, merchantID, text string) (re
 		"No sale, line item or transaction has the id or reference %q.", text)
 }
 
+// refundRow refunds what a row's target names, in ResolveTarget's order.
+// An id is tried directly as each kind of target: the store finds the
+// target inside the write that refunds it, and answers ENOTFOUND, having
+// written nothing, when it is not of that kind. The common row, a sale id,
+// so costs no read before its write. References are resolved first.
+func (e *Engine) refundRow(ctx context.Context, text string, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	if refundry.ValidID(text) {
+		for _, t := range idTargets(text) {
+			req.Target = t
+			res, err := e.Refund(ctx, req)
+			if refundry.ErrorCode(err) != refundry.ENOTFOUND {
+				return res, err
+			}
+		}
+	}
+	target, err := e.resolveReference(ctx, req.MerchantID, text)
+	if err != nil {
+		return nil, err
+	}
+	req.Target = target
+	return e.Refund(ctx, req)
+}
+
 // errTransient marks a row that could not be worked for a moment (the
 // database busy, the server stopping): it is left for a later claim.
 var errTransient = errors.New("transient")
@@ -106,23 +148,22 @@ var errTransient = errors.New("transient")
 func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error {
 	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "refund_batch",
 		Path: fmt.Sprintf("%s/%d", r.BatchID, r.Row)})
-	target, err := e.ResolveTarget(ctx, r.MerchantID, r.Target)
+	md, _ := json.Marshal(map[string]any{"refund_batch": r.BatchID, "row": r.Row}) // a map of a string and an int always marshals
+	// The key's hash is the row's content, not the target it resolves
+	// to, so a replay after a crash finds the first refund whatever kind
+	// of target is tried first.
+	res, err := e.refundRow(ctx, r.Target, refundry.RefundRequest{
+		MerchantID: r.MerchantID, Amount: r.Amount, Reason: r.Reason, Metadata: md,
+		Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
+	})
 	if err == nil {
-		var res *refundry.RefundResult
-		md, _ := json.Marshal(map[string]any{"refund_batch": r.BatchID, "row": r.Row}) // a map of a string and an int always marshals
-		res, err = e.Refund(ctx, refundry.RefundRequest{
-			MerchantID: r.MerchantID, Target: target, Amount: r.Amount, Reason: r.Reason, Metadata: md,
-			Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
-		})
-		if err == nil {
-			first := res.Refunds[0]
-			r.RefundID, r.RefundStat, r.Error = first.ID, first.Status, ""
-			r.Status = refundry.BatchRowSucceeded
-			if refusal := first.Refusal(); refusal != nil {
-				r.Status, r.Error = refundry.BatchRowFailed, refundry.ErrorMessage(refusal)
-			}
-			return nil
+		first := res.Refunds[0]
+		r.RefundID, r.RefundStat, r.Error = first.ID, first.Status, ""
+		r.Status = refundry.BatchRowSucceeded
+		if refusal := first.Refusal(); refusal != nil {
+			r.Status, r.Error = refundry.BatchRowFailed, refundry.ErrorMessage(refusal)
 		}
+		return nil
 	}
 	switch code := refundry.ErrorCode(err); {
 	case ctx.Err() != nil, code == refundry.EUNAVAILABLE, code == refundry.EINTERNAL:
