@@ -42,10 +42,6 @@ func handleListEvents(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]eventJSON, 0, len(events))
-		for _, e := range events {
-			data = append(data, renderEvent(e))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/events"})
+		writeList(w, events, renderEvent, more, "/v1/events")
 	})
 }

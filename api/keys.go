@@ -93,11 +93,7 @@ func handleListAPIKeys(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]apiKeyJSON, 0, len(keys))
-		for _, k := range keys {
-			data = append(data, renderAPIKey(k))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/api_keys"})
+		writeList(w, keys, renderAPIKey, more, "/v1/api_keys")
 	})
 }
 
@@ -157,12 +153,12 @@ func handleListAuditLog(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]auditEntryJSON, 0, len(entries))
-		for _, e := range entries {
-			data = append(data, auditEntryJSON{ID: e.ID, Object: "audit_entry", Key: e.Actor.KeyID, Action: e.Action,
-				ObjectID: nullable(e.ObjectID), Result: e.Result, RemoteAddr: e.Actor.RemoteAddr, RequestID: e.Actor.RequestID,
-				Method: e.Actor.Method, Path: e.Actor.Path, Created: unix(e.Created)})
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/audit_log"})
+		writeList(w, entries, renderAuditEntry, more, "/v1/audit_log")
 	})
+}
+
+func renderAuditEntry(e *refundry.AuditEntry) auditEntryJSON {
+	return auditEntryJSON{ID: e.ID, Object: "audit_entry", Key: e.Actor.KeyID, Action: e.Action,
+		ObjectID: nullable(e.ObjectID), Result: e.Result, RemoteAddr: e.Actor.RemoteAddr, RequestID: e.Actor.RequestID,
+		Method: e.Actor.Method, Path: e.Actor.Path, Created: unix(e.Created)}
 }

@@ -164,11 +164,7 @@ func handleListWebhookEndpoints(eng *engine.Engine, logger *slog.Logger) http.Ha
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]endpointJSON, 0, len(es))
-		for _, e := range es {
-			data = append(data, renderEndpoint(e))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/webhook_endpoints"})
+		writeList(w, es, renderEndpoint, more, "/v1/webhook_endpoints")
 	})
 }
 
@@ -244,11 +240,7 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]deliveryJSON, 0, len(ds))
-		for _, d := range ds {
-			data = append(data, renderDelivery(d))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/webhook_endpoints/" + id + "/deliveries"})
+		writeList(w, ds, renderDelivery, more, "/v1/webhook_endpoints/"+id+"/deliveries")
 	})
 }
 
@@ -296,10 +288,6 @@ func handleListNotifications(eng *engine.Engine, logger *slog.Logger) http.Handl
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]notificationJSON, 0, len(ns))
-		for _, n := range ns {
-			data = append(data, renderNotification(n))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/notifications"})
+		writeList(w, ns, renderNotification, more, "/v1/notifications")
 	})
 }

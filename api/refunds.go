@@ -137,10 +137,6 @@ func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]refundJSON, 0, len(refunds))
-		for _, rf := range refunds {
-			data = append(data, renderRefund(rf))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/refunds"})
+		writeList(w, refunds, renderRefund, more, "/v1/refunds")
 	})
 }

@@ -192,10 +192,6 @@ func handleListSales(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		data := make([]saleJSON, 0, len(sales))
-		for _, s := range sales {
-			data = append(data, renderSale(s))
-		}
-		WriteJSON(w, http.StatusOK, listJSON{"list", data, more, "/v1/sales"})
+		writeList(w, sales, renderSale, more, "/v1/sales")
 	})
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -211,6 +212,16 @@ type listJSON struct {
 	Data    any    `json:"data"`
 	HasMore bool   `json:"has_more"`
 	URL     string `json:"url"`
+}
+
+// writeList answers one page of a list: items rendered in order, and
+// whether more follow.
+func writeList[T, J any](w http.ResponseWriter, items []T, render func(T) J, more bool, url string) {
+	data := make([]J, 0, len(items))
+	for _, it := range items {
+		data = append(data, render(it))
+	}
+	WriteJSON(w, http.StatusOK, listJSON{"list", data, more, url})
 }
 
 func nullable(s string) *string {
