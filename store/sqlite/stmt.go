@@ -25,6 +25,10 @@ type stmtCache struct {
 	stmts     map[string]*sql.Stmt
 	preparing map[string]bool // texts being prepared in the background
 	closed    bool
+	// inflight counts background prepares, so that close can wait for
+	// them: one still holding a connection when the pool closes would keep
+	// the database's -wal and -shm files open after Close returned.
+	inflight sync.WaitGroup
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -45,12 +49,14 @@ func (c *stmtCache) get(text string) *sql.Stmt {
 	}
 	if !c.preparing[text] && len(c.stmts)+len(c.preparing) < stmtCacheSize {
 		c.preparing[text] = true
+		c.inflight.Add(1)
 		go c.prepare(text)
 	}
 	return nil
 }
 
 func (c *stmtCache) prepare(text string) {
+	defer c.inflight.Done()
 	st, err := c.db.PrepareContext(context.Background(), text)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -65,11 +71,15 @@ func (c *stmtCache) prepare(text string) {
 	c.stmts[text] = st
 }
 
-// close closes every cached statement and stops caching.
+// close stops caching, waits for the prepares under way, and closes every
+// cached statement.
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.inflight.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, st := range c.stmts {
 		st.Close()
 	}
