@@ -52,12 +52,9 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m := api.MerchantFrom(ctx)
-		// The seed's path parameter: "minLength": 20, "maxLength": 20. A
-		// wrong length is refused before anything is looked up.
 		id := r.PathValue("product_sale_id")
-		if utf8.RuneCountInString(id) != refundry.IDLength {
-			writeError(w, r, logger, &wireError{http.StatusBadRequest, "invalid_product_sale_id",
-				fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)})
+		if err := checkProductSaleID(id); err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
 		body, idem, err := api.ReadRequest(w, r, maxBody)
@@ -121,6 +118,16 @@ func render(call apiCall, sale *refundry.Sale, productSaleID string, cur refundr
 	}
 	out.Amount = json.Number(refundry.FormatMajor(total, cur))
 	return out
+}
+
+// checkProductSaleID applies the seed's path parameter schema,
+// "minLength": 20, "maxLength": 20, before anything is looked up.
+func checkProductSaleID(id string) error {
+	if utf8.RuneCountInString(id) != refundry.IDLength {
+		return &wireError{http.StatusBadRequest, "invalid_product_sale_id",
+			fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)}
+	}
+	return nil
 }
 
 // findProductSale returns the sale the line item belongs to. A string that
