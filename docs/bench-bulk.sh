@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 if [ -n "${REFUNDRY_BIN:-}" ]; then cp "$REFUNDRY_BIN" "$DIR/refundry"; else go build -o "$DIR/refundry" ./cmd/refundry; fi
 DB="sqlite:$DIR/bulk.db"
 KEY=$("$DIR/refundry" merchant create --slug bulk --name Bulk --db "$DB" | sed 's/.*"api_key":"\([^"]*\)".*/\1/')
-"$DIR/refundry" serve --addr 127.0.0.1:0 --db "$DB" 2>"$DIR/serve.log" &
+"$DIR/refundry" serve --addr 127.0.0.1:0 --db "$DB" --rate-limit 0 2>"$DIR/serve.log" &
 SERVE=$!
 until grep -q 'msg=listening' "$DIR/serve.log"; do sleep 0.1; done
 URL=http://$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$DIR/serve.log")
