@@ -109,7 +109,7 @@ func (p *privatePostgres) start() {
 	p.t.Helper()
 	// fsync off: the cluster is stopped, not the machine, so what was
 	// written survives in the page cache, and the test spends no time on
-	// disks shared with other engineers' tests.
+	// a disk that the other packages' tests share.
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=60", p.port)
 	p.pg("pg_ctl", "-D", p.data, "-o", opts, "-l", filepath.Join(filepath.Dir(p.data), "log"), "-w", "-t", "60", "start")
 }
