@@ -517,7 +517,7 @@ var listenURL = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startInProcess runs serve as the command line does, in this process, so
 // that every middleware, limit and mount is the one that ships. It fails
-// the test if serve logged a panic or an internal error.
+// the test if serve logged a panic, an internal error or a lost audit row.
 func startInProcess(t *testing.T, db string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -534,7 +534,9 @@ func startInProcess(t *testing.T, db string) string {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		for _, bad := range []string{"panic serving request", "internal error"} {
+		// A refusal whose audit row could not be stored is answered as
+		// it should be, and lost from the log: as much a failure.
+		for _, bad := range []string{"panic serving request", "internal error", "audit of a refused write failed"} {
 			if strings.Contains(logs.String(), bad) {
 				t.Errorf("serve logged %q:\n%s", bad, grepLines(logs.String(), bad))
 			}
