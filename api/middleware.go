@@ -131,7 +131,8 @@ func SingleHeader(r *http.Request, name string) (string, error) {
 // (for the audit log) in the context, or answers with fail (the edge's own
 // error shape): EUNAUTHORIZED when the key is missing, wrong, revoked or
 // expired, EFORBIDDEN when its scope does not cover the route (the one
-// rule, RouteOf, decides). It is also the one place refused writes are
+// rule, RouteOf, decides), EINVALID when a key header or the
+// Idempotency-Key is sent twice (SingleHeader). It is also the one place refused writes are
 // audited: a write answered with an error changed nothing and so left no
 // row of its own, and gets one here with the error's code as its result.
 // Requests without a valid key are not audited: they name no merchant.
