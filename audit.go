@@ -2,7 +2,10 @@ package refundry
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Actor is who makes a write, and from where: the edge that authenticated
@@ -65,6 +68,43 @@ func NewAuditEntry(ctx context.Context, merchantID, action, objectID string, now
 	}
 	return &AuditEntry{ID: NewID(), MerchantID: merchantID, Actor: a, Action: action,
 		ObjectID: objectID, Result: AuditSucceeded, Created: now}
+}
+
+// Storable returns e as a store writes it: every text field through
+// AuditText. Both stores call it on every row they insert, so that a write
+// refused for what its request held (a path with %00 or %FF in it) is
+// still recorded, and recorded alike on SQLite and PostgreSQL.
+func (e AuditEntry) Storable() AuditEntry {
+	e.ID, e.MerchantID = AuditText(e.ID), AuditText(e.MerchantID)
+	e.Action, e.ObjectID, e.Result = AuditText(e.Action), AuditText(e.ObjectID), AuditText(e.Result)
+	a := &e.Actor
+	a.KeyID, a.RemoteAddr, a.RequestID = AuditText(a.KeyID), AuditText(a.RemoteAddr), AuditText(a.RequestID)
+	a.Method, a.Path = AuditText(a.Method), AuditText(a.Path)
+	return e
+}
+
+// AuditText returns s as the audit log keeps it: a NUL byte and each byte
+// that is not part of valid UTF-8 become the four characters \xNN. The
+// text comes from the request (the decoded path holds whatever the client
+// percent-encoded), PostgreSQL refuses both in text (SQLSTATE 22021), and
+// an audit row that cannot be stored is a refused write nobody sees.
+// Escaping rather than U+FFFD keeps what was sent readable for whoever
+// investigates it; the rest of s, a backslash included, is kept as it is.
+func AuditText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || (r == utf8.RuneError && size == 1) {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // AuditFilter narrows ListAuditLog.

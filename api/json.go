@@ -370,11 +370,13 @@ func Amount(n json.Number, param string) (*int64, error) {
 
 // Idempotency returns the request's Idempotency-Key with a hash of what the
 // request asks, or nil when it has none. The hash covers method, path and
-// body, so the same key sent with another request is told apart.
+// body, so the same key sent with another request is told apart. A key
+// sent twice is EINVALID (SingleHeader): which one was meant cannot be
+// told, and guessing could move money twice (invariant 4).
 func Idempotency(r *http.Request, body []byte) (*refundry.Idempotency, error) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		return nil, nil
+	key, err := SingleHeader(r, "Idempotency-Key")
+	if err != nil || key == "" {
+		return nil, err
 	}
 	if len(key) > 255 {
 		return nil, refundry.ParamErrorf(refundry.EINVALID, "Idempotency-Key", "Idempotency-Key must be at most 255 characters.")

@@ -83,35 +83,70 @@ type KeyForms struct {
 }
 
 // KeyFromRequest returns the API key text the request carries, or "".
-func KeyFromRequest(r *http.Request, forms KeyForms) string {
-	if auth := r.Header.Get("Authorization"); auth != "" {
+// A key header sent more than once is EINVALID: which copy is the key is
+// ambiguous, and a proxy that reads the last while Refundry reads the
+// first is how a request gets run as someone it was not checked as.
+func KeyFromRequest(r *http.Request, forms KeyForms) (string, error) {
+	auth, err := SingleHeader(r, "Authorization")
+	if err != nil {
+		return "", err
+	}
+	var alone string
+	if forms.Header != "" {
+		if alone, err = SingleHeader(r, forms.Header); err != nil {
+			return "", err
+		}
+	}
+	if auth != "" {
 		if scheme, rest, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(rest)
+			return strings.TrimSpace(rest), nil
 		}
 		if forms.Basic {
 			if user, _, ok := r.BasicAuth(); ok {
-				return user
+				return user, nil
 			}
 		}
 	}
-	if forms.Header != "" {
-		return strings.TrimSpace(r.Header.Get(forms.Header))
+	return strings.TrimSpace(alone), nil
+}
+
+// SingleHeader returns the value of the header name, "" when the request
+// has none, or EINVALID (with the header as its parameter) when it has it
+// more than once. It is the one rule for the headers whose meaning a
+// second copy would make ambiguous, the key and the Idempotency-Key, as
+// CheckJSON is for a key named twice in a body; each edge answers the
+// error as it answers any malformed request of its own.
+func SingleHeader(r *http.Request, name string) (string, error) {
+	switch v := r.Header.Values(name); len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	default:
+		return "", refundry.ParamErrorf(refundry.EINVALID, name, "The %s header is sent %d times; a request must carry it once.", name, len(v))
 	}
-	return ""
 }
 
 // Authenticate runs next with the key's merchant, the key and the actor
 // (for the audit log) in the context, or answers with fail (the edge's own
 // error shape): EUNAUTHORIZED when the key is missing, wrong, revoked or
 // expired, EFORBIDDEN when its scope does not cover the route (the one
-// rule, RouteOf, decides). It is also the one place refused writes are
+// rule, RouteOf, decides), EINVALID when a key header or the
+// Idempotency-Key is sent twice (SingleHeader). It is also the one place refused writes are
 // audited: a write answered with an error changed nothing and so left no
 // row of its own, and gets one here with the error's code as its result.
 // Requests without a valid key are not audited: they name no merchant.
 func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m, key, err := eng.Authenticate(ctx, KeyFromRequest(r, forms))
+		text, err := KeyFromRequest(r, forms)
+		if err != nil {
+			// A repeated key header: nobody to audit it for, since
+			// which key was meant is the very question.
+			fail(w, r, err)
+			return
+		}
+		m, key, err := eng.Authenticate(ctx, text)
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -127,9 +162,10 @@ func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWri
 		ctx = context.WithValue(WithMerchant(ctx, m), apiKeyKey, key)
 		ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,
 			RequestID: RequestID(ctx), Method: r.Method, Path: r.URL.Path})
+		refusal := refuse(r, key.Scope, route.Scope)
 		if route.Action == "" {
-			if !key.Scope.Allows(route.Scope) {
-				fail(w, r.WithContext(ctx), forbidden(key.Scope, route.Scope))
+			if refusal != nil {
+				fail(w, r.WithContext(ctx), refusal)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -138,10 +174,10 @@ func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWri
 		o := &outcome{}
 		ctx = context.WithValue(ctx, outcomeKey, o)
 		rec := &statusRecorder{ResponseWriter: w}
-		if key.Scope.Allows(route.Scope) {
+		if refusal == nil {
 			next.ServeHTTP(rec, r.WithContext(ctx))
 		} else {
-			fail(rec, r.WithContext(ctx), forbidden(key.Scope, route.Scope))
+			fail(rec, r.WithContext(ctx), refusal)
 		}
 		if rec.status < http.StatusBadRequest {
 			return
@@ -152,6 +188,20 @@ func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWri
 			eng.Logger.ErrorContext(ctx, "audit of a refused write failed", "action", route.Action, "result", code, "err", err)
 		}
 	})
+}
+
+// refuse says why an authenticated request may not reach its handler, or
+// nil: a key whose scope does not cover the route, or an Idempotency-Key
+// sent more than once. The header is judged here, before any handler
+// reads a body or writes a row, so that every route of every edge
+// refuses it alike, including the ones that do not honour the key
+// (invariant 7: bad input changes nothing), and the refusal is audited.
+func refuse(r *http.Request, have, need refundry.Scope) error {
+	if !have.Allows(need) {
+		return forbidden(have, need)
+	}
+	_, err := SingleHeader(r, "Idempotency-Key")
+	return err
 }
 
 func forbidden(have, need refundry.Scope) error {

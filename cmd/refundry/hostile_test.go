@@ -159,7 +159,43 @@ type attack struct {
 	path   string
 	body   string
 	auth   func(r *http.Request) // nil: the route's own, with the key
+	header func(r *http.Request) // changes the headers after auth; nil: none
 	status int                   // 0: any 4xx
+}
+
+// badRequest is each edge's status for a request malformed in its form
+// (a key named twice in the body, a header sent twice), as its contract
+// has it: 400 where the contract names one, else the 422 it gives bad
+// JSON.
+var badRequest = map[string]int{"native": 400, "keepup": 422, "talkable": 422, "payop": 422, "revcent": 400, "jetti": 400}
+
+// wrongKey is no merchant's key, in the form of one.
+const wrongKey = "rfk_live_0000000000000000000000"
+
+// repeatHeader sends every key header auth set (Authorization, X-API-Key)
+// twice: the same value again ("same"), or a wrong key as the other copy
+// ("wrong first", "wrong last").
+func repeatHeader(order string) func(r *http.Request) {
+	return func(r *http.Request) {
+		for _, h := range []string{"Authorization", "X-Api-Key"} {
+			v := r.Header.Values(h)
+			if len(v) != 1 {
+				continue
+			}
+			other := v[0]
+			if order != "same" {
+				other = wrongKey
+				if h == "Authorization" {
+					other = "Bearer " + wrongKey
+				}
+			}
+			if order == "wrong first" {
+				r.Header[h] = []string{other, v[0]}
+			} else {
+				r.Header[h] = []string{v[0], other}
+			}
+		}
+	}
 }
 
 func hostile(t *testing.T, db string, checksum func(*testing.T) string) {
@@ -321,6 +357,27 @@ func attacks(rt route, theirID, theirKey string) []attack {
 		out = append(out, attack{name: name, method: rt.method, path: rt.path, body: body, auth: set, status: http.StatusUnauthorized})
 	}
 
+	// Headers sent twice: which copy is meant is ambiguous, as a key named
+	// twice in a body is, so refused the same way, before anything is
+	// read or written, however valid the rest of the request.
+	for what, header := range map[string]func(*http.Request){
+		"key header twice":              repeatHeader("same"),
+		"key header twice, wrong last":  repeatHeader("wrong last"),
+		"key header twice, wrong first": repeatHeader("wrong first"),
+		"Idempotency-Key twice": func(r *http.Request) {
+			r.Header["Idempotency-Key"] = []string{"hostile-1", "hostile-2"}
+		},
+		"Idempotency-Key twice, alike": func(r *http.Request) {
+			r.Header["Idempotency-Key"] = []string{"hostile-1", "hostile-1"}
+		},
+	} {
+		body := ""
+		if rt.body != "" {
+			body = valid("1", name)
+		}
+		out = append(out, attack{name: what, method: rt.method, path: rt.path, body: body, header: header, status: badRequest[rt.edge.name]})
+	}
+
 	// Hostile ids in the path.
 	if rt.id != "" {
 		segment := "/" + rt.id + "/"
@@ -432,6 +489,9 @@ func send(t *testing.T, base, key string, rt route, a attack) (int, []byte) {
 	} else {
 		rt.edge.auth(req, key)
 	}
+	if a.header != nil {
+		a.header(req)
+	}
 	// A client that never follows a redirect: a 3xx is an answer too.
 	res, err := noRedirects.Do(req)
 	if err != nil {
@@ -517,7 +577,7 @@ var listenURL = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startInProcess runs serve as the command line does, in this process, so
 // that every middleware, limit and mount is the one that ships. It fails
-// the test if serve logged a panic or an internal error.
+// the test if serve logged a panic, an internal error or a lost audit row.
 func startInProcess(t *testing.T, db string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -534,7 +594,9 @@ func startInProcess(t *testing.T, db string) string {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		for _, bad := range []string{"panic serving request", "internal error"} {
+		// A refusal whose audit row could not be stored is answered as
+		// it should be, and lost from the log: as much a failure.
+		for _, bad := range []string{"panic serving request", "internal error", "audit of a refused write failed"} {
 			if strings.Contains(logs.String(), bad) {
 				t.Errorf("serve logged %q:\n%s", bad, grepLines(logs.String(), bad))
 			}

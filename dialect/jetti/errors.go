@@ -76,10 +76,11 @@ var fieldNames = map[string]string{
 }
 
 // notFields are the parameters an EINVALID can name that are no field of
-// the Transaction: the Idempotency-Key header, and none at all for a body
-// that could not be read. Their answer is a message only: "errors" is for
-// validation of the body's fields.
-var notFields = map[string]bool{"": true, "Idempotency-Key": true}
+// the Transaction: the Idempotency-Key and Authorization headers (too
+// long, or sent twice), and none at all for a body that could not be
+// read. Their answer is a message only: "errors" is for validation of the
+// body's fields.
+var notFields = map[string]bool{"": true, "Idempotency-Key": true, "Authorization": true}
 
 // writeError answers err in Jetti's shape. Anything not in the table is
 // our fault (invariant 7: nothing a client sends is a 500): it is logged

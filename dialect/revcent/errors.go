@@ -62,15 +62,18 @@ var errorTable = map[string]struct {
 
 // invalidParams refines EINVALID by the parameter at fault. Amount faults
 // are the ones a client most often has to tell apart from the rest; an
-// over-long Idempotency-Key and a body that could not be read (the one
-// EINVALID on this edge that names no parameter) are faults of the
-// request's form, 400 like every other bad body.
+// over-long or repeated Idempotency-Key, a repeated key header and a body
+// that could not be read (the one EINVALID on this edge that names no
+// parameter) are faults of the request's form, 400 like every other bad
+// body.
 var invalidParams = map[string]struct {
 	status int
 	code   string
 }{
 	"amount":          {http.StatusUnprocessableEntity, "invalid_amount"},
 	"Idempotency-Key": {http.StatusBadRequest, "invalid_idempotency_key"},
+	"Authorization":   {http.StatusBadRequest, "invalid_authorization"},
+	"X-API-Key":       {http.StatusBadRequest, "invalid_authorization"},
 	"":                {http.StatusBadRequest, "invalid_body"},
 }
 

@@ -11,7 +11,11 @@ import (
 const insertAuditSQL = `INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
-func auditArgs(e *refundry.AuditEntry) []any {
+// auditArgs is every audit row's way into the table: through Storable,
+// since text PostgreSQL refuses (a NUL from a path with %00) would lose
+// the row, and with it the write.
+func auditArgs(entry *refundry.AuditEntry) []any {
+	e := entry.Storable()
 	return []any{e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr,
 		e.Actor.RequestID, e.Actor.Method, e.Actor.Path, normTime(e.Created)}
 }

@@ -18,7 +18,10 @@ func audit(ctx context.Context, tx *tx, merchantID, action, objectID string) err
 	return insertAudit(ctx, tx, e)
 }
 
-func insertAudit(ctx context.Context, tx *tx, e *refundry.AuditEntry) error {
+// insertAudit is every audit row's way into the table: through Storable,
+// so that SQLite keeps the very text PostgreSQL does.
+func insertAudit(ctx context.Context, tx *tx, entry *refundry.AuditEntry) error {
+	e := entry.Storable()
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr, e.Actor.RequestID,

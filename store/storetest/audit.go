@@ -94,6 +94,52 @@ func testAudit(t *testing.T, open Opener) {
 		}
 	})
 
+	// A write is audited whatever text its request carried: PostgreSQL
+	// holds neither NUL nor invalid UTF-8, and a refused write to a path
+	// with %00 in it must not go unrecorded for that. Both stores keep
+	// the same escaped text (refundry.AuditText).
+	t.Run("OddText", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		for _, tt := range []struct {
+			name string
+			text string
+		}{
+			{"NUL", "/v1/refunds/\x00/cancel"},
+			{"InvalidUTF8", "/v2/product_sales/\xff\xfe/refund"},
+			{"Both", "\x00\xc0\xaf\xed\xa0\x80"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				actor := refundry.Actor{KeyID: refundry.NewID(), RemoteAddr: "192.0.2.7:1" + tt.text, RequestID: "req_" + tt.text,
+					Method: "POST" + tt.text, Path: tt.text}
+				ctx := refundry.WithActor(bg, actor)
+				sale := NewSale(m.ID)
+				if _, err := s.CreateSale(ctx, sale, nil); err != nil {
+					t.Fatalf("a write whose actor holds %q: %v", tt.text, err)
+				}
+				refused := refundry.NewAuditEntry(ctx, m.ID, refundry.AuditRefundCreate, tt.text, time.Now())
+				refused.Result = refundry.EINVALID
+				if err := s.RecordAudit(bg, refused); err != nil {
+					t.Fatalf("a refused write whose actor holds %q: %v", tt.text, err)
+				}
+				got := ListAllAudit(t, s, m.ID, refundry.AuditFilter{KeyID: actor.KeyID})
+				if len(got) != 2 {
+					t.Fatalf("%d audit rows, want 2: %+v", len(got), got)
+				}
+				want := refundry.AuditEntry{Actor: actor, Action: refundry.AuditRefundCreate, ObjectID: tt.text}.Storable()
+				for i, e := range got {
+					if e.Actor != want.Actor {
+						t.Errorf("row %d actor = %+v, want %+v", i, e.Actor, want.Actor)
+					}
+				}
+				if got[0].ObjectID != want.ObjectID || got[0].Result != refundry.EINVALID {
+					t.Errorf("refused row = %+v, want object %q, result %s", got[0], want.ObjectID, refundry.EINVALID)
+				}
+			})
+		}
+	})
+
 	t.Run("RecordAndFilter", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
