@@ -96,3 +96,93 @@ func TestInvariant2ProcessesNoDeadlock(t *testing.T) {
 		})
 	}
 }
+
+// TestInvariant2SaleLockedBeforeRead pins the first layer of invariant 2
+// in CreateRefunds: the sale's row is locked before the sale is read. A
+// reservation of the sale is left uncommitted in another transaction
+// while a second refund of it starts; once the second waits for a lock,
+// the first commits. Locked before the read, the second plans on what the
+// first committed, and answers with the sale refunded in full. Read
+// before any lock, it would plan on the sale as it was: the conditional
+// updates still keep the amounts right, but it would answer with a sale
+// missing the first refund.
+func TestInvariant2SaleLockedBeforeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"GroupCommitOff", []Option{WithGroupCommit(false)}},
+		{"GroupCommitOn", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), freshDatabase(t), tc.opts...)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			m := storetest.MustCreateMerchant(t, s)
+			sale := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(300, 700))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+
+			first, err := s.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Rollback(context.WithoutCancel(ctx))
+			if _, err := createRefunds(ctx, first, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(400)), s.now()); err != nil {
+				t.Fatalf("first refund: %v", err)
+			}
+
+			type answer struct {
+				res *refundry.RefundResult
+				err error
+			}
+			second := make(chan answer, 1)
+			go func() {
+				res, err := s.CreateRefunds(ctx, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(600)))
+				second <- answer{res, err}
+			}()
+			waitForLockWait(ctx, t, s)
+			if err := first.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a := <-second
+			if a.err != nil {
+				t.Fatalf("second refund: %v", a.err)
+			}
+			if got := a.res.Sale; got.RefundedAmount != 1000 || got.Status != refundry.PaymentRefunded {
+				t.Errorf("second refund answered the sale as %d refunded, %s; want 1000, %s: it read the sale before locking it",
+					got.RefundedAmount, got.Status, refundry.PaymentRefunded)
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
+	}
+}
+
+// waitForLockWait returns once a session of s's database other than the
+// caller's waits for a lock.
+func waitForLockWait(ctx context.Context, t *testing.T, s *Store) {
+	t.Helper()
+	waitFor(ctx, t, "a session to wait for a lock", func() bool {
+		var n int
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
+}
+
+// waitFor polls cond until it holds, failing the test at ctx's deadline.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
