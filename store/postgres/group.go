@@ -52,7 +52,10 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 // run one after another in its batches as with a single batcher, and a
 // lane never holds a sale's lock that another lane's batch waits for.
 // Batches of other processes do meet a lane's on its sales; lockSales
-// orders those meetings.
+// orders those meetings. Batches still meet on rows other than a sale's
+// (an Idempotency-Key reused across sales); such a wait ends when the
+// other batch commits, and a deadlock among them is retried like any
+// other.
 func (s *Store) lane(ctx context.Context) *group.Batcher[pgx.Tx] {
 	ref, _ := ctx.Value(saleKey{}).(saleRef)
 	if ref.saleID == "" || len(s.lanes) == 1 {
@@ -120,7 +123,9 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 	errs := make([]error, len(fns))
 	sales := batchSales(ctx)
 	if len(fns) == 1 {
-		// Nothing to keep apart: no savepoint, the plain path.
+		// Nothing to keep apart: no savepoint, the plain path. Its sale
+		// is still locked before its key is claimed, the order batches
+		// keep.
 		errs[0] = s.write(ctx, func(tx pgx.Tx) error { return fns[0](lockSales(tx, sales)) })
 		return errs
 	}
