@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/store/storetest"
 )
@@ -157,6 +159,90 @@ func TestInvariant2SaleLockedBeforeRead(t *testing.T) {
 			}
 			storetest.CheckInvariants(t, s, m.ID)
 		})
+	}
+}
+
+// TestInvariant2BatchLocksSalesFirst: a group-commit batch locks the
+// sales its writes name before any of them runs, in the order of their
+// ids, whatever order the writes came in and whatever they lock
+// themselves. The lower sale is held by another transaction; while the
+// batch waits for it, the higher one must still be free, or a batch of
+// another process taking them the other way round would deadlock with it.
+func TestInvariant2BatchLocksSalesFirst(t *testing.T) {
+	s := mustOpenWith(t, readCommitted, WithGroupCommitLanes(1))
+	m := storetest.MustCreateMerchant(t, s)
+	low := storetest.MustCreateSale(t, s, m.ID)
+	high := storetest.MustCreateSale(t, s, m.ID)
+	if low.ID > high.ID {
+		low, high = high, low
+	}
+	lock := func(id string) func(pgx.Tx) error {
+		return func(tx pgx.Tx) error {
+			_, err := tx.Exec(context.Background(), `SELECT id FROM sales WHERE id = $1 FOR UPDATE`, id)
+			return err
+		}
+	}
+	both := func(tx pgx.Tx) error {
+		// Takes the higher sale first: only the batch's own lock, taken
+		// before, keeps the order.
+		if err := lock(high.ID)(tx); err != nil {
+			return err
+		}
+		return lock(low.ID)(tx)
+	}
+	type write struct {
+		sale string
+		fn   func(pgx.Tx) error
+	}
+	for _, tc := range []struct {
+		name   string
+		writes []write
+		runs   int
+	}{
+		{"LoneWriteLockingOutOfOrder", []write{{low.ID, both}}, 1},
+		// Which write the batch takes first is up to the scheduler, so
+		// the pair runs a few times.
+		{"TwoWrites", []write{{high.ID, lock(high.ID)}, {low.ID, lock(low.ID)}}, 6},
+	} {
+		for run := range tc.runs {
+			t.Run(fmt.Sprint(tc.name, run), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				holder, err := s.pool.Begin(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer holder.Rollback(context.WithoutCancel(ctx))
+				if err := lock(low.ID)(holder); err != nil {
+					t.Fatal(err)
+				}
+				s.batch.Gather(len(tc.writes))
+				errs := make([]error, len(tc.writes))
+				var wg sync.WaitGroup
+				for i, w := range tc.writes {
+					wg.Go(func() { errs[i] = s.grouped(forSale(ctx, m.ID, w.sale), w.fn) })
+				}
+				waitForLockWait(ctx, t, s)
+				probe, err := s.pool.Begin(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = probe.Exec(ctx, `SELECT id FROM sales WHERE id = $1 FOR UPDATE NOWAIT`, high.ID)
+				probe.Rollback(ctx)
+				if err != nil {
+					t.Errorf("while the batch waits for sale %s, sale %s is locked (%v): the batch took its sales out of order", low.ID, high.ID, err)
+				}
+				if err := holder.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("write %d: %v", i, err)
+					}
+				}
+			})
+		}
 	}
 }
 
