@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -26,10 +27,23 @@ func dbFlag(flagValue string, getenv func(string) string) string {
 }
 
 // openStore opens the store a --db URL names: postgres:// or postgresql://
-// for PostgreSQL, sqlite:PATH or a bare path for SQLite.
-func openStore(ctx context.Context, url string) (refundry.Store, error) {
-	return openStoreWith(ctx, url, storeOptions{groupCommit: true})
+// for PostgreSQL, sqlite:PATH or a bare path for SQLite. The commands
+// other than serve take REFUNDRY_ALLOW_ASYNC_COMMIT from the environment
+// alone.
+func openStore(ctx context.Context, url string, getenv func(string) string) (refundry.Store, error) {
+	o := storeOptions{groupCommit: true}
+	if v := getenv(allowAsyncCommitEnv); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("%s=%q: want true or false", allowAsyncCommitEnv, v)}
+		}
+		o.allowAsyncCommit = allow
+	}
+	return openStoreWith(ctx, url, o)
 }
+
+// allowAsyncCommitEnv is the environment twin of serve --allow-async-commit.
+const allowAsyncCommitEnv = envPrefix + "ALLOW_ASYNC_COMMIT"
 
 // storeOptions are the store settings serve exposes as flags.
 type storeOptions struct {
@@ -38,12 +52,28 @@ type storeOptions struct {
 	groupCommit bool
 	// onBatch hears each group-commit batch's size (metrics); may be nil.
 	onBatch func(size int)
+	// allowAsyncCommit opens a PostgreSQL database whose commits are not
+	// durable when they return (serve --allow-async-commit), which is
+	// refused otherwise; onAsyncCommit, if set, then hears why they are
+	// not.
+	allowAsyncCommit bool
+	onAsyncCommit    func(risk error)
 }
 
 // openStoreWith is openStore with settings.
 func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		return postgres.Open(ctx, url, postgres.WithGroupCommit(o.groupCommit), postgres.WithBatchObserver(o.onBatch))
+		opts := []postgres.Option{postgres.WithGroupCommit(o.groupCommit), postgres.WithBatchObserver(o.onBatch)}
+		if o.allowAsyncCommit {
+			opts = append(opts, postgres.WithAsyncCommitAllowed(o.onAsyncCommit))
+		}
+		s, err := postgres.Open(ctx, url, opts...)
+		if errors.Is(err, postgres.ErrAsyncCommit) {
+			// Invariant 3: refuse, unless the operator accepts the risk
+			// in so many words.
+			return nil, fmt.Errorf("%w; to run on it anyway, accepting that risk, pass serve --allow-async-commit or set %s=true", err, allowAsyncCommitEnv)
+		}
+		return s, err
 	}
 	path := strings.TrimPrefix(url, "sqlite:")
 	path = strings.TrimPrefix(path, "//")

@@ -65,7 +65,7 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 			spec.Expires = t
 		}
 	}
-	store, err := openStore(ctx, dbFlag(*db, getenv))
+	store, err := openStore(ctx, dbFlag(*db, getenv), getenv)
 	if err != nil {
 		return err
 	}

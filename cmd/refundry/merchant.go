@@ -33,7 +33,7 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 		fs.Usage()
 		return usageError{"--slug and --name are required"}
 	}
-	store, err := openStore(ctx, dbFlag(*db, getenv))
+	store, err := openStore(ctx, dbFlag(*db, getenv), getenv)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	smtpFrom := fs.String("smtp-from", "", "sender address of customer notices (env REFUNDRY_SMTP_FROM)")
 	batchLease := fs.Duration("batch-lease", 30*time.Second, "how long a refund batch worker holds the rows it claimed; a crashed server's rows are taken again after it")
 	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
+	allowAsyncCommit := fs.Bool("allow-async-commit", false, "serve from a PostgreSQL database whose commits are not durable when they return (synchronous_commit off, or local with a synchronous standby), accepting that a refund answered 2xx can be lost in a crash or failover")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
 	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
@@ -95,7 +96,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
-	store, err := openStoreWith(ctx, dbFlag(*db, getenv), storeOptions{groupCommit: *groupCommit, onBatch: op.metrics.GroupCommitBatch})
+	store, err := openStoreWith(ctx, dbFlag(*db, getenv), storeOptions{
+		groupCommit: *groupCommit, onBatch: op.metrics.GroupCommitBatch,
+		allowAsyncCommit: *allowAsyncCommit,
+		onAsyncCommit: func(risk error) {
+			logger.Warn("commits are not durable; serving anyway, as --allow-async-commit asks", "risk", risk.Error())
+		},
+	})
 	if err != nil {
 		return err
 	}

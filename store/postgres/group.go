@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,30 +35,53 @@ func (s *Store) grouped(ctx context.Context, fn func(pgx.Tx) error) error {
 	return translate(err)
 }
 
-// saleKey carries the sale a grouped write changes, to choose its lane.
+// saleKey carries the sale a grouped write changes, to choose its lane
+// and to lock the sale before its batch runs.
 type saleKey struct{}
 
-// forSale marks ctx as the context of a write to saleID.
-func forSale(ctx context.Context, saleID string) context.Context {
-	return context.WithValue(ctx, saleKey{}, saleID)
+// saleRef names a sale of a merchant.
+type saleRef struct{ merchantID, saleID string }
+
+// forSale marks ctx as the context of a write to the merchant's saleID.
+func forSale(ctx context.Context, merchantID, saleID string) context.Context {
+	return context.WithValue(ctx, saleKey{}, saleRef{merchantID, saleID})
 }
 
 // lane is the batcher of the sale ctx names (forSale), or the first one.
-// Invariant 2 and lock order: all grouped writes to one sale queue in one
-// lane, so they run one after another in its batches as with a single
-// batcher, and a lane never holds a sale's lock that another lane's batch
-// waits for. Two lanes still meet on rows other than a sale's (an
-// Idempotency-Key reused across sales, the writes of another process);
-// such a wait ends when the other batch commits, and a deadlock among
-// them is retried like any other.
+// Invariant 2: all grouped writes to one sale queue in one lane, so they
+// run one after another in its batches as with a single batcher, and a
+// lane never holds a sale's lock that another lane's batch waits for.
+// Batches of other processes do meet a lane's on its sales; lockSales
+// orders those meetings. Batches still meet on rows other than a sale's
+// (an Idempotency-Key reused across sales); such a wait ends when the
+// other batch commits, and a deadlock among them is retried like any
+// other.
 func (s *Store) lane(ctx context.Context) *group.Batcher[pgx.Tx] {
-	id, _ := ctx.Value(saleKey{}).(string)
-	if id == "" || len(s.lanes) == 1 {
+	ref, _ := ctx.Value(saleKey{}).(saleRef)
+	if ref.saleID == "" || len(s.lanes) == 1 {
 		return s.batch
 	}
 	h := fnv.New32a()
-	h.Write([]byte(id))
+	h.Write([]byte(ref.saleID))
 	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
+}
+
+// batchSales is the sales the writes of the batch ctx runs name
+// (forSale), one each, sorted by id: the order lockSales takes them in.
+func batchSales(ctx context.Context) []saleRef {
+	var refs []saleRef
+	for _, c := range group.Contexts(ctx) {
+		if ref, _ := c.Value(saleKey{}).(saleRef); ref.saleID != "" {
+			refs = append(refs, ref)
+		}
+	}
+	slices.SortFunc(refs, func(a, b saleRef) int {
+		if c := strings.Compare(a.saleID, b.saleID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.merchantID, b.merchantID)
+	})
+	return slices.Compact(refs)
 }
 
 // writeContext is the context a grouped write's statements run under.
@@ -87,16 +111,28 @@ func (s *Store) writeContext(ctx context.Context) context.Context {
 // to one write fails only that one. A failed COMMIT fails every write of
 // the batch, as it would fail a lone write: its outcome may be unknown, and
 // running the writes again could refund twice.
+//
+// Invariant 2 across processes: before any write of the batch runs, the
+// rows of all the sales its writes name are locked in one statement, in
+// the order of their ids (lockSales). Every batch of every process takes
+// its sales in that one order, so two batches sharing sales never hold
+// one each while waiting for the other's: they queue, and nothing
+// deadlocks. The writes then take each sale's lock again, as they would
+// alone, and find it theirs already.
 func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error {
 	errs := make([]error, len(fns))
+	sales := batchSales(ctx)
 	if len(fns) == 1 {
-		// Nothing to keep apart: no savepoint, the plain path.
-		errs[0] = s.write(ctx, fns[0])
+		// Nothing to keep apart: no savepoint, the plain path. Its sale
+		// is still locked before its key is claimed, the order batches
+		// keep.
+		errs[0] = s.write(ctx, func(tx pgx.Tx) error { return fns[0](lockSales(tx, sales)) })
 		return errs
 	}
 	beforeCommit := false
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		beforeCommit = false
+		tx = lockSales(tx, sales)
 		if own, ok, err := s.pipelined(ctx, tx, fns); err != nil {
 			beforeCommit = true
 			return err
@@ -118,8 +154,15 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 	case err == nil:
 		return errs
 	case beforeCommit:
+		ctxs := group.Contexts(ctx)
 		for i, fn := range fns {
-			errs[i] = s.write(ctx, fn)
+			var own []saleRef
+			if i < len(ctxs) {
+				if ref, _ := ctxs[i].Value(saleKey{}).(saleRef); ref.saleID != "" {
+					own = []saleRef{ref}
+				}
+			}
+			errs[i] = s.write(ctx, func(tx pgx.Tx) error { return fn(lockSales(tx, own)) })
 		}
 	default:
 		for i := range errs {
@@ -127,6 +170,94 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 		}
 	}
 	return errs
+}
+
+// lockSales returns tx such that the rows of sales are locked, in the
+// order given, before the first statement run through it. The lock goes
+// to the server in the same round trip as that statement when it is a
+// batch (as on the refund paths), so a batch of one write pays nothing
+// for it. A write that finds a sale missing or another merchant's is not
+// hurt: a missing sale locks nothing, and the write finds it missing
+// itself.
+func lockSales(tx pgx.Tx, sales []saleRef) pgx.Tx {
+	if len(sales) == 0 {
+		return tx
+	}
+	return &lockTx{Tx: tx, sales: sales}
+}
+
+// lockTx is the transaction of lockSales.
+type lockTx struct {
+	pgx.Tx
+	sales  []saleRef
+	locked bool
+}
+
+// queueLock queues the lock on b. ORDER BY with FOR UPDATE locks the rows
+// as they leave the sort, so in the order of their ids.
+func (t *lockTx) queueLock(b *pgx.Batch) {
+	merchants, ids := make([]string, len(t.sales)), make([]string, len(t.sales))
+	for i, r := range t.sales {
+		merchants[i], ids[i] = r.merchantID, r.saleID
+	}
+	b.Queue(`SELECT s.id FROM sales s WHERE (s.merchant_id, s.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		ORDER BY s.id FOR UPDATE`, merchants, ids).Exec(func(pgconn.CommandTag) error { return nil })
+}
+
+func (t *lockTx) lock(ctx context.Context) error {
+	if t.locked {
+		return nil
+	}
+	t.locked = true
+	b := &pgx.Batch{}
+	t.queueLock(b)
+	return t.Tx.SendBatch(ctx, b).Close()
+}
+
+// SendBatch puts the lock at the head of b if it was not taken yet.
+func (t *lockTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if !t.locked {
+		t.locked = true
+		head := &pgx.Batch{}
+		t.queueLock(head)
+		b.QueuedQueries = append(head.QueuedQueries, b.QueuedQueries...)
+	}
+	return t.Tx.SendBatch(ctx, b)
+}
+
+func (t *lockTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.lock(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return t.Tx.Exec(ctx, sql, args...)
+}
+
+func (t *lockTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.lock(ctx); err != nil {
+		return nil, err
+	}
+	return t.Tx.Query(ctx, sql, args...)
+}
+
+func (t *lockTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := t.lock(ctx); err != nil {
+		return errRow{err}
+	}
+	return t.Tx.QueryRow(ctx, sql, args...)
+}
+
+func (t *lockTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if err := t.lock(ctx); err != nil {
+		return 0, err
+	}
+	return t.Tx.CopyFrom(ctx, table, cols, src)
+}
+
+func (t *lockTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	if err := t.lock(ctx); err != nil {
+		return nil, err
+	}
+	return t.Tx.Begin(ctx)
 }
 
 // savepoint runs fn after SAVEPOINT job. It returns fn's error as own if

@@ -24,7 +24,7 @@ func TestGroupCommitLanes(t *testing.T) {
 	lanes := map[*group.Batcher[pgx.Tx]]bool{}
 	for range 8 {
 		sale := storetest.MustCreateSale(t, s, m.ID)
-		want := s.lane(forSale(ctx, sale.ID))
+		want := s.lane(forSale(ctx, m.ID, sale.ID))
 		lanes[want] = true
 		refund := storetest.MustRefund(t, s, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(100))).Refunds[0]
 		for _, tc := range []struct {

@@ -10,6 +10,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -105,6 +106,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, translate(err)
 	}
+	if err := checkDurable(ctx, pool, o.asyncCommitAllowed, o.onAsyncCommit); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	s := &Store{pool: pool, Now: time.Now, attempts: maxAttempts, backoffBase: retryBase, backoffCap: retryCap}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -137,9 +142,11 @@ const maxLanes = 4
 type Option func(*options)
 
 type options struct {
-	groupCommit bool
-	lanes       int
-	onBatch     func(size int)
+	groupCommit        bool
+	lanes              int
+	onBatch            func(size int)
+	asyncCommitAllowed bool
+	onAsyncCommit      func(risk error)
 }
 
 // WithGroupCommit turns group commit on (the default) or off. On,
@@ -158,6 +165,63 @@ func WithGroupCommitLanes(n int) Option { return func(o *options) { o.lanes = n 
 // (metrics). fn runs on the lanes' goroutines, several at once, and must
 // not block.
 func WithBatchObserver(fn func(size int)) Option { return func(o *options) { o.onBatch = fn } }
+
+// WithAsyncCommitAllowed lets Open go on where commits are not durable
+// when they return (see ErrAsyncCommit), which it otherwise refuses. warn,
+// if not nil, hears why they are not, for the operator's log.
+func WithAsyncCommitAllowed(warn func(risk error)) Option {
+	return func(o *options) { o.asyncCommitAllowed, o.onAsyncCommit = true, warn }
+}
+
+// ErrAsyncCommit is why Open refuses a database whose commits return
+// before they are durable: synchronous_commit off (the commit is not yet
+// flushed to the WAL), or local while synchronous_standby_names names a
+// standby (a failover can lose it). Either way a refund answered 2xx can
+// be lost, against invariant 3.
+var ErrAsyncCommit = errors.New("postgres: commits are not durable when they return")
+
+// checkDurable reads the settings a commit of the pool's sessions runs
+// under, as the server, the database, the role and the URL together make
+// them, and refuses (ErrAsyncCommit) unless allowed.
+//
+// Invariant 3: a refund is acknowledged once its COMMIT returns, so the
+// COMMIT must return only once the refund is as durable as the operator
+// set PostgreSQL up to make it: flushed to the WAL, and on the synchronous
+// standby if there is one.
+func checkDurable(ctx context.Context, pool *pgxpool.Pool, allowed bool, warn func(error)) error {
+	var commit, standbys string
+	err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names')`).Scan(&commit, &standbys)
+	if err != nil {
+		return translate(err)
+	}
+	msg := asyncCommitRisk(commit, standbys)
+	if msg == "" {
+		return nil
+	}
+	risk := fmt.Errorf("%w: %s", ErrAsyncCommit, msg)
+	if !allowed {
+		return risk
+	}
+	if warn != nil {
+		warn(risk)
+	}
+	return nil
+}
+
+// asyncCommitRisk says how a commit under these settings can be lost
+// once it returned, or "" if it cannot.
+func asyncCommitRisk(commit, standbys string) string {
+	var msg string
+	switch {
+	case commit == "off":
+		msg = "synchronous_commit is off: a commit returns before it is flushed to the WAL, so a refund answered 2xx can be lost if PostgreSQL or its machine crashes"
+	case commit == "local" && strings.TrimSpace(standbys) != "":
+		msg = "synchronous_commit is local while synchronous_standby_names is set: a commit returns before the synchronous standby has it, so a refund answered 2xx can be lost in a failover"
+	default:
+		return ""
+	}
+	return msg + "; set synchronous_commit to on (in postgresql.conf, or ALTER DATABASE or ALTER ROLE ... SET synchronous_commit = on)"
+}
 
 // Close stops group commit, letting the batch in flight commit, then waits
 // for connections in use to be returned and closes the pool.
@@ -244,8 +308,8 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.
 		return err
 	}
 	// Invariant 3: Commit is the durable acknowledgement. With
-	// synchronous_commit on (PostgreSQL's default; never turn it off for
-	// Refundry) it returns only once the commit record is flushed to WAL.
+	// synchronous_commit on (PostgreSQL's default, which Open checks) it
+	// returns only once the commit record is flushed to WAL.
 	return tx.Commit(ctx)
 }
 

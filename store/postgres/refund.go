@@ -19,7 +19,9 @@ import (
 // Invariant 2 (no over-refund) is kept here, in three layers:
 //  1. The sale's row is locked (SELECT ... FOR UPDATE) before anything of
 //     the sale is read, so refunds and settlements of one sale run one
-//     after another, each seeing what the previous one committed. At
+//     after another, each seeing what the previous one committed. With
+//     group commit a batch locks all its sales first, in the order of
+//     their ids, so batches of several processes cannot deadlock. At
 //     READ COMMITTED the lock wait ends with the newest row; at
 //     REPEATABLE READ or SERIALIZABLE it ends in a serialization failure
 //     and the whole transaction is retried on a fresh snapshot.
@@ -51,17 +53,18 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 }
 
 // refundLane names in ctx the sale req refunds, for the choice of a
-// group-commit lane. A line item or transaction never moves to another
-// sale, so its sale can be read before the transaction; one that does not
-// exist goes to the first lane, where the refund finds it missing.
+// group-commit lane and the lock its batch takes first (runBatch). A line
+// item or transaction never moves to another sale, so its sale can be read
+// before the transaction; one that does not exist goes to the first lane,
+// where the refund finds it missing.
 func (s *Store) refundLane(ctx context.Context, req refundry.RefundRequest) (context.Context, error) {
-	if len(s.lanes) < 2 {
+	if s.batch == nil {
 		return ctx, nil
 	}
 	var q, arg string
 	switch {
 	case req.Target.SaleID != "":
-		return forSale(ctx, req.Target.SaleID), nil
+		return forSale(ctx, req.MerchantID, req.Target.SaleID), nil
 	case req.Target.LineItemID != "":
 		q, arg = `SELECT sale_id FROM line_items WHERE id = $1 AND merchant_id = $2`, req.Target.LineItemID
 	case req.Target.TransactionID != "":
@@ -74,7 +77,7 @@ func (s *Store) refundLane(ctx context.Context, req refundry.RefundRequest) (con
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, translate(err)
 	}
-	return forSale(ctx, saleID), nil
+	return forSale(ctx, req.MerchantID, saleID), nil
 }
 
 // createRefunds makes two round trips where nothing goes wrong: one reads
@@ -86,7 +89,10 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	var claimed func(context.Context, pgx.Tx) (*idemRecord, error)
 	if usesKey(req.Idempotency) {
 		// Invariant 4: the claim is queued first, so it runs (and waits
-		// for a concurrent holder of the key) before the sale is locked.
+		// for a concurrent holder of the key) before the sale is locked
+		// here. With group commit the batch has locked the sale already
+		// (runBatch); a concurrent holder of the key on the same sale
+		// then holds the sale too, and this write waits for it there.
 		claimed = queueClaimKey(b, req.MerchantID, req.Idempotency, "refund", nil, now)
 	}
 	by := refundry.SaleLookup{ID: req.Target.SaleID, LineItemID: req.Target.LineItemID, TransactionID: req.Target.TransactionID}
@@ -432,9 +438,10 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 }
 
 // settleLane names in ctx the sale of the refund to settle, for the choice
-// of a group-commit lane; a refund never changes sale.
+// of a group-commit lane and the lock its batch takes first; a refund
+// never changes sale.
 func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.Context, error) {
-	if len(s.lanes) < 2 {
+	if s.batch == nil {
 		return ctx, nil
 	}
 	var saleID string
@@ -442,7 +449,7 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 	if err != nil {
 		return nil, notFound(err, "No such refund: %s", id)
 	}
-	return forSale(ctx, saleID), nil
+	return forSale(ctx, merchantID, saleID), nil
 }
 
 // released fails a release that found less reserved than the refund holds,

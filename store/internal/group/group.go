@@ -137,7 +137,7 @@ func (b *Batcher[T]) loop() {
 		for i, j := range live {
 			fns[i] = j.fn
 		}
-		errs := b.run(ctx, fns)
+		errs := b.run(withJobs(ctx, live), fns)
 		if b.opts.OnBatch != nil {
 			b.opts.OnBatch(len(live))
 		}
@@ -149,6 +149,28 @@ func (b *Batcher[T]) loop() {
 		}
 		clear(batch) // let the answered jobs go
 	}
+}
+
+type jobsKey struct{}
+
+// withJobs makes the contexts of a batch's writes reachable from the
+// batch's own context, for Contexts.
+func withJobs[T any](ctx context.Context, jobs []*job[T]) context.Context {
+	ctxs := make([]context.Context, len(jobs))
+	for i, j := range jobs {
+		ctxs[i] = j.ctx
+	}
+	return context.WithValue(ctx, jobsKey{}, ctxs)
+}
+
+// Contexts returns, inside a Run, the contexts its writes were queued
+// with by Do, in the order of fns, or nil outside one. A store reads in
+// them what each write's caller said of it (the rows it will lock, say)
+// to plan the whole batch before running any write. Only their values
+// are meant: a caller may have hung up, and the batch runs on regardless.
+func Contexts(ctx context.Context) []context.Context {
+	ctxs, _ := ctx.Value(jobsKey{}).([]context.Context)
+	return ctxs
 }
 
 // fill adds to batch the writes already waiting, without waiting for more

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,54 @@ func TestDo(t *testing.T) {
 	defer mu.Unlock()
 	if len(sizes) != 1 || sizes[0] != 5 {
 		t.Errorf("OnBatch sizes = %v, want [5]", sizes)
+	}
+}
+
+// TestContexts: a Run sees the context each of its writes was queued
+// with, in the order of its fns, so it can plan the batch before running
+// it.
+func TestContexts(t *testing.T) {
+	type key struct{}
+	var mu sync.Mutex
+	var mismatch []string
+	b := New(func(ctx context.Context, fns []func(string) error) []error {
+		ctxs := Contexts(ctx)
+		errs := make([]error, len(fns))
+		for i, fn := range fns {
+			if len(ctxs) != len(fns) {
+				errs[i] = errors.New("no context for this write")
+				continue
+			}
+			v, _ := ctxs[i].Value(key{}).(string)
+			errs[i] = fn(v)
+		}
+		return errs
+	}, Options{})
+	defer b.Close()
+	if Contexts(context.Background()) != nil {
+		t.Errorf("Contexts outside a Run is not nil")
+	}
+	b.Gather(4)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		want := fmt.Sprint("write ", i)
+		wg.Go(func() {
+			err := b.Do(context.WithValue(context.Background(), key{}, want), func(got string) error {
+				if got != want {
+					mu.Lock()
+					mismatch = append(mismatch, got+" != "+want)
+					mu.Unlock()
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("%s: %v", want, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(mismatch) > 0 {
+		t.Errorf("a write saw another's context: %v", mismatch)
 	}
 }
 
