@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,9 +104,44 @@ func TestSettleFailureAnswersPending(t *testing.T) {
 	}
 }
 
-func settleFailure(t *testing.T, store refundry.Store, fault settleFault) {
+// lostConnection is a store whose reads fail, once armed, from the moment
+// a settlement fails until the test lets them pass again: the connection
+// that failed the settlement is gone, and the edge's read after the
+// refund fails with it. That cannot be timed with a real connection, so
+// it is the one piece of this test that is a wrapper.
+type lostConnection struct {
+	refundry.Store
+	armed, lost atomic.Bool
+}
+
+var errLost = &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is unavailable; try again."}
+
+func (s *lostConnection) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
+	r, err := s.Store.SettleRefund(ctx, merchantID, id, st)
+	if err != nil && s.armed.Load() {
+		s.lost.Store(true)
+	}
+	return r, err
+}
+
+func (s *lostConnection) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
+	if s.lost.Load() {
+		return nil, errLost
+	}
+	return s.Store.FindSale(ctx, merchantID, by)
+}
+
+func (s *lostConnection) ListRefunds(ctx context.Context, merchantID string, f refundry.RefundFilter) ([]*refundry.Refund, bool, error) {
+	if s.lost.Load() {
+		return nil, false, errLost
+	}
+	return s.Store.ListRefunds(ctx, merchantID, f)
+}
+
+func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := &lostConnection{Store: real}
 	eng := engine.New(store, logger, simulator.New())
 	m := &refundry.Merchant{Slug: "settle", Name: "Settle", Currency: "USD"}
 	key, err := eng.CreateMerchant(ctx, m)
@@ -185,18 +221,33 @@ func settleFailure(t *testing.T, store refundry.Store, fault settleFault) {
 		t.Fatalf("Jetti refund: %v, want status pending", jt.body)
 	}
 
+	// Jetti and KeepUp read after refunding; when that read fails too,
+	// they answer from the refund made rather than "try again".
+	store.armed.Store(true)
+	jt = do("PUT", fmt.Sprintf("/v1/transactions/%d/refund.json", txn.Number), "", `{"refundAmount": 1.00}`, bearer)
+	if jt.body["status"] != "pending" || jt.body["refundAmount"] != json.Number("18.00") {
+		t.Fatalf("Jetti refund with reads failing: %v, want status pending, refundAmount 18.00", jt.body)
+	}
+	store.lost.Store(false)
+	ku := do("POST", "/v2.0/sales/refund/"+sale.ID, "", ``, bearer)
+	if data, _ := ku.body["data"].(map[string]any); ku.body["message"] != "sale refund pending" || data["status"] != "pending" {
+		t.Fatalf("KeepUp refund with reads failing: %v, want sale refund pending", ku.body)
+	}
+	store.lost.Store(false)
+	store.armed.Store(false)
+
 	pending, _, err := store.ListRefunds(ctx, m.ID, refundry.RefundFilter{Status: refundry.RefundPending})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pending) != 4 {
-		t.Fatalf("%d refunds pending, want the 4 answered", len(pending))
+	if len(pending) != 6 {
+		t.Fatalf("%d refunds pending, want the 6 answered", len(pending))
 	}
 
 	// The disk has room again: recovery settles each refund, once.
 	fault.exec(t, fault.off)
-	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 4 {
-		t.Fatalf("recovery settled %d (%v), want 4", n, err)
+	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 6 {
+		t.Fatalf("recovery settled %d (%v), want 6", n, err)
 	}
 	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
 		t.Fatalf("second recovery pass settled %d (%v), want 0", n, err)
@@ -225,8 +276,15 @@ func settleFailure(t *testing.T, store refundry.Store, fault settleFault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got.Transactions[0].RefundedAmount; r != 500+700+300+200 {
-		t.Fatalf("transaction refunded %d, want 1700: one refund per request answered", r)
+	if r := got.Transactions[0].RefundedAmount; r != 10000 || got.Status != refundry.PaymentRefunded {
+		t.Fatalf("transaction refunded %d, sale %s; want 10000 (1800 in five partial refunds, KeepUp the rest), refunded", r, got.Status)
+	}
+	var sum int64
+	for _, r := range pending {
+		sum += r.Amount
+	}
+	if sum != 10000 {
+		t.Fatalf("the answered refunds add up to %d, want 10000: one refund per request", sum)
 	}
 	storetest.CheckInvariants(t, store, m.ID)
 }
