@@ -152,14 +152,19 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 		if r.Status != refundry.RefundPending {
 			continue
 		}
-		settled, err := e.sendToGateway(ctx, r, res.Sale)
+		out, err := e.callGateway(ctx, r, res.Sale)
 		if err != nil {
 			return nil, err
 		}
-		if settled != nil {
-			res.Refunds[i] = settled
-			released = released || settled.Status != refundry.RefundSucceeded
+		if out == nil {
+			continue
 		}
+		settled, err := e.settle(ctx, r, *out)
+		if err != nil {
+			settled = e.unsettled(ctx, r, err)
+		}
+		res.Refunds[i] = settled
+		released = released || (settled.Status != refundry.RefundSucceeded && settled.Status != refundry.RefundPending)
 	}
 	if released {
 		if s, err := e.Store.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
@@ -173,6 +178,39 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 // returns the settled refund, or nil when the refund stays pending (the
 // gateway said so, or its answer is unknown).
 func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Refund, error) {
+	out, err := e.callGateway(ctx, r, sale)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	return e.settle(ctx, r, *out)
+}
+
+// unsettled is what a request is answered with when the gateway gave a
+// final answer for r but recording it failed (disk full, statement
+// timeout, lost connection). The reservation committed before the call, so
+// the refund exists and the gateway may have moved the money: an error
+// here would read as "try again", and a client without an Idempotency-Key
+// that obeyed would refund twice (invariants 3 and 4). The request is
+// answered with the refund as stored, pending, which is also what a replay
+// of its Idempotency-Key reads; recovery asks the gateway again under the
+// same idempotency key and settles it once (invariant 6).
+func (e *Engine) unsettled(ctx context.Context, r *refundry.Refund, err error) *refundry.Refund {
+	if refundry.ErrorCode(err) == refundry.ECONFLICT {
+		// Settled meanwhile by another process (recovery, a cancel): the
+		// stored status is the answer, if it can be read.
+		if cur, ferr := e.Store.FindRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID); ferr == nil {
+			return cur
+		}
+	}
+	e.Logger.ErrorContext(ctx, "recording the gateway's answer failed; refund answered pending and left for recovery",
+		"refund", r.ID, "gateway", r.Gateway, "err", err)
+	return r
+}
+
+// callGateway asks r's gateway to refund. It returns the gateway's final
+// answer, or nil when the refund stays pending (the gateway said so, or its
+// answer is unknown); an error only when the gateway turned the call away.
+func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Settlement, error) {
 	g := e.Gateways[r.Gateway]
 	txn := findTransaction(sale, r.TransactionID)
 	if g == nil || txn == nil {
@@ -200,7 +238,13 @@ func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *re
 	if out.Status == refundry.RefundPending {
 		return nil, nil
 	}
-	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, refundry.Settlement(out)))
+	st := refundry.Settlement(out)
+	return &st, nil
+}
+
+// settle records the gateway's final answer for r.
+func (e *Engine) settle(ctx context.Context, r *refundry.Refund, st refundry.Settlement) (*refundry.Refund, error) {
+	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, st))
 }
 
 // settled passes on SettleRefund's answer, telling the Observer of a

@@ -42,6 +42,14 @@ type migrationChecker interface {
 	CheckMigrations(ctx context.Context) error
 }
 
+// writeChecker is a store that can prove, with a real write, that its
+// database accepts writes: a read-only file or database pings and reads
+// as usual, so ping alone would call ready a server whose every write
+// fails.
+type writeChecker interface {
+	CheckWritable(ctx context.Context) error
+}
+
 // workerMaxGap is the longest a healthy background loop goes between
 // passes: its longest backoff (a minute) plus a slow pass.
 const workerMaxGap = 3 * time.Minute
@@ -83,6 +91,9 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	}
 	if p, ok := store.(pinger); ok {
 		o.checks = append(o.checks, health.Check{Name: "database", Run: p.Ping})
+	}
+	if wc, ok := store.(writeChecker); ok {
+		o.checks = append(o.checks, health.Check{Name: "database_write", Run: wc.CheckWritable})
 	}
 	if mc, ok := store.(migrationChecker); ok {
 		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})

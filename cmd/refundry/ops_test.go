@@ -158,8 +158,9 @@ func TestOutboxLagMetric(t *testing.T) {
 	}
 }
 
-// TestReadyz checks /readyz is ready with a live database and a running
-// recovery loop, and fails, naming the database, once the store is closed.
+// TestReadyz checks /readyz is ready with a live database that takes a
+// write and running background loops, and fails, naming the database, once
+// the store is closed.
 func TestReadyz(t *testing.T) {
 	env := testenv.New(t)
 	op := mustOps(t, env.Engine)
@@ -195,12 +196,12 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("batch worker not started: %d %v", code, c)
 	}
 	op.batches.Start()
-	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["migrations"] != "ok" ||
+	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["database_write"] != "ok" || c["migrations"] != "ok" ||
 		c["recovery"] != "ok" || c["webhooks"] != "ok" || c["batches"] != "ok" {
 		t.Fatalf("ready: %d %v", code, c)
 	}
 	env.Store.Close()
-	if code, c := ready(); code != 503 || c[""] != "not_ready" || c["database"] != "fail" {
+	if code, c := ready(); code != 503 || c[""] != "not_ready" || c["database"] != "fail" || c["database_write"] != "fail" {
 		t.Fatalf("closed database: %d %v", code, c)
 	}
 	// /healthz only says the process answers.

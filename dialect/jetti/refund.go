@@ -157,6 +157,18 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			return
 		}
 		out, err := load(ctx, eng, m.ID, number)
+		if err != nil && res != nil {
+			// This call made a refund: a read failing now (the same lost
+			// connection that kept its settlement pending, say) must not
+			// answer "try again", which a client without an
+			// Idempotency-Key would obey by refunding twice (invariant 4).
+			// The transaction is shown as the refund left it; its
+			// processingFee then counts this call's refunds only.
+			if t := findNumber(res.Sale, number); t != nil {
+				logger.WarnContext(ctx, "reading the refunded transaction failed; answered from the refund made", "err", err)
+				out, err = render(res.Sale, t, res.Refunds)
+			}
+		}
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

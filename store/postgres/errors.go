@@ -71,10 +71,15 @@ func translatePg(pe *pgconn.PgError, err error) error {
 		// Data exceptions come from values a client sent that PostgreSQL
 		// cannot hold: a NUL byte or invalid UTF-8 in text, most often.
 		return &refundry.Error{Code: refundry.EINVALID, Message: "A value cannot be stored: text must be valid UTF-8 without NUL characters.", Err: err}
+	case pe.Code == "25006": // read_only_sql_transaction: a standby, or a database set read-only
+		// Lasting until someone fixes it, but nothing the client sent is
+		// at fault: 503 with the reason; the transaction rolled back.
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is read-only; no write can be made until it is writable again.", Err: err}
+	case pe.Code == "53100": // disk_full
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The disk is full; no write can be made until there is room again.", Err: err}
 	case strings.HasPrefix(pe.Code, "08"), // connection_exception
 		strings.HasPrefix(pe.Code, "53"), // insufficient_resources, too_many_connections
-		strings.HasPrefix(pe.Code, "57"), // operator_intervention: shutdown, cancel
-		pe.Code == "25006":               // read_only_sql_transaction: a standby after failover
+		strings.HasPrefix(pe.Code, "57"): // operator_intervention: shutdown, cancel
 		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is unavailable; try again.", Err: err}
 	}
 	return &refundry.Error{Code: refundry.EINTERNAL, Err: err}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -14,6 +15,19 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
+}
+
+// CheckWritable proves the database accepts writes with a real one: it
+// rewrites the one row of heartbeat and commits. A standby after a
+// failover, a database set default_transaction_read_only, or a full disk
+// answers ping and reads as usual; only a write tells. It returns the
+// write's error, EUNAVAILABLE naming the reason (see translate). For
+// readiness checks.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE heartbeat SET beat = $1 WHERE id = 1`, s.now())
+		return err
+	})
 }
 
 // CheckMigrations returns an error naming the first embedded migration

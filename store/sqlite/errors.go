@@ -40,8 +40,13 @@ func translate(err error) error {
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 		// Another process held the lock for longer than busy_timeout.
 		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is busy; retry shortly.", Err: err}
+	case code&0xff == sqlite3.SQLITE_READONLY:
+		// The file, its directory or its filesystem refuses writes. It
+		// lasts until someone fixes it, but nothing the client sent is at
+		// fault: 503, with the reason, and the transaction rolled back.
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is read-only; no write can be made until it is writable again.", Err: err}
 	case code&0xff == sqlite3.SQLITE_FULL:
-		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is out of space.", Err: err}
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The disk is full; no write can be made until there is room again.", Err: err}
 	default:
 		// A CHECK constraint is among these: the schema's copy of
 		// invariant 2 firing means a bug of ours, not a client's fault.

@@ -24,6 +24,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// CheckWritable proves the database accepts writes with a real one: it
+// rewrites the one row of heartbeat through the write connection and
+// commits. A read-only file, or a disk with no room for the commit, opens,
+// pings and reads as usual; only a write tells. It returns the write's
+// error, EUNAVAILABLE naming the reason (see translate). For readiness
+// checks.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	return s.update(ctx, func(t *tx) error {
+		_, err := t.ExecContext(ctx, `UPDATE heartbeat SET beat = ? WHERE id = 1`, micros(t.now))
+		return err
+	})
+}
+
 // CheckMigrations returns an error naming the first embedded migration
 // that the database has not recorded as applied. Open applies them all,
 // so this fails only if the schema was changed behind the store's back
