@@ -33,7 +33,9 @@ func prefixCond(w *where, expr, text string) string {
 // addSearch keeps the sales whose reference, customer email, name or last
 // name starts with text (refundry.SaleFilter.Search). Each arm of the
 // UNION reads one index of 0007_search.sql; an OR over two tables would
-// read every sale of the merchant instead. $1 is the merchant.
+// read every sale of the merchant instead. $1 is the merchant, which
+// bounds every arm (invariant 5: another merchant's sale is never found),
+// as it bounds the outer query.
 func addSearch(w *where, text string) {
 	sql := "SELECT id FROM sales WHERE merchant_id = $1 AND " + prefixCond(w, foldReference, text)
 	for _, expr := range []string{foldEmail, foldName, foldLastName} {

@@ -24,7 +24,9 @@ func prefixCond(expr, q string) (string, []any) {
 // addSearch keeps the sales whose reference, customer email, name or last
 // name starts with q (refundry.SaleFilter.Search). Each arm of the UNION
 // reads one index of 0007_search.sql; an OR over two tables would read
-// every sale of the merchant instead.
+// every sale of the merchant instead. Every arm is bounded by the merchant
+// (invariant 5: another merchant's sale is never found), as is the outer
+// query.
 func addSearch(q *query, merchantID, text string) {
 	var sql string
 	var args []any

@@ -5,8 +5,12 @@
 -- collation "C" folds A to Z only, which is refundry.FoldCase exactly and
 -- what SQLite's lower() does, and orders by bytes, which is what the
 -- prefix range assumes. A query uses one of these only if it repeats its
--- expression word for word (store/postgres/search.go keeps them).
-CREATE INDEX customers_email_fold_idx ON customers (merchant_id, lower(email COLLATE "C"));
-CREATE INDEX customers_name_fold_idx ON customers (merchant_id, lower((first_name || ' ' || last_name) COLLATE "C"));
-CREATE INDEX customers_last_name_fold_idx ON customers (merchant_id, lower(last_name COLLATE "C"));
-CREATE INDEX sales_reference_fold_idx ON sales (merchant_id, lower(reference COLLATE "C"));
+-- expression word for word (store/postgres/search.go keeps them). On a
+-- large database, building them takes a while at the first start of this
+-- version and blocks writes to customers and sales meanwhile. To avoid
+-- that, create them beforehand with CREATE INDEX CONCURRENTLY, these names
+-- and these expressions: IF NOT EXISTS then leaves them as they are.
+CREATE INDEX IF NOT EXISTS customers_email_fold_idx ON customers (merchant_id, lower(email COLLATE "C"));
+CREATE INDEX IF NOT EXISTS customers_name_fold_idx ON customers (merchant_id, lower((first_name || ' ' || last_name) COLLATE "C"));
+CREATE INDEX IF NOT EXISTS customers_last_name_fold_idx ON customers (merchant_id, lower(last_name COLLATE "C"));
+CREATE INDEX IF NOT EXISTS sales_reference_fold_idx ON sales (merchant_id, lower(reference COLLATE "C"));
