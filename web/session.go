@@ -34,10 +34,9 @@ type session struct {
 	merchant *refundry.Merchant
 	keyID    string
 	csrf     string // the per-session token every POST must carry
-	// canRefund is whether the key may refund, read afresh from the key
-	// on every request (a key's scope does not change, but it is cheap to
-	// be sure): pages offer refund forms only to sessions that may use
-	// them.
+	// canRefund is whether the key may refund, set by auth on every
+	// request from the key it reads then: pages offer refund and cancel
+	// forms only to sessions that may use them.
 	canRefund bool
 	created   time.Time
 	seen      time.Time
