@@ -52,9 +52,33 @@ type SaleLookup struct {
 // SaleFilter narrows ListSales.
 type SaleFilter struct {
 	Page
-	Reference     string
+	Reference string
+	// CustomerEmail matches the customer's email whole, in any case of
+	// A to Z (see FoldCase): Ann@Example.com finds ann@example.com.
 	CustomerEmail string
 	Status        string // paid, partially_refunded, refunded
+	// Search keeps the sales whose order number (reference), customer
+	// email, customer name ("first last") or last name starts with it,
+	// in any case of A to Z. Stores answer it from indexes, never by
+	// reading every sale.
+	Search string
+}
+
+// Normalize applies the page's defaults and refuses text no store could
+// compare. Returns EINVALID.
+func (f *SaleFilter) Normalize() error {
+	if err := f.Page.Normalize(); err != nil {
+		return err
+	}
+	for _, p := range []struct{ name, value string }{{"reference", f.Reference}, {"customer_email", f.CustomerEmail}, {"search", f.Search}} {
+		if err := checkText(p.name, p.value); err != nil {
+			return err
+		}
+	}
+	if len(f.Search) > MaxSearchLength {
+		return ParamErrorf(EINVALID, "search", "A search is at most %d bytes.", MaxSearchLength)
+	}
+	return nil
 }
 
 // RefundFilter narrows ListRefunds.

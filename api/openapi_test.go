@@ -199,6 +199,11 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	c.do("POST", "/v1/sales", "/v1/sales", key, `{"reference": "`+strings.Repeat("x", api.MaxBody)+`"}`, 413)
 	c.do("GET", "/v1/sales", "/v1/sales?limit=2", key, "", 200)
 	c.do("GET", "/v1/sales", "/v1/sales?colour=red", key, "", 400)
+	// customer_email matches whole, in any case of A to Z.
+	if got := c.do("GET", "/v1/sales", "/v1/sales?customer_email=ANN%40Example.com", key, "", 200); !strings.Contains(fmt.Sprint(got["data"]), id(s)) {
+		t.Errorf("customer_email in another case does not find the sale: %v", got)
+	}
+	c.do("GET", "/v1/sales", "/v1/sales?customer_email=%FF", key, "", 400)
 	c.do("GET", "/v1/sales", "/v1/sales", "", "", 401)
 	c.do("GET", "/v1/sales/{id}", "/v1/sales/"+id(s), key, "", 200)
 	c.do("GET", "/v1/sales/{id}", "/v1/sales/"+id(s), "", "", 401)

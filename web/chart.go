@@ -3,6 +3,7 @@ package web
 import (
 	"math/bits"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Charts are inline SVG whose geometry is computed here in whole pixels of
@@ -35,7 +36,8 @@ type axisLabel struct {
 	Text string
 }
 
-// Layout of a day chart, in viewBox pixels.
+// Layout of a day chart, in viewBox pixels. The plot starts at
+// chartLeftPx or further right, leaving room for the y-axis label.
 const (
 	chartWidthPx  = 640
 	chartHeightPx = 220
@@ -44,7 +46,24 @@ const (
 	chartTopPx    = 14
 	chartBasePx   = 184
 	chartLabelYPx = 204
+	// labelCharPx bounds the width of one character of a 12 px label
+	// (.chart text in style.css): digits, letters of a currency code, a
+	// point. Browsers measure about 7.5 px; the extra is margin.
+	labelCharPx = 8
+	// labelGapPx is the label's gap to the axis (dx="-6") and a margin
+	// from the chart's left edge.
+	labelGapPx = 12
 )
+
+// plotLeft is where the plot starts so that a y-axis label, drawn right
+// aligned against it, stays inside the chart rather than being clipped at
+// its left edge ("278.51 USD" read "8.51 USD" when it started at a fixed
+// 64 px). SVG text cannot be measured on the server; labelCharPx is an
+// upper bound, which the browser test checks. Half the chart at most is
+// given to the label.
+func plotLeft(label string) int {
+	return min(max(chartLeftPx, utf8.RuneCountInString(label)*labelCharPx+labelGapPx), chartWidthPx/2)
+}
 
 // scale returns v/max of px, rounded down, without overflow for any
 // amounts: v*px fits in 128 bits, and the quotient is at most px.
@@ -63,28 +82,32 @@ func scale(v, max int64, px int) int {
 // dayChart lays out one bar per value, labels every fifth day, and titles
 // each bar (shown as a tooltip) with title(i).
 func dayChart(name string, values []int64, maxText func(int64) string, dayLabel func(int) string, title func(int) string) barChart {
-	c := barChart{Title: name, Width: chartWidthPx, Height: chartHeightPx, Top: chartTopPx, Base: chartBasePx, Left: chartLeftPx}
+	c := barChart{Title: name, Width: chartWidthPx, Height: chartHeightPx, Top: chartTopPx, Base: chartBasePx}
 	var top int64
 	for _, v := range values {
 		top = max(top, v)
 	}
 	c.Empty = top == 0
 	c.MaxText = maxText(top)
+	c.Left = plotLeft(c.MaxText)
 	n := len(values)
 	if n == 0 {
 		return c
 	}
-	slot := (chartRightPx - chartLeftPx) / n
+	slot := (chartRightPx - c.Left) / n
 	barW := max(slot*4/5, 1)
 	for i, v := range values {
 		h := scale(v, top, chartBasePx-chartTopPx)
 		if v > 0 && h == 0 {
 			h = 1 // a day with a little is not drawn as a day with nothing
 		}
-		x := chartLeftPx + i*slot + (slot-barW)/2
+		x := c.Left + i*slot + (slot-barW)/2
 		c.Bars = append(c.Bars, bar{X: x, Y: chartBasePx - h, W: barW, H: h, Title: title(i)})
 		if i%5 == 0 || i == n-1 {
-			c.XLabels = append(c.XLabels, axisLabel{X: x + barW/2, Y: chartLabelYPx, Text: dayLabel(i)})
+			// Centred under its bar, but never past the right edge.
+			text := dayLabel(i)
+			lx := min(x+barW/2, chartWidthPx-(utf8.RuneCountInString(text)*labelCharPx+1)/2-2)
+			c.XLabels = append(c.XLabels, axisLabel{X: lx, Y: chartLabelYPx, Text: text})
 		}
 	}
 	return c

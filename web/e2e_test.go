@@ -164,3 +164,134 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#key")),
 	)
 }
+
+// phoneWidth is a small phone's viewport width in CSS pixels.
+const phoneWidth = 390
+
+// overflowJS reports how wide the page is against the window, and the
+// elements that reach past the window's right edge, innermost first: the
+// ones to fix when a page scrolls sideways.
+const overflowJS = `(() => {
+  const w = window.innerWidth, out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.right > w + 0.5 && ![...el.children].some(c => c.getBoundingClientRect().right > w + 0.5)) {
+      let inScroller = false;
+      for (let p = el.parentElement; p; p = p.parentElement) {
+        if (getComputedStyle(p).overflowX !== 'visible') { inScroller = true; break; }
+      }
+      if (!inScroller) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && el.className.baseVal === undefined ? '.' + el.className : '') + ' right=' + Math.round(r.right));
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: w, culprits: out.slice(0, 8)};
+})()`
+
+type overflow struct {
+	ScrollWidth int      `json:"scrollWidth"`
+	InnerWidth  int      `json:"innerWidth"`
+	Culprits    []string `json:"culprits"`
+}
+
+// checkNoSideways fails the test if the page now shown scrolls sideways.
+func checkNoSideways(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[overflow](overflowJS))
+	if err != nil {
+		t.Fatalf("%s: measuring: %v", page, err)
+	}
+	if got.InnerWidth != phoneWidth {
+		t.Fatalf("%s: window is %d px wide, want %d", page, got.InnerWidth, phoneWidth)
+	}
+	if got.ScrollWidth > got.InnerWidth {
+		t.Errorf("%s is %d px wide at %d px: scrolls sideways; reaching past the edge: %v", page, got.ScrollWidth, got.InnerWidth, got.Culprits)
+		screenshot(t, ctx, "narrow-"+strings.NewReplacer("/", "-", " ", "-").Replace(page)+".png")
+	}
+}
+
+// chartTextJS lists the chart labels drawn outside their SVG's viewBox,
+// which the browser clips.
+const chartTextJS = `(() => {
+  const out = [];
+  for (const t of document.querySelectorAll('svg text')) {
+    const b = t.getBBox(), vb = t.ownerSVGElement.viewBox.baseVal;
+    if (b.x < vb.x - 0.5 || b.x + b.width > vb.x + vb.width + 0.5 || b.y < vb.y - 0.5 || b.y + b.height > vb.y + vb.height + 0.5) {
+      out.push(t.textContent + ' x=' + Math.round(b.x) + ' width=' + Math.round(b.width));
+    }
+  }
+  return out;
+})()`
+
+// TestBrowserPhone opens every page of the dashboard in a 390 px wide
+// window, with long names, emails, order numbers and amounts: none may
+// scroll sideways (tables scroll inside their own box), and no chart label
+// may be clipped.
+func TestBrowserPhone(t *testing.T) {
+	ctx := browserContext(t)
+	h := newHarness(t, Options{})
+	env := h.env
+	bg := context.Background()
+	long := env.Sale(testenvSaleSpec{Reference: "ORDER-2026-000000001003", Email: "anastasia.konstantinopoulou-papadimitriou@example-customers.com",
+		FirstName: "Anastasia", LastName: "Konstantinopoulou-Papadimitriou", Units: []int64{27851, 99999, 1234567}, PayRefs: []string{"sim_pending_phone"}})
+	env.Sale(testenvSaleSpec{Email: "ab3@example.com"})
+	kwd := env.Sale(testenvSaleSpec{Reference: "KW-2001", Currency: "KWD", Email: "layla@example.com", Units: []int64{12345678}})
+	amount := int64(27851) // 278.51 USD: a y-axis label of ten characters
+	res, err := env.Engine.Refund(bg, refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{LineItemID: long.LineItems[0].ID},
+		Amount: &amount, Reason: "requested_by_customer", Source: refundry.SourceNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := res.Refunds[0]
+	if _, err := env.Engine.Refund(bg, refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: kwd.ID}, Source: refundry.SourceNative}); err != nil {
+		t.Fatal(err)
+	}
+	base := h.srv.URL + "/dashboard"
+
+	step(t, ctx, "open the sign-in page on a phone",
+		chromedp.EmulateViewport(phoneWidth, 844),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+	)
+	checkNoSideways(t, ctx, "signin")
+	step(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.CSS("#key"), env.KeyA),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#refund-count")),
+	)
+	checkNoSideways(t, ctx, "overview")
+	screenshot(t, ctx, "phone-overview.png")
+	clipped, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](chartTextJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clipped) > 0 {
+		t.Errorf("chart labels outside their chart, clipped: %q", clipped)
+		screenshot(t, ctx, "clipped-labels.png")
+	}
+
+	for _, page := range []string{"/sales", "/sales?from=soon", "/refunds", "/search?q=a", "/search?q=nobody", "/sales/" + long.ID,
+		"/sales/" + kwd.ID, "/refunds/" + pending.ID + "/cancel", "/no-such-page"} {
+		step(t, ctx, "open "+page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("footer")))
+		checkNoSideways(t, ctx, page)
+	}
+
+	step(t, ctx, "review a refund",
+		chromedp.Navigate(base+"/sales/"+long.ID),
+		chromedp.WaitVisible(chromedp.CSS("#amount")),
+		chromedp.SetValue(chromedp.CSS("#target"), "line:"+long.LineItems[2].ID),
+		chromedp.SendKeys(chromedp.CSS("#amount"), "1.00"),
+		chromedp.Click(chromedp.CSS("#review")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+	)
+	checkNoSideways(t, ctx, "review")
+	screenshot(t, ctx, "phone-review.png")
+	step(t, ctx, "be refused an over-refund",
+		chromedp.Navigate(base+"/sales/"+long.ID),
+		chromedp.WaitVisible(chromedp.CSS("#amount")),
+		chromedp.SetValue(chromedp.CSS("#target"), "line:"+long.LineItems[1].ID),
+		chromedp.SendKeys(chromedp.CSS("#amount"), "100000.00"),
+		chromedp.Click(chromedp.CSS("#review")),
+		chromedp.WaitVisible(chromedp.CSS("#refund-error")),
+	)
+	checkNoSideways(t, ctx, "sale with a refusal")
+	screenshot(t, ctx, "phone-sale.png")
+}

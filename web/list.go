@@ -38,13 +38,14 @@ type pager struct {
 // to build the pager's links.
 type listForm struct {
 	Status, Gateway, Source, Email, From, To string
+	Q                                        string // a search: the start of an order number, email or name
 	after, before                            string
 	from, to                                 time.Time // to is exclusive: the day after To
 }
 
 func readListForm(q url.Values, statuses []string, withSource bool) (listForm, string) {
 	f := listForm{Status: q.Get("status"), Gateway: q.Get("gateway"), Email: strings.TrimSpace(q.Get("email")),
-		From: q.Get("from"), To: q.Get("to"), after: q.Get("after"), before: q.Get("before")}
+		Q: strings.TrimSpace(q.Get("q")), From: q.Get("from"), To: q.Get("to"), after: q.Get("after"), before: q.Get("before")}
 	if withSource {
 		f.Source = q.Get("source")
 	}
@@ -80,7 +81,7 @@ func readListForm(q url.Values, statuses []string, withSource bool) (listForm, s
 func (f listForm) url(path, after, before string) string {
 	q := url.Values{}
 	for k, v := range map[string]string{"status": f.Status, "gateway": f.Gateway, "source": f.Source,
-		"email": f.Email, "from": f.From, "to": f.To, "after": after, "before": before} {
+		"email": f.Email, "q": f.Q, "from": f.From, "to": f.To, "after": after, "before": before} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -173,7 +174,9 @@ func (d *dashboard) handleSales(w http.ResponseWriter, r *http.Request, s *sessi
 	} else {
 		var err error
 		data.Sales, data.Pager, err = d.listSales(r.Context(), s.merchant.ID, f)
-		if err != nil {
+		if refundry.ErrorCode(err) == refundry.EINVALID {
+			data.Error, status = refundry.ErrorMessage(err), http.StatusBadRequest
+		} else if err != nil {
 			d.renderDomainError(w, r, s, err)
 			return
 		}
@@ -183,14 +186,14 @@ func (d *dashboard) handleSales(w http.ResponseWriter, r *http.Request, s *sessi
 	d.render(w, r, status, "sales", p)
 }
 
-// listSales filters by status and email in the store; the store's sale
+// listSales filters by status, email and search in the store; the store's sale
 // filter has neither dates nor gateways, so those are applied here while
 // paging (see scanPage).
 func (d *dashboard) listSales(ctx context.Context, merchantID string, f listForm) ([]*refundry.Sale, pager, error) {
 	path := basePath + "/sales"
 	saleID := func(s *refundry.Sale) string { return s.ID }
 	fetch := func(p refundry.Page) ([]*refundry.Sale, bool, error) {
-		return d.eng.Store.ListSales(ctx, merchantID, refundry.SaleFilter{Page: p, CustomerEmail: f.Email, Status: f.Status})
+		return d.eng.Store.ListSales(ctx, merchantID, refundry.SaleFilter{Page: p, CustomerEmail: f.Email, Status: f.Status, Search: f.Q})
 	}
 	if f.Gateway == "" && f.from.IsZero() && f.to.IsZero() {
 		return storePage(f, path, saleID, fetch)
@@ -217,9 +220,41 @@ func (d *dashboard) listSales(ctx context.Context, merchantID string, f listForm
 	})
 }
 
+// refundLine is a refund as a list shows it: with its sale's order number
+// and customer, which a person recognises, where the sale's id means
+// nothing to them.
+type refundLine struct {
+	*refundry.Refund
+	Order    string // the sale's reference, or its id if it has none
+	Customer refundry.Customer
+}
+
+// refundLines reads the sales of refunds, each once.
+func (d *dashboard) refundLines(ctx context.Context, merchantID string, refunds []*refundry.Refund) ([]refundLine, error) {
+	sales := map[string]*refundry.Sale{}
+	lines := make([]refundLine, 0, len(refunds))
+	for _, ref := range refunds {
+		sale, seen := sales[ref.SaleID]
+		if !seen {
+			var err error
+			sale, err = d.eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: ref.SaleID})
+			if err != nil {
+				return nil, err
+			}
+			sales[ref.SaleID] = sale
+		}
+		line := refundLine{Refund: ref, Order: sale.Reference, Customer: sale.Customer}
+		if line.Order == "" {
+			line.Order = sale.ID
+		}
+		lines = append(lines, line)
+	}
+	return lines, nil
+}
+
 type refundsData struct {
 	Form     listForm
-	Refunds  []*refundry.Refund
+	Refunds  []refundLine
 	Pager    pager
 	Error    string
 	Statuses []string
@@ -234,12 +269,15 @@ func (d *dashboard) handleRefunds(w http.ResponseWriter, r *http.Request, s *ses
 	if problem != "" {
 		status = http.StatusBadRequest
 	} else {
-		var err error
-		data.Refunds, data.Pager, err = d.listRefunds(r.Context(), s.merchant.ID, f)
+		refunds, pager, err := d.listRefunds(r.Context(), s.merchant.ID, f)
+		if err == nil {
+			data.Refunds, err = d.refundLines(r.Context(), s.merchant.ID, refunds)
+		}
 		if err != nil {
 			d.renderDomainError(w, r, s, err)
 			return
 		}
+		data.Pager = pager
 	}
 	p := page{Title: "Refunds", Nav: "refunds", Data: data}
 	p.fill(r, s)
@@ -267,12 +305,15 @@ type searchData struct {
 	Query string
 	Sales []*refundry.Sale
 	More  string // a link to the full list when the matches fill a page
+	Error string
 }
 
 // handleSearch finds a sale by any identity support staff may be given:
 // the sale's id, a refund's, a payment's or a line item's id, the order
-// number, a payment reference, a transaction number, or the customer's
-// email. One match opens the sale; several are listed.
+// number, a payment reference or a transaction number, exactly; failing
+// those, the start of an order number, the customer's email or name, in
+// any case (refundry.SaleFilter.Search). One match opens the sale;
+// several are listed.
 func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *session) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	if q == "" {
@@ -280,6 +321,14 @@ func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	ctx, m := r.Context(), s.merchant.ID
+	// Text no store can compare (not UTF-8, NUL bytes, too long) is
+	// refused before any lookup sends it to the database.
+	if err := (&refundry.SaleFilter{Search: q}).Normalize(); err != nil {
+		p := page{Title: "Search", Data: searchData{Query: q, Error: refundry.ErrorMessage(err)}}
+		p.fill(r, s)
+		d.render(w, r, http.StatusBadRequest, "search", p)
+		return
+	}
 	var lookups []refundry.SaleLookup
 	if refundry.ValidID(q) {
 		ref, err := d.eng.Store.FindRefund(ctx, m, q)
@@ -312,24 +361,23 @@ func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *sess
 		}
 	}
 	data := searchData{Query: q}
-	if strings.Contains(q, "@") {
-		sales, more, err := d.eng.Store.ListSales(ctx, m, refundry.SaleFilter{Page: refundry.Page{Limit: listSize}, CustomerEmail: q})
-		if err != nil && refundry.ErrorCode(err) != refundry.EINVALID {
-			d.renderDomainError(w, r, s, err)
-			return
-		}
-		if len(sales) == 1 {
-			http.Redirect(w, r, saleURL(sales[0].ID), http.StatusSeeOther)
-			return
-		}
-		data.Sales = sales
-		if more {
-			data.More = listForm{Email: q}.url(basePath+"/sales", sales[len(sales)-1].ID, "")
-		}
-	}
 	status := http.StatusOK
-	if len(data.Sales) == 0 {
+	sales, more, err := d.eng.Store.ListSales(ctx, m, refundry.SaleFilter{Page: refundry.Page{Limit: listSize}, Search: q})
+	switch {
+	case refundry.ErrorCode(err) == refundry.EINVALID:
+		data.Error, status = refundry.ErrorMessage(err), http.StatusBadRequest
+	case err != nil:
+		d.renderDomainError(w, r, s, err)
+		return
+	case len(sales) == 1:
+		http.Redirect(w, r, saleURL(sales[0].ID), http.StatusSeeOther)
+		return
+	case len(sales) == 0:
 		status = http.StatusNotFound
+	}
+	data.Sales = sales
+	if more {
+		data.More = listForm{Q: q}.url(basePath+"/sales", sales[len(sales)-1].ID, "")
 	}
 	p := page{Title: "Search", Data: data}
 	p.fill(r, s)

@@ -40,7 +40,7 @@ type overviewData struct {
 	SalesCount     int
 	SalesCapped    bool
 	Rates          rateChart
-	Pending        []*refundry.Refund
+	Pending        []refundLine
 	PendingMore    bool
 	PendingListURL string
 }
@@ -113,7 +113,9 @@ func (d *dashboard) overview(ctx context.Context, merchantID string) (*overviewD
 	dayName := func(i int) string { return from.AddDate(0, 0, i).Format("Mon 2 Jan") }
 	data.CountChart = dayChart("Refunds per day", counts,
 		func(v int64) string { return strconv.FormatInt(v, 10) }, dayLabel,
-		func(i int) string { return dayName(i) + ": " + strconv.FormatInt(counts[i], 10) + " refunds" })
+		func(i int) string {
+			return dayName(i) + ": " + strconv.FormatInt(counts[i], 10) + " " + plural(int(counts[i]), "refund", "refunds")
+		})
 
 	currencies := make([]string, 0, len(perCurrency))
 	for c := range perCurrency {
@@ -195,6 +197,9 @@ scanSales:
 	if err != nil {
 		return nil, err
 	}
-	data.Pending, data.PendingMore = pending, more
+	data.PendingMore = more
+	if data.Pending, err = d.refundLines(ctx, merchantID, pending); err != nil {
+		return nil, err
+	}
 	return data, nil
 }

@@ -348,6 +348,44 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 	http.Redirect(w, r, saleURL(sale.ID)+"?done="+url.QueryEscape(res.Refunds[0].Group)+"#refunds", http.StatusSeeOther)
 }
 
+type cancelData struct {
+	Refund *refundry.Refund
+	Sale   *refundry.Sale
+	Error  string
+}
+
+// handleCancelForm is the confirmation step before a cancel: a page that
+// names the refund and its amount, with the button that posts the cancel.
+// It is a page of its own, not a script's dialog, so it works without
+// JavaScript, which the dashboard never runs.
+func (d *dashboard) handleCancelForm(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if !refundry.ValidID(id) {
+		d.renderError(w, r, s, http.StatusNotFound, "No such refund.")
+		return
+	}
+	ref, err := d.eng.Store.FindRefund(r.Context(), s.merchant.ID, id)
+	if err != nil {
+		d.renderDomainError(w, r, s, err)
+		return
+	}
+	sale, err := d.eng.Store.FindSale(r.Context(), s.merchant.ID, refundry.SaleLookup{ID: ref.SaleID})
+	if err != nil {
+		d.renderDomainError(w, r, s, err)
+		return
+	}
+	data, status := cancelData{Refund: ref, Sale: sale}, http.StatusOK
+	switch {
+	case !s.canRefund:
+		data.Error, status = readOnlyMessage, http.StatusForbidden
+	case ref.Status != refundry.RefundPending:
+		data.Error, status = "This refund is "+strings.ReplaceAll(ref.Status, "_", " ")+": only a pending refund can be canceled.", http.StatusConflict
+	}
+	p := page{Title: "Cancel refund", Nav: "sales", Data: data}
+	p.fill(r, s)
+	d.render(w, r, status, "cancel", p)
+}
+
 func (d *dashboard) handleCancel(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	if !refundry.ValidID(id) {

@@ -34,8 +34,12 @@ type session struct {
 	merchant *refundry.Merchant
 	keyID    string
 	csrf     string // the per-session token every POST must carry
-	created  time.Time
-	seen     time.Time
+	// canRefund is whether the key may refund, set by auth on every
+	// request from the key it reads then: pages offer refund and cancel
+	// forms only to sessions that may use them.
+	canRefund bool
+	created   time.Time
+	seen      time.Time
 }
 
 type sessions struct {
@@ -177,6 +181,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			http.Redirect(w, r, signinURL(next), http.StatusSeeOther)
 			return
 		}
+		s.canRefund = key.Scope.Allows(refundry.ScopeRefund)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
@@ -189,8 +194,8 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			}
 			// Every dashboard form but sign-out refunds: a read key may look,
 			// not refund, as on the API.
-			if !strings.HasSuffix(r.URL.Path, "/signout") && !key.Scope.Allows(refundry.ScopeRefund) {
-				d.renderError(w, r, s, http.StatusForbidden, "The API key you signed in with has scope "+string(key.Scope)+", which cannot refund. Sign in with a refund or write key.")
+			if !strings.HasSuffix(r.URL.Path, "/signout") && !s.canRefund {
+				d.renderError(w, r, s, http.StatusForbidden, readOnlyMessage)
 				return
 			}
 		}
@@ -199,6 +204,10 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 		h(w, r.WithContext(ctx), s)
 	})
 }
+
+// readOnlyMessage says why a read key's session has no refund form, and
+// answers one that posts a refund form anyway.
+const readOnlyMessage = "This key can read but not refund: its scope is read. To refund or cancel refunds, sign out and sign in with a key of scope refund or write."
 
 func signinURL(next string) string {
 	if next == "" || next == basePath+"/" {

@@ -23,7 +23,7 @@ var assets embed.FS
 
 // viewNames lists every page; loadViews parses each with the layout at
 // start, so a missing or broken template stops the server from starting.
-var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "error"}
+var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "cancel", "error"}
 
 type views struct {
 	pages      map[string]*template.Template
@@ -31,10 +31,26 @@ type views struct {
 }
 
 var funcs = template.FuncMap{
-	"money": formatMoney,
-	"major": formatMajor,
-	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"money":  formatMoney,
+	"major":  formatMajor,
+	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"words":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"plural": plural,
+	"name":   customerName,
+}
+
+// plural is the word for n things: "1 refund", "2 refunds", "0 refunds".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// customerName is "First Last", either alone, or "" for a customer known
+// only by email.
+func customerName(c refundry.Customer) string {
+	return strings.TrimSpace(strings.TrimSpace(c.FirstName) + " " + strings.TrimSpace(c.LastName))
 }
 
 // loadViews parses every view of fsys, laid out as assets is.
@@ -88,6 +104,8 @@ type page struct {
 	Nav        string // the menu entry to highlight
 	Merchant   *refundry.Merchant
 	CSRF       string
+	CanRefund  bool // the session's key may refund: show refund and cancel forms
+	ReadOnly   string
 	RequestID  string
 	CSSVersion string
 	Data       any
@@ -95,8 +113,9 @@ type page struct {
 
 func (p *page) fill(r *http.Request, s *session) {
 	if s != nil {
-		p.Merchant, p.CSRF = s.merchant, s.csrf
+		p.Merchant, p.CSRF, p.CanRefund = s.merchant, s.csrf, s.canRefund
 	}
+	p.ReadOnly = readOnlyMessage
 	p.RequestID = api.RequestID(r.Context())
 }
 

@@ -75,6 +75,7 @@ func (d *dashboard) routes() http.Handler {
 	mux.Handle("POST "+basePath+"/sales/{id}/refund", d.auth(d.handleRefundConfirm))
 	mux.Handle("GET "+basePath+"/refunds", d.auth(d.handleRefunds))
 	mux.Handle("GET "+basePath+"/refunds/{id}", d.auth(d.handleRefund))
+	mux.Handle("GET "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancelForm))
 	mux.Handle("POST "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancel))
 	mux.Handle(basePath+"/", d.auth(func(w http.ResponseWriter, r *http.Request, s *session) {
 		d.renderError(w, r, s, http.StatusNotFound, "There is no such page in the dashboard.")

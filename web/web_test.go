@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/engine"
 )
 
 func TestViews(t *testing.T) {
@@ -69,6 +70,7 @@ func TestRenderEmpty(t *testing.T) {
 		"refunds":  refundsData{},
 		"sale":     &saleData{Sale: sale},
 		"review":   reviewData{Sale: sale},
+		"cancel":   cancelData{Refund: &refundry.Refund{}, Sale: sale},
 		"error":    errorData{Status: 404, Message: "No such page."},
 	}
 	for _, name := range viewNames {
@@ -177,7 +179,7 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	_, body := b.get("/dashboard/search?q=two%40example.com")
-	mustContain(t, body, "B00L", "B00M", "2 sales of this customer")
+	mustContain(t, body, "B00L", "B00M", "2 sales match")
 	// Invariant 5: another merchant's sale is not found, not refused.
 	for _, q := range []string{other.ID, "THEIRS"} {
 		if status, _ := b.get("/dashboard/search?q=" + q); status != http.StatusNotFound {
@@ -429,6 +431,9 @@ func TestRefund(t *testing.T) {
 	}
 }
 
+// TestCancel: a pending refund is canceled in two steps, a page that
+// names it and a button on that page, both without JavaScript; opening
+// the page changes nothing.
 func TestCancel(t *testing.T) {
 	h := newHarness(t, Options{})
 	env := h.env
@@ -438,13 +443,35 @@ func TestCancel(t *testing.T) {
 	_, body := b.post("/dashboard/sales/"+sale.ID+"/refund/review", url.Values{"csrf": {tok}, "target": {"sale:" + sale.ID}, "amount": {"2.50"}})
 	_, body = b.post("/dashboard/sales/"+sale.ID+"/refund", url.Values{"csrf": {tok}, "token": {find(t, tokenPattern, body)},
 		"target": {"sale:" + sale.ID}, "amount": {"2.50"}})
-	mustContain(t, body, "of 2.50 USD: pending.", "Cancel this refund")
 	refunds, _, _ := env.Store.ListRefunds(context.Background(), env.A.ID, refundry.RefundFilter{SaleID: sale.ID})
-	_, body = b.post("/dashboard/refunds/"+refunds[0].ID+"/cancel", url.Values{"csrf": {tok}})
+	cancelPath := "/dashboard/refunds/" + refunds[0].ID + "/cancel"
+	mustContain(t, body, "of 2.50 USD: pending.", `<a class="button" id="cancel-`+refunds[0].ID+`" href="`+cancelPath+`">Cancel this refund…</a>`)
+	if strings.Contains(body, `method="post" action="`+cancelPath+`"`) {
+		t.Error("the sale page cancels in one click")
+	}
+
+	status, body := b.get(cancelPath)
+	if status != http.StatusOK {
+		t.Fatalf("cancel page: %d", status)
+	}
+	mustContain(t, body, "Cancel the pending refund of <strong>2.50 USD</strong> on order PEND-1?",
+		`<form method="post" action="`+cancelPath+`"`, `id="confirm-cancel"`, "Keep it")
+	if r, _ := env.Store.FindRefund(context.Background(), env.A.ID, refunds[0].ID); r.Status != refundry.RefundPending {
+		t.Fatalf("opening the cancel page made the refund %s", r.Status)
+	}
+	_, body = b.post(cancelPath, url.Values{"csrf": {find(t, csrfPattern, body)}})
 	mustContain(t, body, "of 2.50 USD: canceled.", "refund.canceled")
-	status, _ := b.post("/dashboard/refunds/"+refunds[0].ID+"/cancel", url.Values{"csrf": {tok}})
+	status, _ = b.post(cancelPath, url.Values{"csrf": {tok}})
 	if status != http.StatusOK {
 		t.Errorf("canceling twice: %d", status)
+	}
+	status, body = b.get(cancelPath)
+	if status != http.StatusConflict {
+		t.Errorf("cancel page of a canceled refund: %d, want 409", status)
+	}
+	mustContain(t, body, "This refund is canceled: only a pending refund can be canceled.")
+	if status, _ := b.get("/dashboard/refunds/not-an-id/cancel"); status != http.StatusNotFound {
+		t.Errorf("cancel page of no refund: %d, want 404", status)
 	}
 	_, body = b.get("/dashboard/")
 	mustContain(t, body, "None: every refund has its gateway")
@@ -540,5 +567,154 @@ func TestScale(t *testing.T) {
 	c := newRateChart([]rateRow{{Gateway: "a", Payments: 3, Refunded: 2}, {Gateway: "b", Payments: 0}})
 	if c.Rows[0].Percent != "66.6%" || c.Rows[1].Percent != "0.0%" || c.Rows[0].BarW != 239 {
 		t.Errorf("rate rows %+v", c.Rows)
+	}
+}
+
+// TestSearchAnyCase: the search box and the sales list find a sale by the
+// start of its order number, its customer's email or name, in any case;
+// never another merchant's (invariant 5).
+func TestSearchAnyCase(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	env.Sale(testenvSaleSpec{Reference: "ORDER-1003", Email: "Ann@Example.com", FirstName: "Ann", LastName: "Smith"})
+	env.Sale(testenvSaleSpec{Reference: "ORDER-2001", Email: "bob@example.com", FirstName: "Bob", LastName: "Annan"})
+	env.Sale(testenvSaleSpec{Merchant: env.B, Reference: "ORDER-1003X", Email: "ann@example.com", FirstName: "Ann", LastName: "Other"})
+	b := h.browser(t)
+	b.signIn(env.KeyA)
+	for _, q := range []string{"Ann@Example.com", "ann@example.com", "ANN@EXAMPLE.COM", "ann@", "order-1003", "Order-100", "ann sm", "SMITH"} {
+		status, body := b.get("/dashboard/search?q=" + url.QueryEscape(q))
+		if status != http.StatusOK || !strings.Contains(body, "<h1>Order ORDER-1003</h1>") {
+			t.Errorf("search %q: %d, not the sale page", q, status)
+		}
+	}
+	for _, q := range []string{"ann", "order-"} {
+		status, body := b.get("/dashboard/search?q=" + url.QueryEscape(q))
+		if status != http.StatusOK {
+			t.Errorf("search %q: %d", q, status)
+		}
+		mustContain(t, body, "2 sales match", ">ORDER-1003</a>", ">ORDER-2001</a>")
+		if strings.Contains(body, "ORDER-1003X") {
+			t.Errorf("search %q shows merchant B's sale", q)
+		}
+	}
+	_, body := b.get("/dashboard/sales?q=ANN")
+	mustContain(t, body, ">ORDER-1003</a>", ">ORDER-2001</a>", `name="q" value="ANN"`)
+	_, body = b.get("/dashboard/sales?email=ANN%40example.COM")
+	mustContain(t, body, ">ORDER-1003</a>")
+	if strings.Contains(body, "ORDER-2001") {
+		t.Error("the email filter matches another email")
+	}
+	if status, body := b.get("/dashboard/search?q=nobody"); status != http.StatusNotFound || !strings.Contains(body, "No sale or refund matches") {
+		t.Errorf("search for nobody: %d", status)
+	}
+	for _, path := range []string{"/dashboard/search?q=a%00b", "/dashboard/search?q=%ff", "/dashboard/sales?q=%ff", "/dashboard/sales?email=%00"} {
+		if status, body := b.get(path); status != http.StatusBadRequest || !strings.Contains(body, "UTF-8 text without NUL bytes") {
+			t.Errorf("%s: %d, want 400 saying why", path, status)
+		}
+	}
+}
+
+// TestReadOnlyKey: a session of a read key sees no refund form, no refund
+// links and no cancel button, and is told why; a refund key's session sees
+// them all.
+func TestReadOnlyKey(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	ctx := context.Background()
+	sale := env.Sale(testenvSaleSpec{Reference: "RO-1", PayRefs: []string{"sim_pending_ro"}})
+	amount := int64(100)
+	res, err := env.Engine.Refund(ctx, refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: sale.ID}, Amount: &amount, Source: refundry.SourceNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := res.Refunds[0]
+	keys := map[refundry.Scope]string{}
+	for _, scope := range []refundry.Scope{refundry.ScopeRead, refundry.ScopeRefund} {
+		_, text, err := env.Engine.CreateAPIKey(ctx, env.A.ID, engine.KeySpec{Name: string(scope), Scope: scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[scope] = text
+	}
+	refundForm := []string{`id="review"`, `action="/dashboard/sales/` + sale.ID + `/refund/review"`, `?target=line:`, `?target=txn:`, `id="cancel-` + pending.ID + `"`}
+
+	b := h.browser(t)
+	tok := b.signIn(keys[refundry.ScopeRead])
+	_, body := b.get("/dashboard/sales/" + sale.ID)
+	mustContain(t, body, `id="read-only"`, "This key can read but not refund")
+	for _, part := range refundForm {
+		if strings.Contains(body, part) {
+			t.Errorf("a read key's sale page has %s", part)
+		}
+	}
+	status, body := b.get("/dashboard/refunds/" + pending.ID + "/cancel")
+	if status != http.StatusForbidden || strings.Contains(body, `id="confirm-cancel"`) {
+		t.Errorf("a read key's cancel page: %d, with a cancel button", status)
+	}
+	mustContain(t, body, "This key can read but not refund")
+	status, body = b.post("/dashboard/sales/"+sale.ID+"/refund/review", url.Values{"csrf": {tok}, "target": {"sale:" + sale.ID}})
+	if status != http.StatusForbidden {
+		t.Errorf("a read key's review: %d, want 403", status)
+	}
+	mustContain(t, body, "This key can read but not refund")
+	if got := env.Reload(sale); got.RefundedAmount != 100 {
+		t.Errorf("sale refunded %d, want 100", got.RefundedAmount)
+	}
+
+	b = h.browser(t)
+	b.signIn(keys[refundry.ScopeRefund])
+	_, body = b.get("/dashboard/sales/" + sale.ID)
+	mustContain(t, body, refundForm...)
+	if strings.Contains(body, "can read but not refund") {
+		t.Error("a refund key is told it cannot refund")
+	}
+}
+
+// TestWording: lists name a sale by its order number and customer, a
+// customer without a name is shown by email alone, counts agree with
+// their nouns, and the review says plainly whether the customer is
+// emailed.
+func TestWording(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	ctx := context.Background()
+	named := env.Sale(testenvSaleSpec{Reference: "W-1", Email: "ann@example.com", FirstName: "Ann", LastName: "Smith", PayRefs: []string{"sim_pending_w1"}})
+	unnamed := env.Sale(testenvSaleSpec{Email: "c3@example.com"})
+	amount := int64(100)
+	for _, id := range []string{named.ID, unnamed.ID} {
+		if _, err := env.Engine.Refund(ctx, refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: id}, Amount: &amount, Source: refundry.SourceNative}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := h.browser(t)
+	tok := b.signIn(env.KeyA)
+
+	_, body := b.get("/dashboard/sales/" + unnamed.ID)
+	mustContain(t, body, `<dd id="customer">c3@example.com</dd>`)
+	if strings.Contains(body, "&lt;c3@example.com&gt;") {
+		t.Error("an unnamed customer is shown as <email>")
+	}
+	_, body = b.get("/dashboard/sales/" + named.ID)
+	mustContain(t, body, `<dd id="customer">Ann Smith <span class="muted email">ann@example.com</span></dd>`)
+
+	// Refund lists: the order number (or the sale's id, when it has none)
+	// and the customer, not the sale's id beside the refund's.
+	for _, path := range []string{"/dashboard/refunds", "/dashboard/"} {
+		_, body = b.get(path)
+		mustContain(t, body, "<th>Order</th><th>Customer</th>", ">W-1</a>", `Ann Smith <span class="muted email">ann@example.com</span>`)
+	}
+	_, body = b.get("/dashboard/refunds")
+	mustContain(t, body, ">"+unnamed.ID+"</a>", "<td>c3@example.com</td>")
+
+	_, body = b.get("/dashboard/")
+	mustContain(t, body, `</span> refunds</div>`, `<span class="big">1</span> refund pending</div>`, `</span> sales</div>`)
+
+	_, body = b.post("/dashboard/sales/"+named.ID+"/refund/review", url.Values{"csrf": {tok}, "target": {"sale:" + named.ID}, "amount": {"1"}})
+	mustContain(t, body, `<dd id="notify-text">None: the customer is not told by email</dd>`)
+	_, body = b.post("/dashboard/sales/"+named.ID+"/refund/review", url.Values{"csrf": {tok}, "target": {"sale:" + named.ID}, "amount": {"1"}, "notify": {"1"}})
+	mustContain(t, body, `<dd id="notify-text">Sent to ann@example.com</dd>`)
+
+	if plural(1, "refund", "refunds") != "refund" || plural(0, "refund", "refunds") != "refunds" || plural(2, "sale", "sales") != "sales" {
+		t.Error("plural")
 	}
 }

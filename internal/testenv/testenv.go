@@ -65,6 +65,8 @@ type SaleSpec struct {
 	PayAmounts []int64
 	Gateway    string // default simulator
 	Email      string
+	FirstName  string
+	LastName   string
 	Campaign   [2]string // id, name
 }
 
@@ -76,7 +78,7 @@ func (e *Env) Sale(spec SaleSpec) *refundry.Sale {
 		m = e.A
 	}
 	s := &refundry.Sale{MerchantID: m.ID, Reference: spec.Reference, Currency: spec.Currency,
-		Customer: refundry.Customer{Email: spec.Email}, CampaignID: spec.Campaign[0], CampaignName: spec.Campaign[1]}
+		Customer: refundry.Customer{Email: spec.Email, FirstName: spec.FirstName, LastName: spec.LastName}, CampaignID: spec.Campaign[0], CampaignName: spec.Campaign[1]}
 	if s.Currency == "" {
 		s.Currency = m.Currency
 	}

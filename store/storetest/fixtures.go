@@ -91,6 +91,11 @@ func Email(email string) SaleOption {
 	return func(s *refundry.Sale) { s.Customer.Email = email }
 }
 
+// Name sets the customer's first and last name.
+func Name(first, last string) SaleOption {
+	return func(s *refundry.Sale) { s.Customer.FirstName, s.Customer.LastName = first, last }
+}
+
 // Currency sets the sale's currency.
 func Currency(code string) SaleOption {
 	return func(s *refundry.Sale) { s.Currency = code }

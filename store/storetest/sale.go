@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,6 +296,8 @@ func testSales(t *testing.T, open Opener) {
 		}{
 			{"Reference", refundry.SaleFilter{Reference: partial.Reference}, []string{partial.ID}},
 			{"CustomerEmail", refundry.SaleFilter{CustomerEmail: email}, []string{partial.ID, paid.ID}},
+			{"CustomerEmailAnyCase", refundry.SaleFilter{CustomerEmail: strings.ToUpper(email)}, []string{partial.ID, paid.ID}},
+			{"CustomerEmailWhole", refundry.SaleFilter{CustomerEmail: email[:len(email)-1]}, nil},
 			{"StatusPaid", refundry.SaleFilter{Status: refundry.PaymentPaid}, []string{paid.ID}},
 			{"StatusPartiallyRefunded", refundry.SaleFilter{Status: refundry.PaymentPartiallyRefunded}, []string{partial.ID}},
 			{"StatusRefunded", refundry.SaleFilter{Status: refundry.PaymentRefunded}, []string{refunded.ID}},
@@ -316,6 +319,70 @@ func testSales(t *testing.T, open Opener) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// testSearch: a search finds sales by the start of an order number, an
+// email or a name, in any case of A to Z, and nothing else; another
+// merchant's sales are never found (invariant 5).
+func testSearch(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	m := MustCreateMerchant(t, s)
+	other := MustCreateMerchant(t, s)
+	ann := MustCreateSale(t, s, m.ID, Reference("ORDER-1003"), Email("Ann@Example.com"), Name("Ann", "Smith"))
+	ann2 := MustCreateSale(t, s, m.ID, Reference("order-2001"), Email("ann@example.com"), Name("Ann", "Smith"))
+	bob := MustCreateSale(t, s, m.ID, Reference("B-77"), Email("bob@annex.example"), Name("Bob", "Annan"))
+	emile := MustCreateSale(t, s, m.ID, Reference("É-1"), Email("emile@example.fr"), Name("Émile", "Zola"))
+	odd := MustCreateSale(t, s, m.ID, Reference("Z\U0010FFFF"+"x"), Email("z@example.com"), Name("", ""))
+	MustCreateSale(t, s, other.ID, Reference("ORDER-1004"), Email("ann@example.com"), Name("Ann", "Other"))
+
+	for _, tt := range []struct {
+		name   string
+		search string
+		want   []string
+	}{
+		{"EmailAnyCase", "ANN@EXAMPLE.COM", []string{ann2.ID, ann.ID}},
+		{"EmailPrefix", "ann@", []string{ann2.ID, ann.ID}},
+		{"ReferenceAnyCase", "order-1003", []string{ann.ID}},
+		{"ReferencePrefix", "Order-", []string{ann2.ID, ann.ID}},
+		{"FirstName", "ann", []string{bob.ID, ann2.ID, ann.ID}}, // Bob Annan by his last name
+		{"FullName", "ann sm", []string{ann2.ID, ann.ID}},
+		{"LastName", "ANNAN", []string{bob.ID}},
+		{"NonASCIIAsTyped", "Émile", []string{emile.ID}},
+		{"NonASCIINotFolded", "émile", nil},
+		{"NoUpperBound", "z\U0010FFFF", []string{odd.ID}},
+		{"NoMatch", "nobody", nil},
+		{"LikeIsNotAPattern", "%", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, more, err := s.ListSales(ctx, m.ID, refundry.SaleFilter{Search: tt.search})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkIDs(t, saleIDs(got), tt.want)
+			if more {
+				t.Fatal("hasMore = true")
+			}
+		})
+	}
+	t.Run("Pages", func(t *testing.T) {
+		first, more, err := s.ListSales(ctx, m.ID, refundry.SaleFilter{Search: "a", Page: refundry.Page{Limit: 1}})
+		if err != nil || !more {
+			t.Fatalf("first page: more %v, %v", more, err)
+		}
+		rest, _, err := s.ListSales(ctx, m.ID, refundry.SaleFilter{Search: "a", Page: refundry.Page{StartingAfter: first[0].ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkIDs(t, saleIDs(append(first, rest...)), []string{bob.ID, ann2.ID, ann.ID})
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		for _, f := range []refundry.SaleFilter{{Search: "a\x00"}, {Search: "\xff"}, {CustomerEmail: "\xc3@example.com"}} {
+			if _, _, err := s.ListSales(ctx, m.ID, f); refundry.ErrorCode(err) != refundry.EINVALID {
+				t.Errorf("%+q: %v, want EINVALID", f.Search+f.CustomerEmail, err)
+			}
 		}
 	})
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("APIKey", func(t *testing.T) { testAPIKeys(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Sale", func(t *testing.T) { testSales(t, open) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("Refund", func(t *testing.T) { testRefunds(t, open) })
 	t.Run("Settle", func(t *testing.T) { testSettle(t, open) })
 	t.Run("ListRefunds", func(t *testing.T) { testListRefunds(t, open) })
