@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -156,7 +157,7 @@ func TestInvariant6_GatewayCallOutsideTransaction(t *testing.T) {
 				var firstID string
 				if c.recovery {
 					res, err := eng.Refund(ctx, first)
-					if err != nil || res.Refunds[0].Status != refundry.RefundPending {
+					if err != nil || len(res.Refunds) != 1 || res.Refunds[0].Status != refundry.RefundPending {
 						t.Fatalf("first refund: %+v, %v; want it pending", res, err)
 					}
 					firstID = res.Refunds[0].ID
@@ -173,6 +174,9 @@ func TestInvariant6_GatewayCallOutsideTransaction(t *testing.T) {
 					go func() {
 						defer close(finished)
 						res, err := eng.Refund(ctx, first)
+						if err == nil && len(res.Refunds) != 1 {
+							err = fmt.Errorf("%d refunds made, want 1", len(res.Refunds))
+						}
 						if err != nil {
 							held <- outcome{nil, err}
 							return
