@@ -254,8 +254,13 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 						return // the server is gone
 					}
 					if status == 201 {
+						id, _ := r["id"].(string)
+						if id == "" {
+							t.Errorf("a 201 without a refund id: %v", r)
+							return
+						}
 						mu.Lock()
-						acked[r["id"].(string)] = true
+						acked[id] = true
 						if n++; n == 10 {
 							close(enough)
 						}
