@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,7 +105,9 @@ func TestEmailOncePerRefund(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &notify.Email{Outbox: outbox, Sender: sender, Logger: env.Logger, Interval: 20 * time.Millisecond}
+	var passes atomic.Int64
+	e := &notify.Email{Outbox: outbox, Sender: sender, Logger: env.Logger, Interval: 20 * time.Millisecond,
+		OnPass: func() { passes.Add(1) }}
 	start := time.Now()
 	e.Open()
 	defer e.Close()
@@ -121,7 +124,13 @@ func TestEmailOncePerRefund(t *testing.T) {
 	if err != nil || !again.Replayed {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
-	time.Sleep(300 * time.Millisecond) // fifteen passes of the worker
+	// Fifteen more passes of the worker, counted rather than slept, so
+	// that "no second email" means the worker looked again and again.
+	for want := passes.Load() + 15; passes.Load() < want; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 40*time.Second {
+			t.Fatalf("the worker made only %d passes", passes.Load())
+		}
+	}
 	if n := box.count(); n != 1 {
 		t.Fatalf("%d emails for one refund", n)
 	}

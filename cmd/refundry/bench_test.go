@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// bench end to end: it starts its own server on a temporary SQLite file,
-// refunds through each API, and its --json line says invariant 2 held.
+// bench end to end: it starts its own server on a SQLite file of the
+// test's, refunds through each API, and its --json line says invariant 2
+// held. The test does not take bench's word for it: it reads the
+// database itself afterwards.
 func TestBenchJSON(t *testing.T) {
 	bin := buildBinary(t)
 	for _, d := range benchDialects {
@@ -20,7 +24,8 @@ func TestBenchJSON(t *testing.T) {
 			if d == "native" {
 				n = "60"
 			}
-			cmd := exec.Command(bin, "bench", "--refunds", n, "--concurrency", "4", "--dialect", d, "--json")
+			path := filepath.Join(t.TempDir(), "bench.db")
+			cmd := exec.Command(bin, "bench", "--refunds", n, "--concurrency", "4", "--dialect", d, "--json", "--db", "sqlite:"+path)
 			cmd.Env = append(os.Environ(), "REFUNDRY_DB=", "REFUNDRY_ADDR=")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -52,6 +57,12 @@ func TestBenchJSON(t *testing.T) {
 			if !(res.P50Ms > 0 && res.P50Ms <= res.P90Ms && res.P90Ms <= res.P99Ms && res.P99Ms <= res.MaxMs) || res.RefundsPerSec <= 0 || res.Seconds <= 0 {
 				t.Fatalf("timings out of order: %+v", res)
 			}
+			// KeepUp refunds whole sales; the others take part of each.
+			each := int64(benchRefundAmount)
+			if d == "keepup" {
+				each = benchSaleAmount
+			}
+			checkBenchDatabase(t, path, res.Refunds, each)
 		})
 	}
 }
@@ -94,5 +105,58 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile([]int64{7}, 99) != 7 || percentile(nil, 50) != 0 {
 		t.Error("edge cases")
+	}
+}
+
+// checkBenchDatabase reads what bench left in the SQLite file at path,
+// with SQL of its own rather than through the API bench checked with:
+// invariant 2 for every sale, transaction and line item (refunded_amount
+// is the sum of its pending and succeeded refunds and never more than
+// was paid), and exactly one succeeded refund of each amount per sale,
+// as bench asked for.
+func checkBenchDatabase(t *testing.T, path string, sales int, each int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, level := range []struct{ table, column string }{
+		{"sales", "sale_id"}, {"transactions", "transaction_id"}, {"line_items", "line_item_id"},
+	} {
+		rows, err := db.Query(`SELECT x.id, x.amount, x.refunded_amount, COALESCE(SUM(r.amount), 0), COUNT(r.id)
+			FROM ` + level.table + ` x LEFT JOIN refunds r ON r.` + level.column + ` = x.id AND r.status IN ('pending', 'succeeded')
+			GROUP BY x.id, x.amount, x.refunded_amount`)
+		if err != nil {
+			t.Fatalf("%s: %v", level.table, err)
+		}
+		n := 0
+		for rows.Next() {
+			var id string
+			var amount, refunded, reserved, count int64
+			if err := rows.Scan(&id, &amount, &refunded, &reserved, &count); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if refunded != reserved || reserved > amount {
+				t.Errorf("invariant 2: %s %s paid %d, refunded_amount %d, its pending and succeeded refunds %d", level.table, id, amount, refunded, reserved)
+			}
+			if level.table == "sales" && (count != 1 || reserved != each) {
+				t.Errorf("sale %s holds %d refunds of %d in all; bench made one of %d", id, count, reserved, each)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if level.table == "sales" && n != sales {
+			t.Errorf("the database holds %d sales; bench made %d", n, sales)
+		}
+	}
+	var succeeded, all int
+	if err := db.QueryRow(`SELECT COUNT(*) FILTER (WHERE status = 'succeeded'), COUNT(*) FROM refunds`).Scan(&succeeded, &all); err != nil {
+		t.Fatal(err)
+	}
+	if succeeded != sales || all != sales {
+		t.Errorf("the database holds %d refunds, %d succeeded; bench made %d, all answered", all, succeeded, sales)
 	}
 }

@@ -41,6 +41,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batchLease := fs.Duration("batch-lease", 30*time.Second, "how long a refund batch worker holds the rows it claimed; a crashed server's rows are taken again after it")
 	groupCommit := fs.Bool("group-commit", true, "gather concurrent refunds into shared durable transactions (env REFUNDRY_GROUP_COMMIT)")
 	allowAsyncCommit := fs.Bool("allow-async-commit", false, "serve from a PostgreSQL database whose commits are not durable when they return (synchronous_commit off, or local with a synchronous standby), accepting that a refund answered 2xx can be lost in a crash or failover")
+	simCallLog := fs.String("sim-call-log", "", "append every simulator gateway call and answer to this file, one JSON line each, synced before the call goes on (for crash tests; default: off)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
 	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
@@ -82,7 +83,16 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
-	gateways := []refundry.Gateway{simulator.New()}
+	sim := simulator.New()
+	if *simCallLog != "" {
+		if err := sim.LogCalls(*simCallLog); err != nil {
+			return err
+		}
+		// Deferred before the store opens, so run after everything that
+		// calls the simulator has stopped.
+		defer sim.Close()
+	}
+	gateways := []refundry.Gateway{sim}
 	if *stripeKey != "" {
 		g, err := stripe.New(stripe.Config{SecretKey: *stripeKey, APIBase: *stripeBase})
 		if err != nil {

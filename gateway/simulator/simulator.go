@@ -15,12 +15,20 @@
 // Outcomes that follow from the refund itself (fail, timed pending) are
 // recomputed from the request, so they survive a restart of Refundry; a
 // refund's money moves once however often it is asked about.
+//
+// With LogCalls, every call and its answer is also appended to a file that
+// outlives the process, so that a crash test can count what a server
+// killed with -9 sent: the simulator's own memory dies with it.
 package simulator
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -40,7 +48,37 @@ type Gateway struct {
 	mu       sync.Mutex
 	refunds  map[string]*refund
 	answered bool // sim_hang answers from now on
+
+	logMu   sync.Mutex
+	log     *os.File // nil: calls are not logged
+	logSeq  atomic.Int64
+	logPID  int
+	logFail error // the first write that failed; every call fails after it
 }
+
+// Call is one line of a call log: a call as the simulator received it
+// (Op refund or cancel), or the answer to one (Op answer, the same Seq).
+type Call struct {
+	Op  string `json:"op"`
+	PID int    `json:"pid"` // of the process that made the call
+	// Seq numbers the calls of one process; an answer carries its call's.
+	Seq int64 `json:"seq"`
+	// Key is the idempotency key the call carried: the refund id.
+	Key         string    `json:"key"`
+	Amount      int64     `json:"amount,omitempty"`
+	Currency    string    `json:"currency,omitempty"`
+	Transaction string    `json:"transaction,omitempty"`
+	Status      string    `json:"status,omitempty"` // answer: the outcome given
+	Error       string    `json:"error,omitempty"`  // answer: no outcome, only this error
+	At          time.Time `json:"at"`
+}
+
+// Call log operations.
+const (
+	OpRefund = "refund"
+	OpCancel = "cancel"
+	OpAnswer = "answer"
+)
 
 type refund struct {
 	status string
@@ -54,11 +92,96 @@ func New() *Gateway {
 	return &Gateway{Now: time.Now, refunds: map[string]*refund{}}
 }
 
+// LogCalls appends a line (a Call as JSON) to the file at path for every
+// call the simulator gets, before it decides anything, and one for every
+// answer, before it is returned. Each line is written with O_APPEND and
+// synced: a call in the log may have been made, and a call not in it was
+// not. A line that cannot be written fails its call, as an unreachable
+// gateway would, so nothing is ever answered unlogged.
+func (g *Gateway) LogCalls(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("simulator call log: %w", err)
+	}
+	g.logMu.Lock()
+	g.log, g.logPID = f, os.Getpid()
+	g.logMu.Unlock()
+	return nil
+}
+
+// Close closes the call log, if there is one.
+func (g *Gateway) Close() error {
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	if g.log == nil {
+		return nil
+	}
+	err := g.log.Close()
+	g.log = nil
+	if g.logFail == nil {
+		g.logFail = os.ErrClosed
+	}
+	return err
+}
+
+// logCall records a call about to be handled and returns its number.
+func (g *Gateway) logCall(op string, r refundry.GatewayRefund) (int64, error) {
+	c := Call{Op: op, Seq: g.logSeq.Add(1), Key: r.RefundID, Amount: r.Amount, Currency: r.Currency}
+	if r.Transaction != nil {
+		c.Transaction = r.Transaction.ID
+	}
+	return c.Seq, g.append(c)
+}
+
+// logAnswer records the answer to call seq; a failure to record it turns
+// the answer into an error, an outcome unknown to the caller.
+func (g *Gateway) logAnswer(seq int64, key string, res refundry.GatewayResult, err error) error {
+	c := Call{Op: OpAnswer, Seq: seq, Key: key, Status: res.Status}
+	if err != nil {
+		c.Status, c.Error = "", err.Error()
+	}
+	if lerr := g.append(c); lerr != nil && err == nil {
+		return lerr
+	}
+	return err
+}
+
+func (g *Gateway) append(c Call) error {
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	if g.log == nil && g.logFail == nil {
+		return nil
+	}
+	if g.logFail != nil {
+		return fmt.Errorf("simulator call log: %w", g.logFail)
+	}
+	c.PID, c.At = g.logPID, time.Now().UTC()
+	line, _ := json.Marshal(c)
+	if _, err := g.log.Write(append(line, '\n')); err != nil {
+		g.logFail = err
+	} else if err := g.log.Sync(); err != nil {
+		g.logFail = err
+	}
+	if g.logFail != nil {
+		return fmt.Errorf("simulator call log: %w", g.logFail)
+	}
+	return nil
+}
+
 // Name is the gateway name payments use.
 func (g *Gateway) Name() string { return refundry.GatewaySimulator }
 
 // Refund decides or reports the outcome of r.
-func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundry.GatewayResult, error) {
+func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (res refundry.GatewayResult, err error) {
+	seq, err := g.logCall(OpRefund, r)
+	if err != nil {
+		return refundry.GatewayResult{}, err
+	}
+	defer func() {
+		if err = g.logAnswer(seq, r.RefundID, res, err); err != nil {
+			res = refundry.GatewayResult{}
+		}
+	}()
 	ref := r.Transaction.Reference
 	g.mu.Lock()
 	hang := strings.HasPrefix(ref, PrefixHang) && !g.answered
@@ -86,7 +209,16 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundr
 }
 
 // Cancel cancels a refund the simulator still holds as pending.
-func (g *Gateway) Cancel(ctx context.Context, r refundry.GatewayRefund) (refundry.GatewayResult, error) {
+func (g *Gateway) Cancel(ctx context.Context, r refundry.GatewayRefund) (res refundry.GatewayResult, err error) {
+	seq, err := g.logCall(OpCancel, r)
+	if err != nil {
+		return refundry.GatewayResult{}, err
+	}
+	defer func() {
+		if err = g.logAnswer(seq, r.RefundID, res, err); err != nil {
+			res = refundry.GatewayResult{}
+		}
+	}()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st, ok := g.refunds[r.RefundID]

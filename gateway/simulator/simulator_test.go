@@ -2,6 +2,10 @@ package simulator_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +83,66 @@ func TestSettleAndCancel(t *testing.T) {
 	}
 	if r, _ := g.Refund(ctx, other); r.Status != refundry.RefundCanceled || g.Moved("other") != 0 {
 		t.Fatalf("a canceled refund moved: %+v", r)
+	}
+}
+
+// The call log holds every call before its answer, each answer paired
+// with its call, from a file that two simulators (two lives of a server)
+// append to in turn; a log that cannot be written fails the call rather
+// than letting it through unlogged.
+func TestCallLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "calls.jsonl")
+	req := refundry.GatewayRefund{RefundID: "r1", Amount: 700, Currency: "USD", Transaction: &refundry.Transaction{ID: "t1", Reference: "pay-1"}}
+	for range 2 {
+		g := simulator.New()
+		if err := g.LogCalls(path); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := g.Refund(ctx, req); err != nil || r.Status != refundry.RefundSucceeded {
+			t.Fatalf("Refund = %+v, %v", r, err)
+		}
+		if _, err := g.Cancel(ctx, req); refundry.ErrorCode(err) != refundry.ECONFLICT {
+			t.Fatalf("Cancel of a refund made: %v", err)
+		}
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Refund(ctx, req); err == nil {
+			t.Fatal("a call went through after its log was closed")
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []simulator.Call
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var c simulator.Call
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		calls = append(calls, c)
+	}
+	want := []struct {
+		op     string
+		seq    int64
+		status string
+		failed bool
+	}{
+		{simulator.OpRefund, 1, "", false}, {simulator.OpAnswer, 1, refundry.RefundSucceeded, false},
+		{simulator.OpCancel, 2, "", false}, {simulator.OpAnswer, 2, "", true},
+	}
+	if len(calls) != 2*len(want) {
+		t.Fatalf("%d lines, want %d: %s", len(calls), 2*len(want), raw)
+	}
+	for i, c := range calls {
+		w := want[i%len(want)]
+		if c.Op != w.op || c.Seq != w.seq || c.Status != w.status || (c.Error != "") != w.failed || c.Key != "r1" || c.PID != os.Getpid() || c.At.IsZero() {
+			t.Errorf("line %d = %+v, want %+v", i, c, w)
+		}
+		if c.Op != simulator.OpAnswer && (c.Amount != 700 || c.Currency != "USD" || c.Transaction != "t1") {
+			t.Errorf("line %d = %+v: the call's request is not all there", i, c)
+		}
 	}
 }

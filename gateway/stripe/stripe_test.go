@@ -698,9 +698,15 @@ func TestConcurrencyBound(t *testing.T) {
 		})
 	}
 	// Let the first three in, then give the others time to push past the
-	// bound if they could.
-	for range limit {
-		<-arrived
+	// bound if they could. Calls that never arrive fail the test at a
+	// deadline instead of hanging it.
+	for i := range limit {
+		select {
+		case <-arrived:
+		case <-time.After(20 * time.Second):
+			close(release)
+			t.Fatalf("only %d of %d calls reached the server in 20s", i, limit)
+		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	if n := inFlight.Load(); n != limit {
@@ -723,7 +729,9 @@ func TestConcurrencyBound(t *testing.T) {
 // never holds a call past it.
 func TestConcurrencyBound_Deadline(t *testing.T) {
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 2)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, `{"id":"re_1","object":"refund","status":"succeeded"}`)
 	}))
@@ -734,7 +742,14 @@ func TestConcurrencyBound_Deadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	go g.Refund(context.Background(), refund("rfHolder", "ch_1", 500, 500))
-	time.Sleep(100 * time.Millisecond) // the holder takes the only slot
+	// The holder has the only slot once its request is at the server; a
+	// sleep instead could let the waiter take the slot first and time out
+	// at the server, passing for the wrong reason.
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the holder's request did not reach the server in 20s")
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -742,6 +757,9 @@ func TestConcurrencyBound_Deadline(t *testing.T) {
 	_, err = g.Refund(ctx, refund("rfWaiter", "ch_1", 500, 500))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error = %v, want the deadline", err)
+	}
+	if len(arrived) != 0 {
+		t.Fatal("the waiter reached the server without a slot")
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("waited %v for a slot; the deadline was 100ms", d)

@@ -59,9 +59,15 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 		})
 	}
 
+	// Writers that all stop early (an error, every sale refunded) would
+	// leave the count short for ever: the wait has a deadline and says so.
 	var backups []string
+	deadline := time.Now().Add(60 * time.Second)
 	for i := range 3 {
 		for made.Load() < int64(20*(i+1)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d refunds made in 60s; backup %d needs %d", made.Load(), i, 20*(i+1))
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		path := filepath.Join(dir, "backup", "b"+string(rune('0'+i))+".db")
