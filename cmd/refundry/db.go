@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -40,10 +41,21 @@ type storeOptions struct {
 	onBatch func(size int)
 }
 
+// dbScheme is the scheme a --db value starts with ("mysql" in mysql://x),
+// or "" for a bare path. One letter is a Windows drive (C:\r.db), not a
+// scheme.
+var dbScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
+
 // openStoreWith is openStore with settings.
 func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		return postgres.Open(ctx, url, postgres.WithGroupCommit(o.groupCommit), postgres.WithBatchObserver(o.onBatch))
+	}
+	// A scheme we do not know is a mistake, not a file name: taken as a
+	// path, mysql://x would quietly become a SQLite file in a directory
+	// named "mysql:".
+	if m := dbScheme.FindStringSubmatch(url); m != nil && m[1] != "sqlite" {
+		return nil, usageError{fmt.Sprintf("--db %q: unknown scheme %q; Refundry stores in SQLite (sqlite:PATH, or a bare file path) or PostgreSQL (postgres://...)", url, m[1])}
 	}
 	path := strings.TrimPrefix(url, "sqlite:")
 	path = strings.TrimPrefix(path, "//")

@@ -23,10 +23,10 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 	currency := fs.String("currency", "USD", "default ISO 4217 currency of its sales")
 	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]\n\nPrints the merchant and its API key as JSON; the key is shown only this once.")
+		fmt.Fprintln(fs.Output(), "Usage: refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]\n\nPrints the merchant and its API key as JSON; the key is shown only this once.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if *slug == "" || *name == "" {
