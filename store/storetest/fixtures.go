@@ -91,6 +91,11 @@ func Email(email string) SaleOption {
 	return func(s *refundry.Sale) { s.Customer.Email = email }
 }
 
+// Names sets the names of the sale's customer.
+func Names(first, last string) SaleOption {
+	return func(s *refundry.Sale) { s.Customer.FirstName, s.Customer.LastName = first, last }
+}
+
 // Currency sets the sale's currency.
 func Currency(code string) SaleOption {
 	return func(s *refundry.Sale) { s.Currency = code }

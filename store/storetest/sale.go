@@ -105,6 +105,37 @@ func testSales(t *testing.T, open Opener) {
 		}
 	})
 
+	// One customer per email, with the newest names a sale gave: a later
+	// sale's names replace the earlier ones (both, as a pair), a sale that
+	// names no one keeps them, and every sale of the customer shows them.
+	t.Run("CustomerNamesNewestWin", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		email := "renamed-" + refundry.NewID() + "@example.com"
+		first := MustCreateSale(t, s, m.ID, Email(email), Names("Ann", "Lee"))
+		for _, step := range []struct {
+			first, last         string // the new sale's names
+			wantFirst, wantLast string
+		}{
+			{"Ann", "Smith", "Ann", "Smith"},
+			{"", "", "Ann", "Smith"},
+			{"Bo", "", "Bo", ""},
+			{"Bo", "", "Bo", ""},
+		} {
+			sale := MustCreateSale(t, s, m.ID, Email(email), Names(step.first, step.last))
+			for _, id := range []string{sale.ID, first.ID} {
+				got := MustFindSale(t, s, m.ID, id).Customer
+				if got.ID != first.Customer.ID || got.FirstName != step.wantFirst || got.LastName != step.wantLast {
+					t.Fatalf("after a sale naming %q %q: customer = %+v, want %q %q", step.first, step.last, got, step.wantFirst, step.wantLast)
+				}
+			}
+			if sale.Customer.FirstName != step.wantFirst || sale.Customer.LastName != step.wantLast {
+				t.Fatalf("CreateSale returned customer %+v, want %q %q", sale.Customer, step.wantFirst, step.wantLast)
+			}
+		}
+	})
+
 	t.Run("Lookup", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
