@@ -138,9 +138,6 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	if req.RefundedAt.IsZero() {
-		req.RefundedAt = e.Now().UTC()
-	}
 	res, err := e.Store.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err

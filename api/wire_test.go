@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Valid JSON with a value of the wrong type is answered with the field and
@@ -60,4 +62,48 @@ func TestBatchCSVWithoutContentTypeHint(t *testing.T) {
 			t.Fatalf("Content-Type %q: %d %s; want a hint about text/csv", ct, r.status, r.raw)
 		}
 	}
+}
+
+// Only money that went back has a refund time: refunded_at is null on a
+// pending, failed or canceled refund, and set once one succeeds.
+func TestRefundedAtOnlyWhenSucceeded(t *testing.T) {
+	e := newEnv(t)
+	refundOf := func(payRef string) (sale, refund response) {
+		t.Helper()
+		sale = e.sale(e.keyA, payRef, 1000)
+		e.do("POST", "/v1/refunds", e.keyA, `{"sale": "`+sale.str("id")+`"}`)
+		list := e.do("GET", "/v1/refunds?sale="+sale.str("id"), e.keyA, "")
+		data := objects(list.body["data"])
+		if len(data) != 1 {
+			t.Fatalf("refunds of %s: %s", payRef, list.raw)
+		}
+		return sale, e.do("GET", "/v1/refunds/"+data[0]["id"].(string), e.keyA, "")
+	}
+	check := func(r response, status string, wantTime bool) {
+		t.Helper()
+		at, has := r.body["refunded_at"]
+		if r.str("status") != status || !has || (at != nil) != wantTime {
+			t.Fatalf("%s refund: refunded_at %v (present %v), want a time: %v\n%s", status, at, has, wantTime, r.raw)
+		}
+		if wantTime && r.num("refunded_at") < r.num("created") {
+			t.Fatalf("refunded_at %d before created %d", r.num("refunded_at"), r.num("created"))
+		}
+	}
+	_, ok := refundOf("pay")
+	check(ok, "succeeded", true)
+	_, failed := refundOf("sim_fail_card")
+	check(failed, "failed", false)
+	_, pending := refundOf("sim_pending")
+	check(pending, "pending", false)
+	check(e.do("POST", "/v1/refunds/"+pending.str("id")+"/cancel", e.keyA, ""), "canceled", false)
+
+	// Pending, then succeeded: the time comes with the success.
+	_, later := refundOf("sim_pending")
+	if !e.sim.Settle(later.str("id"), "succeeded") {
+		t.Fatal("simulator did not hold the refund")
+	}
+	if n, err := e.eng.Recover(context.Background(), e.eng.Now().Add(time.Second), 100); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	check(e.do("GET", "/v1/refunds/"+later.str("id"), e.keyA, ""), "succeeded", true)
 }
