@@ -164,6 +164,24 @@ func TestKeyCreateNamesFlags(t *testing.T) {
 	}
 }
 
+// merchant create names the flag whose value it refuses.
+func TestMerchantCreateNamesFlags(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "r.db")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--slug", "Bad Slug", "--name", "S"}, "--slug: "},
+		{[]string{"--slug", "ok", "--name", "S", "--currency", "XYZ"}, "--currency: "},
+		{[]string{"--slug", "ok", "--name", " "}, "--name: "},
+	} {
+		err := run(context.Background(), append([]string{"merchant", "create", "--db", db}, c.args...), noEnv, io.Discard, io.Discard)
+		if err == nil || exitCode(err) != 2 || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%v: %v (exit %d), want a usage error starting %q", c.args, err, exitCode(err), c.want)
+		}
+	}
+}
+
 // refund --csv tells a script that rows failed by its exit status, and
 // each failed row's error is "code: message".
 func TestRefundCSVExitStatus(t *testing.T) {

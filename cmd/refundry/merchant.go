@@ -43,10 +43,18 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorCLI, Method: "merchant create"})
 	key, err := eng.CreateMerchant(ctx, m)
 	if err != nil {
+		// A value the engine refuses is named by the flag that carried
+		// it, as the user typed it.
+		if f, ok := merchantFlags[refundry.ErrorParam(err)]; ok && refundry.ErrorCode(err) == refundry.EINVALID {
+			return usageError{fmt.Sprintf("%s: %s", f, refundry.ErrorMessage(err))}
+		}
 		return fmt.Errorf("create merchant: %s", refundry.ErrorMessage(err))
 	}
 	return printMerchant(stdout, m, key)
 }
+
+// merchantFlags are the flags that carry each field the engine may refuse.
+var merchantFlags = map[string]string{"slug": "--slug", "name": "--name", "currency": "--currency"}
 
 // merchantJSON is how the command line shows a merchant.
 type merchantJSON struct {
