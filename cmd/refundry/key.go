@@ -139,7 +139,7 @@ func keyFlagError(err error) error {
 	var msg string
 	switch flagName {
 	case "--name":
-		msg = "--name must be 1 to 255 characters, not only spaces"
+		msg = "--name: " + refundry.ErrorMessage(err)
 	case "--scope":
 		msg = "--scope must be read, refund or write"
 	case "--expires":
