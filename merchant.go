@@ -104,13 +104,25 @@ func (k *APIKey) Validate(now time.Time) error {
 }
 
 // Usable returns EUNAUTHORIZED if the key is revoked or expired at now,
-// with the same message as a wrong key: a caller learns nothing more.
+// saying which, so that its holder knows to ask for a new key rather than
+// to check what they pasted. Only a caller who proved the secret is told
+// (see engine.Authenticate): a stranger learns nothing of the key.
 func (k *APIKey) Usable(now time.Time) error {
-	if !k.Revoked.IsZero() || (!k.Expires.IsZero() && !now.Before(k.Expires)) {
-		return Errorf(EUNAUTHORIZED, "Invalid API key provided.")
+	if !k.Revoked.IsZero() {
+		return Errorf(EUNAUTHORIZED, "This API key was revoked at %s; ask for a new one.", k.Revoked.UTC().Format(time.RFC3339))
+	}
+	if !k.Expires.IsZero() && !now.Before(k.Expires) {
+		return Errorf(EUNAUTHORIZED, "This API key expired at %s; ask for a new one.", k.Expires.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
+
+// The messages of the two ways a request fails to name a usable key
+// before its key is found: none sent, or one that matches no key.
+const (
+	MsgNoAPIKey      = "No API key provided; send it as Authorization: Bearer KEY."
+	MsgUnknownAPIKey = "Invalid API key provided: no key has this id and secret."
+)
 
 const apiKeyPrefix = "rfk_"
 

@@ -52,9 +52,42 @@ type Refund struct {
 	Name            string          `json:"name"`
 	ExternalID      string          `json:"external_id"`
 	CreatedSource   string          `json:"created_source"`
-	RefundedAt      time.Time       `json:"refunded_at"`
-	Created         time.Time       `json:"created"`
-	Updated         time.Time       `json:"updated"`
+	// RefundedAt dates the refund: when it was asked for, or the date its
+	// client gave (Talkable's refunded_at), and, once a refund asked for
+	// without a date succeeds, when it did. It is a refund time only for
+	// a succeeded refund: see RefundTime.
+	RefundedAt time.Time `json:"refunded_at"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// RefundTime is when the refund's money went back, and whether it did:
+// only a succeeded refund has a refund time. A pending, failed or
+// canceled one has none to show, whatever date it carries.
+func (r *Refund) RefundTime() (time.Time, bool) {
+	if r.Status != RefundSucceeded {
+		return time.Time{}, false
+	}
+	return r.RefundedAt, true
+}
+
+// Settle moves a pending refund to the final status st names, at now:
+// the one rule both stores apply before they write it. A refund that
+// succeeds is dated now, when its money went back, unless its client
+// dated it (a RefundedAt other than its Created, which is where a
+// request without a date leaves it).
+func (r *Refund) Settle(st Settlement, now time.Time) {
+	r.Status = st.Status
+	if st.GatewayRefundID != "" {
+		r.GatewayRefundID = st.GatewayRefundID
+	}
+	if st.FailureReason != "" {
+		r.FailureReason = st.FailureReason
+	}
+	if r.Status == RefundSucceeded && r.RefundedAt.Equal(r.Created) {
+		r.RefundedAt = now
+	}
+	r.Updated = now
 }
 
 // Final reports whether the refund's status can no longer change.
@@ -99,7 +132,7 @@ type RefundRequest struct {
 	Name           string
 	ExternalID     string
 	CreatedSource  string
-	RefundedAt     time.Time // zero: the time of the request
+	RefundedAt     time.Time // zero: the time the refund is recorded (its Created)
 	// VoidReferrals voids the referrals of the sale's purchase origin in the
 	// same transaction as the refund (Talkable's origin refund).
 	VoidReferrals bool

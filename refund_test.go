@@ -400,3 +400,34 @@ func TestRefundRefusal(t *testing.T) {
 		})
 	}
 }
+
+// Only a succeeded refund has a refund time; one that succeeds later is
+// dated then, unless its client dated it.
+func TestRefundSettleAndRefundTime(t *testing.T) {
+	created := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	settled := created.Add(5 * time.Minute)
+	clientDate := created.Add(-24 * time.Hour)
+	for _, tc := range []struct {
+		name       string
+		refundedAt time.Time // as stored at creation
+		status     string
+		want       time.Time // zero: no refund time
+	}{
+		{"SucceededDatedNow", created, refundry.RefundSucceeded, settled},
+		{"SucceededKeepsClientDate", clientDate, refundry.RefundSucceeded, clientDate},
+		{"FailedHasNone", created, refundry.RefundFailed, time.Time{}},
+		{"CanceledHasNone", clientDate, refundry.RefundCanceled, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &refundry.Refund{Status: refundry.RefundPending, RefundedAt: tc.refundedAt, Created: created, Updated: created}
+			if _, ok := r.RefundTime(); ok {
+				t.Fatal("a pending refund has a refund time")
+			}
+			r.Settle(refundry.Settlement{Status: tc.status, GatewayRefundID: "re_1"}, settled)
+			at, ok := r.RefundTime()
+			if r.Status != tc.status || r.GatewayRefundID != "re_1" || !r.Updated.Equal(settled) || ok != !tc.want.IsZero() || !at.Equal(tc.want) {
+				t.Fatalf("after settling %s: %+v; refund time %v, %v; want %v", tc.status, r, at, ok, tc.want)
+			}
+		})
+	}
+}

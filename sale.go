@@ -42,6 +42,23 @@ type Customer struct {
 	LastName  string `json:"last_name"`
 }
 
+// Renamed returns the customer c with the names a newer sale gave for
+// the same email, and whether they differ from c's. A customer is one per
+// merchant and email, and a person's name changes (a typo fixed, a
+// marriage): the newest names win, as a pair, so that a sale naming
+// "Ann Smith" never leaves "Ann Lee" half changed. A sale that names no
+// one leaves the names as they were.
+func (c Customer) Renamed(newer Customer) (Customer, bool) {
+	if newer.FirstName == "" && newer.LastName == "" {
+		return c, false
+	}
+	if newer.FirstName == c.FirstName && newer.LastName == c.LastName {
+		return c, false
+	}
+	c.FirstName, c.LastName = newer.FirstName, newer.LastName
+	return c, true
+}
+
 // Sale is an order: line items and the transactions that paid for them.
 // RefundedAmount counts refunds that are pending or succeeded, the same sum
 // that invariant 2 bounds.

@@ -194,3 +194,25 @@ func TestPaymentState(t *testing.T) {
 		})
 	}
 }
+
+func TestCustomerRenamed(t *testing.T) {
+	stored := refundry.Customer{ID: "c1", Email: "ann@example.com", FirstName: "Ann", LastName: "Lee"}
+	for _, tc := range []struct {
+		name              string
+		first, last       string
+		wantFirst, wantLt string
+		changed           bool
+	}{
+		{"NewNamesWin", "Ann", "Smith", "Ann", "Smith", true},
+		{"BothAsAPair", "Bo", "", "Bo", "", true},
+		{"NoNamesKeepStored", "", "", "Ann", "Lee", false},
+		{"SameNamesNoChange", "Ann", "Lee", "Ann", "Lee", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := stored.Renamed(refundry.Customer{Email: stored.Email, FirstName: tc.first, LastName: tc.last})
+			if got.ID != stored.ID || got.FirstName != tc.wantFirst || got.LastName != tc.wantLt || changed != tc.changed {
+				t.Fatalf("Renamed(%q, %q) = %+v, %v", tc.first, tc.last, got, changed)
+			}
+		})
+	}
+}

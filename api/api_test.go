@@ -196,6 +196,14 @@ func TestCreateSale(t *testing.T) {
 			if r.status != 401 || r.errCode() != "authentication_required" {
 				t.Fatalf("key %q: got %d %s", key, r.status, r.raw)
 			}
+			// The message says which fault it is: none sent, or unknown.
+			want := refundry.MsgUnknownAPIKey
+			if key == "" {
+				want = refundry.MsgNoAPIKey
+			}
+			if msg, _ := r.body["error"].(map[string]any)["message"].(string); msg != want {
+				t.Errorf("key %q: message %q, want %q", key, msg, want)
+			}
 		}
 	})
 }

@@ -63,6 +63,11 @@ func handleCreateRefundBatch(eng *engine.Engine, logger *slog.Logger) http.Handl
 		var rows []*refundry.BatchRow
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "text/csv" {
 			rows, err = refundry.ParseBatchCSV(bytes.NewReader(body))
+		} else if t := bytes.TrimSpace(body); len(t) > 0 && t[0] != '{' && t[0] != '[' {
+			// Most often a CSV file sent as curl's default
+			// application/x-www-form-urlencoded: say which header
+			// makes it one.
+			err = paramInvalid("", "Request body is not JSON. To upload CSV, send it with the header Content-Type: text/csv (curl -H 'Content-Type: text/csv' --data-binary @refunds.csv).")
 		} else {
 			rows, err = decodeBatchJSON(body)
 		}

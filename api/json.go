@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -141,23 +142,26 @@ func jsonError(err error) error {
 // the field, yet encoding/json would fill the field with it. Returns
 // EINVALID, naming the parameter of a value of the wrong type.
 func DecodeJSON(body []byte, v any) error {
-	return decode(body, v, false)
+	return decode(body, v, decodeRules{})
 }
 
 // DecodeFields is DecodeJSON that also refuses, by name, any key v has no
 // field for: what a route whose contract is silent on unknown fields does,
 // as Stripe answers an unknown parameter.
 func DecodeFields(body []byte, v any) error {
-	return decode(body, v, true)
+	return decode(body, v, decodeRules{unknown: true})
 }
 
 // DecodeStrict decodes one JSON object from body into v as DecodeFields
-// does, with its errors in the native API's words.
+// does, with its errors in the native API's words. A number field takes a
+// JSON number only: the native API refuses "amount": "100" as it refuses
+// every other loose form (the dialects whose seeds send numbers in
+// strings keep DecodeJSON and DecodeFields).
 func DecodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return paramInvalid("", "Request body must be a JSON object.")
 	}
-	err := decode(body, v, true)
+	err := decode(body, v, decodeRules{unknown: true, numbers: true})
 	var e *refundry.Error
 	switch {
 	case errors.Is(err, errUnknownField):
@@ -182,14 +186,20 @@ func ReadEmpty(w http.ResponseWriter, r *http.Request) error {
 
 var errUnknownField = errors.New("unknown field")
 
-func decode(body []byte, v any, strict bool) error {
+// decodeRules are what a decode refuses beyond a value of the wrong type.
+type decodeRules struct {
+	unknown bool // a key v has no field for
+	numbers bool // a number field given a string, even "100"
+}
+
+func decode(body []byte, v any, rules decodeRules) error {
 	if err := CheckJSON(body); err != nil {
 		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return refundry.Errorf(refundry.EINVALID, "Request body is empty.")
 	}
-	if err := checkFieldNames(body, reflect.TypeOf(v), strict); err != nil {
+	if err := checkFieldNames(body, reflect.TypeOf(v), rules); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -202,16 +212,71 @@ func decode(body []byte, v any, strict bool) error {
 
 // checkFieldNames walks body's objects along the struct types v decodes
 // them into and refuses a key that is no field's exact name when it
-// matches one in another case, or, when strict, at all. encoding/json
-// matches names without regard to case and has no way to be told not to.
-func checkFieldNames(body []byte, t reflect.Type, strict bool) error {
+// matches one in another case, or, under rules.unknown, at all.
+// encoding/json matches names without regard to case and has no way to be
+// told not to. On the way it checks what goes into each json.Number
+// field, which encoding/json would refuse only as "not valid JSON",
+// naming no field (see checkNumber).
+func checkFieldNames(body []byte, t reflect.Type, rules decodeRules) error {
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	return walkValue(dec, t, "", strict)
+	return walkValue(dec, t, "", rules)
 }
 
-func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, strict bool) error {
+var numberType = reflect.TypeFor[json.Number]()
+
+// jsonNumber is the grammar of a JSON number (RFC 8259, section 6).
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// checkNumber reads the value for a json.Number field at path. A number
+// or null passes; a string passes only if it holds a number and the rules
+// allow one (encoding/json reads "100" into a json.Number); anything else
+// is EINVALID naming the field and the form it takes.
+func checkNumber(dec *jsontext.Decoder, path string, rules decodeRules) error {
+	kind := dec.PeekKind()
+	v, err := dec.ReadValue()
+	if err != nil {
+		return jsonError(err)
+	}
+	switch kind {
+	case '0', 'n':
+		return nil
+	case '"':
+		if !rules.numbers {
+			if s, err := strconv.Unquote(string(v)); err == nil && jsonNumber.MatchString(s) {
+				return nil
+			}
+		}
+	}
+	what := map[jsontext.Kind]string{'"': "a string", 't': "a boolean", 'f': "a boolean", '{': "an object", '[': "an array"}[kind]
+	p := truncateID(path)
+	return refundry.ParamErrorf(refundry.EINVALID, path, "%s must be %s, not %s.", p, numberForm(path, rules.numbers), what)
+}
+
+// numberForm says what a number field holds, by its name: what a client
+// who sent the wrong form needs to write instead. The native API's names
+// are known here; a dialect's fields are numbers in its seed's own units.
+func numberForm(path string, native bool) string {
+	if !native {
+		return "a JSON number"
+	}
+	name := path[strings.LastIndexAny(path, ".]")+1:]
+	switch {
+	case strings.HasSuffix(name, "_at"):
+		return "an integer (unix seconds)"
+	case name == "amount" || strings.HasSuffix(name, "_amount") || name == "processing_fee" || name == "subtotal":
+		return "an integer number of minor units (1250 is 12.50 USD)"
+	case name == "quantity" || strings.HasSuffix(name, "_id"):
+		return "an integer"
+	}
+	return "a JSON number"
+}
+
+func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, rules decodeRules) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == numberType {
+		return checkNumber(dec, path, rules)
 	}
 	switch dec.PeekKind() {
 	case '{':
@@ -228,7 +293,7 @@ func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, strict bool) 
 				if err != nil {
 					return jsonError(err)
 				}
-				if err := walkValue(dec, elem, join(path, tok.String()), strict); err != nil {
+				if err := walkValue(dec, elem, join(path, tok.String()), rules); err != nil {
 					return err
 				}
 			}
@@ -251,12 +316,12 @@ func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, strict bool) 
 				for f := range fields {
 					folded = folded || strings.EqualFold(f, name)
 				}
-				if folded || strict {
+				if folded || rules.unknown {
 					p := join(path, name)
 					return &refundry.Error{Code: refundry.EINVALID, Param: p, Message: "Received unknown parameter: " + truncateID(p) + ".", Err: errUnknownField}
 				}
 			}
-			if err := walkValue(dec, ft, join(path, name), strict); err != nil {
+			if err := walkValue(dec, ft, join(path, name), rules); err != nil {
 				return err
 			}
 		}
@@ -271,7 +336,7 @@ func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, strict bool) 
 			return jsonError(err)
 		}
 		for i := 0; dec.PeekKind() != ']'; i++ {
-			if err := walkValue(dec, elem, path+"["+strconv.Itoa(i)+"]", strict); err != nil {
+			if err := walkValue(dec, elem, path+"["+strconv.Itoa(i)+"]", rules); err != nil {
 				return err
 			}
 		}

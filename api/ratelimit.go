@@ -88,7 +88,7 @@ func (l *RateLimiter) Allow(keyID string) error {
 	}
 	res.CancelAt(now)
 	return &refundry.Error{Code: refundry.ERATELIMITED, Err: retryAfter(wait),
-		Message: fmt.Sprintf("Too many requests with this API key; at most %s a second. Retry after %s.", formatRate(float64(l.limit)), wait.Round(time.Millisecond))}
+		Message: fmt.Sprintf("Too many requests with this API key; at most %s a second. Retry after %ds.", formatRate(float64(l.limit)), retrySeconds(wait))}
 }
 
 // size is how many keys have a bucket now.
@@ -105,6 +105,11 @@ type retryAfter time.Duration
 
 func (d retryAfter) Error() string { return "retry after " + time.Duration(d).String() }
 
+// retrySeconds is a wait as Retry-After counts it: whole seconds, rounded
+// up, so that a client that waits that long is let in. The message says
+// the same number, never "0s" beside a header of 1.
+func retrySeconds(d time.Duration) int64 { return int64(math.Ceil(d.Seconds())) }
+
 // SetRetryAfter sets the Retry-After header an error calls for: the wait
 // a rate-limited key has left, rounded up to whole seconds as the header
 // counts them, or a second for a dependency down for a moment. Every
@@ -114,7 +119,7 @@ func SetRetryAfter(w http.ResponseWriter, err error) {
 	var d retryAfter
 	switch {
 	case errors.As(err, &d):
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(time.Duration(d).Seconds())), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(time.Duration(d)), 10))
 	case refundry.ErrorCode(err) == refundry.EUNAVAILABLE:
 		w.Header().Set("Retry-After", "1")
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,11 @@ func TestRateLimiter(t *testing.T) {
 		{"SlowRateRetryAfterRoundsUp", 0.25, 1, []step{
 			{0, "k1", true, ""}, {time.Second, "k1", false, "3"},
 		}, 1},
+		// A wait of a microsecond used to read "Retry after 0s" beside
+		// a header of 1: body and header count the same whole seconds.
+		{"TinyWaitSaysOneSecond", 1e6, 1, []step{
+			{0, "k1", true, ""}, {0, "k1", false, "1"},
+		}, 1},
 		{"IdleBucketsDropped", 10, 10, []step{
 			{0, "k1", true, ""}, {0, "k2", true, ""},
 			// A second fills a 10/s bucket of 10: both are full again,
@@ -72,6 +78,9 @@ func TestRateLimiter(t *testing.T) {
 				SetRetryAfter(w, err)
 				if got := w.Header().Get("Retry-After"); got != s.retry {
 					t.Fatalf("step %d: Retry-After %q, want %q", i, got, s.retry)
+				}
+				if msg := refundry.ErrorMessage(err); !strings.HasSuffix(msg, "Retry after "+s.retry+"s.") {
+					t.Fatalf("step %d: message %q disagrees with Retry-After %s", i, msg, s.retry)
 				}
 			}
 			if got := l.size(); got != c.wantBucket {

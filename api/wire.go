@@ -112,7 +112,7 @@ type refundJSON struct {
 	GatewayRefundID *string         `json:"gateway_refund_id"`
 	FailureReason   *string         `json:"failure_reason"`
 	Source          string          `json:"source"`
-	RefundedAt      int64           `json:"refunded_at"`
+	RefundedAt      *int64          `json:"refunded_at"`
 	Created         int64           `json:"created"`
 }
 
@@ -128,8 +128,19 @@ func renderRefund(r *refundry.Refund) refundJSON {
 		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
 		Reason: nullable(r.Reason), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
 		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
-		Source: r.Source, RefundedAt: unix(r.RefundedAt), Created: unix(r.Created),
+		Source: r.Source, RefundedAt: refundTime(r), Created: unix(r.Created),
 	}
+}
+
+// refundTime is refunded_at: null until the refund succeeded, since only
+// money that went back has a refund time.
+func refundTime(r *refundry.Refund) *int64 {
+	at, ok := r.RefundTime()
+	if !ok {
+		return nil
+	}
+	n := unix(at)
+	return &n
 }
 
 type personJSON struct {

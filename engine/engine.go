@@ -63,12 +63,19 @@ func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (stri
 }
 
 // Authenticate returns the key whose text this is and its merchant.
-// Any fault in the key, a missing, revoked or expired key included, is
-// EUNAUTHORIZED, all with one message. The key is read from the store on
-// every call, never cached, so that a revocation made by any process
-// sharing the database is refused on the key's next request.
+// Any fault in the key is EUNAUTHORIZED, and its message says which: no
+// key sent, a key revoked, a key expired, or an unknown key. Malformed
+// text, an id no merchant has and a wrong secret are all "unknown", one
+// message: revoked and expired are told only to a caller who proved the
+// secret, so that no one learns whether another merchant's key id exists
+// (invariant 5). The key is read from the store on every call, never
+// cached, so that a revocation made by any process sharing the database
+// is refused on the key's next request.
 func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Merchant, *refundry.APIKey, error) {
-	denied := refundry.Errorf(refundry.EUNAUTHORIZED, "Invalid API key provided.")
+	if keyText == "" {
+		return nil, nil, refundry.Errorf(refundry.EUNAUTHORIZED, refundry.MsgNoAPIKey)
+	}
+	denied := refundry.Errorf(refundry.EUNAUTHORIZED, refundry.MsgUnknownAPIKey)
 	id, secret, ok := refundry.ParseAPIKey(keyText)
 	if !ok {
 		return nil, nil, denied
@@ -130,9 +137,6 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
-	}
-	if req.RefundedAt.IsZero() {
-		req.RefundedAt = e.Now().UTC()
 	}
 	res, err := e.Store.CreateRefunds(ctx, req)
 	if err != nil {

@@ -178,9 +178,15 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatalf("Authenticate(A) = %v, %v, %v", m, key, err)
 	}
 	id, _, _ := refundry.ParseAPIKey(env.KeyA)
-	for _, bad := range []string{"", "Bearer x", env.KeyA + "x", "rfk_" + id + "_" + "AAAA", env.KeyA[:len(env.KeyA)-1]} {
-		if _, _, err := env.Engine.Authenticate(ctx, bad); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
-			t.Errorf("Authenticate(%q) = %v, want EUNAUTHORIZED", bad, err)
+	// Each way to fail says which: no key, or a key that matches none.
+	// An id that exists with a wrong secret reads like one that does not
+	// (invariant 5: no one learns another merchant's key ids).
+	if _, _, err := env.Engine.Authenticate(ctx, ""); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED || refundry.ErrorMessage(err) != refundry.MsgNoAPIKey {
+		t.Errorf("Authenticate(no key) = %v, want %q", err, refundry.MsgNoAPIKey)
+	}
+	for _, bad := range []string{"Bearer x", env.KeyA + "x", "rfk_" + id + "_" + "AAAA", "rfk_" + refundry.NewID() + "_AAAA", env.KeyA[:len(env.KeyA)-1]} {
+		if _, _, err := env.Engine.Authenticate(ctx, bad); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED || refundry.ErrorMessage(err) != refundry.MsgUnknownAPIKey {
+			t.Errorf("Authenticate(%q) = %v, want EUNAUTHORIZED %q", bad, err, refundry.MsgUnknownAPIKey)
 		}
 	}
 	second, text, err := env.Engine.CreateAPIKey(ctx, env.A.ID, engine.KeySpec{Name: "ci", Scope: refundry.ScopeRead})
@@ -193,20 +199,33 @@ func TestAuthenticate(t *testing.T) {
 	if _, err := env.Engine.RevokeAPIKey(ctx, env.A.ID, second.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
-		t.Fatalf("revoked key: %v, want EUNAUTHORIZED", err)
+	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED || !strings.Contains(refundry.ErrorMessage(err), "revoked") {
+		t.Fatalf("revoked key: %v, want EUNAUTHORIZED saying it was revoked", err)
+	}
+	// Revoked is told only to the holder of the secret.
+	if _, _, err := env.Engine.Authenticate(ctx, wrongSecret(text)); refundry.ErrorMessage(err) != refundry.MsgUnknownAPIKey {
+		t.Fatalf("revoked key with a wrong secret: %v, want %q", err, refundry.MsgUnknownAPIKey)
 	}
 	_, text, err = env.Engine.CreateAPIKey(ctx, env.A.ID, engine.KeySpec{Name: "brief", Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.Engine.Now = func() time.Time { return time.Now().Add(time.Hour) }
-	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED {
-		t.Fatalf("expired key: %v, want EUNAUTHORIZED", err)
+	if _, _, err := env.Engine.Authenticate(ctx, text); refundry.ErrorCode(err) != refundry.EUNAUTHORIZED || !strings.Contains(refundry.ErrorMessage(err), "expired") {
+		t.Fatalf("expired key: %v, want EUNAUTHORIZED saying it expired", err)
 	}
 	for _, spec := range []engine.KeySpec{{Scope: "admin"}, {Name: "x", Expires: time.Now().Add(-time.Hour)}, {Name: "\x00"}} {
 		if _, _, err := env.Engine.CreateAPIKey(ctx, env.A.ID, spec); refundry.ErrorCode(err) != refundry.EINVALID {
 			t.Errorf("CreateAPIKey(%+v) = %v, want EINVALID", spec, err)
 		}
 	}
+}
+
+// wrongSecret is key text with its last character changed.
+func wrongSecret(text string) string {
+	last := "A"
+	if strings.HasSuffix(text, "A") {
+		last = "B"
+	}
+	return text[:len(text)-1] + last
 }

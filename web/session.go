@@ -261,7 +261,12 @@ func (d *dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostForm.Get("key"))
 	m, _, err := d.eng.Authenticate(r.Context(), key)
 	if refundry.ErrorCode(err) == refundry.EUNAUTHORIZED {
-		d.renderSignIn(w, r, http.StatusUnauthorized, "That API key is not valid.")
+		// The engine says which: unknown, revoked or expired.
+		msg := refundry.ErrorMessage(err)
+		if key == "" {
+			msg = "Paste an API key to sign in."
+		}
+		d.renderSignIn(w, r, http.StatusUnauthorized, msg)
 		return
 	} else if err != nil {
 		d.renderInternal(w, r, nil, err)

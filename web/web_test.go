@@ -312,7 +312,7 @@ func TestSignIn(t *testing.T) {
 		if status != http.StatusUnauthorized {
 			t.Fatalf("bad key: %d", status)
 		}
-		mustContain(t, body, "That API key is not valid.")
+		mustContain(t, body, refundry.MsgUnknownAPIKey)
 	})
 	t.Run("Next", func(t *testing.T) {
 		h := newHarness(t, Options{})

@@ -23,10 +23,10 @@ func (c *backupCommand) Run(ctx context.Context, args []string, getenv func(stri
 	out := fs.String("out", "", "file to write the backup to; must not exist (required)")
 	db := fs.String("db", "", "database: sqlite:PATH (default "+defaultDB+")")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundry backup --out FILE [--db sqlite:PATH]\n\nWrites a consistent copy of a SQLite database, safe while serve runs on it.\nFor PostgreSQL, use pg_dump (see docs/operations.md).")
+		fmt.Fprintln(fs.Output(), "Usage: refundry backup --out FILE [--db sqlite:PATH]\n\nWrites a consistent copy of a SQLite database, safe while serve runs on it.\nFor PostgreSQL, use pg_dump (see docs/operations.md).")
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

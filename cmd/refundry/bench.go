@@ -34,6 +34,10 @@ clients, prints refunds/s and latency percentiles, then checks invariant 2
 over every sale it made (refunded_amount equals the sum of its accepted
 refunds and never exceeds its amount). Without --target it starts its own
 "refundry serve" on --db (default: a SQLite file in a temporary directory).
+
+With --target, run that server without its per-key rate limit
+("refundry serve --rate-limit 0"): at the default of 100 requests a second
+bench is answered 429 at once and stops.
 `
 
 // benchDialects are the APIs bench can refund through.
@@ -85,10 +89,10 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 	dialect := fs.String("dialect", "native", "API to refund through: "+strings.Join(benchDialects, ", "))
 	asJSON := fs.Bool("json", false, "print one JSON line instead of text, and no progress bar")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, benchUsage)
+		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnvPrefix(fs, args, getenv, benchEnvPrefix); err != nil {
+	if err := parseFlagsEnvPrefix(fs, args, getenv, stdout, benchEnvPrefix); err != nil {
 		return err
 	}
 	// A flag set by its REFUNDRY_BENCH_ twin counts as set:
@@ -224,7 +228,7 @@ func (b *bench) createSales(ctx context.Context, n int) ([]benchSale, error) {
 			return fmt.Errorf("create sale: %w", err)
 		}
 		if a.status != http.StatusCreated {
-			return fmt.Errorf("create sale: %s", apiErrorMessage(a))
+			return fmt.Errorf("create sale: %s%s", apiErrorMessage(a), rateLimitHint(a))
 		}
 		var s struct {
 			ID        string
@@ -239,6 +243,15 @@ func (b *bench) createSales(ctx context.Context, n int) ([]benchSale, error) {
 		return nil
 	})
 	return sales, err
+}
+
+// rateLimitHint says, after a 429, how to run the target so that bench
+// measures the server rather than its rate limit.
+func rateLimitHint(a apiAnswer) string {
+	if a.status != http.StatusTooManyRequests {
+		return ""
+	}
+	return "; the server limits each API key's requests: run it with \"refundry serve --rate-limit 0\" to benchmark it"
 }
 
 // refundRequest is the request that refunds sale s through the dialect.
@@ -270,7 +283,7 @@ func (b *bench) refund(ctx context.Context, sales []benchSale) benchResult {
 		a, err := b.cl.do(ctx, method, path, "application/json", []byte(body))
 		lat[i] = int64(time.Since(t0))
 		if err == nil && (a.status < 200 || a.status > 299) {
-			err = errors.New(apiErrorMessage(a))
+			err = errors.New(apiErrorMessage(a) + rateLimitHint(a))
 		}
 		if err != nil && ctx.Err() == nil {
 			errs.Add(1)

@@ -157,10 +157,11 @@ func TestRefundCSVResumesAfterKill(t *testing.T) {
 	}
 	t.Logf("killed after %d of %d rows", doneBefore, len(sales)+2)
 
+	// Two rows fail: the run ends with exit status 3 to say so.
 	second := exec.Command(bin, args...)
 	msg, err := second.CombinedOutput()
-	if err != nil {
-		t.Fatalf("resume: %v\n%s", err, msg)
+	if second.ProcessState.ExitCode() != exitFailedRows {
+		t.Fatalf("resume: %v, want exit %d\n%s", err, exitFailedRows, msg)
 	}
 	if !strings.Contains(string(msg), "resuming") || !strings.Contains(string(msg), fmt.Sprintf("%d rows: %d refunded, 2 failed", len(sales)+2, len(sales))) {
 		t.Errorf("resume said:\n%s", msg)
@@ -168,7 +169,8 @@ func TestRefundCSVResumesAfterKill(t *testing.T) {
 	checkExactlyOnce(t, c, sales, readOutcome(t, out))
 
 	// A third run has nothing left to do and changes nothing.
-	if msg, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+	third := exec.Command(bin, args...)
+	if msg, err := third.CombinedOutput(); third.ProcessState.ExitCode() != exitFailedRows {
 		t.Fatalf("third run: %v\n%s", err, msg)
 	}
 	checkExactlyOnce(t, c, sales, readOutcome(t, out))

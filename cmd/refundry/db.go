@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,11 @@ type storeOptions struct {
 	onAsyncCommit    func(risk error)
 }
 
+// dbScheme is the scheme a --db value starts with ("mysql" in mysql://x),
+// or "" for a bare path. One letter is a Windows drive (C:\r.db), not a
+// scheme.
+var dbScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
+
 // openStoreWith is openStore with settings.
 func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
@@ -74,6 +80,12 @@ func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.St
 			return nil, fmt.Errorf("%w; to run on it anyway, accepting that risk, pass serve --allow-async-commit or set %s=true", err, allowAsyncCommitEnv)
 		}
 		return s, err
+	}
+	// A scheme we do not know is a mistake, not a file name: taken as a
+	// path, mysql://x would quietly become a SQLite file in a directory
+	// named "mysql:".
+	if m := dbScheme.FindStringSubmatch(url); m != nil && m[1] != "sqlite" {
+		return nil, usageError{fmt.Sprintf("--db %q: unknown scheme %q; Refundry stores in SQLite (sqlite:PATH, or a bare file path) or PostgreSQL (postgres://...)", url, m[1])}
 	}
 	path := strings.TrimPrefix(url, "sqlite:")
 	path = strings.TrimPrefix(path, "//")

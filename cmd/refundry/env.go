@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -22,9 +23,30 @@ func envName(prefix, flagName string) string {
 	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// twinNames renames the twins that would otherwise mean different things
+// in different commands: REFUNDRY_NAME exported for a key would name the
+// next merchant, REFUNDRY_OUT set for a backup would overwrite a refund's
+// outcome file. Each is named after its command instead. The keys are
+// the flag sets' names.
+var twinNames = map[string]map[string]string{
+	"refundry merchant create": {"name": "REFUNDRY_MERCHANT_NAME"},
+	"refundry key create":      {"name": "REFUNDRY_KEY_NAME"},
+	"refundry key revoke":      {"id": "REFUNDRY_KEY_ID"},
+	"refundry backup":          {"out": "REFUNDRY_BACKUP_OUT"},
+	"refundry refund":          {"out": "REFUNDRY_REFUND_OUT"},
+}
+
+// twinName is the environment twin of a flag of fs.
+func twinName(fs *flag.FlagSet, prefix, flagName string) string {
+	if name, ok := twinNames[fs.Name()][flagName]; ok {
+		return name
+	}
+	return envName(prefix, flagName)
+}
+
 // parseFlagsEnv parses a subcommand's flags with REFUNDRY_ twins.
-func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	return parseFlagsEnvPrefix(fs, args, getenv, envPrefix)
+func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer) error {
+	return parseFlagsEnvPrefix(fs, args, getenv, stdout, envPrefix)
 }
 
 // parseFlagsEnvPrefix parses a subcommand's flags, then gives every flag
@@ -32,13 +54,13 @@ func parseFlagsEnv(fs *flag.FlagSet, args []string, getenv func(string) string) 
 // is set: the command line wins over the environment, which wins over the
 // default. Each flag's help names its twin, so that -h lists them all. A
 // twin with a value the flag refuses is a usage error naming the variable.
-func parseFlagsEnvPrefix(fs *flag.FlagSet, args []string, getenv func(string) string, prefix string) error {
+func parseFlagsEnvPrefix(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer, prefix string) error {
 	fs.VisitAll(func(f *flag.Flag) {
-		if name := envName(prefix, f.Name); !strings.Contains(f.Usage, name) {
+		if name := twinName(fs, prefix, f.Name); !strings.Contains(f.Usage, name) {
 			f.Usage += " (env " + name + ")"
 		}
 	})
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	set := map[string]bool{}
@@ -48,7 +70,7 @@ func parseFlagsEnvPrefix(fs *flag.FlagSet, args []string, getenv func(string) st
 		if set[f.Name] {
 			return
 		}
-		name := envName(prefix, f.Name)
+		name := twinName(fs, prefix, f.Name)
 		v := getenv(name)
 		if v == "" {
 			return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -28,6 +29,10 @@ prints one JSON object a line, newest first, never a secret.
 `
 
 func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, keyUsage)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
 		fmt.Fprint(stderr, keyUsage)
 		return usageError{"key takes a subcommand: create, list or revoke"}
@@ -46,13 +51,22 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 	case "revoke":
 		id = fs.String("id", "", "the key's id (required)")
 	}
-	fs.Usage = func() { fmt.Fprint(stderr, keyUsage); fs.PrintDefaults() }
-	if err := parseFlagsEnv(fs, args[1:], getenv); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), keyUsage); fs.PrintDefaults() }
+	if err := parseFlagsEnv(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	if *slug == "" || (sub == "create" && (*name == "" || *scope == "")) || (sub == "revoke" && *id == "") {
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"--merchant SLUG", slug}, {"--name NAME", name}, {"--scope read|refund|write", scope}, {"--id KEY_ID", id}} {
+		if f.value != nil && *f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
 		fs.Usage()
-		return usageError{"missing a required flag"}
+		return usageError{fmt.Sprintf("key %s needs %s", sub, strings.Join(missing, " and "))}
 	}
 	spec := engine.KeySpec{}
 	if sub == "create" {
@@ -81,7 +95,7 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 	case "create":
 		key, text, err := eng.CreateAPIKey(ctx, m.ID, spec)
 		if err != nil {
-			return fmt.Errorf("create key: %s", refundry.ErrorMessage(err))
+			return keyFlagError(err)
 		}
 		out := keyJSON(key)
 		out.Secret = text
@@ -109,6 +123,29 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 		}
 		page.StartingAfter = keys[len(keys)-1].ID
 	}
+}
+
+// keyFlags are the flags that carry each field the engine may refuse.
+var keyFlags = map[string]string{"name": "--name", "scope": "--scope", "expires_at": "--expires"}
+
+// keyFlagError says what is wrong with a key in the command line's words:
+// the engine speaks of the API's fields (expires_at), the user typed
+// flags (--expires).
+func keyFlagError(err error) error {
+	flagName, ok := keyFlags[refundry.ErrorParam(err)]
+	if !ok || refundry.ErrorCode(err) != refundry.EINVALID {
+		return fmt.Errorf("create key: %s", refundry.ErrorMessage(err))
+	}
+	var msg string
+	switch flagName {
+	case "--name":
+		msg = "--name: " + refundry.ErrorMessage(err)
+	case "--scope":
+		msg = "--scope must be read, refund or write"
+	case "--expires":
+		msg = "--expires must be in the future"
+	}
+	return usageError{msg}
 }
 
 // keyLine is how the command line shows a key: never its hash, and its

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -16,9 +18,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "refundry:", err)
-		}
+		fmt.Fprintln(os.Stderr, "refundry:", err)
 		os.Exit(exitCode(err))
 	}
 }
@@ -30,20 +30,35 @@ func (e usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		return 2
+	}
+	var f failedRowsError
+	if errors.As(err, &f) {
+		return exitFailedRows
 	}
 	return 1
 }
 
 // parseFlags parses a subcommand's flags; a bad flag is a usage error
 // (the flag package has already printed what is wrong and the usage).
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// Asked for with -h, the usage is the answer: it goes to stdout, where
+// "refundry serve -h | less" finds it, and run exits 0.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
 	err := fs.Parse(args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = buf.WriteTo(stdout)
+		return err
+	}
+	_, _ = buf.WriteTo(out)
+	if err != nil {
 		return usageError{err.Error()}
 	}
-	return err
+	return nil
 }
 
 const usage = `Refundry: a self-hosted refunds engine.
@@ -56,16 +71,67 @@ Usage:
   refundry backup --out FILE [--db sqlite:PATH]
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
+  refundry version
 
 --db is sqlite:PATH (or a bare path) or postgres://...; default sqlite:refundry.db.
 Environment: every flag has a twin, REFUNDRY_ and its name in capitals
-(--db is REFUNDRY_DB, --stripe-api-base is REFUNDRY_STRIPE_API_BASE); a flag
-on the command line wins. "refundry COMMAND -h" lists them.
-Run "refundry COMMAND -h" for a command's flags.
+(--db is REFUNDRY_DB, --stripe-api-base is REFUNDRY_STRIPE_API_BASE), but
+for names that mean one thing per command (REFUNDRY_MERCHANT_NAME,
+REFUNDRY_KEY_NAME, REFUNDRY_KEY_ID, REFUNDRY_BACKUP_OUT, REFUNDRY_REFUND_OUT)
+and bench's (REFUNDRY_BENCH_...); a flag on the command line wins.
+"refundry COMMAND -h" lists them.
+Run "refundry COMMAND -h" for a command's flags; "refundry version" prints
+the version and the source revision it was built from.
 `
+
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// versionLine names the build: the module's version ("(devel)" for a
+// build from a checkout) and the VCS revision, time and state the go
+// command stamped into the binary, so that a bug report can name the
+// exact source.
+func versionLine() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "refundry (no build information)"
+	}
+	version := bi.Main.Version
+	if version == "" {
+		version = "(devel)"
+	}
+	line := "refundry " + version
+	s := map[string]string{}
+	for _, kv := range bi.Settings {
+		s[kv.Key] = kv.Value
+	}
+	if rev := s["vcs.revision"]; rev != "" {
+		line += " revision " + rev
+		if s["vcs.modified"] == "true" {
+			line += " (modified)"
+		}
+		if t := s["vcs.time"]; t != "" {
+			line += " " + t
+		}
+	} else {
+		line += " revision unknown"
+	}
+	return line + " " + bi.GoVersion
+}
 
 // run is the whole program, so that tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		// Help was asked for and given: that is success.
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"no command given"}
@@ -77,6 +143,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if len(args) > 1 && args[1] == "create" {
 			return (&merchantCreateCommand{}).Run(ctx, args[2:], getenv, stdout, stderr)
 		}
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
 		fmt.Fprint(stderr, usage)
 		return usageError{"merchant takes a subcommand: create"}
 	case "key":
@@ -87,7 +157,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return (&refundCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return (&backupCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return nil
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}

@@ -23,10 +23,10 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 	currency := fs.String("currency", "USD", "default ISO 4217 currency of its sales")
 	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]\n\nPrints the merchant and its API key as JSON; the key is shown only this once.")
+		fmt.Fprintln(fs.Output(), "Usage: refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]\n\nPrints the merchant and its API key as JSON; the key is shown only this once.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if *slug == "" || *name == "" {
@@ -43,10 +43,18 @@ func (c *merchantCreateCommand) Run(ctx context.Context, args []string, getenv f
 	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorCLI, Method: "merchant create"})
 	key, err := eng.CreateMerchant(ctx, m)
 	if err != nil {
+		// A value the engine refuses is named by the flag that carried
+		// it, as the user typed it.
+		if f, ok := merchantFlags[refundry.ErrorParam(err)]; ok && refundry.ErrorCode(err) == refundry.EINVALID {
+			return usageError{fmt.Sprintf("%s: %s", f, refundry.ErrorMessage(err))}
+		}
 		return fmt.Errorf("create merchant: %s", refundry.ErrorMessage(err))
 	}
 	return printMerchant(stdout, m, key)
 }
+
+// merchantFlags are the flags that carry each field the engine may refuse.
+var merchantFlags = map[string]string{"slug": "--slug", "name": "--name", "currency": "--currency"}
 
 // merchantJSON is how the command line shows a merchant.
 type merchantJSON struct {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -225,7 +226,7 @@ func TestFlagEnvTwins(t *testing.T) {
 		{[]string{"bench"}, benchEnvPrefix}, {[]string{"refund"}, envPrefix}} {
 		cmd := c.cmd
 		var help bytes.Buffer
-		_ = run(context.Background(), append(cmd, "-h"), none, io.Discard, &help)
+		_ = run(context.Background(), append(cmd, "-h"), none, &help, io.Discard)
 		lines := strings.Split(help.String(), "\n")
 		n := 0
 		for i, l := range lines {
@@ -238,7 +239,8 @@ func TestFlagEnvTwins(t *testing.T) {
 			if i+1 < len(lines) {
 				text += lines[i+1] // the help text is on the next line
 			}
-			if want := envName(c.prefix, m[1]); !strings.Contains(text, "env "+want) {
+			fs := flag.NewFlagSet("refundry "+strings.Join(cmd, " "), flag.ContinueOnError)
+			if want := twinName(fs, c.prefix, m[1]); !strings.Contains(text, "env "+want) {
 				t.Errorf("%v -h: flag -%s does not name %s:\n%s", cmd, m[1], want, text)
 			}
 		}
@@ -247,10 +249,10 @@ func TestFlagEnvTwins(t *testing.T) {
 		}
 	}
 
-	// REFUNDRY_SLUG, _NAME, _CURRENCY and _DB make a merchant; --name on
-	// the command line wins over REFUNDRY_NAME.
+	// REFUNDRY_SLUG, _MERCHANT_NAME, _CURRENCY and _DB make a merchant;
+	// --name on the command line wins over REFUNDRY_MERCHANT_NAME.
 	db := "sqlite:" + filepath.Join(t.TempDir(), "r.db")
-	env := map[string]string{"REFUNDRY_SLUG": "from-env", "REFUNDRY_NAME": "Env Name", "REFUNDRY_CURRENCY": "JPY", "REFUNDRY_DB": db}
+	env := map[string]string{"REFUNDRY_SLUG": "from-env", "REFUNDRY_MERCHANT_NAME": "Env Name", "REFUNDRY_CURRENCY": "JPY", "REFUNDRY_DB": db}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"merchant", "create", "--name", "Flag Name"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
 		t.Fatal(err)

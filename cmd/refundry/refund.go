@@ -38,7 +38,13 @@ refunds all that remains) and reason. Each row's Idempotency-Key comes from
 a hash of FILE and the row's number, so running the same command again
 after Ctrl-C or a crash replays the rows already done instead of refunding
 them twice, and completes the outcome file (row, target, status, refund,
-refund_status, error; default FILE with .outcome.csv).
+refund_status, error; default FILE with .outcome.csv). A failed row's
+error is "code: message", the code one of the native API's error codes.
+
+Exit status: 0 when every row was refunded; 3 when every row was answered
+but some failed (see the outcome file); 1 when rows could not be sent (the
+server unreachable; run the same command again); 2 for a mistake on the
+command line.
 
 A payment's reference as target, or a file too large to send row by row,
 goes through POST /v1/refund_batches instead, which the server works.
@@ -59,10 +65,10 @@ func (c *refundCommand) Run(ctx context.Context, args []string, getenv func(stri
 	key := fs.String("key", "", "the merchant's API key (required)")
 	concurrency := fs.Int("concurrency", 8, "rows sent at once")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, refundUsage)
+		fmt.Fprint(fs.Output(), refundUsage)
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	switch {
@@ -173,7 +179,26 @@ func (c *refundCommand) Run(ctx context.Context, args []string, getenv func(stri
 		}
 	}
 	fmt.Fprintf(stdout, "%d rows: %d refunded, %d failed; outcome in %s\n", len(rows), succeeded, failed, *outPath)
+	if failed > 0 {
+		return failedRowsError{failed: failed, rows: len(rows), outcome: *outPath}
+	}
 	return nil
+}
+
+// exitFailedRows is refund's exit status when it ran to the end but some
+// rows were refused: a script can tell that from success (0), from a
+// command line mistake (2) and from rows left unsent (1, rerun to resume).
+const exitFailedRows = 3
+
+// failedRowsError ends a run whose every row was answered, some with a
+// refusal; it exits exitFailedRows.
+type failedRowsError struct {
+	failed, rows int
+	outcome      string
+}
+
+func (e failedRowsError) Error() string {
+	return fmt.Sprintf("%d of %d rows failed; their errors are in %s", e.failed, e.rows, e.outcome)
 }
 
 // OutcomeLine is o as a CSV record.
@@ -308,7 +333,7 @@ func (j *bulkJob) tryRow(ctx context.Context, r *refundry.BatchRow) (refundOutco
 		return o, err
 	}
 	if len(list.Data) == 0 {
-		o.status, o.errm = refundry.BatchRowFailed, fmt.Sprintf("No sale, line item or transaction has the id, nor a sale the reference, %q.", r.Target)
+		o.status, o.errm = refundry.BatchRowFailed, fmt.Sprintf("resource_missing: No sale, line item or transaction has the id, nor a sale the reference, %q.", r.Target)
 		return o, nil
 	}
 	a, err := j.post(ctx, r, "sale", list.Data[0].ID)
@@ -352,6 +377,10 @@ func missing(a apiAnswer, kind string) bool {
 	return a.status == http.StatusNotFound && json.Unmarshal(a.body, &e) == nil && e.Error.Code == "resource_missing" && e.Error.Param == kind
 }
 
+// gatewayDeclined starts the error of a row whose refund the gateway
+// refused, as the native API's code for it does.
+const gatewayDeclined = "gateway_error: "
+
 func (j *bulkJob) outcome(o refundOutcome, a apiAnswer) (refundOutcome, error) {
 	if a.status != http.StatusCreated {
 		o.status, o.errm = refundry.BatchRowFailed, apiErrorMessage(a)
@@ -366,9 +395,9 @@ func (j *bulkJob) outcome(o refundOutcome, a apiAnswer) (refundOutcome, error) {
 	}
 	o.refund, o.refundStatus, o.status = rf.ID, rf.Status, refundry.BatchRowSucceeded
 	if rf.Status == refundry.RefundFailed {
-		o.status, o.errm = refundry.BatchRowFailed, "The gateway declined the refund."
+		o.status, o.errm = refundry.BatchRowFailed, gatewayDeclined+"The gateway declined the refund."
 		if rf.FailureReason != nil {
-			o.errm = *rf.FailureReason
+			o.errm = gatewayDeclined + *rf.FailureReason
 		}
 	}
 	return o, nil

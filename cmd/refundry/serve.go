@@ -48,10 +48,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	var limits serverLimits
 	limits.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
+		fmt.Fprintln(fs.Output(), "Usage: refundry serve [--addr :8080] [--db URL] [--demo]")
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsEnv(fs, args, getenv); err != nil {
+	if err := parseFlagsEnv(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -45,7 +45,9 @@ var errorTable = map[string]struct {
 	status  int
 	message string
 }{
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Invalid access token."},
+	// The error's own message: no token, a revoked or expired one, or an
+	// unknown one (engine.Authenticate says which, and no more).
+	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, ""},
 	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
 	// One fixed message whatever the number: another merchant's
 	// transaction must read exactly like a missing one (invariant 5).

@@ -43,7 +43,9 @@ var errorTable = map[string]struct {
 	code    string
 	message string
 }{
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", "Invalid API key provided."},
+	// The error's own message: no key, a revoked or expired one, or an
+	// unknown one (engine.Authenticate says which, and no more).
+	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", ""},
 	refundry.EFORBIDDEN:    {http.StatusForbidden, "insufficient_scope", ""},
 	// One fixed message whatever the id: another merchant's product sale
 	// must read exactly like a missing one (invariant 5).

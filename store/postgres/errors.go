@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -41,10 +43,20 @@ func translate(err error) error {
 	// PgError too (bad credentials, unknown database, too many clients),
 	// and whatever it says, the store cannot reach its data.
 	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	// A database that does not exist will not appear by trying again:
+	// say which is missing and how to make it.
+	if errors.As(err, &pe) && pe.Code == "3D000" { // invalid_catalog_name
+		name := "the database"
+		if errors.As(err, &ce) && ce.Config != nil && ce.Config.Database != "" {
+			name = strconv.Quote(ce.Config.Database)
+		}
+		return &refundry.Error{Code: refundry.EUNAVAILABLE, Err: err,
+			Message: fmt.Sprintf("The PostgreSQL database %s does not exist; create it (createdb, or CREATE DATABASE) or name one that does in --db.", name)}
+	}
 	if errors.As(err, &ce) {
 		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The database is unavailable; try again.", Err: err}
 	}
-	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return translatePg(pe, err)
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -499,6 +501,27 @@ func TestErrors(t *testing.T) {
 		_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2")
 		if refundry.ErrorCode(err) != refundry.EUNAVAILABLE {
 			t.Fatalf("Open on a closed port = %v, want EUNAVAILABLE", err)
+		}
+	})
+
+	// A database that does not exist is named, with how to create it:
+	// "try again" would never help.
+	t.Run("MissingDatabase", func(t *testing.T) {
+		if serverURL == "" {
+			t.Skip(serverEnv + " is not set")
+		}
+		u, err := url.Parse(serverURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/refundry_no_such_database"
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err = Open(ctx, u.String())
+		msg := refundry.ErrorMessage(err)
+		if refundry.ErrorCode(err) != refundry.EUNAVAILABLE || !strings.Contains(msg, `"refundry_no_such_database" does not exist`) ||
+			!strings.Contains(msg, "CREATE DATABASE") || strings.Contains(msg, "try again") {
+			t.Fatalf("Open on a missing database = %v, want it named, with how to create it", err)
 		}
 	})
 

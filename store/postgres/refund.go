@@ -408,16 +408,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
 				r.Amount, r.SaleID).Exec(released)
 		}
-		r.Status = st.Status
-		if st.GatewayRefundID != "" {
-			r.GatewayRefundID = st.GatewayRefundID
-		}
-		if st.FailureReason != "" {
-			r.FailureReason = st.FailureReason
-		}
-		r.Updated = now
-		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, updated = $5 WHERE id = $1 AND status = 'pending'`,
-			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.Updated).Exec(oneRow)
+		r.Settle(st, now)
+		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, refunded_at = $5, updated = $6 WHERE id = $1 AND status = 'pending'`,
+			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.RefundedAt, r.Updated).Exec(oneRow)
 		queueAudit(ctx, b, merchantID, refundry.SettleAction(st.Status), now, r.ID)
 		ev, err := refundry.NewEvent(r.MerchantID, event, "refund", r.ID, r, now)
 		if err != nil {

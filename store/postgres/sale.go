@@ -136,13 +136,14 @@ func insertSale(ctx context.Context, tx pgx.Tx, in *refundry.Sale) (*refundry.Sa
 }
 
 // findOrCreateCustomer returns the merchant's customer with c's email,
-// making it if there is none. A customer without an email is always new.
+// making it if there is none, with the names c carries if it has any
+// (Customer.Renamed decides). A customer without an email is always new.
 func findOrCreateCustomer(ctx context.Context, tx pgx.Tx, merchantID string, c refundry.Customer) (refundry.Customer, error) {
 	c.ID = refundry.NewID()
 	if c.Email != "" {
 		found, err := findCustomer(ctx, tx, merchantID, c.Email)
 		if err == nil {
-			return found, nil
+			return renameCustomer(ctx, tx, found, c)
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return c, err
 		}
@@ -162,8 +163,21 @@ func findOrCreateCustomer(ctx context.Context, tx pgx.Tx, merchantID string, c r
 	found, err := findCustomer(ctx, tx, merchantID, c.Email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, errRetry
+	} else if err != nil {
+		return found, err
 	}
-	return found, err
+	return renameCustomer(ctx, tx, found, c)
+}
+
+// renameCustomer gives the stored customer found the names of a newer
+// sale's customer c, if Customer.Renamed says they change.
+func renameCustomer(ctx context.Context, tx pgx.Tx, found, c refundry.Customer) (refundry.Customer, error) {
+	renamed, changed := found.Renamed(c)
+	if !changed {
+		return found, nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE customers SET first_name = $1, last_name = $2 WHERE id = $3`, renamed.FirstName, renamed.LastName, renamed.ID)
+	return renamed, err
 }
 
 func findCustomer(ctx context.Context, tx pgx.Tx, merchantID, email string) (refundry.Customer, error) {

@@ -279,18 +279,11 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if r.Final() {
 			return refundry.ParamErrorf(refundry.ECONFLICT, "status", "The refund is already %s.", r.Status)
 		}
-		r.Status = st.Status
-		if st.GatewayRefundID != "" {
-			r.GatewayRefundID = st.GatewayRefundID
-		}
-		if st.FailureReason != "" {
-			r.FailureReason = st.FailureReason
-		}
-		r.Updated = tx.now
+		r.Settle(st, tx.now)
 		// The status condition makes the pending-to-final step happen once,
 		// and with it the release below.
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, updated = ?
-			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.Updated), r.ID, refundry.RefundPending)
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?
+			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, refundry.RefundPending)
 		if err != nil {
 			return err
 		}

@@ -101,13 +101,22 @@ func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 }
 
 // findOrCreateCustomer fills c with the merchant's customer of that email,
-// making one if there is none. A customer without email is always new.
+// making one if there is none, and gives it the names c carries if it
+// has any (Customer.Renamed decides). A customer without email is always
+// new.
 func findOrCreateCustomer(ctx context.Context, tx *tx, merchantID string, c *refundry.Customer) error {
 	if c.Email != "" {
+		var found refundry.Customer
 		err := tx.QueryRowContext(ctx, `SELECT id, email, first_name, last_name FROM customers WHERE merchant_id = ? AND email = ?`,
-			merchantID, c.Email).Scan(&c.ID, &c.Email, &c.FirstName, &c.LastName)
+			merchantID, c.Email).Scan(&found.ID, &found.Email, &found.FirstName, &found.LastName)
 		if err == nil {
-			return nil
+			renamed, changed := found.Renamed(*c)
+			*c = renamed
+			if !changed {
+				return nil
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE customers SET first_name = ?, last_name = ? WHERE id = ?`, c.FirstName, c.LastName, c.ID)
+			return err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err

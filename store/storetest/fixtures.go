@@ -91,8 +91,8 @@ func Email(email string) SaleOption {
 	return func(s *refundry.Sale) { s.Customer.Email = email }
 }
 
-// Name sets the customer's first and last name.
-func Name(first, last string) SaleOption {
+// Names sets the names of the sale's customer.
+func Names(first, last string) SaleOption {
 	return func(s *refundry.Sale) { s.Customer.FirstName, s.Customer.LastName = first, last }
 }
 

@@ -106,6 +106,37 @@ func testSales(t *testing.T, open Opener) {
 		}
 	})
 
+	// One customer per email, with the newest names a sale gave: a later
+	// sale's names replace the earlier ones (both, as a pair), a sale that
+	// names no one keeps them, and every sale of the customer shows them.
+	t.Run("CustomerNamesNewestWin", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		email := "renamed-" + refundry.NewID() + "@example.com"
+		first := MustCreateSale(t, s, m.ID, Email(email), Names("Ann", "Lee"))
+		for _, step := range []struct {
+			first, last         string // the new sale's names
+			wantFirst, wantLast string
+		}{
+			{"Ann", "Smith", "Ann", "Smith"},
+			{"", "", "Ann", "Smith"},
+			{"Bo", "", "Bo", ""},
+			{"Bo", "", "Bo", ""},
+		} {
+			sale := MustCreateSale(t, s, m.ID, Email(email), Names(step.first, step.last))
+			for _, id := range []string{sale.ID, first.ID} {
+				got := MustFindSale(t, s, m.ID, id).Customer
+				if got.ID != first.Customer.ID || got.FirstName != step.wantFirst || got.LastName != step.wantLast {
+					t.Fatalf("after a sale naming %q %q: customer = %+v, want %q %q", step.first, step.last, got, step.wantFirst, step.wantLast)
+				}
+			}
+			if sale.Customer.FirstName != step.wantFirst || sale.Customer.LastName != step.wantLast {
+				t.Fatalf("CreateSale returned customer %+v, want %q %q", sale.Customer, step.wantFirst, step.wantLast)
+			}
+		}
+	})
+
 	t.Run("Lookup", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -331,12 +362,12 @@ func testSearch(t *testing.T, open Opener) {
 	s := open(t)
 	m := MustCreateMerchant(t, s)
 	other := MustCreateMerchant(t, s)
-	ann := MustCreateSale(t, s, m.ID, Reference("ORDER-1003"), Email("Ann@Example.com"), Name("Ann", "Smith"))
-	ann2 := MustCreateSale(t, s, m.ID, Reference("order-2001"), Email("ann@example.com"), Name("Ann", "Smith"))
-	bob := MustCreateSale(t, s, m.ID, Reference("B-77"), Email("bob@annex.example"), Name("Bob", "Annan"))
-	emile := MustCreateSale(t, s, m.ID, Reference("É-1"), Email("emile@example.fr"), Name("Émile", "Zola"))
-	odd := MustCreateSale(t, s, m.ID, Reference("Z\U0010FFFF"+"x"), Email("z@example.com"), Name("", ""))
-	MustCreateSale(t, s, other.ID, Reference("ORDER-1004"), Email("ann@example.com"), Name("Ann", "Other"))
+	ann := MustCreateSale(t, s, m.ID, Reference("ORDER-1003"), Email("Ann@Example.com"), Names("Ann", "Smith"))
+	ann2 := MustCreateSale(t, s, m.ID, Reference("order-2001"), Email("ann@example.com"), Names("Ann", "Smith"))
+	bob := MustCreateSale(t, s, m.ID, Reference("B-77"), Email("bob@annex.example"), Names("Bob", "Annan"))
+	emile := MustCreateSale(t, s, m.ID, Reference("É-1"), Email("emile@example.fr"), Names("Émile", "Zola"))
+	odd := MustCreateSale(t, s, m.ID, Reference("Z\U0010FFFF"+"x"), Email("z@example.com"), Names("", ""))
+	MustCreateSale(t, s, other.ID, Reference("ORDER-1004"), Email("ann@example.com"), Names("Ann", "Other"))
 
 	for _, tt := range []struct {
 		name   string

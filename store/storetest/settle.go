@@ -3,12 +3,38 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 )
 
 func testSettle(t *testing.T, open Opener) {
 	ctx := context.Background()
+
+	// A refund its client dated (Talkable's refunded_at) keeps that date
+	// when it succeeds later.
+	t.Run("SucceededKeepsClientDate", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale := MustCreateSale(t, s, m.ID)
+		req := SaleRefund(m.ID, sale.ID, Amount(100))
+		req.RefundedAt = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		r := MustRefund(t, s, req).Refunds[0]
+		settled, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundSucceeded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := s.FindRefund(ctx, m.ID, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*refundry.Refund{settled, found} {
+			if at, ok := x.RefundTime(); !ok || !at.Equal(req.RefundedAt) {
+				t.Fatalf("refund time %v, %v; want the client's %v", at, ok, req.RefundedAt)
+			}
+		}
+	})
 
 	for _, tt := range []struct {
 		name     string
@@ -47,6 +73,15 @@ func testSettle(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			sameJSON(t, "FindRefund", found, settled)
+			// Only money that went back has a refund time: the settling,
+			// for a refund that succeeded; none for one that did not.
+			at, ok := found.RefundTime()
+			if ok != (tt.status == refundry.RefundSucceeded) || ok && !at.Equal(found.Updated) {
+				t.Fatalf("%s refund: refund time %v, %v (Updated %v)", tt.status, at, ok, found.Updated)
+			}
+			if _, ok := r.RefundTime(); ok {
+				t.Fatal("a pending refund has a refund time")
+			}
 
 			want := int64(700)
 			if tt.released {
