@@ -15,6 +15,7 @@ import (
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/internal/pgtest"
+	"github.com/refundry/refundry/internal/testenv"
 	"github.com/refundry/refundry/store/postgres"
 	"github.com/refundry/refundry/store/sqlite"
 	"github.com/refundry/refundry/store/storetest"
@@ -179,5 +180,73 @@ func TestRecoveryReachesUnaskedBehindLongPending(t *testing.T) {
 			gw.mu.Unlock()
 			t.Logf("%d long-pending refunds asked again in %d passes", longPending, passes)
 		})
+	}
+}
+
+// flakyStore is a store whose database is down while down is set: recovery's
+// claims and pings fail.
+type flakyStore struct {
+	refundry.Store
+	down  atomic.Bool
+	pings atomic.Int64
+}
+
+func (s *flakyStore) ClaimRefunds(ctx context.Context, c refundry.RecoveryClaim) ([]*refundry.Refund, error) {
+	if s.down.Load() {
+		return nil, refundry.Errorf(refundry.EUNAVAILABLE, "The database is unavailable.")
+	}
+	return s.Store.ClaimRefunds(ctx, c)
+}
+
+func (s *flakyStore) Ping(ctx context.Context) error {
+	s.pings.Add(1)
+	if s.down.Load() {
+		return refundry.Errorf(refundry.EUNAVAILABLE, "The database is unavailable.")
+	}
+	return s.Store.Ping(ctx)
+}
+
+// After an outage recovery resumes as soon as the database answers a
+// probe, not after a backoff that grew while the outage lasted: with
+// passes every 20 ms, three seconds down would have grown a doubling
+// backoff past two seconds.
+func TestRecoveryResumesWhenDatabaseAnswers(t *testing.T) {
+	env := testenv.New(t)
+	flaky := &flakyStore{Store: env.Store}
+	flaky.down.Store(true)
+	env.Engine.Store = flaky
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		env.Engine.RunRecovery(ctx, 20*time.Millisecond, 0)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	time.Sleep(3 * time.Second)
+	// Left pending by the outage: recorded, never sent to the gateway.
+	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"pay-outage"}})
+	r := storetest.MustRefund(t, env.Store, storetest.SaleRefund(env.A.ID, sale.ID, storetest.Amount(300))).Refunds[0]
+	probes := flaky.pings.Load()
+	back := time.Now()
+	flaky.down.Store(false)
+
+	deadline := back.Add(1500 * time.Millisecond)
+	for {
+		got, err := env.Store.FindRefund(context.Background(), env.A.ID, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == refundry.RefundSucceeded {
+			t.Logf("settled %v after the database came back; %d probes while it was down", time.Since(back).Round(time.Millisecond), probes)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refund still %s %v after the database came back: recovery did not resume", got.Status, time.Since(back))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if probes < 10 {
+		t.Errorf("only %d probes in 3 s down at a 20 ms interval", probes)
 	}
 }
