@@ -176,8 +176,26 @@ type Store interface {
 	// ListRefunds returns one page, newest first, and whether more follow.
 	ListRefunds(ctx context.Context, merchantID string, f RefundFilter) ([]*Refund, bool, error)
 	// PendingRefunds lists pending refunds of every merchant created before
-	// the given time, oldest first, for recovery.
+	// the given time, oldest first: for reports such as the age of the
+	// oldest pending refund. Recovery uses ClaimRefunds.
 	PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*Refund, error)
+	// ClaimRefunds picks pending refunds for one recovery pass and, in the
+	// same transaction, records the attempt about to be made at each (see
+	// RecoveryClaim): a refund is due from its creation until it is first
+	// asked, then at the time its last attempt set. It takes up to
+	// c.Limit due refunds, earliest due first within a merchant, no more
+	// than c.Share of them per merchant, over at most c.Limit merchants
+	// (c.Merchants), and returns them in c.Plan's order. A refund claimed
+	// is not due again before c.Now plus its backoff, so a pass walks past
+	// the refunds asked before it and every pending refund is reached in
+	// bounded time (invariant 6). Stores serving several processes skip
+	// rows another claim holds, so two processes do not ask twice at once.
+	ClaimRefunds(ctx context.Context, c RecoveryClaim) ([]*Refund, error)
+	// DeferRefunds records that the merchant's refunds ids were just asked
+	// about at now and are still pending: each is due again at now plus
+	// its backoff, as after a claim. Refunds that are not pending (or not
+	// the merchant's) are left as they are.
+	DeferRefunds(ctx context.Context, merchantID string, ids []string, now time.Time) error
 
 	// CreateReferral stores a validated referral, resolving r.OriginSlug:
 	// an event slug's origin is created on first use; a purchase must be a
@@ -196,6 +214,11 @@ type Store interface {
 
 	// ListEvents returns one page, newest first, and whether more follow.
 	ListEvents(ctx context.Context, merchantID string, f EventFilter) ([]*Event, bool, error)
+
+	// Ping reports whether the database answers, cheaply: background
+	// loops probe it while it is down so that they resume as soon as it
+	// is back. Returns an error when it does not.
+	Ping(ctx context.Context) error
 
 	Close() error
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
@@ -380,7 +381,8 @@ func TestPendingSettlesThroughRecovery(t *testing.T) {
 	if !e.sim.Settle(r.str("id"), refundry.RefundFailed) {
 		t.Fatal("simulator did not hold the refund")
 	}
-	n, err := e.eng.Recover(context.Background(), e.eng.Now().Add(1e9), 100)
+	// An hour on: past the backoff set when the gateway answered pending.
+	n, err := e.eng.Recover(context.Background(), e.eng.Now().Add(time.Hour), 100)
 	if err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v", n, err)
 	}

@@ -152,15 +152,20 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	// the sale; a success leaves the sale as CreateRefunds returned it, so
 	// the common case reads nothing more.
 	released := false
+	var asked []string
 	for i, r := range res.Refunds {
 		if r.Status != refundry.RefundPending {
 			continue
 		}
 		out, err := e.callGateway(ctx, r, res.Sale)
 		if err != nil {
+			e.deferRecovery(ctx, req.MerchantID, asked)
 			return nil, err
 		}
 		if out == nil {
+			// Pending, or no answer: asked now, so recovery waits its
+			// backoff before asking again.
+			asked = append(asked, r.ID)
 			continue
 		}
 		settled, err := e.settle(ctx, r, *out)
@@ -170,6 +175,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 		res.Refunds[i] = settled
 		released = released || (settled.Status != refundry.RefundSucceeded && settled.Status != refundry.RefundPending)
 	}
+	e.deferRecovery(ctx, req.MerchantID, asked)
 	if released {
 		if s, err := e.Store.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
 			res.Sale = s
@@ -301,23 +307,47 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	}))
 }
 
-// Recover asks the gateways again about refunds still pending that were
-// recorded before the given time, with the same idempotency keys, and
-// records every final answer (invariant 6). It returns how many it settled.
-func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int, error) {
-	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "recovery"})
-	pending, err := e.Store.PendingRefunds(ctx, before, limit)
-	if err != nil {
-		return 0, err
+// deferRecovery records that the gateway was asked about refunds that
+// stay pending, so that recovery asks again only after a backoff
+// (invariant 6): refunds a gateway holds pending for days must not crowd
+// out those a crash left unasked. Failing to record it costs only an early
+// question, so it is logged, not returned.
+func (e *Engine) deferRecovery(ctx context.Context, merchantID string, ids []string) {
+	if len(ids) == 0 {
+		return
 	}
-	settled := 0
+	if err := e.Store.DeferRefunds(context.WithoutCancel(ctx), merchantID, ids, e.Now()); err != nil {
+		e.Logger.WarnContext(ctx, "could not defer recovery of pending refunds; recovery asks about them sooner", "count", len(ids), "err", err)
+	}
+}
+
+// Recover asks the gateways again about up to limit pending refunds due by
+// the given time (never asked by recovery: recorded by then; asked
+// before: their backoff ended by then), with the same idempotency keys,
+// and records every final answer (invariant 6). Refunds are claimed fairly
+// between merchants, and each one asked is due again only after its
+// backoff (see refundry.RecoveryClaim), so repeated passes reach every
+// pending refund. It returns how many it settled.
+func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int, error) {
+	settled, _, err := e.recoverPass(ctx, before, limit)
+	return settled, err
+}
+
+// recoverPass is Recover, also telling how many refunds it claimed.
+func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (settled, claimed int, err error) {
+	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "recovery"})
+	pending, err := e.Store.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: due, Now: e.Now(), Limit: limit})
+	if err != nil {
+		return 0, 0, err
+	}
+	claimed = len(pending)
 	for _, r := range pending {
 		if ctx.Err() != nil {
-			return settled, ctx.Err()
+			return settled, claimed, ctx.Err()
 		}
 		sale, err := e.Store.FindSale(ctx, r.MerchantID, refundry.SaleLookup{ID: r.SaleID})
 		if err != nil {
-			return settled, err
+			return settled, claimed, err
 		}
 		s, err := e.sendToGateway(ctx, r, sale)
 		switch code := refundry.ErrorCode(err); {
@@ -327,13 +357,13 @@ func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int,
 		case code == refundry.EGATEWAY:
 			// Logged by sendToGateway; the others still get their turn.
 		default:
-			return settled, err
+			return settled, claimed, err
 		}
 		if s != nil {
 			settled++
 		}
 	}
-	return settled, nil
+	return settled, claimed, nil
 }
 
 func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction) refundry.GatewayRefund {

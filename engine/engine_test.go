@@ -39,14 +39,15 @@ func TestGatewayTimeoutLeavesPendingUntilRecovery(t *testing.T) {
 	if got := env.Reload(sale).RefundedAmount; got != 700 {
 		t.Fatalf("a pending refund must keep its amount reserved: refunded %d", got)
 	}
-	// Recovery while the gateway still hangs settles nothing.
-	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
+	// Recovery while the gateway still hangs settles nothing. (Recovery
+	// looks an hour ahead: past any backoff set by an earlier question.)
+	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Hour), 10)
 	if err != nil || n != 0 {
 		t.Fatalf("Recover while hanging = %d, %v", n, err)
 	}
 	// Once the gateway answers, recovery settles it, moving the money once.
 	env.Sim.Answer()
-	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 1 {
+	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Hour), 10); err != nil || n != 1 {
 		t.Fatalf("Recover once answering = %d, %v", n, err)
 	}
 	got, err := env.Store.FindRefund(context.Background(), env.A.ID, r.ID)
@@ -71,11 +72,13 @@ func TestRecoverySettlesTimedPending(t *testing.T) {
 	if res.Refunds[0].Status != refundry.RefundPending {
 		t.Fatalf("status before the delay = %s", res.Refunds[0].Status)
 	}
-	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 0 {
+	// Recovery looks an hour ahead: past the backoff the gateway's pending
+	// answers set.
+	if n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Hour), 10); err != nil || n != 0 {
 		t.Fatalf("Recover before the delay = %d, %v", n, err)
 	}
 	simNow.Store(time.Now().Add(time.Second).UnixNano())
-	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10)
+	n, err := env.Engine.Recover(context.Background(), time.Now().Add(time.Hour), 10)
 	if err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v", n, err)
 	}
@@ -84,7 +87,7 @@ func TestRecoverySettlesTimedPending(t *testing.T) {
 		t.Fatalf("refund after recovery: %+v, %v", got, err)
 	}
 	// Asked again, the gateway moves the money once.
-	if n, _ := env.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); n != 0 {
+	if n, _ := env.Engine.Recover(context.Background(), time.Now().Add(time.Hour), 10); n != 0 {
 		t.Fatalf("second recovery settled %d", n)
 	}
 	if moved := env.Sim.Moved(id); moved != sale.Amount {

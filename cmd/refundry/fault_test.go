@@ -305,6 +305,15 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 		t.Fatalf("no refund answered 2xx in 60 s after PostgreSQL came back; answers %v\nlogs:\n%s", byStatus, tail(logs.String(), 40))
 	}
 	t.Logf("first 2xx %s after PostgreSQL came back; answers by edge and status: %v", resumed.Sub(back).Round(time.Millisecond), byStatus)
+	// The recovery loop, whose passes failed while the database was down,
+	// probed it and resumed once it answered, rather than sleeping out a
+	// backoff grown during the outage.
+	for !strings.Contains(logs.String(), "recovery resumes") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "recovery resumes") {
+		t.Errorf("the recovery loop did not resume by probing the database; logs:\n%s", grepLines(logs.String(), "recovery"))
+	}
 
 	unavailable := 0
 	for _, st := range byStatus {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
@@ -208,7 +209,8 @@ func TestRefundSale(t *testing.T) {
 		if len(rs) != 1 || !s.Sim.Settle(rs[0].ID, refundry.RefundSucceeded) {
 			t.Fatalf("want one pending refund, have %d", len(rs))
 		}
-		if _, err := s.Engine.Recover(context.Background(), s.Engine.Now().Add(1), 10); err != nil {
+		// An hour on: past the backoff set when the gateway answered pending.
+		if _, err := s.Engine.Recover(context.Background(), s.Engine.Now().Add(time.Hour), 10); err != nil {
 			t.Fatal(err)
 		}
 		sameJSON(t, s.do(t, http.MethodPut, "/v2.0/sales/refund/"+sale.ID, "", auth).body, refunded)

@@ -25,6 +25,12 @@ func TestStoreGroupCommitOff(t *testing.T) {
 	})
 }
 
+func TestRecovery(t *testing.T) {
+	storetest.RunRecovery(t, func(t *testing.T) refundry.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
+	})
+}
+
 // mustOpen opens the database at path and closes it when the test ends.
 func mustOpen(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 	tb.Helper()

@@ -14,7 +14,9 @@
 // time, and owns the store's lifetime (close it with t.Cleanup). The suite
 // never assumes an empty database: every test makes its own merchants with
 // unique slugs, so one PostgreSQL database can serve a whole run with tests
-// in parallel.
+// in parallel. Recovery's tests are the exception: recovery reads every
+// merchant's pending refunds, so they run apart, through RunRecovery, each
+// on a database of its own.
 //
 // Conventions the suite fixes for every backend, where the Store's doc
 // comments leave a choice:
