@@ -121,7 +121,8 @@ func (e *Engine) resolveReference(ctx context.Context, merchantID, text string) 
 // An id is tried directly as each kind of target: the store finds the
 // target inside the write that refunds it, and answers ENOTFOUND, having
 // written nothing (not even the idempotency key), when it is not of that
-// kind. The common row, a sale id, so costs no read before its write.
+// kind. So one Idempotency-Key serves every try, and a retry replays the
+// refund the first request made whichever kind matched (invariant 4). The common row, a sale id, so costs no read before its write.
 // References are resolved first. Returns ENOTFOUND on "target" if nothing
 // matches.
 func (e *Engine) RefundByTarget(ctx context.Context, text string, req refundry.RefundRequest) (*refundry.RefundResult, error) {
