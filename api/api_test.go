@@ -332,6 +332,21 @@ func TestRefundByTarget(t *testing.T) {
 		})
 	}
 
+	// Invariant 4: a retry with the same key replays the refund, though
+	// the target is a line item, found only after a try as a sale.
+	t.Run("IdempotentReplay", func(t *testing.T) {
+		s := e.sale(e.keyA, "pay", 1000, 500)
+		body := fmt.Sprintf(`{"target": %q, "amount": 300}`, lineItems(s)[1]["id"])
+		first := e.do("POST", "/v1/refunds", e.keyA, body, "Idempotency-Key", "target-retry-"+s.str("id"))
+		again := e.do("POST", "/v1/refunds", e.keyA, body, "Idempotency-Key", "target-retry-"+s.str("id"))
+		if first.status != 201 || again.status != 201 || again.str("id") != first.str("id") || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("first %d %s\nagain %d %s", first.status, first.raw, again.status, again.raw)
+		}
+		if after := e.do("GET", "/v1/sales/"+s.str("id"), e.keyA, ""); after.num("refunded_amount") != 300 {
+			t.Fatalf("refunded %d after a replay, want 300", after.num("refunded_amount"))
+		}
+	})
+
 	t.Run("ErrWithAnotherTarget", func(t *testing.T) {
 		s := e.sale(e.keyA, "pay", 1000)
 		r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"target": %q, "sale": %[1]q}`, s.str("id")))
