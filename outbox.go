@@ -38,7 +38,23 @@ const (
 )
 
 // AllEvents in an endpoint's EnabledEvents subscribes it to every type.
+// A family pattern, "refund.*", subscribes it to every type of that family
+// ("refund.created", "refund.succeeded", ...), including types added after
+// the endpoint was made: patterns are matched when an event is delivered,
+// never expanded when the endpoint is stored.
 const AllEvents = "*"
+
+// EventFamilies lists the families of EventTypes ("refund", "sale", ...),
+// the prefixes a pattern such as "refund.*" may name.
+func EventFamilies() []string {
+	var out []string
+	for _, t := range EventTypes {
+		if f, _, ok := strings.Cut(t, "."); ok && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // WebhookEndpoint is a merchant's URL that receives its events, signed
 // with Secret as the Standard Webhooks specification says.
@@ -62,7 +78,9 @@ type WebhookEndpoint struct {
 const MaxEndpointURL = 2048
 
 // Validate returns EINVALID if the URL is not an absolute http(s) URL or
-// an enabled event is neither a known type nor "*".
+// an enabled event is neither a known type, nor "*", nor a known family's
+// pattern ("refund.*"): a misspelt family would otherwise match nothing,
+// silently.
 func (e *WebhookEndpoint) Validate() error {
 	if err := checkTexts(MaxEndpointURL, "url", e.URL); err != nil {
 		return err
@@ -75,16 +93,34 @@ func (e *WebhookEndpoint) Validate() error {
 		return ParamErrorf(EINVALID, "enabled_events", "Name at least one event type, or \"*\" for all.")
 	}
 	for _, t := range e.EnabledEvents {
-		if t != AllEvents && !slices.Contains(EventTypes, t) {
-			return ParamErrorf(EINVALID, "enabled_events", "Unknown event type %q; known: *, %s.", t, strings.Join(EventTypes, ", "))
+		if t == AllEvents || slices.Contains(EventTypes, t) {
+			continue
 		}
+		if f, ok := strings.CutSuffix(t, ".*"); ok && slices.Contains(EventFamilies(), f) {
+			continue
+		}
+		var patterns []string
+		for _, f := range EventFamilies() {
+			patterns = append(patterns, f+".*")
+		}
+		return ParamErrorf(EINVALID, "enabled_events", "Unknown event type or pattern %q; known: *, %s, %s.",
+			t, strings.Join(patterns, ", "), strings.Join(EventTypes, ", "))
 	}
 	return nil
 }
 
-// Wants reports whether the endpoint subscribes to events of type t.
+// Wants reports whether the endpoint subscribes to events of type t, by
+// name, by its family's pattern ("refund.*") or by "*".
 func (e *WebhookEndpoint) Wants(t string) bool {
-	return slices.Contains(e.EnabledEvents, AllEvents) || slices.Contains(e.EnabledEvents, t)
+	for _, p := range e.EnabledEvents {
+		if p == AllEvents || p == t {
+			return true
+		}
+		if f, ok := strings.CutSuffix(p, ".*"); ok && strings.HasPrefix(t, f+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // NewWebhookSecret returns a signing secret in the Standard Webhooks form:

@@ -197,9 +197,9 @@ type Allocation struct {
 // on a line item is its own remainder, capped by what remains on the sale.
 // A sale or line-item refund takes from the transactions in order.
 //
-// Returns ENOTFOUND if the target is not part of sale, EREFUNDED if all
-// that remains is asked for and nothing does, ETOOLARGE if an amount
-// exceeds what remains (one cent more than nothing included).
+// Returns ENOTFOUND if the target is not part of sale, EREFUNDED if
+// nothing remains (with or without an amount), ETOOLARGE if an amount
+// exceeds what remains.
 func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([]Allocation, error) {
 	cur, err := LookupCurrency(sale.Currency)
 	if err != nil {
@@ -236,7 +236,10 @@ func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([
 		}
 		remaining = saleRemaining(sale)
 	}
-	if remaining <= 0 && amount == nil {
+	// Nothing left is already_refunded whether or not an amount was
+	// named: "amount too large (0.00 remain)" would send a person looking
+	// for a smaller amount that does not exist.
+	if remaining <= 0 {
 		return nil, ParamErrorf(EREFUNDED, "amount", "Nothing remains to refund: it has already been refunded in full.")
 	}
 	want := remaining

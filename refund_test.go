@@ -117,11 +117,19 @@ func TestPlanRefund(t *testing.T) {
 		{name: "ErrRefunded", target: saleTarget,
 			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{saleTarget, nil}) },
 			code: refundry.EREFUNDED},
-		{name: "ErrTooLargeOneMoreCent", target: saleTarget, amount: amt(1),
+		// An amount on a sale with nothing left is already refunded, not
+		// too large: no smaller amount would do.
+		{name: "ErrRefundedOneMoreCent", target: saleTarget, amount: amt(1),
 			sale: func(t *testing.T) *refundry.Sale {
 				return refundedBy(t, step{saleTarget, amt(4000)}, step{saleTarget, amt(4000)}, step{saleTarget, amt(2000)})
 			},
-			code: refundry.ETOOLARGE},
+			code: refundry.EREFUNDED},
+		{name: "ErrLineItemRefundedWithAmount", target: li1Target, amount: amt(1),
+			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{li1Target, nil}) },
+			code: refundry.EREFUNDED},
+		{name: "ErrTransactionRefundedWithAmount", target: t2Target, amount: amt(3000),
+			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{t2Target, nil}) },
+			code: refundry.EREFUNDED},
 		{name: "ErrRefundedByTransactions", target: saleTarget,
 			sale: func(t *testing.T) *refundry.Sale { return refundedBy(t, step{t1Target, nil}, step{t2Target, nil}) },
 			code: refundry.EREFUNDED},

@@ -237,7 +237,8 @@ func TestRefundRules(t *testing.T) {
 			{"second", `{"sale": "%s", "amount": 700}`, 201, "succeeded"},
 			{"centTooMany", `{"sale": "%s", "amount": 51}`, 400, "amount_too_large"},
 			{"rest", `{"sale": "%s", "amount": 50}`, 201, "succeeded"},
-			{"oneMore", `{"sale": "%s", "amount": 1}`, 400, "amount_too_large"},
+			// Nothing left: already refunded, though an amount is named.
+			{"oneMore", `{"sale": "%s", "amount": 1}`, 400, "already_refunded"},
 		}, 1750, "refunded"},
 		{"LineItemCapped", "pay", "line_item", []refundTest{
 			{"part", `{"line_item": "%s", "amount": 250}`, 201, "succeeded"},
@@ -290,6 +291,88 @@ func TestRefundRules(t *testing.T) {
 			storetest.CheckInvariants(t, e.store, e.merchA.ID)
 		})
 	}
+}
+
+// "target" reads an id or a reference as a refund batch's row is read
+// (refundry refund sends each CSV row so), and refunds what it names.
+func TestRefundByTarget(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		name   string
+		target func(s response) string
+		status int
+		code   string // the refund's status, or the error code
+		param  string
+		txn    bool // refunds the transaction rather than the sale
+	}{
+		{"SaleID", func(s response) string { return s.str("id") }, 201, "succeeded", "", false},
+		{"LineItemID", func(s response) string { return lineItems(s)[0]["id"].(string) }, 201, "succeeded", "", false},
+		{"TransactionID", func(s response) string { return transactions(s)[0]["id"].(string) }, 201, "succeeded", "", true},
+		{"PaymentReference", func(s response) string { return transactions(s)[0]["reference"].(string) }, 201, "succeeded", "", true},
+		{"ErrNothingMatches", func(response) string { return "no-such-thing" }, 404, "resource_missing", "target", false},
+		{"ErrIDOfNothing", func(response) string { return refundry.NewID() }, 404, "resource_missing", "target", false},
+		{"ErrTooLong", func(response) string { return strings.Repeat("x", 501) }, 400, "parameter_invalid", "target", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := e.sale(e.keyA, "pay", 1250, 500)
+			r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"target": %q, "amount": 100}`, tt.target(s)))
+			got := r.errCode()
+			if r.status == 201 {
+				got = r.str("status")
+			}
+			if r.status != tt.status || got != tt.code {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tt.status, tt.code)
+			}
+			if r.status != 201 {
+				if p, _ := r.body["error"].(map[string]any)["param"].(string); p != tt.param {
+					t.Errorf("param = %q, want %q", p, tt.param)
+				}
+				if after := e.do("GET", "/v1/sales/"+s.str("id"), e.keyA, ""); after.num("refunded_amount") != 0 {
+					t.Errorf("a refused request refunded %d", after.num("refunded_amount"))
+				}
+				return
+			}
+			if r.str("sale") != s.str("id") || r.num("amount") != 100 {
+				t.Errorf("refund = %s", r.raw)
+			}
+			if tt.txn && r.str("transaction") != transactions(s)[0]["id"].(string) {
+				t.Errorf("refund of %s = %s", tt.name, r.raw)
+			}
+		})
+	}
+
+	// Invariant 4: a retry with the same key replays the refund, though
+	// the target is a line item, found only after a try as a sale.
+	t.Run("IdempotentReplay", func(t *testing.T) {
+		s := e.sale(e.keyA, "pay", 1000, 500)
+		body := fmt.Sprintf(`{"target": %q, "amount": 300}`, lineItems(s)[1]["id"])
+		first := e.do("POST", "/v1/refunds", e.keyA, body, "Idempotency-Key", "target-retry-"+s.str("id"))
+		again := e.do("POST", "/v1/refunds", e.keyA, body, "Idempotency-Key", "target-retry-"+s.str("id"))
+		if first.status != 201 || again.status != 201 || again.str("id") != first.str("id") || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("first %d %s\nagain %d %s", first.status, first.raw, again.status, again.raw)
+		}
+		if after := e.do("GET", "/v1/sales/"+s.str("id"), e.keyA, ""); after.num("refunded_amount") != 300 {
+			t.Fatalf("refunded %d after a replay, want 300", after.num("refunded_amount"))
+		}
+	})
+
+	t.Run("ErrWithAnotherTarget", func(t *testing.T) {
+		s := e.sale(e.keyA, "pay", 1000)
+		r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"target": %q, "sale": %[1]q}`, s.str("id")))
+		if r.status != 400 || r.errCode() != "parameter_invalid" {
+			t.Fatalf("got %d %s", r.status, r.raw)
+		}
+	})
+
+	t.Run("ErrOtherMerchant", func(t *testing.T) {
+		s := e.sale(e.keyB, "pay", 1000)
+		for _, target := range []string{s.str("id"), transactions(s)[0]["reference"].(string)} {
+			if r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"target": %q}`, target)); r.status != 404 {
+				t.Errorf("another merchant's %s: %d %s", target, r.status, r.raw)
+			}
+		}
+	})
+	storetest.CheckInvariants(t, e.store, e.merchA.ID)
 }
 
 func TestRefundMetadataAndFields(t *testing.T) {

@@ -228,7 +228,26 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var referenceTemplate = template.Must(template.New("reference").Parse(`<!doctype html>
+// inlineMarkdown renders the one piece of Markdown the document's texts
+// use, `code`, as HTML and escapes the rest; the texts are written for
+// Markdown viewers of the JSON too. An unpaired backtick is shown as it is.
+func inlineMarkdown(s string) template.HTML {
+	parts := strings.Split(s, "`")
+	if len(parts)%2 == 0 {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(p))
+		}
+	}
+	return template.HTML(b.String())
+}
+
+var referenceTemplate = template.Must(template.New("reference").Funcs(template.FuncMap{"md": inlineMarkdown}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Info.Title}} reference</title>
 <style>
@@ -243,25 +262,25 @@ td,th{border-top:1px solid #eee;padding:.25rem .5rem;text-align:left;vertical-al
 nav a{margin-right:1rem}
 </style></head><body>
 <h1>{{.Info.Title}} <small>v{{.Info.Version}}</small></h1>
-<p>{{.Info.Description}}</p>
+<p>{{md .Info.Description}}</p>
 <p>The machine-readable document: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <nav>{{range .Operations}}<a href="#{{.ID}}"><code>{{.Method}} {{.Path}}</code></a> {{end}}</nav>
 <h2>Routes</h2>
 {{range .Operations}}<section class="op" id="{{.ID}}">
 <h3><span class="method">{{.Method}}</span> <span class="path">{{.Path}}</span></h3>
-<p>{{.Summary}}{{if .Description}}. {{.Description}}{{end}}</p>
+<p>{{md .Summary}}{{if .Description}}. {{md .Description}}{{end}}</p>
 {{if .Params}}<table><tr><th>Parameter</th><th>Type</th><th>Description</th></tr>
-{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.Type}}{{if .Enum}}: {{.Enum}}{{end}}</td><td>{{.Description}}</td></tr>
+{{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td>{{.Type}}{{if .Enum}}: {{.Enum}}{{end}}</td><td>{{md .Description}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Request}}<p>Request body: {{range $i, $b := .Request}}{{if $i}}, or {{end}}{{template "body" $b}}{{end}}</p>{{end}}
 <table><tr><th>Status</th><th>Body</th><th>When</th></tr>
-{{range .Responses}}<tr><td>{{.Status}}</td><td>{{range $i, $b := .Bodies}}{{if $i}}, or {{end}}{{template "body" $b}}{{end}}</td><td>{{.Description}}</td></tr>
+{{range .Responses}}<tr><td>{{.Status}}</td><td>{{range $i, $b := .Bodies}}{{if $i}}, or {{end}}{{template "body" $b}}{{end}}</td><td>{{md .Description}}</td></tr>
 {{end}}</table></section>
 {{end}}
 <h2>Objects</h2>
-{{range .Schemas}}<section id="schema-{{.Name}}"><h3>{{.Name}}</h3>{{if .Description}}<p>{{.Description}}</p>{{end}}
+{{range .Schemas}}<section id="schema-{{.Name}}"><h3>{{.Name}}</h3>{{if .Description}}<p>{{md .Description}}</p>{{end}}
 <table><tr><th>Field</th><th>Type</th><th>Description</th></tr>
-{{range .Fields}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">always</span>{{end}}</td><td>{{.Type}}{{if .Enum}}: {{.Enum}}{{end}}</td><td>{{.Description}}</td></tr>
+{{range .Fields}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">always</span>{{end}}</td><td>{{.Type}}{{if .Enum}}: {{.Enum}}{{end}}</td><td>{{md .Description}}</td></tr>
 {{end}}</table></section>
 {{end}}
 </body></html>

@@ -70,6 +70,17 @@ func webhookConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	dead := create(gone.URL+"/hooks", refundry.EventRefundSucceeded)
 	c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "ftp://example.com/hooks", "enabled_events": ["*"]}`, 400)
 	c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "https://example.com/hooks", "enabled_events": ["refund.exploded"]}`, 400)
+	// A family pattern is kept as written, to be matched at delivery; a
+	// family that does not exist is refused, naming the field.
+	family := c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "https://example.com/hooks", "enabled_events": ["refund.*", "sale.*"]}`, 201)
+	if ev, _ := family["enabled_events"].([]any); len(ev) != 2 || ev[0] != "refund.*" || ev[1] != "sale.*" {
+		t.Errorf("an endpoint made for refund.* and sale.* shows enabled_events %v", family["enabled_events"])
+	}
+	c.do("DELETE", "/v1/webhook_endpoints/{id}", "/v1/webhook_endpoints/"+family["id"].(string), key, "", 200)
+	refused := c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "https://example.com/hooks", "enabled_events": ["refunds.*"]}`, 400)
+	if e, _ := refused["error"].(map[string]any); e["param"] != "enabled_events" {
+		t.Errorf("an unknown family is refused with %v, want param enabled_events", refused)
+	}
 	c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "https://example.com/hooks", "events": ["*"]}`, 400)
 	c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", "", `{}`, 401)
 	c.do("POST", "/v1/webhook_endpoints", "/v1/webhook_endpoints", key, `{"url": "`+strings.Repeat("x", api.MaxBody)+`"}`, 413)

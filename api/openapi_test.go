@@ -354,6 +354,13 @@ func TestReferencePage(t *testing.T) {
 			t.Errorf("/docs lacks %q", want)
 		}
 	}
+	// The texts' Markdown code spans are code, not backticks.
+	if !strings.Contains(page, "<code>Authorization: Bearer KEY</code>") {
+		t.Error("/docs does not render the texts' `code` spans as <code>")
+	}
+	if strings.Contains(page, "`") {
+		t.Errorf("/docs shows a Markdown backtick: %q", page[max(0, strings.Index(page, "`")-60):strings.Index(page, "`")+1])
+	}
 	if strings.Contains(page, "<script") || regexp.MustCompile(`(src|href)="https?://`).MatchString(page) {
 		t.Error("/docs loads something from elsewhere")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
@@ -14,6 +15,7 @@ type refundRequest struct {
 	Sale           string          `json:"sale"`
 	LineItem       string          `json:"line_item"`
 	Transaction    string          `json:"transaction"`
+	Target         string          `json:"target"`
 	Amount         json.Number     `json:"amount"`
 	Reason         string          `json:"reason"`
 	Metadata       json.RawMessage `json:"metadata"`
@@ -54,10 +56,27 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 				return
 			}
 		}
-		res, err := eng.Refund(r.Context(), refundry.RefundRequest{
+		rr := refundry.RefundRequest{
 			MerchantID: m.ID, Target: target, Amount: amount, Reason: req.Reason, Metadata: md,
 			Offsite: req.Offsite, NotifyCustomer: req.NotifyCustomer, Source: refundry.SourceNative, Idempotency: idem,
-		})
+		}
+		var res *refundry.RefundResult
+		if req.Target != "" {
+			// "target" reads an id or a reference as a bulk row's target
+			// is read, so refundry refund and POST /v1/refund_batches
+			// accept the same files.
+			if target != (refundry.RefundTarget{}) {
+				Error(w, r, logger, paramInvalid("target", "Name exactly one of sale, line_item, transaction or target."))
+				return
+			}
+			if len(req.Target) > 500 || !utf8.ValidString(req.Target) {
+				Error(w, r, logger, paramInvalid("target", "Target must be an id or a reference of at most 500 bytes of UTF-8."))
+				return
+			}
+			res, err = eng.RefundByTarget(r.Context(), req.Target, rr)
+		} else {
+			res, err = eng.Refund(r.Context(), rr)
+		}
 		if err != nil {
 			Error(w, r, logger, err)
 			return

@@ -113,12 +113,19 @@ func (e *Engine) resolveReference(ctx context.Context, merchantID, text string) 
 		"No sale, line item or transaction has the id or reference %q.", text)
 }
 
-// refundRow refunds what a row's target names, in ResolveTarget's order.
+// RefundByTarget refunds what text names, in ResolveTarget's order: the
+// one rule by which a bulk row's target is read, whether the row comes in
+// a batch (POST /v1/refund_batches) or one at a time from refundry refund
+// (POST /v1/refunds with "target"). req.Target is ignored.
+//
 // An id is tried directly as each kind of target: the store finds the
 // target inside the write that refunds it, and answers ENOTFOUND, having
-// written nothing, when it is not of that kind. The common row, a sale id,
-// so costs no read before its write. References are resolved first.
-func (e *Engine) refundRow(ctx context.Context, text string, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+// written nothing (not even the idempotency key), when it is not of that
+// kind. So one Idempotency-Key serves every try, and a retry replays the
+// refund the first request made whichever kind matched (invariant 4). The common row, a sale id, so costs no read before its write.
+// References are resolved first. Returns ENOTFOUND on "target" if nothing
+// matches.
+func (e *Engine) RefundByTarget(ctx context.Context, text string, req refundry.RefundRequest) (*refundry.RefundResult, error) {
 	if refundry.ValidID(text) {
 		for _, t := range idTargets(text) {
 			req.Target = t
@@ -152,7 +159,7 @@ func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error
 	// The key's hash is the row's content, not the target it resolves
 	// to, so a replay after a crash finds the first refund whatever kind
 	// of target is tried first.
-	res, err := e.refundRow(ctx, r.Target, refundry.RefundRequest{
+	res, err := e.RefundByTarget(ctx, r.Target, refundry.RefundRequest{
 		MerchantID: r.MerchantID, Amount: r.Amount, Reason: r.Reason, Metadata: md,
 		Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
 	})

@@ -51,13 +51,15 @@ func makeSales(t *testing.T, c *client, prefix string, n int) []bulkSale {
 }
 
 // bulkCSV is one row per sale: each refunds 3.00 of its own sale, named in
-// turn by sale id, line item id, transaction id and sale reference; then a
-// row with a target that matches nothing and one that asks too much.
+// turn by sale id, line item id, transaction id, sale reference and
+// payment reference; then a row with a target that matches nothing and one
+// that asks too much. refund --csv and POST /v1/refund_batches both take
+// it, and must read every target alike.
 func bulkCSV(sales []bulkSale) string {
 	var b strings.Builder
 	b.WriteString("target,amount,reason\n")
 	for i, s := range sales {
-		tg := []string{s.id, s.lineItem, s.txn, s.ref}[i%4]
+		tg := []string{s.id, s.lineItem, s.txn, s.ref, "pay-" + s.ref}[i%5]
 		fmt.Fprintf(&b, "%s,300,event canceled\n", tg)
 	}
 	fmt.Fprintf(&b, "no-such-thing,300,x\n%s,5000,too much\n", sales[0].id)

@@ -113,6 +113,28 @@ func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *s
 	return nil, "", nil, nil
 }
 
+// runPrintedRequests runs every request serve --demo printed, as printed
+// and in order, and checks that each succeeds.
+func runPrintedRequests(t *testing.T, printed, key string) {
+	t.Helper()
+	curls := regexp.MustCompile(`(?m)^curl .*$`).FindAllString(printed, -1)
+	if len(curls) != 7 {
+		t.Fatalf("demo printed %d requests, want one per API (7):\n%s", len(curls), printed)
+	}
+	for _, line := range curls {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		sh := exec.CommandContext(ctx, "bash", "-c", line+` -o /dev/stderr -w '%{http_code}'`)
+		sh.Env = append(os.Environ(), "REFUNDRY_KEY="+key)
+		var body bytes.Buffer
+		sh.Stderr = &body
+		code, err := sh.Output()
+		cancel()
+		if err != nil || (string(code) != "200" && string(code) != "201") {
+			t.Errorf("%s\n→ %s %v: %s", line, code, err, body.String())
+		}
+	}
+}
+
 func TestServeAnswersAndStopsOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -154,22 +176,7 @@ func TestServeAnswersAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("demo sale B00K2EOONI: %+v", list)
 	}
 
-	// Every request the demo printed succeeds, run as printed, in order.
-	printed := stdout.String()
-	curls := regexp.MustCompile(`(?m)^curl .*$`).FindAllString(printed, -1)
-	if len(curls) != 7 {
-		t.Fatalf("demo printed %d requests, want one per API (7):\n%s", len(curls), printed)
-	}
-	for _, line := range curls {
-		sh := exec.Command("bash", "-c", line+` -o /dev/stderr -w '%{http_code}'`)
-		sh.Env = append(os.Environ(), "REFUNDRY_KEY="+key)
-		var body bytes.Buffer
-		sh.Stderr = &body
-		code, err := sh.Output()
-		if err != nil || (string(code) != "200" && string(code) != "201") {
-			t.Errorf("%s\n→ %s %v: %s", line, code, err, body.String())
-		}
-	}
+	runPrintedRequests(t, stdout.String(), key)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -188,13 +195,43 @@ func TestServeAnswersAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("no shutdown line in logs:\n%s", logs.String())
 	}
 
-	// A second --demo start on the same database keeps the one merchant
-	// and hands out a fresh key.
+	// A second --demo start on the same database keeps the one merchant,
+	// hands out a fresh key, revokes the first, and prints requests that
+	// work though the first start's refunded their sales in full.
 	_, base2, stdout2, _ := startServe(t, bin, "--db", filepath.Join(dir, "r.db"), "--demo")
 	key2 := stdout2.await(t, keyLine)
 	if key2 == key {
 		t.Fatal("second demo start printed the same key")
 	}
+	for k, want := range map[string]int{key: http.StatusUnauthorized, key2: http.StatusOK} {
+		req, _ := http.NewRequest("GET", base2+"/v1/api_keys?limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+k)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys struct {
+			Data []struct {
+				Name    string
+				Revoked *int64 `json:"revoked_at"`
+			}
+		}
+		_ = json.NewDecoder(res.Body).Decode(&keys)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("GET /v1/api_keys with the key of the %s start: %d, want %d", map[bool]string{true: "first", false: "second"}[k == key], res.StatusCode, want)
+		}
+		live := 0
+		for _, kj := range keys.Data {
+			if kj.Revoked == nil {
+				live++
+			}
+		}
+		if want == http.StatusOK && live != 1 {
+			t.Fatalf("after two demo starts %d keys are live, want 1: %+v", live, keys.Data)
+		}
+	}
+	runPrintedRequests(t, stdout2.String(), key2)
 	req, _ = http.NewRequest("GET", base2+"/v1/sales?reference=B00K2EOONI", nil)
 	req.Header.Set("Authorization", "Bearer "+key2)
 	res, err = http.DefaultClient.Do(req)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,21 +32,24 @@ const refundUsage = `Usage: refundry refund --csv FILE [--out OUTCOME.csv] --tar
 
 Refunds one row of FILE at a time over the native API of the server at
 --target. FILE has a header line naming its columns: target (a sale, line
-item or transaction id, or a sale's reference), amount (minor units; empty
-refunds all that remains) and reason. Each row's Idempotency-Key comes from
-a hash of FILE and the row's number, so running the same command again
-after Ctrl-C or a crash replays the rows already done instead of refunding
-them twice, and completes the outcome file (row, target, status, refund,
-refund_status, error; default FILE with .outcome.csv). A failed row's
-error is "code: message", the code one of the native API's error codes.
+item or transaction id, else a sale's reference, else a payment's
+reference), amount (minor units; empty refunds all that remains) and
+reason. Each row's Idempotency-Key comes from a hash of FILE and the row's
+number, so running the same command again after Ctrl-C or a crash replays
+the rows already done instead of refunding them twice, and completes the
+outcome file (row, target, status, refund, refund_status, error; default
+FILE with .outcome.csv: refunds.csv gives refunds.outcome.csv). A failed
+row's error is "code: message", the code one of the native API's error
+codes.
 
 Exit status: 0 when every row was refunded; 3 when every row was answered
 but some failed (see the outcome file); 1 when rows could not be sent (the
 server unreachable; run the same command again); 2 for a mistake on the
 command line.
 
-A payment's reference as target, or a file too large to send row by row,
-goes through POST /v1/refund_batches instead, which the server works.
+POST /v1/refund_batches takes the same file and reads its targets by the
+same rule, inside the server: better for a file too large to send row by
+row.
 `
 
 // refundOutcome is one line of the outcome file.
@@ -307,45 +309,19 @@ func (j *bulkJob) refundRow(ctx context.Context, r *refundry.BatchRow) (refundOu
 
 func (j *bulkJob) tryRow(ctx context.Context, r *refundry.BatchRow) (refundOutcome, error) {
 	o := refundOutcome{row: r.Row, target: r.Target}
-	// An id is tried as each kind of object in turn, each kind with a key
-	// of its own: a key is only recorded with a refund, so a kind that does
-	// not match leaves no key behind, and a rerun takes the same path to
-	// the one that matched and replays it.
-	var kinds []string
-	if refundry.ValidID(r.Target) {
-		kinds = []string{"sale", "line_item", "transaction"}
-	}
-	for _, kind := range kinds {
-		a, err := j.post(ctx, r, kind, r.Target)
-		if err != nil {
-			return o, err
-		}
-		if missing(a, kind) {
-			continue
-		}
-		return j.outcome(o, a)
-	}
-	// Not an id of this merchant's: a sale's reference, then.
-	var list struct {
-		Data []struct{ ID string }
-	}
-	if err := j.cl.getJSON(ctx, "/v1/sales?limit=1&reference="+url.QueryEscape(r.Target), &list); err != nil {
-		return o, err
-	}
-	if len(list.Data) == 0 {
-		o.status, o.errm = refundry.BatchRowFailed, fmt.Sprintf("resource_missing: No sale, line item or transaction has the id, nor a sale the reference, %q.", r.Target)
-		return o, nil
-	}
-	a, err := j.post(ctx, r, "sale", list.Data[0].ID)
+	a, err := j.post(ctx, r)
 	if err != nil {
 		return o, err
 	}
 	return j.outcome(o, a)
 }
 
-// post asks for the row's refund of the object id of the given kind.
-func (j *bulkJob) post(ctx context.Context, r *refundry.BatchRow, kind, id string) (apiAnswer, error) {
-	body := map[string]any{kind: id}
+// post asks for the row's refund. The server reads the row's target by
+// the rule POST /v1/refund_batches reads it (engine.RefundByTarget: an
+// id of a sale, line item or transaction, else a sale's reference, else a
+// payment's), so a file means the same sent either way.
+func (j *bulkJob) post(ctx context.Context, r *refundry.BatchRow) (apiAnswer, error) {
+	body := map[string]any{"target": r.Target}
 	if r.Amount != nil {
 		body["amount"] = *r.Amount
 	}
@@ -353,7 +329,7 @@ func (j *bulkJob) post(ctx context.Context, r *refundry.BatchRow, kind, id strin
 		body["reason"] = r.Reason
 	}
 	raw, _ := json.Marshal(body) // strings and an int64 always marshal
-	key := fmt.Sprintf("bulk-%s-%d-%s", j.fileKey, r.Row, kind)
+	key := fmt.Sprintf("bulk-%s-%d", j.fileKey, r.Row)
 	a, err := j.cl.do(ctx, "POST", "/v1/refunds", "application/json", raw, "Idempotency-Key", key)
 	if err != nil {
 		return a, err
@@ -366,15 +342,6 @@ func (j *bulkJob) post(ctx context.Context, r *refundry.BatchRow, kind, id strin
 		return a, errors.New(apiErrorMessage(a))
 	}
 	return a, nil
-}
-
-// missing reports a 404 about the parameter the row named, which means
-// the id is not an object of that kind.
-func missing(a apiAnswer, kind string) bool {
-	var e struct {
-		Error struct{ Code, Param string }
-	}
-	return a.status == http.StatusNotFound && json.Unmarshal(a.body, &e) == nil && e.Error.Code == "resource_missing" && e.Error.Param == kind
 }
 
 // gatewayDeclined starts the error of a row whose refund the gateway

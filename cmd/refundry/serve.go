@@ -33,7 +33,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "address to listen on (env REFUNDRY_ADDR; default :8080)")
 	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB; default "+defaultDB+")")
-	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data, and print a key and sample requests")
+	demo := fs.Bool("demo", false, "create (once) the demo merchant demo-store with sample data; at each start print a new key named demo (revoking the previous ones) and requests that work")
 	stripeKey := fs.String("stripe-key", "", "Stripe secret key; enables the stripe gateway (env REFUNDRY_STRIPE_KEY)")
 	stripeBase := fs.String("stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock's (env REFUNDRY_STRIPE_API_BASE; default Stripe itself)")
 	smtpURL := fs.String("smtp", "", "mail server for customer notices, smtp://user:pass@host:port (env REFUNDRY_SMTP; unset: notices wait unsent)")

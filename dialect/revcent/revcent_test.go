@@ -390,9 +390,9 @@ func TestErrors(t *testing.T) {
 		{"NotFoundNotAnID", strings.Repeat("A", 20), `{}`, []string{key}, 404, "product_sale_not_found"},
 		{"NotFoundSaleID", sale.ID, `{}`, []string{key}, 404, "product_sale_not_found"},
 		{"AlreadyRefunded", done.LineItems[0].ID, `{}`, []string{key}, 409, "product_sale_already_refunded"},
-		// With an amount, the engine judges the amount against a remainder
-		// of 0.00: too large, not "already refunded".
-		{"AlreadyRefundedPartial", done.LineItems[0].ID, `{"amount": 1}`, []string{key}, 422, "amount_exceeds_refundable"},
+		// With an amount too: nothing left is already refunded, not an
+		// amount too large for a remainder of 0.00.
+		{"AlreadyRefundedPartial", done.LineItems[0].ID, `{"amount": 1}`, []string{key}, 409, "product_sale_already_refunded"},
 		{"AmountZero", li, `{"amount": 0}`, []string{key}, 422, "invalid_amount"},
 		{"AmountNegative", li, `{"amount": -1}`, []string{key}, 422, "invalid_amount"},
 		{"AmountTooManyDecimals", li, `{"amount": 1.001}`, []string{key}, 422, "invalid_amount"},

@@ -121,6 +121,7 @@ func testEndpoints(t *testing.T, outbox outboxOpener) {
 			{URL: "/relative", EnabledEvents: []string{"*"}},
 			{URL: "https://example.com", EnabledEvents: nil},
 			{URL: "https://example.com", EnabledEvents: []string{"refund.exploded"}},
+			{URL: "https://example.com", EnabledEvents: []string{"refunds.*"}},
 		} {
 			e.ID, e.MerchantID, e.Secret = refundry.NewID(), m.ID, refundry.NewWebhookSecret()
 			wantCode(t, o.CreateWebhookEndpoint(ctx, e), refundry.EINVALID)
@@ -171,6 +172,7 @@ func testDispatch(t *testing.T, outbox outboxOpener) {
 	m := MustCreateMerchant(t, s)
 	all := MustCreateEndpoint(t, o, m.ID, "*")
 	succeeded := MustCreateEndpoint(t, o, m.ID, refundry.EventRefundSucceeded)
+	refunds := MustCreateEndpoint(t, o, m.ID, "refund.*")
 
 	sale := MustCreateSale(t, s, m.ID, simulatorSale)
 	req := SaleRefund(m.ID, sale.ID, nil)
@@ -193,15 +195,28 @@ func testDispatch(t *testing.T, outbox outboxOpener) {
 	if got := only(first, succeeded.ID); !slices.Equal(eventTypes(got), []string{refundry.EventRefundSucceeded}) {
 		t.Fatalf("deliveries to refund.succeeded = %v", eventTypes(got))
 	}
+	if got := only(first, refunds.ID); !slices.Equal(eventTypes(got), []string{refundry.EventRefundCreated}) {
+		t.Fatalf("deliveries to refund.* = %v, want only refund.created first", eventTypes(got))
+	}
 	if got := only(first, late.ID); len(got) != 0 {
 		t.Fatalf("an endpoint made after the events got %v", eventTypes(got))
 	}
 	for _, d := range got {
 		record(t, o, d, 200, refundry.AttemptResult{})
 	}
-	next := claim(t, o, all.ID, shortLease)
-	if want := []string{refundry.EventRefundSucceeded, refundry.EventSaleRefunded}; !slices.Equal(eventTypes(next), want) {
-		t.Fatalf("then deliveries to * = %v, want %v", eventTypes(next), want)
+	for _, d := range only(first, refunds.ID) {
+		record(t, o, d, 200, refundry.AttemptResult{})
+	}
+	next, err := o.ClaimDeliveries(context.Background(), shortLease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{refundry.EventRefundSucceeded, refundry.EventSaleRefunded}; !slices.Equal(eventTypes(only(next, all.ID)), want) {
+		t.Fatalf("then deliveries to * = %v, want %v", eventTypes(only(next, all.ID)), want)
+	}
+	// The pattern matches the family only: no sale.* event, ever.
+	if got := only(next, refunds.ID); !slices.Equal(eventTypes(got), []string{refundry.EventRefundSucceeded}) {
+		t.Fatalf("then deliveries to refund.* = %v, want refund.succeeded", eventTypes(got))
 	}
 	for _, d := range append(first, next...) {
 		if d.Event == nil || d.Event.ID != d.EventID || d.Endpoint == nil || d.Endpoint.ID != d.EndpointID || len(d.Event.Data) == 0 {

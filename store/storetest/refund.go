@@ -71,9 +71,8 @@ func testRefunds(t *testing.T, open Opener) {
 			{1499, "", 3499, refundry.PaymentPartiallyRefunded},
 			{2, refundry.ETOOLARGE, 3499, refundry.PaymentPartiallyRefunded},
 			{1, "", 3500, refundry.PaymentRefunded},
-			// One cent past nothing left is too large; asking for "all
-			// that remains" of nothing is already refunded.
-			{1, refundry.ETOOLARGE, 3500, refundry.PaymentRefunded},
+			// Nothing left is already refunded, whatever the amount.
+			{1, refundry.EREFUNDED, 3500, refundry.PaymentRefunded},
 		}
 		for i, st := range steps {
 			res, err := s.CreateRefunds(ctx, SaleRefund(m.ID, sale.ID, Amount(st.amount)))
@@ -111,7 +110,7 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("line item refunded = %d, want 1000", li.RefundedAmount)
 		}
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, a.ID, Amount(1)))
-		wantCode(t, err, refundry.ETOOLARGE)
+		wantCode(t, err, refundry.EREFUNDED)
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, a.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 
@@ -130,7 +129,7 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("sale after = %+v", got)
 		}
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, b.ID, Amount(1)))
-		wantCode(t, err, refundry.ETOOLARGE)
+		wantCode(t, err, refundry.EREFUNDED)
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, b.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 		CheckInvariants(t, s, m.ID)
@@ -153,7 +152,7 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("refund in full = %d, want 1800", res.Refunds[0].Amount)
 		}
 		_, err = s.CreateRefunds(ctx, TransactionRefund(m.ID, t2.ID, Amount(1)))
-		wantCode(t, err, refundry.ETOOLARGE)
+		wantCode(t, err, refundry.EREFUNDED)
 		_, err = s.CreateRefunds(ctx, TransactionRefund(m.ID, t2.ID, nil))
 		wantCode(t, err, refundry.EREFUNDED)
 		got := MustFindSale(t, s, m.ID, sale.ID)
