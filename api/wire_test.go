@@ -102,7 +102,7 @@ func TestRefundedAtOnlyWhenSucceeded(t *testing.T) {
 	if !e.sim.Settle(later.str("id"), "succeeded") {
 		t.Fatal("simulator did not hold the refund")
 	}
-	if n, err := e.eng.Recover(context.Background(), e.eng.Now().Add(time.Second), 100); err != nil || n != 1 {
+	if n, err := e.eng.Recover(context.Background(), e.eng.Now().Add(time.Hour), 100); err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v", n, err)
 	}
 	check(e.do("GET", "/v1/refunds/"+later.str("id"), e.keyA, ""), "succeeded", true)
