@@ -151,11 +151,13 @@ func RunRecovery(t *testing.T, open Opener) {
 		s := open(t)
 		m := MustCreateMerchant(t, s)
 		old := pendingRefunds(t, s, m.ID, 600)
-		if err := s.DeferRefunds(ctx, m.ID, old, time.Now()); err != nil {
+		crashed := pendingRefunds(t, s, m.ID, 1)
+		// Asked at the very time of the pass, so that however slowly the
+		// refunds above were made, their backoff has not run out.
+		now := time.Now()
+		if err := s.DeferRefunds(ctx, m.ID, old, now); err != nil {
 			t.Fatal(err)
 		}
-		crashed := pendingRefunds(t, s, m.ID, 1)
-		now := time.Now()
 		rs, err := s.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: now, Now: now, Limit: 500})
 		if err != nil {
 			t.Fatal(err)
