@@ -70,6 +70,9 @@ type store interface {
 	SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error)
 	ListRefunds(ctx context.Context, merchantID string, f refundry.RefundFilter) ([]*refundry.Refund, bool, error)
 	CreateReferral(ctx context.Context, r *refundry.Referral, idem *refundry.Idempotency) (bool, error)
+	FindOrigin(ctx context.Context, merchantID, slug string) (*refundry.Origin, error)
+	VoidReferrals(ctx context.Context, merchantID string, originID int64, at time.Time) ([]*refundry.Referral, error)
+	ListReferrals(ctx context.Context, merchantID string, originID int64) ([]*refundry.Referral, error)
 	ListEvents(ctx context.Context, merchantID string, f refundry.EventFilter) ([]*refundry.Event, bool, error)
 	ListAuditLog(ctx context.Context, merchantID string, f refundry.AuditFilter) ([]*refundry.AuditEntry, bool, error)
 	ListNotifications(ctx context.Context, merchantID string, f refundry.NotificationFilter) ([]*refundry.Notification, bool, error)
@@ -259,8 +262,12 @@ func (d *driver) randomStep() {
 		d.settle()
 	case n < 94:
 		d.replay()
-	default:
+	case n < 97:
 		d.referral()
+	case n < 98:
+		d.voidOrigin()
+	default:
+		d.find()
 	}
 }
 
@@ -714,6 +721,87 @@ func (d *driver) referral() {
 	}
 	d.same("answer", answers...)
 	d.count("referral", answers[0])
+}
+
+// voidOrigin voids an origin's referrals directly, as an event's refund
+// does, and reads them back.
+func (d *driver) voidOrigin() {
+	r := d.rng
+	info := d.sales[d.pickSale()]
+	slug := info.reference
+	if r.IntN(2) == 0 {
+		slug = fmt.Sprintf("show:%d", r.IntN(4)) // show:3 is never made: ENOTFOUND
+	}
+	merchant := info.merchant
+	if r.IntN(10) == 0 {
+		merchant = 1 - merchant
+	}
+	d.op = fmt.Sprintf("VoidReferrals(%s of merchant %d)", slug, merchant)
+	answers := make([]any, len(d.sides))
+	for j, s := range d.sides {
+		mid := d.merchants[merchant].ID
+		o, err := s.st.FindOrigin(d.ctx(), mid, slug)
+		if err != nil {
+			answers[j] = errAnswer(err)
+			continue
+		}
+		voided, err := s.st.VoidReferrals(d.ctx(), mid, o.ID, d.clk.Now())
+		if err != nil {
+			answers[j] = errAnswer(err)
+			continue
+		}
+		all, err := s.st.ListReferrals(d.ctx(), mid, o.ID)
+		if err != nil {
+			answers[j] = errAnswer(err)
+			continue
+		}
+		answers[j] = map[string]any{"origin": o.Slug, "kind": o.Kind, "voided": voided, "referrals": all}
+	}
+	d.same("answer", answers...)
+	d.count("void", answers[0])
+}
+
+// find looks a sale up by each of its identities.
+func (d *driver) find() {
+	r := d.rng
+	i := d.pickSale()
+	info := d.sales[i]
+	merchant := info.merchant
+	if r.IntN(10) == 0 {
+		merchant = 1 - merchant // invariant 5: answered as missing
+	}
+	how := r.IntN(6)
+	part := 0
+	if info.ok {
+		part = r.IntN(max(info.lines, info.txns))
+	}
+	d.op = fmt.Sprintf("FindSale(sale %d of merchant %d, lookup %d, part %d)", i, merchant, how, part)
+	answers := make([]any, len(d.sides))
+	for j, s := range d.sides {
+		by := refundry.SaleLookup{Reference: info.reference}
+		if sale := s.sales[i]; sale != nil {
+			switch how {
+			case 1:
+				by = refundry.SaleLookup{ID: sale.ID}
+			case 2:
+				by = refundry.SaleLookup{LineItemID: sale.LineItems[part%len(sale.LineItems)].ID}
+			case 3:
+				by = refundry.SaleLookup{TransactionID: sale.Transactions[part%len(sale.Transactions)].ID}
+			case 4:
+				by = refundry.SaleLookup{TransactionNumber: sale.Transactions[part%len(sale.Transactions)].Number}
+			case 5:
+				by = refundry.SaleLookup{TransactionReference: sale.Transactions[part%len(sale.Transactions)].Reference}
+			}
+		}
+		sale, err := s.st.FindSale(d.ctx(), d.merchants[merchant].ID, by)
+		if err != nil {
+			answers[j] = errAnswer(err)
+			continue
+		}
+		answers[j] = sale
+	}
+	d.same("answer", answers...)
+	d.count(fmt.Sprintf("find by lookup %d", how), answers[0])
 }
 
 // ---- comparison ----
