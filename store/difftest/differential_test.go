@@ -68,6 +68,7 @@ type store interface {
 	FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error)
 	CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error)
 	SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error)
+	ListSales(ctx context.Context, merchantID string, f refundry.SaleFilter) ([]*refundry.Sale, bool, error)
 	ListRefunds(ctx context.Context, merchantID string, f refundry.RefundFilter) ([]*refundry.Refund, bool, error)
 	CreateReferral(ctx context.Context, r *refundry.Referral, idem *refundry.Idempotency) (bool, error)
 	FindOrigin(ctx context.Context, merchantID, slug string) (*refundry.Origin, error)
@@ -266,8 +267,10 @@ func (d *driver) randomStep() {
 		d.referral()
 	case n < 98:
 		d.voidOrigin()
-	default:
+	case n < 99:
 		d.find()
+	default:
+		d.listSales()
 	}
 }
 
@@ -294,8 +297,11 @@ var (
 	currencies = []string{"USD", "USD", "USD", "JPY", "KWD"}
 	gateways   = []string{refundry.GatewaySimulator, refundry.GatewaySimulator, refundry.GatewaySimulator,
 		refundry.GatewaySimulator, refundry.GatewayStripe, refundry.GatewayOffsite}
-	firstNames = []string{"Ada", "Grace", "Alan", ""}
-	lastNames  = []string{"Lovelace", "Hopper", "Turing", ""}
+	// Names and emails in several cases, some past A to Z: searches and
+	// the email filter fold A to Z only, on both stores alike.
+	firstNames = []string{"Ada", "Grace", "Alan", "", "ÉMILE", "émile", "Ådne"}
+	lastNames  = []string{"Lovelace", "Hopper", "Turing", "", "Østergård", "O'Brien", "ÖZIL"}
+	emails     = []string{"c%d@example.com", "C%d@example.com", "c%d@EXAMPLE.COM"}
 )
 
 func (d *driver) newSaleSpec() *saleSpec {
@@ -303,10 +309,13 @@ func (d *driver) newSaleSpec() *saleSpec {
 	sp := &saleSpec{merchant: r.IntN(2), currency: currencies[r.IntN(len(currencies))],
 		reference: fmt.Sprintf("order-%d", len(d.sales)),
 		// A few customers per merchant, so that sales find and rename them.
-		email: fmt.Sprintf("c%d@example.com", r.IntN(6)),
+		email: fmt.Sprintf(emails[r.IntN(len(emails))], r.IntN(6)),
 		first: firstNames[r.IntN(len(firstNames))], last: lastNames[r.IntN(len(lastNames))]}
 	if r.IntN(20) == 0 && len(d.sales) > 0 {
 		sp.reference = d.sales[r.IntN(len(d.sales))].reference // taken, most likely: ECONFLICT
+		if r.IntN(2) == 0 {
+			sp.reference = strings.ToUpper(sp.reference) // another order number
+		}
 	}
 	var total int64
 	for range 1 + r.IntN(4) {
@@ -802,6 +811,37 @@ func (d *driver) find() {
 	}
 	d.same("answer", answers...)
 	d.count(fmt.Sprintf("find by lookup %d", how), answers[0])
+}
+
+// listSales lists a merchant's sales through a random filter, every page.
+func (d *driver) listSales() {
+	r := d.rng
+	merchant := r.IntN(2)
+	var f refundry.SaleFilter
+	switch r.IntN(5) {
+	case 0:
+		f.Status = []string{refundry.PaymentPaid, refundry.PaymentPartiallyRefunded, refundry.PaymentRefunded}[r.IntN(3)]
+	case 1:
+		f.CustomerEmail = fmt.Sprintf(emails[r.IntN(len(emails))], r.IntN(6))
+	case 2:
+		f.Reference = fmt.Sprintf("order-%d", r.IntN(len(d.sales)+1))
+	default:
+		words := []string{"c1", "C", "order-1", "ORDER-", "ada", "ÉM", "ém", "øster", "Øster", "o'b", "özil", "ÖZIL", "ada lo", "Grace H", "@"}
+		f.Search = words[r.IntN(len(words))]
+	}
+	f.Limit = 1 + r.IntN(refundry.MaxPageLimit)
+	d.op = fmt.Sprintf("ListSales(merchant %d, %+v)", merchant, f)
+	answers := make([]any, len(d.sides))
+	for j, s := range d.sides {
+		answers[j] = d.all(s, func(p refundry.Page) (any, string, bool, error) {
+			g := f
+			g.Page = refundry.Page{Limit: f.Limit, StartingAfter: p.StartingAfter}
+			l, more, err := s.st.ListSales(d.ctx(), d.merchants[merchant].ID, g)
+			return l, lastID(l, func(s *refundry.Sale) string { return s.ID }), more, err
+		})
+	}
+	d.same("answer", answers...)
+	d.count("list sales", nil)
 }
 
 // ---- comparison ----
