@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -120,13 +121,13 @@ func withOutbox(eng *engine.Engine, logger *slog.Logger, h func(w http.ResponseW
 			Error(w, r, logger, err)
 			return
 		}
-		h(w, r, o, MerchantFrom(r.Context()).ID)
+		h(w, r, o, edge.MerchantFrom(r.Context()).ID)
 	})
 }
 
 func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := ReadBody(w, r, MaxBody)
+		body, err := edge.ReadBody(w, r, MaxBody)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -139,7 +140,7 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		ep := &refundry.WebhookEndpoint{MerchantID: MerchantFrom(r.Context()).ID, URL: in.URL, EnabledEvents: in.EnabledEvents}
+		ep := &refundry.WebhookEndpoint{MerchantID: edge.MerchantFrom(r.Context()).ID, URL: in.URL, EnabledEvents: in.EnabledEvents}
 		if err := eng.CreateWebhookEndpoint(r.Context(), ep); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -148,7 +149,7 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 		out.Secret = ep.Secret // shown this once
 		// 201 like every other create of the native API (sales, refunds,
 		// referrals), so a client tells creation apart the same way.
-		WriteJSON(w, http.StatusCreated, out)
+		edge.WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
@@ -180,7 +181,7 @@ func handleGetWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Hand
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderEndpoint(e))
+		edge.WriteJSON(w, http.StatusOK, renderEndpoint(e))
 	})
 }
 
@@ -199,7 +200,7 @@ func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
+		edge.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
 	})
 }
 
@@ -219,7 +220,7 @@ func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderEndpoint(e))
+		edge.WriteJSON(w, http.StatusOK, renderEndpoint(e))
 	})
 }
 
@@ -265,7 +266,7 @@ func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderDelivery(d))
+		edge.WriteJSON(w, http.StatusOK, renderDelivery(d))
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -95,13 +95,13 @@ type transaction struct {
 func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
+		m := edge.MerchantFrom(ctx)
 		number, err := parseNumber(r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -173,14 +173,14 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, out)
+		edge.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
 // parseNumber reads the path's id: "Numeric ID of the instance", "Minimum
 // value is 1". Digits only, so "+7", " 7" and "7.0" are refused too.
 func parseNumber(s string) (int64, error) {
-	bad := &wireError{http.StatusBadRequest, "Transaction id must be an integer of at least 1."}
+	bad := &edge.WireError{Status: http.StatusBadRequest, Message: "Transaction id must be an integer of at least 1."}
 	if s == "" || len(s) > 18 {
 		return 0, bad
 	}
@@ -205,15 +205,15 @@ func decodeRefund(body []byte) (refundBody, error) {
 	out := refundBody{createdSource: "manual"}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return out, &wireError{http.StatusBadRequest, "A request body is required: a Transaction object."}
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: "A request body is required: a Transaction object."}
 	}
 	var v any
-	if err := api.DecodeJSON(body, &v); err != nil {
-		return out, &wireError{http.StatusBadRequest, refundry.ErrorMessage(err)}
+	if err := edge.DecodeJSON(body, &v); err != nil {
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: refundry.ErrorMessage(err)}
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return out, &wireError{http.StatusBadRequest, "Request body must be a JSON object."}
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: "Request body must be a JSON object."}
 	}
 	var ve validationError
 	for k, val := range obj {
