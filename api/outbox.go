@@ -113,15 +113,10 @@ func unixPtr(t time.Time) *int64 {
 	return &n
 }
 
-// withOutbox runs h with the engine's outbox, or answers the wiring fault.
-func withOutbox(eng *engine.Engine, logger *slog.Logger, h func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string)) http.Handler {
+// withMerchant runs h with the id of the request's merchant.
+func withMerchant(h func(w http.ResponseWriter, r *http.Request, merchantID string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, err := eng.Outbox()
-		if err != nil {
-			Error(w, r, logger, err)
-			return
-		}
-		h(w, r, o, edge.MerchantFrom(r.Context()).ID)
+		h(w, r, edge.MerchantFrom(r.Context()).ID)
 	})
 }
 
@@ -154,13 +149,13 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 }
 
 func handleListWebhookEndpoints(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		_, page, err := listQuery(r)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		es, more, err := o.ListWebhookEndpoints(r.Context(), merchantID, page)
+		es, more, err := eng.ListWebhookEndpoints(r.Context(), merchantID, page)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -170,13 +165,13 @@ func handleListWebhookEndpoints(eng *engine.Engine, logger *slog.Logger) http.Ha
 }
 
 func handleGetWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		e, err := o.FindWebhookEndpoint(r.Context(), merchantID, id)
+		e, err := eng.FindWebhookEndpoint(r.Context(), merchantID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -186,7 +181,7 @@ func handleGetWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Hand
 }
 
 func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -196,7 +191,7 @@ func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		if err := o.DeleteWebhookEndpoint(r.Context(), merchantID, id); err != nil {
+		if err := eng.DeleteWebhookEndpoint(r.Context(), merchantID, id); err != nil {
 			Error(w, r, logger, err)
 			return
 		}
@@ -205,7 +200,7 @@ func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 }
 
 func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -215,7 +210,7 @@ func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		e, err := o.EnableWebhookEndpoint(r.Context(), merchantID, id)
+		e, err := eng.EnableWebhookEndpoint(r.Context(), merchantID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -225,7 +220,7 @@ func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 }
 
 func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -236,7 +231,7 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, err)
 			return
 		}
-		ds, more, err := o.ListDeliveries(r.Context(), merchantID, id, page)
+		ds, more, err := eng.ListDeliveries(r.Context(), merchantID, id, page)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -246,7 +241,7 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 }
 
 func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -261,7 +256,7 @@ func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, refundry.Errorf(refundry.ENOTFOUND, "No such delivery: '%s'", truncateID(did)))
 			return
 		}
-		d, err := o.ReplayDelivery(r.Context(), merchantID, id, did)
+		d, err := eng.ReplayDelivery(r.Context(), merchantID, id, did)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -271,7 +266,7 @@ func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler 
 }
 
 func handleListNotifications(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		q, page, err := listQuery(r, "status")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -284,7 +279,7 @@ func handleListNotifications(eng *engine.Engine, logger *slog.Logger) http.Handl
 			Error(w, r, logger, paramInvalid("status", "Status must be unsent, sent or failed."))
 			return
 		}
-		ns, more, err := o.ListNotifications(r.Context(), merchantID, f)
+		ns, more, err := eng.ListNotifications(r.Context(), merchantID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

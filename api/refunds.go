@@ -100,7 +100,7 @@ func handleGetRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		rf, err := eng.Store.FindRefund(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
+		rf, err := eng.FindRefund(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -152,7 +152,7 @@ func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		refunds, more, err := eng.Store.ListRefunds(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
+		refunds, more, err := eng.ListRefunds(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

@@ -165,7 +165,7 @@ func handleGetSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		s, err := eng.Store.FindSale(r.Context(), edge.MerchantFrom(r.Context()).ID, refundry.SaleLookup{ID: id})
+		s, err := eng.FindSale(r.Context(), edge.MerchantFrom(r.Context()).ID, refundry.SaleLookup{ID: id})
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -188,7 +188,7 @@ func handleListSales(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, paramInvalid("status", "Status must be paid, partially_refunded or refunded."))
 			return
 		}
-		sales, more, err := eng.Store.ListSales(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
+		sales, more, err := eng.ListSales(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

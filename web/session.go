@@ -164,7 +164,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			// A key deleted, revoked or expired since sign-in ends its
 			// sessions: it is read afresh on every request, never cached.
 			var err error
-			key, err = d.eng.Store.FindAPIKey(r.Context(), s.keyID)
+			key, err = d.eng.FindAPIKey(r.Context(), s.keyID)
 			if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && key.Usable(d.eng.Now()) != nil) {
 				d.sessions.delete(id)
 				s = nil

@@ -59,7 +59,7 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 
 	bearerKey := "Bearer " + key

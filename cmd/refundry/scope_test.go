@@ -142,7 +142,7 @@ func TestScopesOnEveryRoute(t *testing.T) {
 	keys["expired"] = text
 	keys["none"] = ""
 
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 
 	missing := refundry.NewID()

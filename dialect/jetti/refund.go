@@ -111,7 +111,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		sale, err := eng.Store.FindSale(ctx, m.ID, refundry.SaleLookup{TransactionNumber: number})
+		sale, err := eng.FindSale(ctx, m.ID, refundry.SaleLookup{TransactionNumber: number})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -328,7 +328,7 @@ func (b refundBody) minorUnits(cur refundry.Currency) (amount *int64, fee int64,
 
 // load renders the transaction as it is now, with what its refunds say.
 func load(ctx context.Context, eng *engine.Engine, merchantID string, number int64) (*transaction, error) {
-	sale, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionNumber: number})
+	sale, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionNumber: number})
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func listRefunds(ctx context.Context, eng *engine.Engine, merchantID, txnID stri
 	var all []*refundry.Refund
 	f := refundry.RefundFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}, TransactionID: txnID}
 	for {
-		page, more, err := eng.Store.ListRefunds(ctx, merchantID, f)
+		page, more, err := eng.ListRefunds(ctx, merchantID, f)
 		if err != nil {
 			return nil, err
 		}

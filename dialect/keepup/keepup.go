@@ -150,18 +150,18 @@ func findSale(ctx context.Context, eng *engine.Engine, merchantID, saleID string
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
 	}
 	if refundry.ValidID(saleID) {
-		s, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: saleID})
+		s, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{ID: saleID})
 		if refundry.ErrorCode(err) != refundry.ENOTFOUND {
 			return s, err
 		}
 	}
-	return eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
+	return eng.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
 }
 
 // refundPending reports whether a gateway still holds any of the sale's
 // refunds: the answer then says so rather than claim money went back.
 func refundPending(ctx context.Context, eng *engine.Engine, merchantID, saleID string) (bool, error) {
-	refunds, _, err := eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{
+	refunds, _, err := eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{
 		Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: refundry.RefundPending,
 	})
 	return len(refunds) > 0, err

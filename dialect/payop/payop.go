@@ -230,9 +230,9 @@ func findTransaction(ctx context.Context, eng *engine.Engine, merchantID, ident 
 	if len(ident) > maxIdentifier {
 		return nil, notFound
 	}
-	sale, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionReference: ident})
+	sale, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionReference: ident})
 	if refundry.ErrorCode(err) == refundry.ENOTFOUND && refundry.ValidID(ident) {
-		sale, err = eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionID: ident})
+		sale, err = eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionID: ident})
 	}
 	if err != nil {
 		return nil, err

@@ -136,7 +136,7 @@ func findProductSale(ctx context.Context, eng *engine.Engine, merchantID, id str
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No product sale with that ID.")
 	}
-	return eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{LineItemID: id})
+	return eng.FindSale(ctx, merchantID, refundry.SaleLookup{LineItemID: id})
 }
 
 // parseAmount converts the body's amount to minor units of the sale's
