@@ -88,8 +88,8 @@ func renderSale(s *refundry.Sale) saleJSON {
 			tj.BaseAmount = &t.BaseAmount
 		}
 		out.Transactions = append(out.Transactions, tj)
-		out.Refundable += t.Amount - t.RefundedAmount
 	}
+	out.Refundable = s.Refundable()
 	return out
 }
 

@@ -86,7 +86,7 @@ func (d *dashboard) overview(ctx context.Context, merchantID string) (*overviewD
 		for _, ref := range refunds {
 			read++
 			cursor = ref.ID
-			if ref.Status != refundry.RefundPending && ref.Status != refundry.RefundSucceeded {
+			if !refundry.RefundReserves(ref.Status) {
 				continue
 			}
 			day := int(ref.Created.UTC().Sub(from) / (24 * time.Hour))

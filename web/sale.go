@@ -64,17 +64,6 @@ type saleData struct {
 	Notice      string
 }
 
-// saleRemaining is what remains refundable on the whole sale: what
-// remains on its payments, capped by its own total (as refundry.PlanRefund
-// decides it).
-func saleRemaining(s *refundry.Sale) int64 {
-	var r int64
-	for _, t := range s.Transactions {
-		r += t.Amount - t.RefundedAmount
-	}
-	return max(min(r, s.Amount-s.RefundedAmount), 0)
-}
-
 // loadSale reads everything the sale page shows.
 func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleData, error) {
 	if !refundry.ValidID(id) {
@@ -84,17 +73,16 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 	if err != nil {
 		return nil, err
 	}
-	data := &saleData{Sale: sale, Remaining: saleRemaining(sale)}
+	data := &saleData{Sale: sale, Remaining: sale.Refundable()}
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
-		// A line item can never give back more than the sale still can.
-		rem := max(min(li.Amount-li.RefundedAmount, data.Remaining), 0)
+		rem := sale.LineRefundable(li)
 		data.Lines = append(data.Lines, lineRow{li, rem})
 		data.Targets = append(data.Targets, targetOption{"line:" + li.ID,
 			"Line item: " + li.Name + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
 	for _, t := range sale.Transactions {
-		rem := max(t.Amount-t.RefundedAmount, 0)
+		rem := t.Refundable()
 		data.Txns = append(data.Txns, txnRow{t, rem})
 		data.Targets = append(data.Targets, targetOption{"txn:" + t.ID,
 			"Payment #" + strconv.FormatInt(t.Number, 10) + " via " + t.Gateway + " (" + formatMoney(rem, sale.Currency) + " remains)"})

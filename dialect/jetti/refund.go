@@ -394,7 +394,7 @@ func render(sale *refundry.Sale, txn *refundry.Transaction, refunds []*refundry.
 	// that count against the transaction (pending or succeeded).
 	var fees int64
 	for _, rf := range refunds {
-		if rf.Status == refundry.RefundPending || rf.Status == refundry.RefundSucceeded {
+		if refundry.RefundReserves(rf.Status) {
 			fees += rf.Fee
 		}
 	}
