@@ -182,7 +182,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			return
 		}
 		// Who may do what is edge's one table, for the dashboard as for
-		// every API route: a session may what its key's scope allows.
+		// every API route: a session may do what its key's scope allows.
 		s.canRefund = edge.May(key.Scope, http.MethodPost, basePath+"/sales/{id}/refund")
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
