@@ -277,11 +277,7 @@ func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([
 }
 
 func saleRemaining(s *Sale) int64 {
-	var r int64
-	for _, t := range s.Transactions {
-		r += t.Amount - t.RefundedAmount
-	}
-	return min(r, s.Amount-s.RefundedAmount)
+	return s.Refundable()
 }
 
 // Settlement is a gateway's final word on a pending refund.

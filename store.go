@@ -110,11 +110,49 @@ type RefundResult struct {
 	Replayed bool // the Idempotency-Key was seen: nothing new was written
 }
 
-// Store keeps everything durable. Each method is one database transaction.
-// Implementations: store/sqlite and store/postgres; both pass
-// store/storetest. Objects of another merchant are answered exactly like
-// missing ones (ENOTFOUND), never with a different error (invariant 5).
+// Store keeps everything durable, in one database: each aggregate's
+// store, the outbox and the refund batches. Each method is one database
+// transaction. Implementations: store/sqlite and store/postgres; both pass
+// store/storetest and check at compile time that they are a Store. Objects
+// of another merchant are answered exactly like missing ones (ENOTFOUND),
+// never with a different error (invariant 5).
 type Store interface {
+	MerchantStore
+	AuditStore
+	SaleStore
+	RefundStore
+	ReferralStore
+	EventStore
+	Outbox
+	BatchStore
+	Pinger
+	Close() error
+}
+
+// Stores is what the engine is given: one store per aggregate, each a
+// field the compiler checks, so that a capability the engine needs is
+// never found (or missed) at run time. One database usually keeps them
+// all (StoresOf); a field may be a different implementation, such as a
+// test's store that fails on purpose.
+type Stores struct {
+	Merchants MerchantStore
+	Audit     AuditStore
+	Sales     SaleStore
+	Refunds   RefundStore
+	Referrals ReferralStore
+	Events    EventStore
+	Outbox    Outbox
+	Batches   BatchStore
+	Health    Pinger
+}
+
+// StoresOf returns the stores one database keeps, each of them s.
+func StoresOf(s Store) Stores {
+	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s, Health: s}
+}
+
+// MerchantStore keeps merchants and their API keys.
+type MerchantStore interface {
 	// CreateMerchant stores a merchant and its first API key.
 	// Returns ECONFLICT if the slug is taken.
 	CreateMerchant(ctx context.Context, m *Merchant, key *APIKey) error
@@ -136,7 +174,10 @@ type Store interface {
 	// was revoked before, and returns it. Returns ENOTFOUND if the merchant
 	// has no such key.
 	RevokeAPIKey(ctx context.Context, merchantID, id string) (*APIKey, error)
+}
 
+// AuditStore keeps each merchant's audit log.
+type AuditStore interface {
 	// RecordAudit stores an audit entry on its own: a refused write, which
 	// changed nothing. Writes that change data record theirs themselves,
 	// in their own transaction, when the context carries an Actor.
@@ -144,7 +185,11 @@ type Store interface {
 	// ListAuditLog returns one page of the merchant's audit log, newest
 	// first, and whether more follow.
 	ListAuditLog(ctx context.Context, merchantID string, f AuditFilter) ([]*AuditEntry, bool, error)
+}
 
+// SaleStore keeps sales with their customers, line items and
+// transactions.
+type SaleStore interface {
 	// CreateSale stores a validated sale with its customer (found or made by
 	// email), line items and transactions, assigning ids, transaction
 	// numbers and timestamps, and appends sale.created. With idem set and
@@ -158,7 +203,11 @@ type Store interface {
 	FindSale(ctx context.Context, merchantID string, by SaleLookup) (*Sale, error)
 	// ListSales returns one page, newest first, and whether more follow.
 	ListSales(ctx context.Context, merchantID string, f SaleFilter) ([]*Sale, bool, error)
+}
 
+// RefundStore keeps refunds: it reserves them against their sale
+// (invariant 2), settles them and schedules their recovery.
+type RefundStore interface {
 	// CreateRefunds reserves and records the refunds PlanRefund gives for
 	// req, in one transaction with their refund.created events (and
 	// refund.succeeded for those that start succeeded, sale.refunded when
@@ -196,7 +245,10 @@ type Store interface {
 	// its backoff, as after a claim. Refunds that are not pending (or not
 	// the merchant's) are left as they are.
 	DeferRefunds(ctx context.Context, merchantID string, ids []string, now time.Time) error
+}
 
+// ReferralStore keeps referrals and their origins.
+type ReferralStore interface {
 	// CreateReferral stores a validated referral, resolving r.OriginSlug:
 	// an event slug's origin is created on first use; a purchase must be a
 	// sale's reference (ENOTFOUND otherwise). Appends referral.created.
@@ -211,14 +263,18 @@ type Store interface {
 	// yet, appends referral.voided for each, and returns those it voided.
 	// Returns ENOTFOUND if the merchant has no such origin.
 	VoidReferrals(ctx context.Context, merchantID string, originID int64, at time.Time) ([]*Referral, error)
+}
 
+// EventStore reads the events every state change appends.
+type EventStore interface {
 	// ListEvents returns one page, newest first, and whether more follow.
 	ListEvents(ctx context.Context, merchantID string, f EventFilter) ([]*Event, bool, error)
+}
 
+// Pinger tells whether the database answers.
+type Pinger interface {
 	// Ping reports whether the database answers, cheaply: background
 	// loops probe it while it is down so that they resume as soon as it
 	// is back. Returns an error when it does not.
 	Ping(ctx context.Context) error
-
-	Close() error
 }

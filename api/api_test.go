@@ -18,6 +18,7 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/store/sqlite"
@@ -55,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	if e.keyB, err = eng.CreateMerchant(ctx, &refundry.Merchant{Slug: "store-b", Name: "B", Currency: "USD"}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(api.Observe(logger, api.NewHandler(eng, logger)))
+	e.srv = httptest.NewServer(edge.Observe(logger, api.NewHandler(eng, logger)))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -706,8 +707,8 @@ func TestReferrals(t *testing.T) {
 
 func TestRequestIDInLogs(t *testing.T) {
 	var buf syncWriter
-	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(&buf, nil)})
-	h := api.Observe(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	logger := slog.New(edge.LogHandler{Handler: slog.NewTextHandler(&buf, nil)})
+	h := edge.Observe(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside the handler")
 		w.WriteHeader(http.StatusNoContent)
 	}))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -49,13 +50,13 @@ func renderBatch(b *refundry.RefundBatch) refundBatchJSON {
 // worker refunds the rows in the background.
 func handleCreateRefundBatch(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := MerchantFrom(r.Context())
-		body, err := ReadBody(w, r, MaxBatchBody)
+		m := edge.MerchantFrom(r.Context())
+		body, err := edge.ReadBody(w, r, MaxBatchBody)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		idem, err := Idempotency(r, body)
+		idem, err := edge.Idempotency(r, body)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -84,7 +85,7 @@ func handleCreateRefundBatch(eng *engine.Engine, logger *slog.Logger) http.Handl
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		w.Header().Set("Location", "/v1/refund_batches/"+b.ID)
-		WriteJSON(w, http.StatusAccepted, renderBatch(b))
+		edge.WriteJSON(w, http.StatusAccepted, renderBatch(b))
 	})
 }
 
@@ -105,7 +106,7 @@ func decodeBatchJSON(body []byte) ([]*refundry.BatchRow, error) {
 	}
 	rows := make([]*refundry.BatchRow, 0, len(in))
 	for i, j := range in {
-		amount, err := Amount(j.Amount, "rows["+strconv.Itoa(i)+"].amount")
+		amount, err := edge.Amount(j.Amount, "rows["+strconv.Itoa(i)+"].amount")
 		if err != nil {
 			return nil, err
 		}
@@ -121,12 +122,12 @@ func handleGetRefundBatch(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, err)
 			return
 		}
-		b, err := eng.FindRefundBatch(r.Context(), MerchantFrom(r.Context()).ID, id)
+		b, err := eng.FindRefundBatch(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderBatch(b))
+		edge.WriteJSON(w, http.StatusOK, renderBatch(b))
 	})
 }
 
@@ -140,7 +141,7 @@ func handleRefundBatchOutcome(eng *engine.Engine, logger *slog.Logger) http.Hand
 			Error(w, r, logger, err)
 			return
 		}
-		m := MerchantFrom(r.Context())
+		m := edge.MerchantFrom(r.Context())
 		const page = 1000
 		rows, err := eng.ListBatchRows(r.Context(), m.ID, id, 0, page)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 )
 
 // apiError is an error found at this edge (decoding, query parameters)
@@ -45,10 +46,10 @@ type errorDetail struct {
 // and the client sees a safe message (invariant 7: nothing a client sends
 // is answered 500, so a 500 here is always our fault).
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	NoteError(r.Context(), err)
+	edge.NoteError(r.Context(), err)
 	var ae *apiError
 	if errors.As(err, &ae) {
-		WriteJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
+		edge.WriteJSON(w, ae.status, errorBody{errorDetail{ae.typ, ae.code, ae.message, ae.param}})
 		return
 	}
 	status, typ, code := http.StatusInternalServerError, "api_error", "internal_error"
@@ -86,6 +87,6 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 	default:
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	SetRetryAfter(w, err)
-	WriteJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
+	edge.SetRetryAfter(w, err)
+	edge.WriteJSON(w, status, errorBody{errorDetail{typ, code, msg, param}})
 }

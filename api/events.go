@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -37,7 +38,7 @@ func handleListEvents(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			slices.Sort(f.Types)
 			f.Types = slices.Compact(f.Types)
 		}
-		events, more, err := eng.Store.ListEvents(r.Context(), MerchantFrom(r.Context()).ID, f)
+		events, more, err := eng.ListEvents(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 )
 
 // Fuzz targets for the native API's request decoders and the JSON reader
@@ -18,8 +19,8 @@ import (
 // that nothing panics. Their corpora are in testdata/fuzz; .ci/fuzz runs
 // each for a few seconds.
 
-// FuzzCheckJSON: a body CheckJSON passes is one valid JSON value in
-// UTF-8, nested at most MaxDepth deep, with no key twice in an object;
+// FuzzCheckJSON: a body edge.CheckJSON passes is one valid JSON value in
+// UTF-8, nested at most edge.MaxDepth deep, with no key twice in an object;
 // it decodes, and re-encodes to a body that passes and decodes the same.
 func FuzzCheckJSON(f *testing.F) {
 	for _, s := range []string{
@@ -29,7 +30,7 @@ func FuzzCheckJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		err := CheckJSON(body)
+		err := edge.CheckJSON(body)
 		if len(bytes.TrimSpace(body)) == 0 {
 			if err != nil {
 				t.Fatalf("blank body refused: %v", err)
@@ -38,31 +39,31 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		if err != nil {
 			if refundry.ErrorCode(err) != refundry.EINVALID {
-				t.Fatalf("CheckJSON(%q) = %v, want EINVALID", body, err)
+				t.Fatalf("edge.CheckJSON(%q) = %v, want EINVALID", body, err)
 			}
 			return
 		}
 		if !json.Valid(body) || !utf8.Valid(body) {
-			t.Fatalf("CheckJSON passed %q, which is not valid JSON in UTF-8", body)
+			t.Fatalf("edge.CheckJSON passed %q, which is not valid JSON in UTF-8", body)
 		}
-		if d := depth(body); d > MaxDepth {
-			t.Fatalf("CheckJSON passed %q, nested %d deep", body, d)
+		if d := depth(body); d > edge.MaxDepth {
+			t.Fatalf("edge.CheckJSON passed %q, nested %d deep", body, d)
 		}
 		var v any
-		if err := DecodeJSON(body, &v); err != nil {
-			t.Fatalf("DecodeJSON(%q) = %v after CheckJSON passed it", body, err)
+		if err := edge.DecodeJSON(body, &v); err != nil {
+			t.Fatalf("edge.DecodeJSON(%q) = %v after edge.CheckJSON passed it", body, err)
 		}
 		// Every key in the text survives decoding: none was a duplicate
 		// that the map swallowed.
 		if got, sent := countKeys(v), namesIn(t, body); got != sent {
-			t.Fatalf("CheckJSON passed %q: %d keys sent, %d once decoded", body, sent, got)
+			t.Fatalf("edge.CheckJSON passed %q: %d keys sent, %d once decoded", body, sent, got)
 		}
 		again, err := json.Marshal(v)
 		if err != nil {
 			t.Fatalf("re-encode %q: %v", body, err)
 		}
 		var w any
-		if err := DecodeJSON(again, &w); err != nil || !reflect.DeepEqual(v, w) {
+		if err := edge.DecodeJSON(again, &w); err != nil || !reflect.DeepEqual(v, w) {
 			t.Fatalf("%q re-encoded as %q decodes to %#v, %v; want %#v", body, again, w, err, v)
 		}
 	})
@@ -159,7 +160,7 @@ func FuzzDecodeRefund(f *testing.F) {
 		if err := DecodeStrict(body, &req); err != nil {
 			return
 		}
-		amount, err := Amount(req.Amount, "amount")
+		amount, err := edge.Amount(req.Amount, "amount")
 		if err != nil {
 			if _, ok := exactMinor(string(req.Amount)); ok && len(req.Amount) <= 64 {
 				t.Fatalf("amount %q refused (%v), but it is a whole number of minor units", req.Amount, err)

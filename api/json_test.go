@@ -7,9 +7,10 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
-// Invariant 7: a body every edge reads the same way, or a 4xx. CheckJSON
+// Invariant 7: a body every edge reads the same way, or a 4xx. edge.CheckJSON
 // is where ambiguity is refused for all of them.
 func TestCheckJSON(t *testing.T) {
 	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
@@ -21,8 +22,8 @@ func TestCheckJSON(t *testing.T) {
 		{"Empty", ``, ""},
 		{"Blank", " \n\t", ""},
 		{"HugeNumberIsTextToCheck", `{"amount": 1e99999}`, ""},
-		{"DepthAtLimit", nest(api.MaxDepth), ""},
-		{"DepthOverLimit", nest(api.MaxDepth + 1), "deeper than 32"},
+		{"DepthAtLimit", nest(edge.MaxDepth), ""},
+		{"DepthOverLimit", nest(edge.MaxDepth + 1), "deeper than 32"},
 		{"DeepObjects", strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000), "deeper than 32"},
 		{"DuplicateKey", `{"amount": 1, "amount": 1000}`, `key "amount" twice`},
 		{"DuplicateNested", `{"metadata": {"x": 1, "x": 2}}`, `key "x" twice`},
@@ -41,20 +42,20 @@ func TestCheckJSON(t *testing.T) {
 		{"NUL", "{\"a\": 1\x00}", "not valid JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := api.CheckJSON([]byte(tc.body))
+			err := edge.CheckJSON([]byte(tc.body))
 			if tc.want == "" {
 				if err != nil {
-					t.Fatalf("CheckJSON(%.60q) = %v, want nil", tc.body, err)
+					t.Fatalf("edge.CheckJSON(%.60q) = %v, want nil", tc.body, err)
 				}
 				return
 			}
 			if refundry.ErrorCode(err) != refundry.EINVALID || !strings.Contains(refundry.ErrorMessage(err), tc.want) {
-				t.Fatalf("CheckJSON(%.60q) = %v, want EINVALID with %q", tc.body, err, tc.want)
+				t.Fatalf("edge.CheckJSON(%.60q) = %v, want EINVALID with %q", tc.body, err, tc.want)
 			}
 			// Every decoder built on it refuses the same body.
 			var v any
-			if err := api.DecodeJSON([]byte(tc.body), &v); refundry.ErrorCode(err) != refundry.EINVALID {
-				t.Fatalf("DecodeJSON(%.60q) = %v, want EINVALID", tc.body, err)
+			if err := edge.DecodeJSON([]byte(tc.body), &v); refundry.ErrorCode(err) != refundry.EINVALID {
+				t.Fatalf("edge.DecodeJSON(%.60q) = %v, want EINVALID", tc.body, err)
 			}
 			if err := api.DecodeStrict([]byte(tc.body), &v); err == nil {
 				t.Fatalf("DecodeStrict(%.60q) accepted it", tc.body)
@@ -69,7 +70,7 @@ func TestDecodeJSONKeepsNumbersExact(t *testing.T) {
 		Other  any         `json:"other"`
 	}
 	body := `{"amount": 92233720368547758.07, "other": 0.1, "ignored": true}`
-	if err := api.DecodeJSON([]byte(body), &v); err != nil {
+	if err := edge.DecodeJSON([]byte(body), &v); err != nil {
 		t.Fatal(err)
 	}
 	if v.Amount != "92233720368547758.07" || v.Other != json.Number("0.1") {
@@ -110,7 +111,7 @@ func TestDecodeFieldNames(t *testing.T) {
 			for _, mode := range []struct {
 				decode func([]byte, any) error
 				want   string
-			}{{api.DecodeJSON, tc.lenient}, {api.DecodeFields, tc.strict}} {
+			}{{edge.DecodeJSON, tc.lenient}, {edge.DecodeFields, tc.strict}} {
 				var v req
 				err := mode.decode([]byte(tc.body), &v)
 				if mode.want == "" {

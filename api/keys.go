@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -39,7 +40,7 @@ func optUnix(t time.Time) *int64 {
 
 func handleCreateAPIKey(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := ReadBody(w, r, MaxBody)
+		body, err := edge.ReadBody(w, r, MaxBody)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -70,14 +71,14 @@ func handleCreateAPIKey(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			}
 			spec.Expires = time.Unix(n, 0).UTC()
 		}
-		key, text, err := eng.CreateAPIKey(r.Context(), MerchantFrom(r.Context()).ID, spec)
+		key, text, err := eng.CreateAPIKey(r.Context(), edge.MerchantFrom(r.Context()).ID, spec)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
 		out := renderAPIKey(key)
 		out.Secret = &text // shown this once
-		WriteJSON(w, http.StatusCreated, out)
+		edge.WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
@@ -88,7 +89,7 @@ func handleListAPIKeys(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		keys, more, err := eng.ListAPIKeys(r.Context(), MerchantFrom(r.Context()).ID, page)
+		keys, more, err := eng.ListAPIKeys(r.Context(), edge.MerchantFrom(r.Context()).ID, page)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -104,16 +105,16 @@ func handleRevokeAPIKey(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		if _, err := ReadBody(w, r, MaxBody); err != nil {
+		if _, err := edge.ReadBody(w, r, MaxBody); err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		key, err := eng.RevokeAPIKey(r.Context(), MerchantFrom(r.Context()).ID, id)
+		key, err := eng.RevokeAPIKey(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderAPIKey(key))
+		edge.WriteJSON(w, http.StatusOK, renderAPIKey(key))
 	})
 }
 
@@ -148,7 +149,7 @@ func handleListAuditLog(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		entries, more, err := eng.ListAuditLog(r.Context(), MerchantFrom(r.Context()).ID, f)
+		entries, more, err := eng.ListAuditLog(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

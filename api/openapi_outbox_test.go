@@ -90,10 +90,7 @@ func webhookConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	// failures in a row.
 	s := env.Sale(testenv.SaleSpec{})
 	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q}`, s.ID), 201)
-	outbox, err := env.Engine.Outbox()
-	if err != nil {
-		t.Fatal(err)
-	}
+	outbox := env.Engine.Stores.Outbox
 	w := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: env.Logger,
 		Schedule: []time.Duration{20 * time.Millisecond}, Timeout: time.Second, Interval: 10 * time.Millisecond,
 		DisableAfterFailures: 2, DisableAfter: time.Nanosecond}
@@ -206,10 +203,7 @@ func notificationConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	}
 	notified("ann@example.com", "ord-"+refundry.NewID())
 	notified("nobody@example.com", "ord-"+refundry.NewID())
-	outbox, err := env.Engine.Outbox()
-	if err != nil {
-		t.Fatal(err)
-	}
+	outbox := env.Engine.Stores.Outbox
 	e := &notify.Email{Outbox: outbox, Sender: bouncing{"nobody@example.com"}, Logger: env.Logger, Interval: 10 * time.Millisecond}
 	e.Open()
 	await(t, "a notice sent and one refused", func() bool {

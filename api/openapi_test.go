@@ -22,6 +22,7 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -174,7 +175,7 @@ func (silent) Cancel(ctx context.Context, _ refundry.GatewayRefund) (refundry.Ga
 func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	env := testenv.New(t)
 	env.Engine.GatewayTimeout = 200 * time.Millisecond
-	c := newConformance(t, api.Observe(env.Logger, api.NewHandler(env.Engine, env.Logger)))
+	c := newConformance(t, edge.Observe(env.Logger, api.NewHandler(env.Engine, env.Logger)))
 	key := env.KeyA
 
 	sale := func(payRef string) map[string]any {

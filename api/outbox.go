@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -112,21 +113,16 @@ func unixPtr(t time.Time) *int64 {
 	return &n
 }
 
-// withOutbox runs h with the engine's outbox, or answers the wiring fault.
-func withOutbox(eng *engine.Engine, logger *slog.Logger, h func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string)) http.Handler {
+// withMerchant runs h with the id of the request's merchant.
+func withMerchant(h func(w http.ResponseWriter, r *http.Request, merchantID string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, err := eng.Outbox()
-		if err != nil {
-			Error(w, r, logger, err)
-			return
-		}
-		h(w, r, o, MerchantFrom(r.Context()).ID)
+		h(w, r, edge.MerchantFrom(r.Context()).ID)
 	})
 }
 
 func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := ReadBody(w, r, MaxBody)
+		body, err := edge.ReadBody(w, r, MaxBody)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -139,7 +135,7 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		ep := &refundry.WebhookEndpoint{MerchantID: MerchantFrom(r.Context()).ID, URL: in.URL, EnabledEvents: in.EnabledEvents}
+		ep := &refundry.WebhookEndpoint{MerchantID: edge.MerchantFrom(r.Context()).ID, URL: in.URL, EnabledEvents: in.EnabledEvents}
 		if err := eng.CreateWebhookEndpoint(r.Context(), ep); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -148,18 +144,18 @@ func handleCreateWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 		out.Secret = ep.Secret // shown this once
 		// 201 like every other create of the native API (sales, refunds,
 		// referrals), so a client tells creation apart the same way.
-		WriteJSON(w, http.StatusCreated, out)
+		edge.WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
 func handleListWebhookEndpoints(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		_, page, err := listQuery(r)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		es, more, err := o.ListWebhookEndpoints(r.Context(), merchantID, page)
+		es, more, err := eng.ListWebhookEndpoints(r.Context(), merchantID, page)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -169,23 +165,23 @@ func handleListWebhookEndpoints(eng *engine.Engine, logger *slog.Logger) http.Ha
 }
 
 func handleGetWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		e, err := o.FindWebhookEndpoint(r.Context(), merchantID, id)
+		e, err := eng.FindWebhookEndpoint(r.Context(), merchantID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderEndpoint(e))
+		edge.WriteJSON(w, http.StatusOK, renderEndpoint(e))
 	})
 }
 
 func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -195,16 +191,16 @@ func handleDeleteWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		if err := o.DeleteWebhookEndpoint(r.Context(), merchantID, id); err != nil {
+		if err := eng.DeleteWebhookEndpoint(r.Context(), merchantID, id); err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
+		edge.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
 	})
 }
 
 func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -214,17 +210,17 @@ func handleEnableWebhookEndpoint(eng *engine.Engine, logger *slog.Logger) http.H
 			Error(w, r, logger, err)
 			return
 		}
-		e, err := o.EnableWebhookEndpoint(r.Context(), merchantID, id)
+		e, err := eng.EnableWebhookEndpoint(r.Context(), merchantID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderEndpoint(e))
+		edge.WriteJSON(w, http.StatusOK, renderEndpoint(e))
 	})
 }
 
 func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		id, err := idParam(r, "webhook endpoint")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -235,7 +231,7 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, err)
 			return
 		}
-		ds, more, err := o.ListDeliveries(r.Context(), merchantID, id, page)
+		ds, more, err := eng.ListDeliveries(r.Context(), merchantID, id, page)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -245,7 +241,7 @@ func handleListDeliveries(eng *engine.Engine, logger *slog.Logger) http.Handler 
 }
 
 func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		if err := ReadEmpty(w, r); err != nil {
 			Error(w, r, logger, err)
 			return
@@ -260,17 +256,17 @@ func handleReplayDelivery(eng *engine.Engine, logger *slog.Logger) http.Handler 
 			Error(w, r, logger, refundry.Errorf(refundry.ENOTFOUND, "No such delivery: '%s'", truncateID(did)))
 			return
 		}
-		d, err := o.ReplayDelivery(r.Context(), merchantID, id, did)
+		d, err := eng.ReplayDelivery(r.Context(), merchantID, id, did)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderDelivery(d))
+		edge.WriteJSON(w, http.StatusOK, renderDelivery(d))
 	})
 }
 
 func handleListNotifications(eng *engine.Engine, logger *slog.Logger) http.Handler {
-	return withOutbox(eng, logger, func(w http.ResponseWriter, r *http.Request, o refundry.Outbox, merchantID string) {
+	return withMerchant(func(w http.ResponseWriter, r *http.Request, merchantID string) {
 		q, page, err := listQuery(r, "status")
 		if err != nil {
 			Error(w, r, logger, err)
@@ -283,7 +279,7 @@ func handleListNotifications(eng *engine.Engine, logger *slog.Logger) http.Handl
 			Error(w, r, logger, paramInvalid("status", "Status must be unsent, sent or failed."))
 			return
 		}
-		ns, more, err := o.ListNotifications(r.Context(), merchantID, f)
+		ns, more, err := eng.ListNotifications(r.Context(), merchantID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

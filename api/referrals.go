@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -30,7 +31,7 @@ type referralRequest struct {
 
 func handleCreateReferral(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := MerchantFrom(r.Context())
+		m := edge.MerchantFrom(r.Context())
 		var req referralRequest
 		idem, err := readJSON(w, r, &req)
 		if err != nil {
@@ -61,6 +62,6 @@ func handleCreateReferral(eng *engine.Engine, logger *slog.Logger) http.Handler 
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		WriteJSON(w, http.StatusCreated, renderReferral(ref))
+		edge.WriteJSON(w, http.StatusCreated, renderReferral(ref))
 	})
 }

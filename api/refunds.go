@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -29,14 +30,14 @@ type refundRequest struct {
 // others (all share one "group"; GET /v1/refunds?group= lists them).
 func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := MerchantFrom(r.Context())
+		m := edge.MerchantFrom(r.Context())
 		var req refundRequest
 		idem, err := readJSON(w, r, &req)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		amount, err := Amount(req.Amount, "amount")
+		amount, err := edge.Amount(req.Amount, "amount")
 		if err != nil {
 			Error(w, r, logger, err)
 			return
@@ -88,7 +89,7 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		for _, rf := range res.Refunds[1:] {
 			out.Related = append(out.Related, rf.ID)
 		}
-		WriteJSON(w, http.StatusCreated, out)
+		edge.WriteJSON(w, http.StatusCreated, out)
 	})
 }
 
@@ -99,12 +100,12 @@ func handleGetRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		rf, err := eng.Store.FindRefund(r.Context(), MerchantFrom(r.Context()).ID, id)
+		rf, err := eng.FindRefund(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderRefund(rf))
+		edge.WriteJSON(w, http.StatusOK, renderRefund(rf))
 	})
 }
 
@@ -119,12 +120,12 @@ func handleCancelRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		rf, err := eng.Cancel(r.Context(), MerchantFrom(r.Context()).ID, id)
+		rf, err := eng.Cancel(r.Context(), edge.MerchantFrom(r.Context()).ID, id)
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderRefund(rf))
+		edge.WriteJSON(w, http.StatusOK, renderRefund(rf))
 	})
 }
 
@@ -151,7 +152,7 @@ func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		refunds, more, err := eng.Store.ListRefunds(r.Context(), MerchantFrom(r.Context()).ID, f)
+		refunds, more, err := eng.ListRefunds(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

@@ -1,12 +1,14 @@
 // Package api is Refundry's native REST API (/v1), in the manner of the best
 // payment APIs: integer minor units, cursor pagination, Idempotency-Key,
-// one error shape. It also holds the middleware every edge shares.
+// one error shape. What every edge shares (authentication, exact JSON,
+// request ids, the scope table) is in package edge.
 package api
 
 import (
 	"log/slog"
 	"net/http"
 
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -14,7 +16,7 @@ import (
 func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { Error(w, r, logger, err) }
-	auth := func(h http.Handler) http.Handler { return Authenticate(eng, KeyForms{}, fail, h) }
+	auth := func(h http.Handler) http.Handler { return edge.Authenticate(eng, edge.KeyForms{}, fail, h) }
 
 	mux.Handle("POST /v1/sales", auth(handleCreateSale(eng, logger)))
 	mux.Handle("GET /v1/sales", auth(handleListSales(eng, logger)))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -130,7 +131,7 @@ func wholeNumber(n json.Number, param string, def int64) (int64, error) {
 
 func handleCreateSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := MerchantFrom(r.Context())
+		m := edge.MerchantFrom(r.Context())
 		var req saleRequest
 		idem, err := readJSON(w, r, &req)
 		if err != nil {
@@ -153,7 +154,7 @@ func handleCreateSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		WriteJSON(w, http.StatusCreated, renderSale(sale))
+		edge.WriteJSON(w, http.StatusCreated, renderSale(sale))
 	})
 }
 
@@ -164,12 +165,12 @@ func handleGetSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, err)
 			return
 		}
-		s, err := eng.Store.FindSale(r.Context(), MerchantFrom(r.Context()).ID, refundry.SaleLookup{ID: id})
+		s, err := eng.FindSale(r.Context(), edge.MerchantFrom(r.Context()).ID, refundry.SaleLookup{ID: id})
 		if err != nil {
 			Error(w, r, logger, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, renderSale(s))
+		edge.WriteJSON(w, http.StatusOK, renderSale(s))
 	})
 }
 
@@ -187,7 +188,7 @@ func handleListSales(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			Error(w, r, logger, paramInvalid("status", "Status must be paid, partially_refunded or refunded."))
 			return
 		}
-		sales, more, err := eng.Store.ListSales(r.Context(), MerchantFrom(r.Context()).ID, f)
+		sales, more, err := eng.ListSales(r.Context(), edge.MerchantFrom(r.Context()).ID, f)
 		if err != nil {
 			Error(w, r, logger, err)
 			return

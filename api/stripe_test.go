@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/gateway/stripe"
 	"github.com/refundry/refundry/internal/stripemock"
 	"github.com/refundry/refundry/internal/testenv"
@@ -26,7 +27,7 @@ func TestStripeRefunds(t *testing.T) {
 		t.Fatal(err)
 	}
 	te.Engine.Gateways[g.Name()] = g
-	e := &env{t: t, srv: httptest.NewServer(api.Observe(te.Logger, api.NewHandler(te.Engine, te.Logger)))}
+	e := &env{t: t, srv: httptest.NewServer(edge.Observe(te.Logger, api.NewHandler(te.Engine, te.Logger)))}
 	t.Cleanup(e.srv.Close)
 	e.eng, e.store, e.keyA, e.keyB, e.merchA = te.Engine, te.Store, te.KeyA, te.KeyB, te.A
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 )
 
 // The native wire shapes. Times are unix seconds, amounts integer minor
@@ -87,8 +88,8 @@ func renderSale(s *refundry.Sale) saleJSON {
 			tj.BaseAmount = &t.BaseAmount
 		}
 		out.Transactions = append(out.Transactions, tj)
-		out.Refundable += t.Amount - t.RefundedAmount
 	}
+	out.Refundable = s.Refundable()
 	return out
 }
 
@@ -232,7 +233,7 @@ func writeList[T, J any](w http.ResponseWriter, items []T, render func(T) J, mor
 	for _, it := range items {
 		data = append(data, render(it))
 	}
-	WriteJSON(w, http.StatusOK, listJSON{"list", data, more, url})
+	edge.WriteJSON(w, http.StatusOK, listJSON{"list", data, more, url})
 }
 
 func nullable(s string) *string {

@@ -8,7 +8,7 @@ import (
 
 // ListAPIKeys returns one page of the merchant's keys, newest first.
 func (e *Engine) ListAPIKeys(ctx context.Context, merchantID string, p refundry.Page) ([]*refundry.APIKey, bool, error) {
-	return e.Store.ListAPIKeys(ctx, merchantID, p)
+	return e.Stores.Merchants.ListAPIKeys(ctx, merchantID, p)
 }
 
 // RevokeAPIKey revokes one of the merchant's keys; revoking it again
@@ -18,12 +18,12 @@ func (e *Engine) RevokeAPIKey(ctx context.Context, merchantID, id string) (*refu
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such API key.")
 	}
-	return e.Store.RevokeAPIKey(ctx, merchantID, id)
+	return e.Stores.Merchants.RevokeAPIKey(ctx, merchantID, id)
 }
 
 // ListAuditLog returns one page of the merchant's audit log, newest first.
 func (e *Engine) ListAuditLog(ctx context.Context, merchantID string, f refundry.AuditFilter) ([]*refundry.AuditEntry, bool, error) {
-	return e.Store.ListAuditLog(ctx, merchantID, f)
+	return e.Stores.Audit.ListAuditLog(ctx, merchantID, f)
 }
 
 // RecordRefusal audits a write the edge refused, which changed nothing and
@@ -35,5 +35,5 @@ func (e *Engine) RecordRefusal(ctx context.Context, merchantID, action, code str
 		return nil
 	}
 	entry.Result = code
-	return e.Store.RecordAudit(ctx, entry)
+	return e.Stores.Audit.RecordAudit(ctx, entry)
 }

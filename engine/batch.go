@@ -13,22 +13,10 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// batchStore returns the store's BatchStore side; both stores have one.
-func (e *Engine) batchStore() (refundry.BatchStore, error) {
-	bs, ok := e.Store.(refundry.BatchStore)
-	if !ok {
-		return nil, refundry.Errorf(refundry.EINTERNAL, "This store keeps no refund batches.")
-	}
-	return bs, nil
-}
-
 // CreateRefundBatch validates and stores a batch of refund rows for the
 // merchant; serve's BatchWorker works it. replayed as Store.CreateSale.
 func (e *Engine) CreateRefundBatch(ctx context.Context, merchantID string, rows []*refundry.BatchRow, idem *refundry.Idempotency) (*refundry.RefundBatch, bool, error) {
-	bs, err := e.batchStore()
-	if err != nil {
-		return nil, false, err
-	}
+	bs := e.Stores.Batches
 	if err := refundry.ValidateBatchRows(rows); err != nil {
 		return nil, false, err
 	}
@@ -39,19 +27,13 @@ func (e *Engine) CreateRefundBatch(ctx context.Context, merchantID string, rows 
 
 // FindRefundBatch returns the batch with its counts, or ENOTFOUND.
 func (e *Engine) FindRefundBatch(ctx context.Context, merchantID, id string) (*refundry.RefundBatch, error) {
-	bs, err := e.batchStore()
-	if err != nil {
-		return nil, err
-	}
+	bs := e.Stores.Batches
 	return bs.FindRefundBatch(ctx, merchantID, id)
 }
 
 // ListBatchRows pages through a batch's rows in order, or ENOTFOUND.
 func (e *Engine) ListBatchRows(ctx context.Context, merchantID, id string, afterRow, limit int) ([]*refundry.BatchRow, error) {
-	bs, err := e.batchStore()
-	if err != nil {
-		return nil, err
-	}
+	bs := e.Stores.Batches
 	return bs.ListBatchRows(ctx, merchantID, id, afterRow, limit)
 }
 
@@ -63,7 +45,7 @@ func (e *Engine) ResolveTarget(ctx context.Context, merchantID, text string) (re
 		for _, t := range idTargets(text) {
 			var by refundry.SaleLookup
 			by.ID, by.LineItemID, by.TransactionID = t.SaleID, t.LineItemID, t.TransactionID
-			_, err := e.Store.FindSale(ctx, merchantID, by)
+			_, err := e.Stores.Sales.FindSale(ctx, merchantID, by)
 			if refundry.ErrorCode(err) == refundry.ENOTFOUND {
 				continue
 			}
@@ -100,7 +82,7 @@ func (e *Engine) resolveReference(ctx context.Context, merchantID, text string) 
 		}},
 	}
 	for _, t := range tries {
-		s, err := e.Store.FindSale(ctx, merchantID, t.by)
+		s, err := e.Stores.Sales.FindSale(ctx, merchantID, t.by)
 		if refundry.ErrorCode(err) == refundry.ENOTFOUND {
 			continue
 		}
@@ -261,10 +243,7 @@ func (w *BatchWorker) Run(ctx context.Context) {
 // RunOnce claims one chunk and works it; it returns how many rows it
 // finished.
 func (w *BatchWorker) RunOnce(ctx context.Context) (int, error) {
-	bs, err := w.Engine.batchStore()
-	if err != nil {
-		return 0, err
-	}
+	bs := w.Engine.Stores.Batches
 	rows, err := bs.ClaimBatchRows(ctx, w.Lease, w.Chunk)
 	if err != nil || len(rows) == 0 {
 		return 0, err

@@ -13,9 +13,10 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// Engine runs the use cases over a store and the gateways.
+// Engine runs the use cases over the stores and the gateways. It is the
+// only door to the stores: every edge reads and writes through it.
 type Engine struct {
-	Store    refundry.Store
+	Stores   refundry.Stores
 	Gateways map[string]refundry.Gateway
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -26,10 +27,16 @@ type Engine struct {
 	Observer Observer
 }
 
-// New returns an engine with the given gateways, keyed by their names.
+// New returns an engine over the stores one database keeps, with the
+// given gateways, keyed by their names.
 func New(store refundry.Store, logger *slog.Logger, gateways ...refundry.Gateway) *Engine {
+	return NewStores(refundry.StoresOf(store), logger, gateways...)
+}
+
+// NewStores is New with each aggregate's store given apart.
+func NewStores(stores refundry.Stores, logger *slog.Logger, gateways ...refundry.Gateway) *Engine {
 	e := &Engine{
-		Store:          store,
+		Stores:         stores,
 		Gateways:       map[string]refundry.Gateway{},
 		Logger:         logger,
 		Now:            time.Now,
@@ -56,7 +63,7 @@ func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (stri
 	m.ID = refundry.NewID()
 	m.Created = e.Now().UTC()
 	key, text := refundry.NewAPIKey(m.ID, m.Created)
-	if err := e.Store.CreateMerchant(ctx, m, key); err != nil {
+	if err := e.Stores.Merchants.CreateMerchant(ctx, m, key); err != nil {
 		return "", err
 	}
 	return text, nil
@@ -80,7 +87,7 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 	if !ok {
 		return nil, nil, denied
 	}
-	key, err := e.Store.FindAPIKey(ctx, id)
+	key, err := e.Stores.Merchants.FindAPIKey(ctx, id)
 	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
 		return nil, nil, denied
 	} else if err != nil {
@@ -92,7 +99,7 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 	if err := key.Usable(e.Now()); err != nil {
 		return nil, nil, err
 	}
-	m, err := e.Store.FindMerchant(ctx, key.MerchantID)
+	m, err := e.Stores.Merchants.FindMerchant(ctx, key.MerchantID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,7 +133,7 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 		}
 		t.GatewayChargeID = id
 	}
-	return e.Store.CreateSale(ctx, s, idem)
+	return e.Stores.Sales.CreateSale(ctx, s, idem)
 }
 
 // Refund reserves the refunds a request asks for, then sends each one that
@@ -138,7 +145,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	res, err := e.Store.CreateRefunds(ctx, req)
+	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +184,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	}
 	e.deferRecovery(ctx, req.MerchantID, asked)
 	if released {
-		if s, err := e.Store.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
+		if s, err := e.Stores.Sales.FindSale(ctx, req.MerchantID, refundry.SaleLookup{ID: res.Sale.ID}); err == nil {
 			res.Sale = s
 		}
 	}
@@ -208,7 +215,7 @@ func (e *Engine) unsettled(ctx context.Context, r *refundry.Refund, err error) *
 	if refundry.ErrorCode(err) == refundry.ECONFLICT {
 		// Settled meanwhile by another process (recovery, a cancel): the
 		// stored status is the answer, if it can be read.
-		if cur, ferr := e.Store.FindRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID); ferr == nil {
+		if cur, ferr := e.Stores.Refunds.FindRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID); ferr == nil {
 			return cur
 		}
 	}
@@ -254,7 +261,7 @@ func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refu
 
 // settle records the gateway's final answer for r.
 func (e *Engine) settle(ctx context.Context, r *refundry.Refund, st refundry.Settlement) (*refundry.Refund, error) {
-	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, st))
+	return e.settled(e.Stores.Refunds.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID, st))
 }
 
 // settled passes on SettleRefund's answer, telling the Observer of a
@@ -270,7 +277,7 @@ func (e *Engine) settled(r *refundry.Refund, err error) (*refundry.Refund, error
 // Returns ENOTFOUND, or ECONFLICT when the refund is final or the gateway
 // has already taken it.
 func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.Refund, error) {
-	r, err := e.Store.FindRefund(ctx, merchantID, id)
+	r, err := e.Stores.Refunds.FindRefund(ctx, merchantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +287,7 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	if r.Status != refundry.RefundPending {
 		return nil, refundry.Errorf(refundry.ECONFLICT, "Only a pending refund can be canceled; this one has %s.", r.Status)
 	}
-	sale, err := e.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
+	sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +309,7 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	if out.Status != refundry.RefundCanceled {
 		return nil, refundry.Errorf(refundry.ECONFLICT, "The gateway has already taken this refund; it can no longer be canceled.")
 	}
-	return e.settled(e.Store.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
+	return e.settled(e.Stores.Refunds.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
 		Status: refundry.RefundCanceled, GatewayRefundID: out.GatewayRefundID,
 	}))
 }
@@ -316,7 +323,7 @@ func (e *Engine) deferRecovery(ctx context.Context, merchantID string, ids []str
 	if len(ids) == 0 {
 		return
 	}
-	if err := e.Store.DeferRefunds(context.WithoutCancel(ctx), merchantID, ids, e.Now()); err != nil {
+	if err := e.Stores.Refunds.DeferRefunds(context.WithoutCancel(ctx), merchantID, ids, e.Now()); err != nil {
 		e.Logger.WarnContext(ctx, "could not defer recovery of pending refunds; recovery asks about them sooner", "count", len(ids), "err", err)
 	}
 }
@@ -336,7 +343,7 @@ func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int,
 // recoverPass is Recover, also telling how many refunds it claimed.
 func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (settled, claimed int, err error) {
 	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "recovery"})
-	pending, err := e.Store.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: due, Now: e.Now(), Limit: limit})
+	pending, err := e.Stores.Refunds.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: due, Now: e.Now(), Limit: limit})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -345,7 +352,7 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		if ctx.Err() != nil {
 			return settled, claimed, ctx.Err()
 		}
-		sale, err := e.Store.FindSale(ctx, r.MerchantID, refundry.SaleLookup{ID: r.SaleID})
+		sale, err := e.Stores.Sales.FindSale(ctx, r.MerchantID, refundry.SaleLookup{ID: r.SaleID})
 		if err != nil {
 			return settled, claimed, err
 		}
@@ -387,7 +394,7 @@ func (e *Engine) CreateReferral(ctx context.Context, r *refundry.Referral, idem 
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	return e.Store.CreateReferral(ctx, r, idem)
+	return e.Stores.Referrals.CreateReferral(ctx, r, idem)
 }
 
 // KeySpec is what the maker of a key chooses: a name, a scope and an
@@ -415,7 +422,7 @@ func (e *Engine) CreateAPIKey(ctx context.Context, merchantID string, spec KeySp
 	if err := key.Validate(now); err != nil {
 		return nil, "", err
 	}
-	if err := e.Store.CreateAPIKey(ctx, key); err != nil {
+	if err := e.Stores.Merchants.CreateAPIKey(ctx, key); err != nil {
 		return nil, "", err
 	}
 	return key, text, nil

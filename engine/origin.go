@@ -15,7 +15,7 @@ import (
 // Returns ENOTFOUND if the merchant has no such origin, EGATEWAY with the
 // gateway's reason if the purchase's refund was declined.
 func (e *Engine) RefundOrigin(ctx context.Context, merchantID, slug, source string, refundedAt time.Time, idem *refundry.Idempotency) (*refundry.Referral, error) {
-	origin, err := e.Store.FindOrigin(ctx, merchantID, slug)
+	origin, err := e.Stores.Referrals.FindOrigin(ctx, merchantID, slug)
 	if err != nil && refundry.ErrorCode(err) != refundry.ENOTFOUND {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (e *Engine) RefundOrigin(ctx context.Context, merchantID, slug, source stri
 	}
 	if origin == nil || origin.Kind == refundry.OriginPurchase {
 		// A purchase with no referral yet is still a purchase: refund it.
-		sale, err := e.Store.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: slug})
+		sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: slug})
 		if err != nil {
 			return nil, err
 		}
@@ -48,10 +48,10 @@ func (e *Engine) RefundOrigin(ctx context.Context, merchantID, slug, source stri
 	}
 	// An event, or a purchase refunded in full before (by another edge,
 	// which voids nothing): void what is left.
-	if _, err := e.Store.VoidReferrals(ctx, merchantID, origin.ID, refundedAt); err != nil {
+	if _, err := e.Stores.Referrals.VoidReferrals(ctx, merchantID, origin.ID, refundedAt); err != nil {
 		return nil, err
 	}
-	refs, err := e.Store.ListReferrals(ctx, merchantID, origin.ID)
+	refs, err := e.Stores.Referrals.ListReferrals(ctx, merchantID, origin.ID)
 	if err != nil || len(refs) == 0 {
 		return nil, err
 	}

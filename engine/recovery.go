@@ -65,7 +65,7 @@ func (e *Engine) RunRecovery(ctx context.Context, interval, minAge time.Duration
 func (e *Engine) storeAnswers(ctx context.Context, interval time.Duration) bool {
 	pingCtx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
 	defer cancel()
-	return e.Store.Ping(pingCtx) == nil
+	return e.Stores.Health.Ping(pingCtx) == nil
 }
 
 // awaitStore probes the store every interval until it answers (true) or

@@ -214,7 +214,7 @@ func TestRecoveryResumesWhenDatabaseAnswers(t *testing.T) {
 	env := testenv.New(t)
 	flaky := &flakyStore{Store: env.Store}
 	flaky.down.Store(true)
-	env.Engine.Store = flaky
+	env.Engine.Stores = refundry.StoresOf(flaky)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -85,7 +85,7 @@ func startSMTP(t *testing.T) (*mailbox, string) {
 func TestEmailOncePerRefund(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
-	outbox, _ := env.Engine.Outbox()
+	outbox := env.Engine.Stores.Outbox
 	sale := env.Sale(testenv.SaleSpec{Reference: "B-1001", Email: "ada@example.com", Units: []int64{1250, 500}})
 	req := refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: sale.ID}, Amount: ptr(int64(1250)),
 		NotifyCustomer: true, Source: refundry.SourceKeepUp, Idempotency: &refundry.Idempotency{Key: "k-1", Hash: "h"}}

@@ -133,7 +133,7 @@ func setup(t *testing.T, rc *receiver, types ...string) (*testenv.Env, *refundry
 	rc.mu.Lock()
 	rc.secret = ep.Secret
 	rc.mu.Unlock()
-	outbox, _ := env.Engine.Outbox()
+	outbox := env.Engine.Stores.Outbox
 	w := &notify.Webhooks{
 		Outbox: outbox, Render: api.EventJSON, Logger: env.Logger,
 		Schedule: []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
@@ -191,7 +191,7 @@ func refund(t *testing.T, env *testenv.Env) *refundry.Refund {
 
 func deliveries(t *testing.T, env *testenv.Env, ep *refundry.WebhookEndpoint) []*refundry.Delivery {
 	t.Helper()
-	o, _ := env.Engine.Outbox()
+	o := env.Engine.Stores.Outbox
 	ds, _, err := o.ListDeliveries(context.Background(), env.A.ID, ep.ID, refundry.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestWebhookDisableEnableReplay(t *testing.T) {
 	w.Open()
 	defer w.Close()
 	ctx := context.Background()
-	o, _ := env.Engine.Outbox()
+	o := env.Engine.Stores.Outbox
 	refund(t, env)
 
 	deadline := time.Now().Add(10 * time.Second)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -27,7 +27,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 	env := testenv.New(t)
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard/", NewHandler(env.Engine, env.Logger, opts))
-	srv := httptest.NewServer(api.Observe(env.Logger, mux))
+	srv := httptest.NewServer(edge.Observe(env.Logger, mux))
 	t.Cleanup(srv.Close)
 	return &harness{env: env, srv: srv}
 }

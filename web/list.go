@@ -193,7 +193,7 @@ func (d *dashboard) listSales(ctx context.Context, merchantID string, f listForm
 	path := basePath + "/sales"
 	saleID := func(s *refundry.Sale) string { return s.ID }
 	fetch := func(p refundry.Page) ([]*refundry.Sale, bool, error) {
-		return d.eng.Store.ListSales(ctx, merchantID, refundry.SaleFilter{Page: p, CustomerEmail: f.Email, Status: f.Status, Search: f.Q})
+		return d.eng.ListSales(ctx, merchantID, refundry.SaleFilter{Page: p, CustomerEmail: f.Email, Status: f.Status, Search: f.Q})
 	}
 	if f.Gateway == "" && f.from.IsZero() && f.to.IsZero() {
 		return storePage(f, path, saleID, fetch)
@@ -237,7 +237,7 @@ func (d *dashboard) refundLines(ctx context.Context, merchantID string, refunds 
 		sale, seen := sales[ref.SaleID]
 		if !seen {
 			var err error
-			sale, err = d.eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: ref.SaleID})
+			sale, err = d.eng.FindSale(ctx, merchantID, refundry.SaleLookup{ID: ref.SaleID})
 			if err != nil {
 				return nil, err
 			}
@@ -290,7 +290,7 @@ func (d *dashboard) listRefunds(ctx context.Context, merchantID string, f listFo
 	path := basePath + "/refunds"
 	refundID := func(r *refundry.Refund) string { return r.ID }
 	fetch := func(p refundry.Page) ([]*refundry.Refund, bool, error) {
-		return d.eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{Page: p, Status: f.Status, Source: f.Source,
+		return d.eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{Page: p, Status: f.Status, Source: f.Source,
 			CreatedFrom: f.from, CreatedTo: f.to})
 	}
 	if f.Gateway == "" {
@@ -331,7 +331,7 @@ func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	var lookups []refundry.SaleLookup
 	if refundry.ValidID(q) {
-		ref, err := d.eng.Store.FindRefund(ctx, m, q)
+		ref, err := d.eng.FindRefund(ctx, m, q)
 		switch refundry.ErrorCode(err) {
 		case "":
 			http.Redirect(w, r, saleURL(ref.SaleID)+"#refund-"+ref.ID, http.StatusSeeOther)
@@ -348,7 +348,7 @@ func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *sess
 		lookups = append(lookups, refundry.SaleLookup{TransactionNumber: n})
 	}
 	for _, by := range lookups {
-		sale, err := d.eng.Store.FindSale(ctx, m, by)
+		sale, err := d.eng.FindSale(ctx, m, by)
 		switch refundry.ErrorCode(err) {
 		case "":
 			http.Redirect(w, r, saleURL(sale.ID), http.StatusSeeOther)
@@ -362,7 +362,7 @@ func (d *dashboard) handleSearch(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	data := searchData{Query: q}
 	status := http.StatusOK
-	sales, more, err := d.eng.Store.ListSales(ctx, m, refundry.SaleFilter{Page: refundry.Page{Limit: listSize}, Search: q})
+	sales, more, err := d.eng.ListSales(ctx, m, refundry.SaleFilter{Page: refundry.Page{Limit: listSize}, Search: q})
 	switch {
 	case refundry.ErrorCode(err) == refundry.EINVALID:
 		data.Error, status = refundry.ErrorMessage(err), http.StatusBadRequest

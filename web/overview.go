@@ -78,7 +78,7 @@ func (d *dashboard) overview(ctx context.Context, merchantID string) (*overviewD
 	perCurrency := map[string]int{}
 	cursor, read := "", 0
 	for {
-		refunds, more, err := d.eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{CreatedFrom: from, CreatedTo: to,
+		refunds, more, err := d.eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{CreatedFrom: from, CreatedTo: to,
 			Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: cursor}})
 		if err != nil {
 			return nil, err
@@ -86,7 +86,7 @@ func (d *dashboard) overview(ctx context.Context, merchantID string) (*overviewD
 		for _, ref := range refunds {
 			read++
 			cursor = ref.ID
-			if ref.Status != refundry.RefundPending && ref.Status != refundry.RefundSucceeded {
+			if !refundry.RefundReserves(ref.Status) {
 				continue
 			}
 			day := int(ref.Created.UTC().Sub(from) / (24 * time.Hour))
@@ -149,7 +149,7 @@ func (d *dashboard) overview(ctx context.Context, merchantID string) (*overviewD
 	cursor, read = "", 0
 scanSales:
 	for {
-		sales, more, err := d.eng.Store.ListSales(ctx, merchantID, refundry.SaleFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: cursor}})
+		sales, more, err := d.eng.ListSales(ctx, merchantID, refundry.SaleFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: cursor}})
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +193,7 @@ scanSales:
 	}
 	data.Rates = newRateChart(rows)
 
-	pending, more, err := d.eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{Status: refundry.RefundPending, Page: refundry.Page{Limit: pendingShown}})
+	pending, more, err := d.eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{Status: refundry.RefundPending, Page: refundry.Page{Limit: pendingShown}})
 	if err != nil {
 		return nil, err
 	}

@@ -64,48 +64,36 @@ type saleData struct {
 	Notice      string
 }
 
-// saleRemaining is what remains refundable on the whole sale: what
-// remains on its payments, capped by its own total (as refundry.PlanRefund
-// decides it).
-func saleRemaining(s *refundry.Sale) int64 {
-	var r int64
-	for _, t := range s.Transactions {
-		r += t.Amount - t.RefundedAmount
-	}
-	return max(min(r, s.Amount-s.RefundedAmount), 0)
-}
-
 // loadSale reads everything the sale page shows.
 func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleData, error) {
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale: %s", id)
 	}
-	sale, err := d.eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: id})
+	sale, err := d.eng.FindSale(ctx, merchantID, refundry.SaleLookup{ID: id})
 	if err != nil {
 		return nil, err
 	}
-	data := &saleData{Sale: sale, Remaining: saleRemaining(sale)}
+	data := &saleData{Sale: sale, Remaining: sale.Refundable()}
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
-		// A line item can never give back more than the sale still can.
-		rem := max(min(li.Amount-li.RefundedAmount, data.Remaining), 0)
+		rem := sale.LineRefundable(li)
 		data.Lines = append(data.Lines, lineRow{li, rem})
 		data.Targets = append(data.Targets, targetOption{"line:" + li.ID,
 			"Line item: " + li.Name + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
 	for _, t := range sale.Transactions {
-		rem := max(t.Amount-t.RefundedAmount, 0)
+		rem := t.Refundable()
 		data.Txns = append(data.Txns, txnRow{t, rem})
 		data.Targets = append(data.Targets, targetOption{"txn:" + t.ID,
 			"Payment #" + strconv.FormatInt(t.Number, 10) + " via " + t.Gateway + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
-	refunds, more, err := d.eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{SaleID: sale.ID, Page: refundry.Page{Limit: saleRefundLimit}})
+	refunds, more, err := d.eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{SaleID: sale.ID, Page: refundry.Page{Limit: saleRefundLimit}})
 	if err != nil {
 		return nil, err
 	}
 	data.RefundsMore = more
 	for _, ref := range refunds {
-		events, _, err := d.eng.Store.ListEvents(ctx, merchantID, refundry.EventFilter{ObjectID: ref.ID, Page: refundry.Page{Limit: refundEventMax}})
+		events, _, err := d.eng.ListEvents(ctx, merchantID, refundry.EventFilter{ObjectID: ref.ID, Page: refundry.Page{Limit: refundEventMax}})
 		if err != nil {
 			return nil, err
 		}
@@ -119,11 +107,11 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		data.Refunds = append(data.Refunds, row)
 	}
 	if sale.Reference != "" {
-		origin, err := d.eng.Store.FindOrigin(ctx, merchantID, sale.Reference)
+		origin, err := d.eng.FindOrigin(ctx, merchantID, sale.Reference)
 		switch refundry.ErrorCode(err) {
 		case "":
 			if origin.SaleID == sale.ID {
-				if data.Referrals, err = d.eng.Store.ListReferrals(ctx, merchantID, origin.ID); err != nil {
+				if data.Referrals, err = d.eng.ListReferrals(ctx, merchantID, origin.ID); err != nil {
 					return nil, err
 				}
 			}
@@ -364,12 +352,12 @@ func (d *dashboard) handleCancelForm(w http.ResponseWriter, r *http.Request, s *
 		d.renderError(w, r, s, http.StatusNotFound, "No such refund.")
 		return
 	}
-	ref, err := d.eng.Store.FindRefund(r.Context(), s.merchant.ID, id)
+	ref, err := d.eng.FindRefund(r.Context(), s.merchant.ID, id)
 	if err != nil {
 		d.renderDomainError(w, r, s, err)
 		return
 	}
-	sale, err := d.eng.Store.FindSale(r.Context(), s.merchant.ID, refundry.SaleLookup{ID: ref.SaleID})
+	sale, err := d.eng.FindSale(r.Context(), s.merchant.ID, refundry.SaleLookup{ID: ref.SaleID})
 	if err != nil {
 		d.renderDomainError(w, r, s, err)
 		return
@@ -398,7 +386,7 @@ func (d *dashboard) handleCancel(w http.ResponseWriter, r *http.Request, s *sess
 			d.renderDomainError(w, r, s, err)
 			return
 		}
-		found, ferr := d.eng.Store.FindRefund(r.Context(), s.merchant.ID, id)
+		found, ferr := d.eng.FindRefund(r.Context(), s.merchant.ID, id)
 		if ferr != nil {
 			d.renderDomainError(w, r, s, err)
 			return
@@ -421,7 +409,7 @@ func (d *dashboard) handleRefund(w http.ResponseWriter, r *http.Request, s *sess
 		d.renderError(w, r, s, http.StatusNotFound, "No such refund.")
 		return
 	}
-	ref, err := d.eng.Store.FindRefund(r.Context(), s.merchant.ID, id)
+	ref, err := d.eng.FindRefund(r.Context(), s.merchant.ID, id)
 	if err != nil {
 		d.renderDomainError(w, r, s, err)
 		return

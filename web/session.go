@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // Sessions live in this process's memory: the browser holds only a random
@@ -164,7 +164,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			// A key deleted, revoked or expired since sign-in ends its
 			// sessions: it is read afresh on every request, never cached.
 			var err error
-			key, err = d.eng.Store.FindAPIKey(r.Context(), s.keyID)
+			key, err = d.eng.FindAPIKey(r.Context(), s.keyID)
 			if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && key.Usable(d.eng.Now()) != nil) {
 				d.sessions.delete(id)
 				s = nil
@@ -181,7 +181,9 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			http.Redirect(w, r, signinURL(next), http.StatusSeeOther)
 			return
 		}
-		s.canRefund = key.Scope.Allows(refundry.ScopeRefund)
+		// Who may do what is edge's one table, for the dashboard as for
+		// every API route: a session may do what its key's scope allows.
+		s.canRefund = edge.May(key.Scope, http.MethodPost, basePath+"/sales/{id}/refund")
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
@@ -194,13 +196,13 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			}
 			// Every dashboard form but sign-out refunds: a read key may look,
 			// not refund, as on the API.
-			if !strings.HasSuffix(r.URL.Path, "/signout") && !s.canRefund {
+			if edge.Authorize(key.Scope, edge.RouteOf(r)) != nil {
 				d.renderError(w, r, s, http.StatusForbidden, readOnlyMessage)
 				return
 			}
 		}
 		ctx := refundry.WithActor(r.Context(), refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,
-			RequestID: api.RequestID(r.Context()), Method: r.Method, Path: r.URL.Path})
+			RequestID: edge.RequestID(r.Context()), Method: r.Method, Path: r.URL.Path})
 		h(w, r.WithContext(ctx), s)
 	})
 }

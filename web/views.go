@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // assets holds the views (templates/) and the stylesheet (static/).
@@ -116,7 +116,7 @@ func (p *page) fill(r *http.Request, s *session) {
 		p.Merchant, p.CSRF, p.CanRefund = s.merchant, s.csrf, s.canRefund
 	}
 	p.ReadOnly = readOnlyMessage
-	p.RequestID = api.RequestID(r.Context())
+	p.RequestID = edge.RequestID(r.Context())
 }
 
 // render writes a whole page or, if the view fails, a plain 500: the page
@@ -129,7 +129,7 @@ func (d *dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		return
 	}
 	p.CSSVersion = d.views.cssVersion
-	p.RequestID = api.RequestID(r.Context())
+	p.RequestID = edge.RequestID(r.Context())
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		d.logger.ErrorContext(r.Context(), "dashboard: rendering failed", "view", name, "err", err)

@@ -358,7 +358,7 @@ func (b *bench) checkInvariant2(ctx context.Context, sales []benchSale) (int, []
 				if err != nil {
 					return fmt.Errorf("refund %s: amount %q", r.ID, r.Amount)
 				}
-				if r.Status == refundry.RefundPending || r.Status == refundry.RefundSucceeded {
+				if refundry.RefundReserves(r.Status) {
 					accepted += n
 				}
 				after = r.ID

@@ -49,7 +49,7 @@ func TestDebugListener(t *testing.T) {
 // init puts them on http.DefaultServeMux, which serve never uses.
 func TestDebugNotOnPublicListener(t *testing.T) {
 	env := testenv.New(t)
-	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Engine)))
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
 	t.Cleanup(srv.Close)
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile?seconds=1"} {
 		res, err := http.Get(srv.URL + path)

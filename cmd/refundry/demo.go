@@ -24,7 +24,7 @@ const demoKeyName = "demo"
 // have refunded the originals in full.
 func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Writer) error {
 	suffix := ""
-	m, err := eng.Store.FindMerchantBySlug(ctx, demoSlug)
+	m, err := eng.FindMerchantBySlug(ctx, demoSlug)
 	switch refundry.ErrorCode(err) {
 	case refundry.ENOTFOUND:
 		m = &refundry.Merchant{Slug: demoSlug, Name: "Demo Store", Currency: "USD"}
@@ -55,7 +55,7 @@ func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Write
 	if err != nil {
 		return err
 	}
-	book, err := eng.Store.FindSale(ctx, m.ID, refundry.SaleLookup{Reference: "B00K2EOONI" + suffix})
+	book, err := eng.FindSale(ctx, m.ID, refundry.SaleLookup{Reference: "B00K2EOONI" + suffix})
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func seedDemo(ctx context.Context, eng *engine.Engine, base string, out io.Write
 func nextDemoSuffix(ctx context.Context, eng *engine.Engine, m *refundry.Merchant) (string, error) {
 	for n := 2; ; n++ {
 		suffix := fmt.Sprintf("-%d", n)
-		_, err := eng.Store.FindSale(ctx, m.ID, refundry.SaleLookup{Reference: "B00K2EOONI" + suffix})
+		_, err := eng.FindSale(ctx, m.ID, refundry.SaleLookup{Reference: "B00K2EOONI" + suffix})
 		switch refundry.ErrorCode(err) {
 		case refundry.ENOTFOUND:
 			return suffix, nil

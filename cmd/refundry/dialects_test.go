@@ -59,7 +59,7 @@ func mixedDialects(t *testing.T, store refundry.Store) {
 	if _, err := eng.CreateSale(ctx, sale, nil); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 	li, txn := sale.LineItems[0], sale.Transactions[0]
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/store/sqlite"
@@ -59,7 +59,7 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 
 	bearerKey := "Bearer " + key
@@ -77,9 +77,9 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 		{"IdempotencyKey", "Idempotency-Key", []string{"k-1", "k-2"}, "", true},
 	}
 	for _, rt := range edgeRoutes(refundry.NewID()) {
-		edge := edgeOf(rt.pattern)
+		name := edgeOf(rt.pattern)
 		for _, f := range forms {
-			if f.edges != "" && f.edges != edge {
+			if f.edges != "" && f.edges != name {
 				continue
 			}
 			t.Run(rt.method+" "+rt.path+" "+f.name, func(t *testing.T) {
@@ -94,8 +94,8 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 				}
 				raw, _ := io.ReadAll(res.Body)
 				res.Body.Close()
-				if res.StatusCode != badRequest[edge] {
-					t.Fatalf("%s sent twice: %d, want %d: %s", f.header, res.StatusCode, badRequest[edge], raw)
+				if res.StatusCode != badRequest[name] {
+					t.Fatalf("%s sent twice: %d, want %d: %s", f.header, res.StatusCode, badRequest[name], raw)
 				}
 				var b map[string]any
 				if err := json.Unmarshal(raw, &b); err != nil {
@@ -104,7 +104,7 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 				if !strings.Contains(string(raw), f.header+" header is sent 2 times") {
 					t.Errorf("the message does not name the header: %s", raw)
 				}
-				switch edge {
+				switch name {
 				case "native":
 					e, _ := b["error"].(map[string]any)
 					if e["code"] != "parameter_invalid" || e["param"] != f.header {
@@ -123,7 +123,7 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 						t.Errorf("jetti error %v, want a message only: a header is no field", b)
 					}
 				case "keepup":
-					if n, _ := b["status"].(float64); int(n) != badRequest[edge] {
+					if n, _ := b["status"].(float64); int(n) != badRequest[name] {
 						t.Errorf("keepup error %v", b)
 					}
 				case "talkable":
@@ -131,7 +131,7 @@ func TestRepeatedHeadersOnEveryRoute(t *testing.T) {
 						t.Errorf("talkable error %v", b)
 					}
 				}
-				route := api.RouteFor(rt.pattern, rt.method)
+				route := edge.RouteFor(rt.pattern, rt.method)
 				if route.Action == "" {
 					return
 				}

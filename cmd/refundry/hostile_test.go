@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/pgtest"
 )
 
@@ -38,8 +39,8 @@ func TestHostileInput(t *testing.T) {
 	})
 }
 
-// edge is one way in: how it takes the key, and what its errors look like.
-type edge struct {
+// edgeShape is one way in: how it takes the key, and what its errors look like.
+type edgeShape struct {
 	name  string
 	auth  func(r *http.Request, key string)
 	shape func(status int, body map[string]any) error
@@ -48,7 +49,7 @@ type edge struct {
 func bearer(r *http.Request, key string) { r.Header.Set("Authorization", "Bearer "+key) }
 
 var (
-	native = edge{"native", bearer, func(status int, b map[string]any) error {
+	native = edgeShape{"native", bearer, func(status int, b map[string]any) error {
 		e, _ := b["error"].(map[string]any)
 		for _, k := range []string{"type", "code", "message"} {
 			if s, _ := e[k].(string); s == "" {
@@ -57,7 +58,7 @@ var (
 		}
 		return exactly(b, "error")
 	}}
-	keepupEdge = edge{"keepup", bearer, func(status int, b map[string]any) error {
+	keepupEdge = edgeShape{"keepup", bearer, func(status int, b map[string]any) error {
 		if n, _ := b["status"].(float64); int(n) != status {
 			return fmt.Errorf("status %v in the body, %d on the wire", b["status"], status)
 		}
@@ -66,7 +67,7 @@ var (
 		}
 		return exactly(b, "status", "error")
 	}}
-	talkableEdge = edge{"talkable", func(r *http.Request, key string) { r.SetBasicAuth(key, "") }, func(status int, b map[string]any) error {
+	talkableEdge = edgeShape{"talkable", func(r *http.Request, key string) { r.SetBasicAuth(key, "") }, func(status int, b map[string]any) error {
 		if ok, isBool := b["ok"].(bool); !isBool || ok {
 			return fmt.Errorf(`"ok" must be false`)
 		}
@@ -75,13 +76,13 @@ var (
 		}
 		return exactly(b, "ok", "error_message")
 	}}
-	payopEdge = edge{"payop", bearer, func(status int, b map[string]any) error {
+	payopEdge = edgeShape{"payop", bearer, func(status int, b map[string]any) error {
 		if s, _ := b["message"].(string); s == "" {
 			return fmt.Errorf("message missing")
 		}
 		return exactly(b, "message")
 	}}
-	revcentEdge = edge{"revcent", func(r *http.Request, key string) { r.Header.Set("X-API-Key", key) }, func(status int, b map[string]any) error {
+	revcentEdge = edgeShape{"revcent", func(r *http.Request, key string) { r.Header.Set("X-API-Key", key) }, func(status int, b map[string]any) error {
 		if id, _ := b["api_call_id"].(string); len(id) != 20 {
 			return fmt.Errorf("api_call_id %v is not 20 characters", b["api_call_id"])
 		}
@@ -98,7 +99,7 @@ var (
 		}
 		return exactly(b, "api_call_id", "api_call_unix", "code", "error_code", "message", "result")
 	}}
-	jettiEdge = edge{"jetti", bearer, func(status int, b map[string]any) error {
+	jettiEdge = edgeShape{"jetti", bearer, func(status int, b map[string]any) error {
 		if s, _ := b["message"].(string); s == "" {
 			return fmt.Errorf("message missing")
 		}
@@ -128,7 +129,7 @@ func exactly(b map[string]any, keys ...string) error {
 // route is one route with real objects in its path, so that a hostile
 // request that got through would act on something.
 type route struct {
-	edge   edge
+	edge   edgeShape
 	method string
 	path   string
 	// id is the path segment holding an object's id ("" when none):
@@ -458,7 +459,7 @@ func attacks(rt route, theirID, theirKey string) []attack {
 		withBody("duplicate amount", strings.NewReplacer("AMOUNT", "1, "+m[1]+": 1", "NAME", name).Replace(rt.body))
 	}
 	// Deep nesting, a little past the limit and far past it.
-	for _, depth := range []int{api.MaxDepth + 1, 100000} {
+	for _, depth := range []int{edge.MaxDepth + 1, 100000} {
 		withBody(fmt.Sprintf("depth %d", depth), valid(strings.Repeat("[", depth)+strings.Repeat("]", depth), `"x"`))
 		withBody(fmt.Sprintf("depth %d object", depth), `{"x": `+strings.Repeat(`{"a": `, depth)+"1"+strings.Repeat("}", depth)+"}")
 	}

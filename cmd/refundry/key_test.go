@@ -54,7 +54,7 @@ func TestKeyCommand(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := engine.New(store, logger)
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 	get := func(path string) int {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

@@ -26,7 +26,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -89,7 +89,7 @@ func TestRateLimitEveryEdge(t *testing.T) {
 	for _, e := range limitRoutes(sale.ID, sale.LineItems[0].ID, sale.Transactions[0].Number) {
 		t.Run(e.name, func(t *testing.T) {
 			// A token every 100 s: the third ask at once is refused.
-			srv := httptest.NewServer(api.RateLimit(api.NewRateLimiter(0.01, 2), newServer(env.Engine, env.Logger, mustOps(t, env.Engine))))
+			srv := httptest.NewServer(edge.RateLimit(edge.NewRateLimiter(0.01, 2), newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine))))
 			defer srv.Close()
 			ask := func(key string) (*http.Response, map[string]any) {
 				// A body the edge refuses (422/400) does as well as a refund:

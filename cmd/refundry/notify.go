@@ -29,10 +29,7 @@ func newSender(smtpURL, from string) (notify.Sender, error) {
 // stay unsent in the outbox (listed at GET /v1/notifications); the email
 // worker sends them at its first pass once a server is configured.
 func startNotify(eng *engine.Engine, logger *slog.Logger, sender notify.Sender, op *ops) (stop func(), err error) {
-	outbox, err := eng.Outbox()
-	if err != nil {
-		return nil, err
-	}
+	outbox := eng.Stores.Outbox
 	hooks := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: logger.With("worker", "webhooks"), OnPass: op.webhooks.Beat}
 	op.webhooks.Start()
 	hooks.Open()

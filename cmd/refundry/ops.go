@@ -31,13 +31,9 @@ type ops struct {
 	checks                             []health.Check
 }
 
-// pinger and migrationChecker are what both stores offer for readiness,
-// asked for as optional interfaces so that refundry.Store stays the
-// domain's contract.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
+// migrationChecker and writeChecker are what both stores offer for
+// readiness beyond the domain's contract (refundry.Store), asked for here
+// so that it stays the domain's.
 type migrationChecker interface {
 	CheckMigrations(ctx context.Context) error
 }
@@ -81,17 +77,13 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	if pools := poolSource(store); pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(pools))
 	}
-	if o, ok := store.(refundry.Outbox); ok {
-		cs = append(cs, metrics.NewOutboxCollector(o.OldestUndelivered, time.Now))
-	}
+	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {
 			return err
 		}
 	}
-	if p, ok := store.(pinger); ok {
-		o.checks = append(o.checks, health.Check{Name: "database", Run: p.Ping})
-	}
+	o.checks = append(o.checks, health.Check{Name: "database", Run: store.Ping})
 	if wc, ok := store.(writeChecker); ok {
 		o.checks = append(o.checks, health.Check{Name: "database_write", Run: wc.CheckWritable})
 	}

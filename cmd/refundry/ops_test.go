@@ -25,13 +25,13 @@ import (
 )
 
 // mustOps builds the operational parts for a test server over eng.
-func mustOps(t testing.TB, eng *engine.Engine) *ops {
+func mustOps(t testing.TB, store refundry.Store, eng *engine.Engine) *ops {
 	t.Helper()
 	op, err := newOps()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := op.attach(eng.Store, eng); err != nil {
+	if err := op.attach(store, eng); err != nil {
 		t.Fatal(err)
 	}
 	return op
@@ -91,7 +91,7 @@ func post(t *testing.T, url, key, body string) map[string]any {
 // returned (in minor units), the request and the gateway call all show.
 func TestMetricsMoveWithRefunds(t *testing.T) {
 	env := testenv.New(t)
-	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Engine)))
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
 	t.Cleanup(srv.Close)
 	sale := env.Sale(testenv.SaleSpec{Units: []int64{1250, 500}})
 
@@ -130,7 +130,7 @@ func TestMetricsMoveWithRefunds(t *testing.T) {
 // scrapes again: both ages of the outbox lag rise above zero.
 func TestOutboxLagMetric(t *testing.T) {
 	env := testenv.New(t)
-	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Engine)))
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
 	t.Cleanup(srv.Close)
 	o, ok := env.Store.(refundry.Outbox)
 	if !ok {
@@ -164,7 +164,7 @@ func TestOutboxLagMetric(t *testing.T) {
 // the store is closed.
 func TestReadyz(t *testing.T) {
 	env := testenv.New(t)
-	op := mustOps(t, env.Engine)
+	op := mustOps(t, env.Store, env.Engine)
 	srv := httptest.NewServer(newServer(env.Engine, env.Logger, op))
 	t.Cleanup(srv.Close)
 	ready := func() (int, map[string]string) {

@@ -113,7 +113,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		}
 		t.Cleanup(func() { store.Close() })
 		eng, ro := seedReadOnly(t, store)
-		srv := httptest.NewServer(newServer(eng, eng.Logger, mustOps(t, eng)))
+		srv := httptest.NewServer(newServer(eng, eng.Logger, mustOps(t, store, eng)))
 		t.Cleanup(srv.Close)
 
 		// From the server's own database, which stays writable; the

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/store/sqlite"
@@ -142,12 +142,12 @@ func TestScopesOnEveryRoute(t *testing.T) {
 	keys["expired"] = text
 	keys["none"] = ""
 
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 
 	missing := refundry.NewID()
 	routes := edgeRoutes(missing)
-	table := api.Routes()
+	table := edge.Routes()
 	for _, rt := range routes {
 		if got, ok := table[rt.pattern]; !ok || got.Scope != rt.scope {
 			t.Errorf("route table: %s needs %q (listed: %v), want %q", rt.pattern, got.Scope, ok, rt.scope)
@@ -195,7 +195,7 @@ func TestScopesOnEveryRoute(t *testing.T) {
 					t.Fatalf("%d not in the route's own shape: %s", want, raw)
 				}
 				if want == http.StatusForbidden {
-					route := api.RouteFor(rt.pattern, rt.method)
+					route := edge.RouteFor(rt.pattern, rt.method)
 					got, _, err := store.ListAuditLog(ctx, m.ID, refundry.AuditFilter{KeyID: keyIDs[who], Action: route.Action, Page: refundry.Page{Limit: 1}})
 					if err != nil || len(got) != 1 || got[0].Result != refundry.EFORBIDDEN || got[0].Actor.Path != rt.path {
 						t.Fatalf("audit of the refused write: %+v, %v", got, err)

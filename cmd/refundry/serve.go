@@ -19,6 +19,7 @@ import (
 	"github.com/refundry/refundry/dialect/payop"
 	"github.com/refundry/refundry/dialect/revcent"
 	"github.com/refundry/refundry/dialect/talkable"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
@@ -100,7 +101,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 		}
 		gateways = append(gateways, g)
 	}
-	logger := slog.New(api.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
+	logger := slog.New(edge.LogHandler{Handler: slog.NewTextHandler(stderr, nil)})
 
 	op, err := newOps()
 	if err != nil {
@@ -153,7 +154,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 
 	// The limiter rides in each request's context down to the edges'
 	// Authenticate, which alone knows the key.
-	handler := api.RateLimit(api.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op))
+	handler := edge.RateLimit(edge.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op))
 	srv := limits.server(handler, tlsConfig, logger)
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -206,7 +207,7 @@ func newServer(eng *engine.Engine, logger *slog.Logger, op *ops) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	op.mount(mux)
-	return api.Observe(logger, op.metrics.Middleware(mux))
+	return edge.Observe(logger, op.metrics.Middleware(mux))
 }
 
 func displayAddr(a net.Addr) string {

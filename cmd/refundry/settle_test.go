@@ -154,7 +154,7 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	if _, err := eng.CreateSale(ctx, sale, nil); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, eng)))
+	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 	li, txn := sale.LineItems[0], sale.Transactions[0]
 

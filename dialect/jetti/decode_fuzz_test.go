@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -115,7 +116,7 @@ func roundTrip(t *testing.T, body string, req refundBody, cur refundry.Currency,
 func refused(t *testing.T, body, currency string, err error) {
 	t.Helper()
 	var ve *validationError
-	var we *wireError
+	var we *edge.WireError
 	if !errors.As(err, &ve) && !errors.As(err, &we) && refundry.ErrorCode(err) != refundry.EINVALID {
 		t.Fatalf("body %q %s: refused with %T %v", body, currency, err, err)
 	}

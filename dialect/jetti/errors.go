@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // errorBody is the contract's error shape: {"message": "...", "errors":
@@ -15,15 +15,6 @@ type errorBody struct {
 	Message string              `json:"message"`
 	Errors  map[string][]string `json:"errors,omitempty"`
 }
-
-// wireError is a fault of the request's HTTP form (the path, the method,
-// the body's JSON) that has no domain code.
-type wireError struct {
-	status  int
-	message string
-}
-
-func (e *wireError) Error() string { return e.message }
 
 // validationError is every problem found in the body at once, by field.
 type validationError struct {
@@ -41,31 +32,28 @@ func (e *validationError) add(field, msg string) {
 
 // errorTable is the one map from domain codes to Jetti's answers. An empty
 // message shows the error's own client-safe message.
-var errorTable = map[string]struct {
-	status  int
-	message string
-}{
+var errorTable = edge.ErrorTable{
 	// The error's own message: no token, a revoked or expired one, or an
 	// unknown one (engine.Authenticate says which, and no more).
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, ""},
-	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
+	refundry.EUNAUTHORIZED: {Status: http.StatusUnauthorized},
+	refundry.EFORBIDDEN:    {Status: http.StatusForbidden},
 	// One fixed message whatever the number: another merchant's
 	// transaction must read exactly like a missing one (invariant 5).
-	refundry.ENOTFOUND: {http.StatusNotFound, "Transaction not found."},
-	refundry.EINVALID:  {http.StatusBadRequest, ""},
-	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, ""},
+	refundry.ENOTFOUND: {Status: http.StatusNotFound, Message: "Transaction not found."},
+	refundry.EINVALID:  {Status: http.StatusBadRequest},
+	refundry.ETOOLARGE: {Status: http.StatusUnprocessableEntity},
 	// A partial refund of a transaction with nothing left; the full refund
 	// of one is answered 200 by the handler before it gets here.
-	refundry.EREFUNDED: {http.StatusUnprocessableEntity, ""},
+	refundry.EREFUNDED: {Status: http.StatusUnprocessableEntity},
 	// The IETF Idempotency-Key draft's answer to a key reused with
 	// another payload.
-	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
-	refundry.ECONFLICT:     {http.StatusConflict, ""},
-	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
-	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
-	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
-	refundry.ERATELIMITED:  {http.StatusTooManyRequests, ""},
-	refundry.ETIMEOUT:      {http.StatusRequestTimeout, ""},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // fieldNames maps the engine's parameter names to the seed's field names,
@@ -88,27 +76,14 @@ var notFields = map[string]bool{"": true, "Idempotency-Key": true, "Authorizatio
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	api.NoteError(r.Context(), err)
-	var we *wireError
-	if errors.As(err, &we) {
-		api.WriteJSON(w, we.status, errorBody{Message: we.message})
-		return
-	}
 	var ve *validationError
 	if errors.As(err, &ve) {
-		api.WriteJSON(w, http.StatusBadRequest, errorBody{Message: "The request body is invalid.", Errors: ve.fields})
+		edge.NoteError(r.Context(), err)
+		edge.WriteJSON(w, http.StatusBadRequest, errorBody{Message: "The request body is invalid.", Errors: ve.fields})
 		return
 	}
-	e, ok := errorTable[refundry.ErrorCode(err)]
-	if !ok {
-		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		api.WriteJSON(w, http.StatusInternalServerError, errorBody{Message: refundry.ErrorMessage(err)})
-		return
-	}
-	out := errorBody{Message: e.message}
-	if out.Message == "" {
-		out.Message = refundry.ErrorMessage(err)
-	}
+	a := errorTable.Answer(w, r, logger, err)
+	out := errorBody{Message: a.Message}
 	if param := refundry.ErrorParam(err); refundry.ErrorCode(err) == refundry.EINVALID && !notFields[param] {
 		field := param
 		if f, ok := fieldNames[param]; ok {
@@ -116,6 +91,5 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		}
 		out.Errors = map[string][]string{field: {out.Message}}
 	}
-	api.SetRetryAfter(w, err)
-	api.WriteJSON(w, e.status, out)
+	edge.WriteJSON(w, a.Status, out)
 }

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -19,10 +19,10 @@ import (
 func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
-	refund := api.Authenticate(eng, api.KeyForms{}, fail, handleRefund(eng, logger))
+	refund := edge.Authenticate(eng, edge.KeyForms{}, fail, handleRefund(eng, logger))
 	notAllowed := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPut)
-		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "This endpoint takes PUT only."})
+		writeError(w, r, logger, &edge.WireError{Status: http.StatusMethodNotAllowed, Message: "This endpoint takes PUT only."})
 	}
 	for _, path := range []string{"/v1/transactions/{id}/refund.json", "/transactions/{id}/refund.json"} {
 		mux.Handle("PUT "+path, refund)

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -95,13 +95,13 @@ type transaction struct {
 func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
+		m := edge.MerchantFrom(ctx)
 		number, err := parseNumber(r.PathValue("id"))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -111,7 +111,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		sale, err := eng.Store.FindSale(ctx, m.ID, refundry.SaleLookup{TransactionNumber: number})
+		sale, err := eng.FindSale(ctx, m.ID, refundry.SaleLookup{TransactionNumber: number})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -173,14 +173,14 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, out)
+		edge.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
 // parseNumber reads the path's id: "Numeric ID of the instance", "Minimum
 // value is 1". Digits only, so "+7", " 7" and "7.0" are refused too.
 func parseNumber(s string) (int64, error) {
-	bad := &wireError{http.StatusBadRequest, "Transaction id must be an integer of at least 1."}
+	bad := &edge.WireError{Status: http.StatusBadRequest, Message: "Transaction id must be an integer of at least 1."}
 	if s == "" || len(s) > 18 {
 		return 0, bad
 	}
@@ -205,15 +205,15 @@ func decodeRefund(body []byte) (refundBody, error) {
 	out := refundBody{createdSource: "manual"}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return out, &wireError{http.StatusBadRequest, "A request body is required: a Transaction object."}
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: "A request body is required: a Transaction object."}
 	}
 	var v any
-	if err := api.DecodeJSON(body, &v); err != nil {
-		return out, &wireError{http.StatusBadRequest, refundry.ErrorMessage(err)}
+	if err := edge.DecodeJSON(body, &v); err != nil {
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: refundry.ErrorMessage(err)}
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return out, &wireError{http.StatusBadRequest, "Request body must be a JSON object."}
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: "Request body must be a JSON object."}
 	}
 	var ve validationError
 	for k, val := range obj {
@@ -328,7 +328,7 @@ func (b refundBody) minorUnits(cur refundry.Currency) (amount *int64, fee int64,
 
 // load renders the transaction as it is now, with what its refunds say.
 func load(ctx context.Context, eng *engine.Engine, merchantID string, number int64) (*transaction, error) {
-	sale, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionNumber: number})
+	sale, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionNumber: number})
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func listRefunds(ctx context.Context, eng *engine.Engine, merchantID, txnID stri
 	var all []*refundry.Refund
 	f := refundry.RefundFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}, TransactionID: txnID}
 	for {
-		page, more, err := eng.Store.ListRefunds(ctx, merchantID, f)
+		page, more, err := eng.ListRefunds(ctx, merchantID, f)
 		if err != nil {
 			return nil, err
 		}
@@ -394,7 +394,7 @@ func render(sale *refundry.Sale, txn *refundry.Transaction, refunds []*refundry.
 	// that count against the transaction (pending or succeeded).
 	var fees int64
 	for _, rf := range refunds {
-		if rf.Status == refundry.RefundPending || rf.Status == refundry.RefundSucceeded {
+		if refundry.RefundReserves(rf.Status) {
 			fees += rf.Fee
 		}
 	}

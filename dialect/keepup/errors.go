@@ -1,12 +1,11 @@
 package keepup
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // errorBody is the seed's error sample, {"status": 401, "error":
@@ -17,56 +16,28 @@ type errorBody struct {
 	Error  string `json:"error"`
 }
 
-// wireError is a fault of the request's HTTP form (a method this route does
-// not take) that has no domain code.
-type wireError struct {
-	status  int
-	message string
-}
-
-func (e *wireError) Error() string { return e.message }
-
 // errorTable is the one map from domain codes to KeepUp's answers. An
 // empty message shows the error's own client-safe message.
-var errorTable = map[string]struct {
-	status  int
-	message string
-}{
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Authentication invalid"},
-	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
-	refundry.ENOTFOUND:     {http.StatusNotFound, "Sale not found"},
-	refundry.EINVALID:      {http.StatusUnprocessableEntity, ""},
-	refundry.ETOOLARGE:     {http.StatusUnprocessableEntity, ""},
-	refundry.EREFUNDED:     {http.StatusUnprocessableEntity, ""},
-	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
-	refundry.ECONFLICT:     {http.StatusConflict, ""},
-	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
-	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
-	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
-	refundry.ERATELIMITED:  {http.StatusTooManyRequests, ""},
-	refundry.ETIMEOUT:      {http.StatusRequestTimeout, ""},
+var errorTable = edge.ErrorTable{
+	refundry.EUNAUTHORIZED: {Status: http.StatusUnauthorized, Message: "Authentication invalid"},
+	refundry.EFORBIDDEN:    {Status: http.StatusForbidden},
+	refundry.ENOTFOUND:     {Status: http.StatusNotFound, Message: "Sale not found"},
+	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity},
+	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity},
+	refundry.EREFUNDED:     {Status: http.StatusUnprocessableEntity},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in KeepUp's shape. Anything not in the table is
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	api.NoteError(r.Context(), err)
-	var we *wireError
-	if errors.As(err, &we) {
-		api.WriteJSON(w, we.status, errorBody{we.status, we.message})
-		return
-	}
-	e, ok := errorTable[refundry.ErrorCode(err)]
-	if !ok {
-		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		api.WriteJSON(w, http.StatusInternalServerError, errorBody{http.StatusInternalServerError, refundry.ErrorMessage(err)})
-		return
-	}
-	msg := e.message
-	if msg == "" {
-		msg = refundry.ErrorMessage(err)
-	}
-	api.SetRetryAfter(w, err)
-	api.WriteJSON(w, e.status, errorBody{e.status, msg})
+	a := errorTable.Answer(w, r, logger, err)
+	edge.WriteJSON(w, a.Status, errorBody{a.Status, a.Message})
 }

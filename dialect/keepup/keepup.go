@@ -11,7 +11,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -27,7 +27,7 @@ const maxSaleID = 255
 func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
-	refund := api.Authenticate(eng, api.KeyForms{}, fail, handleRefundSale(eng, logger))
+	refund := edge.Authenticate(eng, edge.KeyForms{}, fail, handleRefundSale(eng, logger))
 
 	// The seed's endpoint is PUT, but its own Node, PHP and Python samples
 	// send POST ("CURLOPT_CUSTOMREQUEST => \"POST\""): both are the refund.
@@ -35,7 +35,7 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux.Handle("POST /v2.0/sales/refund/{sale_id}", refund)
 	mux.HandleFunc("/v2.0/sales/refund/{sale_id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "PUT, POST")
-		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "Method not allowed"})
+		writeError(w, r, logger, &edge.WireError{Status: http.StatusMethodNotAllowed, Message: "Method not allowed"})
 	})
 	return mux
 }
@@ -62,8 +62,8 @@ type refundSaleData struct {
 func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		m := edge.MerchantFrom(ctx)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -116,7 +116,7 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		if pending {
 			out.Message, out.Data.Status = "sale refund pending", "pending"
 		}
-		api.WriteJSON(w, http.StatusOK, out)
+		edge.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -131,7 +131,7 @@ func decodeRefundSale(body []byte) (notify bool, err error) {
 		return false, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 	}
 	var req refundSaleRequest
-	if err := api.DecodeJSON(body, &req); err != nil {
+	if err := edge.DecodeJSON(body, &req); err != nil {
 		return false, err
 	}
 	switch req.AlertCustomer {
@@ -150,18 +150,18 @@ func findSale(ctx context.Context, eng *engine.Engine, merchantID, saleID string
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
 	}
 	if refundry.ValidID(saleID) {
-		s, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{ID: saleID})
+		s, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{ID: saleID})
 		if refundry.ErrorCode(err) != refundry.ENOTFOUND {
 			return s, err
 		}
 	}
-	return eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
+	return eng.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
 }
 
 // refundPending reports whether a gateway still holds any of the sale's
 // refunds: the answer then says so rather than claim money went back.
 func refundPending(ctx context.Context, eng *engine.Engine, merchantID, saleID string) (bool, error) {
-	refunds, _, err := eng.Store.ListRefunds(ctx, merchantID, refundry.RefundFilter{
+	refunds, _, err := eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{
 		Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: refundry.RefundPending,
 	})
 	return len(refunds) > 0, err

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/dialect/keepup"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -27,7 +27,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	env := testenv.New(t)
-	srv := httptest.NewServer(api.Observe(env.Logger, keepup.NewHandler(env.Engine, env.Logger)))
+	srv := httptest.NewServer(edge.Observe(env.Logger, keepup.NewHandler(env.Engine, env.Logger)))
 	t.Cleanup(srv.Close)
 	return &server{Env: env, url: srv.URL}
 }

@@ -1,12 +1,11 @@
 package payop
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // errorBody is the seed's error shape, {"message": "..."}.
@@ -14,59 +13,31 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// wireError is a fault of the request's HTTP form (a method this route does
-// not take) that has no domain code.
-type wireError struct {
-	status  int
-	message string
-}
-
-func (e *wireError) Error() string { return e.message }
-
 // errorTable is the one map from domain codes to Payop's answers, with the
 // seed's own messages where it gives them. An empty message shows the
 // error's own client-safe message.
-var errorTable = map[string]struct {
-	status  int
-	message string
-}{
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "Full authentication is required to access this resource."},
-	refundry.EFORBIDDEN:    {http.StatusForbidden, ""},
+var errorTable = edge.ErrorTable{
+	refundry.EUNAUTHORIZED: {Status: http.StatusUnauthorized, Message: "Full authentication is required to access this resource."},
+	refundry.EFORBIDDEN:    {Status: http.StatusForbidden},
 	// The seed answers a missing transaction 422, not 404.
-	refundry.ENOTFOUND: {http.StatusUnprocessableEntity, "Transaction not found"},
-	refundry.ETOOLARGE: {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
+	refundry.ENOTFOUND: {Status: http.StatusUnprocessableEntity, Message: "Transaction not found"},
+	refundry.ETOOLARGE: {Status: http.StatusUnprocessableEntity, Message: "Refund amount is bigger than transaction amount"},
 	// Nothing left is any amount being too big, in the seed's words.
-	refundry.EREFUNDED:     {http.StatusUnprocessableEntity, "Refund amount is bigger than transaction amount"},
-	refundry.EINVALID:      {http.StatusUnprocessableEntity, ""},
-	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, ""},
-	refundry.ECONFLICT:     {http.StatusConflict, ""},
-	refundry.EGATEWAY:      {http.StatusBadGateway, ""},
-	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, ""},
-	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, ""},
-	refundry.ERATELIMITED:  {http.StatusTooManyRequests, ""},
-	refundry.ETIMEOUT:      {http.StatusRequestTimeout, ""},
+	refundry.EREFUNDED:     {Status: http.StatusUnprocessableEntity, Message: "Refund amount is bigger than transaction amount"},
+	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in Payop's shape. Anything not in the table is
 // our fault (invariant 7: nothing a client sends is a 500): it is logged
 // and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	api.NoteError(r.Context(), err)
-	var we *wireError
-	if errors.As(err, &we) {
-		api.WriteJSON(w, we.status, errorBody{we.message})
-		return
-	}
-	e, ok := errorTable[refundry.ErrorCode(err)]
-	if !ok {
-		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		api.WriteJSON(w, http.StatusInternalServerError, errorBody{refundry.ErrorMessage(err)})
-		return
-	}
-	msg := e.message
-	if msg == "" {
-		msg = refundry.ErrorMessage(err)
-	}
-	api.SetRetryAfter(w, err)
-	api.WriteJSON(w, e.status, errorBody{msg})
+	a := errorTable.Answer(w, r, logger, err)
+	edge.WriteJSON(w, a.Status, errorBody{a.Message})
 }

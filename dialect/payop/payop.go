@@ -14,7 +14,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -39,10 +39,10 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
 	// "Authorization: Bearer YOUR_JWT_TOKEN": a Refundry API key is the token.
-	mux.Handle("POST /v1/refunds/create", api.Authenticate(eng, api.KeyForms{}, fail, handleCreateRefund(eng, logger)))
+	mux.Handle("POST /v1/refunds/create", edge.Authenticate(eng, edge.KeyForms{}, fail, handleCreateRefund(eng, logger)))
 	mux.HandleFunc("/v1/refunds/create", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
-		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "Method not allowed"})
+		writeError(w, r, logger, &edge.WireError{Status: http.StatusMethodNotAllowed, Message: "Method not allowed"})
 	})
 	return mux
 }
@@ -73,8 +73,8 @@ const successBody = `{"data": "", "status": 1}`
 func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		m := edge.MerchantFrom(ctx)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -124,7 +124,7 @@ func decodeCreateRefund(body []byte) (createRefund, error) {
 		return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 	}
 	var req createRefundRequest
-	if err := api.DecodeFields(body, &req); err != nil {
+	if err := edge.DecodeFields(body, &req); err != nil {
 		return out, err
 	}
 
@@ -230,9 +230,9 @@ func findTransaction(ctx context.Context, eng *engine.Engine, merchantID, ident 
 	if len(ident) > maxIdentifier {
 		return nil, notFound
 	}
-	sale, err := eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionReference: ident})
+	sale, err := eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionReference: ident})
 	if refundry.ErrorCode(err) == refundry.ENOTFOUND && refundry.ValidID(ident) {
-		sale, err = eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionID: ident})
+		sale, err = eng.FindSale(ctx, merchantID, refundry.SaleLookup{TransactionID: ident})
 	}
 	if err != nil {
 		return nil, err

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/dialect/payop"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -26,7 +26,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	env := testenv.New(t)
-	srv := httptest.NewServer(api.Observe(env.Logger, payop.NewHandler(env.Engine, env.Logger)))
+	srv := httptest.NewServer(edge.Observe(env.Logger, payop.NewHandler(env.Engine, env.Logger)))
 	t.Cleanup(srv.Close)
 	return &server{Env: env, url: srv.URL}
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -45,7 +46,7 @@ func FuzzDecodeRequest(f *testing.F) {
 
 		req, err := decodeRefund([]byte(body))
 		if err != nil {
-			var we *wireError
+			var we *edge.WireError
 			if !errors.As(err, &we) || answerStatus(err) != http.StatusBadRequest {
 				t.Fatalf("body %q refused with %d: %v", body, answerStatus(err), err)
 			}

@@ -1,12 +1,11 @@
 package revcent
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 )
 
 // errorBody is the seed's "APIStandardErrors" schema, which has
@@ -25,41 +24,27 @@ type errorBody struct {
 // result."): whatever went wrong, the product sale was not refunded.
 const resultFailed = "Product sale not refunded"
 
-// wireError is a fault of the request's HTTP form (the path, the body's
-// JSON, the method) that has no domain code.
-type wireError struct {
-	status  int
-	code    string
-	message string
-}
-
-func (e *wireError) Error() string { return e.code + ": " + e.message }
-
 // errorTable is the one map from domain codes to RevCent's answers. The
 // error_code words are stable: clients branch on them. An empty message
 // shows the error's own client-safe message.
-var errorTable = map[string]struct {
-	status  int
-	code    string
-	message string
-}{
+var errorTable = edge.ErrorTable{
 	// The error's own message: no key, a revoked or expired one, or an
 	// unknown one (engine.Authenticate says which, and no more).
-	refundry.EUNAUTHORIZED: {http.StatusUnauthorized, "invalid_api_key", ""},
-	refundry.EFORBIDDEN:    {http.StatusForbidden, "insufficient_scope", ""},
+	refundry.EUNAUTHORIZED: {Status: http.StatusUnauthorized, Code: "invalid_api_key"},
+	refundry.EFORBIDDEN:    {Status: http.StatusForbidden, Code: "insufficient_scope"},
 	// One fixed message whatever the id: another merchant's product sale
 	// must read exactly like a missing one (invariant 5).
-	refundry.ENOTFOUND:     {http.StatusNotFound, "product_sale_not_found", "No product sale with that ID."},
-	refundry.EREFUNDED:     {http.StatusConflict, "product_sale_already_refunded", ""},
-	refundry.ETOOLARGE:     {http.StatusUnprocessableEntity, "amount_exceeds_refundable", ""},
-	refundry.EINVALID:      {http.StatusUnprocessableEntity, "invalid_request", ""},
-	refundry.EIDEMPOTENCY:  {http.StatusUnprocessableEntity, "idempotency_key_reused", ""},
-	refundry.ECONFLICT:     {http.StatusConflict, "conflict", ""},
-	refundry.EGATEWAY:      {http.StatusBadGateway, "gateway_refused", ""},
-	refundry.EBODYTOOLARGE: {http.StatusRequestEntityTooLarge, "body_too_large", ""},
-	refundry.EUNAVAILABLE:  {http.StatusServiceUnavailable, "service_unavailable", ""},
-	refundry.ERATELIMITED:  {http.StatusTooManyRequests, "rate_limited", ""},
-	refundry.ETIMEOUT:      {http.StatusRequestTimeout, "request_timeout", ""},
+	refundry.ENOTFOUND:     {Status: http.StatusNotFound, Code: "product_sale_not_found", Message: "No product sale with that ID."},
+	refundry.EREFUNDED:     {Status: http.StatusConflict, Code: "product_sale_already_refunded"},
+	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity, Code: "amount_exceeds_refundable"},
+	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity, Code: "invalid_request"},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused"},
+	refundry.ECONFLICT:     {Status: http.StatusConflict, Code: "conflict"},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway, Code: "gateway_refused"},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable, Code: "service_unavailable"},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests, Code: "rate_limited"},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout, Code: "request_timeout"},
 }
 
 // invalidParams refines EINVALID by the parameter at fault. Amount faults
@@ -83,30 +68,11 @@ var invalidParams = map[string]struct {
 // is our fault (invariant 7: nothing a client sends is a 500): it is
 // logged and the client sees a safe message.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	api.NoteError(r.Context(), err)
-	call := callFrom(r.Context())
-	out := errorBody{APICallID: call.id, APICallUnix: call.unix, Code: 0, Result: resultFailed}
-	var we *wireError
-	if errors.As(err, &we) {
-		out.ErrorCode, out.Message = we.code, we.message
-		api.WriteJSON(w, we.status, out)
-		return
-	}
-	e, ok := errorTable[refundry.ErrorCode(err)]
-	if !ok {
-		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		out.ErrorCode, out.Message = "internal_error", refundry.ErrorMessage(err)
-		api.WriteJSON(w, http.StatusInternalServerError, out)
-		return
-	}
-	status := e.status
-	out.ErrorCode, out.Message = e.code, e.message
-	if out.Message == "" {
-		out.Message = refundry.ErrorMessage(err)
-	}
+	a := errorTable.Answer(w, r, logger, err)
 	if p, ok := invalidParams[refundry.ErrorParam(err)]; ok && refundry.ErrorCode(err) == refundry.EINVALID {
-		status, out.ErrorCode = p.status, p.code
+		a.Status, a.Code = p.status, p.code
 	}
-	api.SetRetryAfter(w, err)
-	api.WriteJSON(w, status, out)
+	call := callFrom(r.Context())
+	edge.WriteJSON(w, a.Status, errorBody{APICallID: call.id, APICallUnix: call.unix, Code: 0,
+		ErrorCode: a.Code, Message: a.Message, Result: resultFailed})
 }

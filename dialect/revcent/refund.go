@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -51,13 +51,13 @@ type refundResponse struct {
 func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
+		m := edge.MerchantFrom(ctx)
 		id := r.PathValue("product_sale_id")
 		if err := checkProductSaleID(id); err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -96,7 +96,7 @@ func handleRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 				return
 			}
 		}
-		api.WriteJSON(w, http.StatusOK, render(callFrom(ctx), sale, id, cur, res.Refunds))
+		edge.WriteJSON(w, http.StatusOK, render(callFrom(ctx), sale, id, cur, res.Refunds))
 	})
 }
 
@@ -124,8 +124,8 @@ func render(call apiCall, sale *refundry.Sale, productSaleID string, cur refundr
 // "minLength": 20, "maxLength": 20, before anything is looked up.
 func checkProductSaleID(id string) error {
 	if utf8.RuneCountInString(id) != refundry.IDLength {
-		return &wireError{http.StatusBadRequest, "invalid_product_sale_id",
-			fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)}
+		return &edge.WireError{Status: http.StatusBadRequest, Code: "invalid_product_sale_id",
+			Message: fmt.Sprintf("product_sale_id must be exactly %d characters.", refundry.IDLength)}
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func findProductSale(ctx context.Context, eng *engine.Engine, merchantID, id str
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No product sale with that ID.")
 	}
-	return eng.Store.FindSale(ctx, merchantID, refundry.SaleLookup{LineItemID: id})
+	return eng.FindSale(ctx, merchantID, refundry.SaleLookup{LineItemID: id})
 }
 
 // parseAmount converts the body's amount to minor units of the sale's
@@ -168,7 +168,7 @@ func decodeRefund(body []byte) (refundBody, error) {
 		return out, badBody("invalid_body", "A request body is required: a JSON object.")
 	}
 	var v any
-	if err := api.DecodeJSON(body, &v); err != nil {
+	if err := edge.DecodeJSON(body, &v); err != nil {
 		return out, badBody("invalid_body", refundry.ErrorMessage(err))
 	}
 	obj, ok := v.(map[string]any)
@@ -199,7 +199,7 @@ func decodeRefund(body []byte) (refundBody, error) {
 }
 
 func badBody(code, message string) error {
-	return &wireError{http.StatusBadRequest, code, message}
+	return &edge.WireError{Status: http.StatusBadRequest, Code: code, Message: message}
 }
 
 func truncate(s string, n int) string {

@@ -12,7 +12,7 @@ import (
 	"net/http"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -26,10 +26,10 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
 	// The seed names no security scheme: the contract decides Bearer or
 	// RevCent's own X-API-Key header.
-	mux.Handle("POST "+refundPattern, api.Authenticate(eng, api.KeyForms{Header: "X-API-Key"}, fail, handleRefund(eng, logger)))
+	mux.Handle("POST "+refundPattern, edge.Authenticate(eng, edge.KeyForms{Header: "X-API-Key"}, fail, handleRefund(eng, logger)))
 	mux.HandleFunc(refundPattern, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "method_not_allowed", "This operation takes POST only."})
+		writeError(w, r, logger, &edge.WireError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "This operation takes POST only."})
 	})
 	return stampCall(eng, mux)
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/dialect/revcent"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -97,7 +97,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	env := testenv.New(t)
-	srv := httptest.NewServer(api.Observe(env.Logger, revcent.NewHandler(env.Engine, env.Logger)))
+	srv := httptest.NewServer(edge.Observe(env.Logger, revcent.NewHandler(env.Engine, env.Logger)))
 	t.Cleanup(srv.Close)
 	return &server{Env: env, url: srv.URL}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/edge"
 )
 
 // FuzzDecodeRequest: what a refund-origin body becomes. An accepted body
@@ -37,11 +38,11 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := decodeRefundOrigin([]byte(body))
 		if err != nil {
-			var we *wireError
+			var we *edge.WireError
 			switch status := answerStatus(err); {
 			case errors.As(err, &we):
-				if status != http.StatusBadRequest || we.message != "site_slug is required" {
-					t.Fatalf("body %q refused with %d %q, want only a missing site_slug as 400", body, status, we.message)
+				if status != http.StatusBadRequest || we.Message != "site_slug is required" {
+					t.Fatalf("body %q refused with %d %q, want only a missing site_slug as 400", body, status, we.Message)
 				}
 			case refundry.ErrorCode(err) != refundry.EINVALID || status != http.StatusUnprocessableEntity:
 				t.Fatalf("body %q refused with code %q, %d; want %q, 422", body, refundry.ErrorCode(err), status, refundry.EINVALID)

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
@@ -32,14 +32,14 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, logger, err) }
 	// The seed authenticates with "curl -u i9uil7nQgDjucCiTJu:": the key is
 	// the Basic user name with an empty password. Bearer is taken too.
-	auth := func(h http.Handler) http.Handler { return api.Authenticate(eng, api.KeyForms{Basic: true}, fail, h) }
+	auth := func(h http.Handler) http.Handler { return edge.Authenticate(eng, edge.KeyForms{Basic: true}, fail, h) }
 
 	// ServeMux matches the escaped path and unescapes the wildcard, so an
 	// event slug's colon sent as %3A arrives as ":".
 	mux.Handle("POST /api/v2/origins/{origin_slug}/refund", auth(handleRefundOrigin(eng, logger)))
 	mux.HandleFunc("/api/v2/origins/{origin_slug}/refund", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
-		writeError(w, r, logger, &wireError{http.StatusMethodNotAllowed, "Method not allowed"})
+		writeError(w, r, logger, &edge.WireError{Status: http.StatusMethodNotAllowed, Message: "Method not allowed"})
 	})
 	return mux
 }
@@ -100,8 +100,8 @@ const timeLayout = "2006-01-02T15:04:05.000-07:00"
 func handleRefundOrigin(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		m := api.MerchantFrom(ctx)
-		body, idem, err := api.ReadRequest(w, r, maxBody)
+		m := edge.MerchantFrom(ctx)
+		body, idem, err := edge.ReadRequest(w, r, maxBody)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -136,7 +136,7 @@ func handleRefundOrigin(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			}
 			out.Result.Referral = &rj
 		}
-		api.WriteJSON(w, http.StatusOK, out)
+		edge.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -156,16 +156,16 @@ func decodeRefundOrigin(body []byte) (refundOrigin, error) {
 		if body[0] != '{' {
 			return out, refundry.Errorf(refundry.EINVALID, "Request body must be a JSON object.")
 		}
-		if err := api.DecodeFields(body, &req); err != nil {
+		if err := edge.DecodeFields(body, &req); err != nil {
 			return out, err
 		}
 	}
 	switch s := req.SiteSlug.(type) {
 	case nil:
-		return out, &wireError{http.StatusBadRequest, "site_slug is required"}
+		return out, &edge.WireError{Status: http.StatusBadRequest, Message: "site_slug is required"}
 	case string:
 		if s == "" {
-			return out, &wireError{http.StatusBadRequest, "site_slug is required"}
+			return out, &edge.WireError{Status: http.StatusBadRequest, Message: "site_slug is required"}
 		}
 		out.siteSlug = s
 	default:

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
-	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/dialect/talkable"
+	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/internal/testenv"
 )
 
@@ -30,7 +30,7 @@ type server struct {
 func newServer(t *testing.T) *server {
 	t.Helper()
 	env := testenv.New(t)
-	srv := httptest.NewServer(api.Observe(env.Logger, talkable.NewHandler(env.Engine, env.Logger)))
+	srv := httptest.NewServer(edge.Observe(env.Logger, talkable.NewHandler(env.Engine, env.Logger)))
 	t.Cleanup(srv.Close)
 	return &server{Env: env, url: srv.URL}
 }

@@ -27,7 +27,7 @@ func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
 			if r.Amount <= 0 {
 				t.Errorf("invariant 2: refund %s has amount %d", r.ID, r.Amount)
 			}
-			if r.Status != refundry.RefundPending && r.Status != refundry.RefundSucceeded {
+			if !refundry.RefundReserves(r.Status) {
 				continue
 			}
 			reserved[r.SaleID] += r.Amount

@@ -1,7 +1,15 @@
-package api
+// Package edge is what every HTTP edge of Refundry shares: the native API,
+// the five dialects and the dashboard. It authenticates API keys, decides
+// which key or dashboard session may use which route (one table, for every
+// edge), reads request bodies as exact JSON, gives requests their ids,
+// limits each key's rate, and helps each edge answer errors in its own
+// shape. It holds no route of its own and no wire shape but the last
+// resort of a panic.
+package edge
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/refundry/refundry"
 )
@@ -15,7 +23,8 @@ type Route struct {
 
 // routes is the one table from route patterns (as http.ServeMux names
 // them, in Request.Pattern) to the scope they need and the audit action of
-// a write through them, for the native API and every dialect. A pattern
+// a write through them, for the native API and every dialect: the routes
+// an API key reaches by a header. The dashboard's are in sessionRoutes. A pattern
 // not in it needs read if its method is GET or HEAD and write otherwise,
 // so a route added without an entry is safe by default; the tests check
 // that every route of every edge is listed here.
@@ -58,6 +67,22 @@ var routes = map[string]Route{
 	"PUT /transactions/{id}/refund.json":              {refundry.ScopeRefund, refundry.AuditRefundCreate},
 }
 
+// sessionRoutes is the same table for the dashboard, whose requests carry
+// a session made by signing in with a key: the session may do what its
+// key's scope allows, re-read on every request. Every form but sign-out
+// refunds or cancels, so it needs scope refund, as the API's refund
+// routes do. A pattern without a method is looked up with the request's
+// method first ("POST /dashboard/"), so that a form posted to a page that
+// does not exist is refused to a read key as every other form is.
+var sessionRoutes = map[string]Route{
+	"POST /dashboard/signout":                  {refundry.ScopeRead, ""},
+	"POST /dashboard/sales/{id}/refund/review": {refundry.ScopeRefund, ""},
+	"POST /dashboard/sales/{id}/refund":        {refundry.ScopeRefund, refundry.AuditRefundCreate},
+	"POST /dashboard/refunds/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditRefundCancel},
+	"POST /dashboard/":                         {refundry.ScopeRefund, ""},
+	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
+}
+
 // RouteOf returns what the route matched for r needs (see routes).
 func RouteOf(r *http.Request) Route {
 	return RouteFor(r.Pattern, r.Method)
@@ -65,8 +90,15 @@ func RouteOf(r *http.Request) Route {
 
 // RouteFor is RouteOf for a pattern and the request's method.
 func RouteFor(pattern, method string) Route {
-	if rt, ok := routes[pattern]; ok {
-		return rt
+	for _, table := range []map[string]Route{routes, sessionRoutes} {
+		if !strings.Contains(pattern, " ") {
+			if rt, ok := table[method+" "+pattern]; ok {
+				return rt
+			}
+		}
+		if rt, ok := table[pattern]; ok {
+			return rt
+		}
 	}
 	if method == http.MethodGet || method == http.MethodHead {
 		return Route{Scope: refundry.ScopeRead}
@@ -74,8 +106,25 @@ func RouteFor(pattern, method string) Route {
 	return Route{Scope: refundry.ScopeWrite, Action: "request"}
 }
 
-// Routes returns the patterns of the table, for tests that check every
-// edge's routes against it.
+// Authorize is the one rule of who may do what, on every edge: a key (or
+// a dashboard session, by its key) may use a route when its scope covers
+// the scope the route needs. Returns EFORBIDDEN, saying both scopes.
+func Authorize(have refundry.Scope, route Route) error {
+	if !have.Allows(route.Scope) {
+		return forbidden(have, route.Scope)
+	}
+	return nil
+}
+
+// May reports whether a key of scope have may use the route of pattern
+// and method: for an edge that shows only what its user may do (the
+// dashboard hides its refund forms from a read key).
+func May(have refundry.Scope, method, pattern string) bool {
+	return Authorize(have, RouteFor(pattern, method)) == nil
+}
+
+// Routes returns the patterns of the table of routes keys reach, for
+// tests that check every edge's routes against it.
 func Routes() map[string]Route {
 	out := make(map[string]Route, len(routes))
 	for k, v := range routes {

@@ -1,4 +1,4 @@
-package api
+package edge
 
 import (
 	"context"
@@ -197,8 +197,8 @@ func Authenticate(eng *engine.Engine, forms KeyForms, fail func(http.ResponseWri
 // refuses it alike, including the ones that do not honour the key
 // (invariant 7: bad input changes nothing), and the refusal is audited.
 func refuse(r *http.Request, have, need refundry.Scope) error {
-	if !have.Allows(need) {
-		return forbidden(have, need)
+	if err := Authorize(have, Route{Scope: need}); err != nil {
+		return err
 	}
 	_, err := SingleHeader(r, "Idempotency-Key")
 	return err
@@ -245,7 +245,7 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 				}
 				logger.ErrorContext(ctx, "panic serving request", "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					Error(rec, r, logger, refundry.Errorf(refundry.EINTERNAL, "An internal error occurred."))
+					writePanic(rec)
 				}
 			}
 			logger.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
@@ -253,6 +253,20 @@ func Observe(logger *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// writePanic answers a request whose handler panicked before it wrote
+// anything. Which edge it was is unknown by then, so the answer is the
+// native API's internal error, the shape every edge's 500 falls back to.
+func writePanic(w http.ResponseWriter) {
+	type detail struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	WriteJSON(w, http.StatusInternalServerError, struct {
+		Error detail `json:"error"`
+	}{detail{"api_error", "internal_error", "An internal error occurred."}})
 }
 
 func newRequestID() string {

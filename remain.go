@@ -1,0 +1,40 @@
+package refundry
+
+// What remains refundable, and which refunds count against it: the one
+// statement of each, which PlanRefund decides by and every edge shows.
+// Invariant 2 is these rules kept under the store's lock: the refunds that
+// reserve never add up to more than what was paid, on a transaction, a
+// line item or a sale.
+
+// RefundReserves reports whether a refund in this status counts against
+// what was paid (invariant 2): a pending refund holds its amount until
+// the gateway answers, a succeeded one has moved it. Failed and canceled
+// refunds released theirs.
+func RefundReserves(status string) bool {
+	return status == RefundPending || status == RefundSucceeded
+}
+
+// Refundable is what remains refundable on the whole sale: what remains on
+// its payments, capped by the sale's own total less what was refunded of
+// it. Never below zero, even on a sale a gateway over-refunded
+// (sale.over_refunded).
+func (s *Sale) Refundable() int64 {
+	var r int64
+	for _, t := range s.Transactions {
+		r += t.Refundable()
+	}
+	return max(min(r, s.Amount-s.RefundedAmount), 0)
+}
+
+// LineRefundable is what remains refundable on one of the sale's line
+// items: what remains of the line, and never more than the sale itself
+// can still give back.
+func (s *Sale) LineRefundable(li *LineItem) int64 {
+	return max(min(li.Amount-li.RefundedAmount, s.Refundable()), 0)
+}
+
+// Refundable is what remains refundable on the transaction: what it paid
+// less what its reserving refunds hold. Never below zero.
+func (t *Transaction) Refundable() int64 {
+	return max(t.Amount-t.RefundedAmount, 0)
+}
