@@ -8,8 +8,8 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// queueNotifications owes each customer an email about a refund that asked
-// for one and succeeded, if the customer has an address. It runs in the
+// queueNotifications owes each customer an email about a refund, as a
+// decision said, if the customer has an address. It runs in the
 // transaction that makes the refunds succeed, so a notice exists exactly
 // when the success does; the unique refund_id makes it one per refund.
 //
@@ -17,9 +17,6 @@ import (
 // to the server in the same round trip.
 func queueNotifications(b *pgx.Batch, now time.Time, refunds ...*refundry.Refund) {
 	for _, r := range refunds {
-		if !r.NotifyCustomer || r.Status != refundry.RefundSucceeded {
-			continue
-		}
 		b.Queue(`INSERT INTO notifications (id, merchant_id, refund_id, sale_id, recipient, customer_name,
 			merchant_name, sale_reference, amount, currency, status, attempts, last_error, next_attempt, locked_until, sent_at, created)
 			SELECT $1, r.merchant_id, r.id, r.sale_id, c.email, TRIM(c.first_name || ' ' || c.last_name), m.name, s.reference,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -121,99 +120,17 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err := claimSale(tx, sale.ID); err != nil {
 		return nil, err
 	}
-	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
+	d, err := refundry.DecideRefund(sale, req, now)
 	if err != nil {
 		return nil, err
 	}
-	var total int64
-	for _, a := range allocs {
-		total += a.Amount
-	}
-	if req.Fee > total {
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
-	}
-	refundedAt := now
-	if !req.RefundedAt.IsZero() {
-		refundedAt = normTime(req.RefundedAt)
-	}
-	var meta json.RawMessage
-	if len(req.Metadata) > 0 {
-		meta = slices.Clone(req.Metadata)
-	}
-
 	b = &pgx.Batch{}
-	refunds := make([]*refundry.Refund, len(allocs))
-	fee := req.Fee // the fee is taken from the first refunds, in order
-	for i, a := range allocs {
-		r := &refundry.Refund{
-			ID: refundry.NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
-			TransactionID: a.TransactionID, LineItemID: a.LineItemID,
-			Amount: a.Amount, Fee: min(fee, a.Amount), Currency: sale.Currency, Status: a.Status,
-			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == refundry.GatewayOffsite,
-			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
-			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
-			RefundedAt: refundedAt, Created: now, Updated: now,
-		}
-		fee -= r.Fee
-		r.Group = r.ID
-		if i > 0 {
-			r.Group = refunds[0].ID
-		}
-		refunds[i] = r
-		b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount + $1
-			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, a.Amount, a.TransactionID, sale.ID).Exec(oneRow)
+	queueMoves(b, d.Moves)
+	for _, r := range d.Refunds {
 		queueInsertRefund(b, r)
 	}
-	if req.Target.LineItemID != "" {
-		b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount + $1
-			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, total, req.Target.LineItemID, sale.ID).Exec(oneRow)
-	}
-	b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
-		WHERE id = $2 AND refunded_amount + $1 <= amount`, total, sale.ID).Exec(oneRow)
-
-	// The sale as it now is, without reading it again: the lock has kept
-	// everyone else off its rows.
-	for _, a := range allocs {
-		for _, t := range sale.Transactions {
-			if t.ID == a.TransactionID {
-				t.RefundedAmount += a.Amount
-				t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
-			}
-		}
-	}
-	for _, li := range sale.LineItems {
-		if li.ID == req.Target.LineItemID {
-			li.RefundedAmount += total
-		}
-	}
-	sale.RefundedAmount += total
-	sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
-
-	var evs []*refundry.Event
-	for _, r := range refunds {
-		ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundCreated, "refund", r.ID, r, now)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-		if r.Status == refundry.RefundSucceeded {
-			ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r, now)
-			if err != nil {
-				return nil, err
-			}
-			evs = append(evs, ev)
-		}
-	}
-	// PlanRefund refuses a sale with nothing left, so a sale refunded in
-	// full now became so with this request.
-	if sale.Status == refundry.PaymentRefunded {
-		ev, err := refundry.NewEvent(sale.MerchantID, refundry.EventSaleRefunded, "sale", sale.ID, sale, now)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-	}
-	res := &refundry.RefundResult{Refunds: refunds, Sale: sale, Voided: []*refundry.Referral{}}
+	evs := d.Events
+	res := &refundry.RefundResult{Refunds: d.Refunds, Sale: d.Sale, Voided: []*refundry.Referral{}}
 	if req.VoidReferrals {
 		// Voiding reads what it voids, so the writes so far go first.
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -228,14 +145,11 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		res.Voided = voided
 		evs = append(evs, vevs...)
 	}
-	queueEvents(b, evs...)
-	queueNotifications(b, now, refunds...)
-	ids := make([]string, len(refunds))
-	for i, r := range refunds {
+	queueEffects(ctx, b, req.MerchantID, now, evs, d.Notify, d.Audit)
+	ids := make([]string, len(d.Refunds))
+	for i, r := range d.Refunds {
 		ids[i] = r.ID
 	}
-	// A replayed request made nothing, so it is not audited again.
-	queueAudit(ctx, b, req.MerchantID, refundry.AuditRefundCreate, now, ids...)
 	if usesKey(req.Idempotency) {
 		voided := make([]string, len(res.Voided))
 		for i, v := range res.Voided {
@@ -247,6 +161,39 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		return nil, err
 	}
 	return res, nil
+}
+
+// queueMoves queues the amounts a decision moves, each a conditional
+// update that must change exactly one row and keep its refunded amount
+// between 0 and its amount (invariant 2, kept a second time): where the
+// database disagrees with the decision, the transaction starts over.
+func queueMoves(b *pgx.Batch, ms []refundry.Move) {
+	for _, m := range ms {
+		table := map[refundry.HoldKind]string{
+			refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
+		}[m.Kind]
+		check := oneRow
+		if m.Delta < 0 {
+			check = released
+		}
+		if m.Kind == refundry.OnSale {
+			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
+				WHERE id = $2 AND refunded_amount + $1 BETWEEN 0 AND amount`, m.Delta, m.ID).Exec(check)
+			continue
+		}
+		b.Queue(`UPDATE `+table+` SET refunded_amount = refunded_amount + $1
+			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 BETWEEN 0 AND amount`, m.Delta, m.ID, m.SaleID).Exec(check)
+	}
+}
+
+// queueEffects queues what a decision appends beside its rows: events,
+// owed notifications and audit entries.
+func queueEffects(ctx context.Context, b *pgx.Batch, merchantID string, now time.Time, evs []*refundry.Event, notify []*refundry.Refund, rows []refundry.AuditRow) {
+	queueEvents(b, evs...)
+	queueNotifications(b, now, notify...)
+	for _, a := range rows {
+		queueAudit(ctx, b, merchantID, a.Action, now, a.ObjectID)
+	}
 }
 
 // oneRow fails a conditional update that changed no row: the plan it came
@@ -344,20 +291,9 @@ func replayRefunds(ctx context.Context, tx pgx.Tx, merchantID string, rec *idemR
 	return res, nil
 }
 
-// SettleRefund moves a pending refund to its final status, releasing its
-// amount unless it succeeded, and appends the matching event.
+// SettleRefund records a final word on a refund, as DecideSettlement
+// decides it.
 func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
-	var event string
-	switch st.Status {
-	case refundry.RefundSucceeded:
-		event = refundry.EventRefundSucceeded
-	case refundry.RefundFailed:
-		event = refundry.EventRefundFailed
-	case refundry.RefundCanceled:
-		event = refundry.EventRefundCanceled
-	default:
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
-	}
 	ctx, err := s.settleLane(ctx, merchantID, id)
 	if err != nil {
 		return nil, err
@@ -388,41 +324,23 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}
-		if r.Status == st.Status {
-			out = r
-			return nil
-		}
-		if r.Status != refundry.RefundPending {
-			return refundry.Errorf(refundry.ECONFLICT, "The refund is already %s; it cannot become %s.", r.Status, st.Status)
-		}
-		b = &pgx.Batch{}
-		if st.Status != refundry.RefundSucceeded {
-			// The reservation made by CreateRefunds is given back, to the
-			// same rows it was taken from.
-			b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-				r.Amount, r.TransactionID).Exec(released)
-			if r.LineItemID != "" {
-				b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-					r.Amount, r.LineItemID).Exec(released)
-			}
-			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-				r.Amount, r.SaleID).Exec(released)
-		}
-		r.Settle(st, now)
-		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, refunded_at = $5, updated = $6 WHERE id = $1 AND status = 'pending'`,
-			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.RefundedAt, r.Updated).Exec(oneRow)
-		queueAudit(ctx, b, merchantID, refundry.SettleAction(st.Status), now, r.ID)
-		ev, err := refundry.NewEvent(r.MerchantID, event, "refund", r.ID, r, now)
+		d, err := refundry.DecideSettlement(r, st, now)
 		if err != nil {
 			return err
 		}
-		queueEvents(b, ev)
-		queueNotifications(b, now, r)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
+		out = d.Refund
+		if d.Unchanged {
+			return nil
 		}
-		out = r
-		return nil
+		r = d.Refund
+		b = &pgx.Batch{}
+		// The reservation made by CreateRefunds is given back, if the
+		// transition releases it, to the same rows it was taken from.
+		queueMoves(b, d.Moves)
+		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, refunded_at = $5, updated = $6 WHERE id = $1 AND status = $7`,
+			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.RefundedAt, r.Updated, d.From).Exec(oneRow)
+		queueEffects(ctx, b, merchantID, now, d.Events, d.Notify, d.Audit)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, err
