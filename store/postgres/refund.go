@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/refundry/refundry"
 )
 
-// CreateRefunds reserves and records the refunds PlanRefund gives for req,
-// with their events, in one transaction.
+// CreateRefunds reserves and records the refunds refundry.DecideRefund
+// decides for req, with their events, in one transaction.
 //
 // Invariant 2 (no over-refund) is kept here, in three layers:
 //  1. The sale's row is locked (SELECT ... FOR UPDATE) before anything of
@@ -24,11 +23,11 @@ import (
 //     READ COMMITTED the lock wait ends with the newest row; at
 //     REPEATABLE READ or SERIALIZABLE it ends in a serialization failure
 //     and the whole transaction is retried on a fresh snapshot.
-//  2. PlanRefund decides on the rows read under that lock, and every
-//     amount is then added by a conditional UPDATE (... WHERE
-//     refunded_amount + $1 <= amount) whose row count is checked: if the
-//     database disagrees with the plan, the transaction is retried rather
-//     than trusted.
+//  2. refundry.DecideRefund decides on the rows read under that lock,
+//     and every amount is then added by a conditional UPDATE (... WHERE
+//     refunded_amount + delta BETWEEN 0 AND amount, see changes.go) whose
+//     row count is checked: if the database disagrees with the decision,
+//     the transaction is retried rather than trusted.
 //  3. CHECK constraints on refunded_amount reject what slips past both.
 func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
 	if err := req.Validate(); err != nil {
@@ -124,19 +123,15 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err != nil {
 		return nil, err
 	}
-	b = &pgx.Batch{}
-	queueMoves(b, d.Moves)
-	for _, r := range d.Refunds {
-		queueInsertRefund(b, r)
-	}
-	evs := d.Events
+	c := &changes{moves: d.Moves, inserts: d.Refunds}
 	res := &refundry.RefundResult{Refunds: d.Refunds, Sale: d.Sale, Voided: []*refundry.Referral{}}
+	evs := d.Events
 	if req.VoidReferrals {
-		// Voiding reads what it voids, so the writes so far go first.
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		// Voiding reads what it voids, so the refund's rows go first.
+		if err := applyChanges(ctx, tx, c); err != nil {
 			return nil, err
 		}
-		b = &pgx.Batch{}
+		c = &changes{}
 		voided, vevs, err := voidReferrals(ctx, tx, req.MerchantID,
 			`origin_id IN (SELECT id FROM origins WHERE merchant_id = $1 AND kind = 'purchase' AND sale_id = $2)`, sale.ID, now)
 		if err != nil {
@@ -145,80 +140,22 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		res.Voided = voided
 		evs = append(evs, vevs...)
 	}
-	queueEffects(ctx, b, req.MerchantID, now, evs, d.Notify, d.Audit)
-	ids := make([]string, len(d.Refunds))
-	for i, r := range d.Refunds {
-		ids[i] = r.ID
-	}
+	c.addEffects(ctx, req.MerchantID, now, evs, d.Notify, d.Audit)
 	if usesKey(req.Idempotency) {
+		ids := make([]string, len(d.Refunds))
+		for i, r := range d.Refunds {
+			ids[i] = r.ID
+		}
 		voided := make([]string, len(res.Voided))
 		for i, v := range res.Voided {
 			voided[i] = fmt.Sprint(v.ID)
 		}
-		queueFinishKey(b, req.MerchantID, req.Idempotency, ids, voided)
+		c.keys = append(c.keys, finishedKey{req.MerchantID, req.Idempotency.Key, encodeIDs(ids), encodeIDs(voided)})
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := applyChanges(ctx, tx, c); err != nil {
 		return nil, err
 	}
 	return res, nil
-}
-
-// queueMoves queues the amounts a decision moves, each a conditional
-// update that must change exactly one row and keep its refunded amount
-// between 0 and its amount (invariant 2, kept a second time): where the
-// database disagrees with the decision, the transaction starts over.
-func queueMoves(b *pgx.Batch, ms []refundry.Move) {
-	for _, m := range ms {
-		table := map[refundry.HoldKind]string{
-			refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
-		}[m.Kind]
-		check := oneRow
-		if m.Delta < 0 {
-			check = released
-		}
-		if m.Kind == refundry.OnSale {
-			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
-				WHERE id = $2 AND refunded_amount + $1 BETWEEN 0 AND amount`, m.Delta, m.ID).Exec(check)
-			continue
-		}
-		b.Queue(`UPDATE `+table+` SET refunded_amount = refunded_amount + $1
-			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 BETWEEN 0 AND amount`, m.Delta, m.ID, m.SaleID).Exec(check)
-	}
-}
-
-// queueEffects queues what a decision appends beside its rows: events,
-// owed notifications and audit entries.
-func queueEffects(ctx context.Context, b *pgx.Batch, merchantID string, now time.Time, evs []*refundry.Event, notify []*refundry.Refund, rows []refundry.AuditRow) {
-	queueEvents(b, evs...)
-	queueNotifications(b, now, notify...)
-	for _, a := range rows {
-		queueAudit(ctx, b, merchantID, a.Action, now, a.ObjectID)
-	}
-}
-
-// oneRow fails a conditional update that changed no row: the plan it came
-// from no longer matches the database, so the transaction starts over.
-func oneRow(tag pgconn.CommandTag) error {
-	if tag.RowsAffected() != 1 {
-		return errRetry
-	}
-	return nil
-}
-
-func queueInsertRefund(b *pgx.Batch, r *refundry.Refund) {
-	var lineItem, meta *string
-	if r.LineItemID != "" {
-		lineItem = &r.LineItemID
-	}
-	if len(r.Metadata) > 0 {
-		m := string(r.Metadata)
-		meta = &m
-	}
-	b.Queue(`INSERT INTO refunds (`+refundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, lineItem, r.Amount, r.Fee, r.Currency, r.Status,
-		r.Reason, meta, r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID, r.FailureReason,
-		r.Source, r.Name, r.ExternalID, r.CreatedSource, r.RefundedAt, r.Created, r.Updated)
 }
 
 const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
@@ -332,15 +269,9 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if d.Unchanged {
 			return nil
 		}
-		r = d.Refund
-		b = &pgx.Batch{}
-		// The reservation made by CreateRefunds is given back, if the
-		// transition releases it, to the same rows it was taken from.
-		queueMoves(b, d.Moves)
-		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, refunded_at = $5, updated = $6 WHERE id = $1 AND status = $7`,
-			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.RefundedAt, r.Updated, d.From).Exec(oneRow)
-		queueEffects(ctx, b, merchantID, now, d.Events, d.Notify, d.Audit)
-		return tx.SendBatch(ctx, b).Close()
+		c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
+		c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
+		return applyChanges(ctx, tx, c)
 	})
 	if err != nil {
 		return nil, err
@@ -361,15 +292,6 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 		return nil, notFound(err, "No such refund: %s", id)
 	}
 	return forSale(ctx, merchantID, saleID), nil
-}
-
-// released fails a release that found less reserved than the refund holds,
-// which only a corrupt database can show.
-func released(tag pgconn.CommandTag) error {
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("postgres: a pending refund's amount is not reserved on its rows")
-	}
-	return nil
 }
 
 // FindRefund returns ENOTFOUND if there is no such refund.
