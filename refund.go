@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Refund statuses. A refund is pending until its gateway confirms it;
-// offsite refunds succeed at once. Only a pending refund can be canceled.
+// Refund statuses. Which status follows which, who may cause each step,
+// and what each step does to the money held is the table Transitions
+// (transition.go): nothing else decides it.
 const (
 	RefundPending   = "pending"
 	RefundSucceeded = "succeeded"
@@ -90,8 +91,9 @@ func (r *Refund) Settle(st Settlement, now time.Time) {
 	r.Updated = now
 }
 
-// Final reports whether the refund's status can no longer change.
-func (r *Refund) Final() bool { return r.Status != RefundPending }
+// Final reports whether the refund's status can no longer change: no
+// transition of the table leaves it.
+func (r *Refund) Final() bool { return FinalStatus(r.Status) }
 
 // Refusal is EGATEWAY with the gateway's reason when the refund failed, and
 // nil otherwise: the one way every edge tells a client its refund was
@@ -115,14 +117,23 @@ type RefundTarget struct {
 	TransactionID string
 }
 
-// RefundRequest asks a store to reserve and record refunds. The store plans
-// them with PlanRefund inside its transaction, so the check of what remains
-// and the write of the refund are one atomic step (invariant 2).
+// RefundRequest asks a store to reserve and record refunds. The store
+// decides them with DecideRefund inside its transaction, so the check of
+// what remains and the write of the refund are one atomic step
+// (invariant 2).
 type RefundRequest struct {
 	MerchantID string
 	Target     RefundTarget
 	// Amount in minor units; nil asks for everything that remains.
-	Amount         *int64
+	Amount *int64
+	// ExactRemainder requires Amount, when given, to be exactly what
+	// remains refundable on the target (Payop's refundType 1). It is
+	// checked with the amount, under the store's lock, so a refund that
+	// lands between a client's read and its request cannot make "all"
+	// mean a part.
+	ExactRemainder bool
+	// Fee is what the merchant keeps of the whole refund (see
+	// DecideRefund).
 	Fee            int64
 	Reason         string
 	Metadata       json.RawMessage
@@ -201,6 +212,12 @@ type Allocation struct {
 // nothing remains (with or without an amount), ETOOLARGE if an amount
 // exceeds what remains.
 func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([]Allocation, error) {
+	return planRefund(sale, target, amount, offsite, false)
+}
+
+// planRefund is PlanRefund; exact refuses an amount that is not all that
+// remains (RefundRequest.ExactRemainder) with EINVALID.
+func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact bool) ([]Allocation, error) {
 	cur, err := LookupCurrency(sale.Currency)
 	if err != nil {
 		return nil, err
@@ -253,6 +270,10 @@ func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([
 		return nil, ParamErrorf(ETOOLARGE, "amount", "Refund amount (%s %s) is greater than the amount that remains refundable (%s %s).",
 			FormatMajor(want, cur), cur.Code, FormatMajor(remaining, cur), cur.Code)
 	}
+	if exact && want != remaining {
+		return nil, ParamErrorf(EINVALID, "amount", "Amount must equal the %s's remaining amount (%s %s), or be left out.",
+			targetNoun(target), FormatMajor(remaining, cur), cur.Code)
+	}
 	var out []Allocation
 	for _, t := range txns {
 		if want == 0 {
@@ -262,27 +283,41 @@ func PlanRefund(sale *Sale, target RefundTarget, amount *int64, offsite bool) ([
 		if take <= 0 {
 			continue
 		}
-		a := Allocation{TransactionID: t.ID, Gateway: t.Gateway, Amount: take, Status: RefundPending}
+		a := Allocation{TransactionID: t.ID, Gateway: t.Gateway, Amount: take}
 		if li != nil {
 			a.LineItemID = li.ID
 		}
 		if offsite || t.Gateway == GatewayOffsite {
 			a.Gateway = GatewayOffsite
-			a.Status = RefundSucceeded
 		}
+		a.Status = InitialStatus(a.Gateway == GatewayOffsite, false)
 		out = append(out, a)
 		want -= take
 	}
 	return out, nil
 }
 
+func targetNoun(t RefundTarget) string {
+	switch {
+	case t.TransactionID != "":
+		return "transaction"
+	case t.LineItemID != "":
+		return "line item"
+	default:
+		return "sale"
+	}
+}
+
 func saleRemaining(s *Sale) int64 {
 	return s.Refundable()
 }
 
-// Settlement is a gateway's final word on a pending refund.
+// Settlement is a final word on a pending refund: usually its gateway's.
 type Settlement struct {
 	Status          string // succeeded, failed or canceled
 	GatewayRefundID string
 	FailureReason   string
+	// By is who causes it, checked against the table Transitions; zero
+	// means ByGateway.
+	By Cause
 }

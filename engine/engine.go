@@ -164,7 +164,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 		if r.Status != refundry.RefundPending {
 			continue
 		}
-		out, err := e.callGateway(ctx, r, res.Sale)
+		out, err := e.callGateway(ctx, r, res.Sale, refundry.ByGateway)
 		if err != nil {
 			e.deferRecovery(ctx, req.MerchantID, asked)
 			return nil, err
@@ -180,7 +180,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 			settled = e.unsettled(ctx, r, err)
 		}
 		res.Refunds[i] = settled
-		released = released || (settled.Status != refundry.RefundSucceeded && settled.Status != refundry.RefundPending)
+		released = released || !refundry.Holds(settled.Status)
 	}
 	e.deferRecovery(ctx, req.MerchantID, asked)
 	if released {
@@ -191,11 +191,11 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	return res, nil
 }
 
-// sendToGateway asks r's gateway to refund and records a final answer. It
-// returns the settled refund, or nil when the refund stays pending (the
-// gateway said so, or its answer is unknown).
+// sendToGateway asks r's gateway to refund again, for recovery, and
+// records a final answer. It returns the settled refund, or nil when the
+// refund stays pending (the gateway said so, or its answer is unknown).
 func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Refund, error) {
-	out, err := e.callGateway(ctx, r, sale)
+	out, err := e.callGateway(ctx, r, sale, refundry.ByRecovery)
 	if err != nil || out == nil {
 		return nil, err
 	}
@@ -227,7 +227,9 @@ func (e *Engine) unsettled(ctx context.Context, r *refundry.Refund, err error) *
 // callGateway asks r's gateway to refund. It returns the gateway's final
 // answer, or nil when the refund stays pending (the gateway said so, or its
 // answer is unknown); an error only when the gateway turned the call away.
-func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Settlement, error) {
+// by is who the answer is recorded as coming from (see
+// refundry.Transitions).
+func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause) (*refundry.Settlement, error) {
 	g := e.Gateways[r.Gateway]
 	txn := findTransaction(sale, r.TransactionID)
 	if g == nil || txn == nil {
@@ -255,8 +257,7 @@ func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refu
 	if out.Status == refundry.RefundPending {
 		return nil, nil
 	}
-	st := refundry.Settlement(out)
-	return &st, nil
+	return &refundry.Settlement{Status: out.Status, GatewayRefundID: out.GatewayRefundID, FailureReason: out.FailureReason, By: by}, nil
 }
 
 // settle records the gateway's final answer for r.
@@ -284,8 +285,10 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	if r.Status == refundry.RefundCanceled {
 		return r, nil // canceling is idempotent by nature
 	}
-	if r.Status != refundry.RefundPending {
-		return nil, refundry.Errorf(refundry.ECONFLICT, "Only a pending refund can be canceled; this one has %s.", r.Status)
+	// Asked before the gateway is: a refund the table does not let a
+	// client cancel is refused without a call.
+	if err := refundry.CanCancel(r.Status, refundry.ByClient); err != nil {
+		return nil, err
 	}
 	sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
 	if err != nil {
@@ -310,7 +313,7 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 		return nil, refundry.Errorf(refundry.ECONFLICT, "The gateway has already taken this refund; it can no longer be canceled.")
 	}
 	return e.settled(e.Stores.Refunds.SettleRefund(context.WithoutCancel(ctx), merchantID, id, refundry.Settlement{
-		Status: refundry.RefundCanceled, GatewayRefundID: out.GatewayRefundID,
+		Status: refundry.RefundCanceled, GatewayRefundID: out.GatewayRefundID, By: refundry.ByClient,
 	}))
 }
 

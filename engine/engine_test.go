@@ -232,3 +232,48 @@ func wrongSecret(text string) string {
 	}
 	return text[:len(text)-1] + last
 }
+
+// countingObserver counts gateway calls by operation.
+type countingObserver struct {
+	calls map[string]int
+}
+
+func (o *countingObserver) RefundCreated(*refundry.Refund) {}
+func (o *countingObserver) RefundSettled(*refundry.Refund) {}
+func (o *countingObserver) RecoveryPass(int, error)        {}
+func (o *countingObserver) GatewayCall(_, op string, _ time.Duration, _ error) {
+	o.calls[op]++
+}
+
+// A refund's fee is what the merchant keeps of the whole refund: a
+// refund it covers whole moves no money, so no gateway is asked to refund
+// 0; the next refund goes to its gateway for what is left of it.
+func TestRefundFeeCoveredCallsNoGateway(t *testing.T) {
+	env := testenv.New(t)
+	obs := &countingObserver{calls: map[string]int{}}
+	env.Engine.Observer = obs
+	sale := env.Sale(testenv.SaleSpec{Units: []int64{1000}, PayRefs: []string{"fee-a", "fee-b"}, PayAmounts: []int64{300, 700}})
+	amount := int64(1000)
+	res, err := env.Engine.Refund(context.Background(), refundry.RefundRequest{
+		MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: sale.ID}, Amount: &amount, Fee: 500, Source: refundry.SourceNative,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refunds) != 2 {
+		t.Fatalf("%d refunds, want 2", len(res.Refunds))
+	}
+	covered, rest := res.Refunds[0], res.Refunds[1]
+	if covered.Status != refundry.RefundSucceeded || covered.Fee != 300 || env.Sim.Moved(covered.ID) != 0 {
+		t.Fatalf("covered refund = %+v, moved %d; want succeeded, fee 300, nothing moved", covered, env.Sim.Moved(covered.ID))
+	}
+	if rest.Status != refundry.RefundSucceeded || rest.Fee != 200 || env.Sim.Moved(rest.ID) != 500 {
+		t.Fatalf("second refund = %+v, moved %d; want succeeded, fee 200, 500 moved", rest, env.Sim.Moved(rest.ID))
+	}
+	if obs.calls["refund"] != 1 {
+		t.Fatalf("%d gateway refund calls, want 1", obs.calls["refund"])
+	}
+	if got := env.Reload(sale).RefundedAmount; got != 1000 {
+		t.Fatalf("sale refunded %d, want 1000", got)
+	}
+}

@@ -97,6 +97,11 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		res, err := eng.Refund(ctx, refundry.RefundRequest{
 			MerchantID: m.ID, Target: refundry.RefundTarget{TransactionID: txn.ID}, Amount: amount,
 			Metadata: req.metadata, Source: refundry.SourcePayop, Idempotency: idem,
+			// Decided: with refundType 1 an amount may be sent, and then it
+			// must be the whole remainder, so that a client that meant
+			// "all" and one that meant a sum never disagree silently. It is
+			// decided with the amount, under the store's lock.
+			ExactRemainder: req.refundType == refundAll,
 		})
 		if err != nil {
 			writeError(w, r, logger, err)
@@ -205,20 +210,6 @@ func refundAmount(req createRefund, txn *refundry.Transaction) (*int64, error) {
 	}
 	if n <= 0 {
 		return nil, refundry.ParamErrorf(refundry.EINVALID, "amount", "amount must be greater than 0.")
-	}
-	// Decided: with refundType 1 an amount may be sent, and then it must be
-	// the whole remainder, so that a client that meant "all" and one that
-	// meant a sum never disagree silently. The engine still guards the
-	// remainder itself, under concurrency.
-	if req.refundType == refundAll {
-		remaining := txn.Amount - txn.RefundedAmount
-		if n > remaining {
-			return nil, refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is bigger than transaction amount")
-		}
-		if n != remaining {
-			return nil, refundry.ParamErrorf(refundry.EINVALID, "amount", "amount must equal the transaction's remaining amount (%s %s) for refundType 1, or be left out.",
-				refundry.FormatMajor(remaining, cur), cur.Code)
-		}
 	}
 	return &n, nil
 }

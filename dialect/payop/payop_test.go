@@ -270,7 +270,7 @@ func TestErrors(t *testing.T) {
 		{"AnotherMerchantsTransaction", `{"transactionIdentifier": "theirs-1", "refundType": 2, "amount": 1}`, []string{auth}, 422, "Transaction not found", theirs},
 		{"AmountAboveRemaining", `{"transactionIdentifier": "err-1", "refundType": 2, "amount": 17.51}`, []string{auth}, 422, "Refund amount is bigger than transaction amount", sale},
 		{"TypeAllAmountAbove", `{"transactionIdentifier": "err-1", "refundType": 1, "amount": 100}`, []string{auth}, 422, "Refund amount is bigger than transaction amount", sale},
-		{"TypeAllAmountBelow", `{"transactionIdentifier": "err-1", "refundType": 1, "amount": 1}`, []string{auth}, 422, "amount must equal the transaction's remaining amount (17.50 USD) for refundType 1, or be left out.", sale},
+		{"TypeAllAmountBelow", `{"transactionIdentifier": "err-1", "refundType": 1, "amount": 1}`, []string{auth}, 422, "Amount must equal the transaction's remaining amount (17.50 USD), or be left out.", sale},
 		{"RefundTypeMissing", `{"transactionIdentifier": "err-1", "amount": 1}`, []string{auth}, 422, "refundType is required: 1 (all of the transaction's remaining amount) or 2 (a partial amount).", sale},
 		{"RefundTypeThree", `{"transactionIdentifier": "err-1", "refundType": 3, "amount": 1}`, []string{auth}, 422, "refundType must be 1 (all of the transaction's remaining amount) or 2 (a partial amount).", sale},
 		{"RefundTypeFraction", `{"transactionIdentifier": "err-1", "refundType": 1.5}`, []string{auth}, 422, "refundType must be 1 (all of the transaction's remaining amount) or 2 (a partial amount).", sale},

@@ -8,28 +8,6 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// queueNotifications owes each customer an email about a refund that asked
-// for one and succeeded, if the customer has an address. It runs in the
-// transaction that makes the refunds succeed, so a notice exists exactly
-// when the success does; the unique refund_id makes it one per refund.
-//
-// The statements are queued on b, after the refunds' own, so that they go
-// to the server in the same round trip.
-func queueNotifications(b *pgx.Batch, now time.Time, refunds ...*refundry.Refund) {
-	for _, r := range refunds {
-		if !r.NotifyCustomer || r.Status != refundry.RefundSucceeded {
-			continue
-		}
-		b.Queue(`INSERT INTO notifications (id, merchant_id, refund_id, sale_id, recipient, customer_name,
-			merchant_name, sale_reference, amount, currency, status, attempts, last_error, next_attempt, locked_until, sent_at, created)
-			SELECT $1, r.merchant_id, r.id, r.sale_id, c.email, TRIM(c.first_name || ' ' || c.last_name), m.name, s.reference,
-				r.amount - r.fee, r.currency, 'unsent', 0, '', $2, $3, $3, $2
-			FROM refunds r JOIN sales s ON s.id = r.sale_id JOIN customers c ON c.id = s.customer_id JOIN merchants m ON m.id = r.merchant_id
-			WHERE r.id = $4 AND c.email <> ''
-			ON CONFLICT (refund_id) DO NOTHING`, refundry.NewID(), now, never, r.ID)
-	}
-}
-
 // ListNotifications returns one page, newest first.
 func (s *Store) ListNotifications(ctx context.Context, merchantID string, f refundry.NotificationFilter) ([]*refundry.Notification, bool, error) {
 	if err := f.Page.Normalize(); err != nil {

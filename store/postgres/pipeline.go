@@ -21,13 +21,16 @@ var errNotPipelined = errors.New("postgres: the write cannot share a pipeline")
 // a goroutine of its own, and whenever every write still running waits for
 // an answer, their statements go to the server together, in one round
 // trip. A batch of refunds then costs two or three round trips instead of
-// two per refund.
+// two per refund. The rows the writes decided to make (applyChanges) are
+// merged and written set-based, one statement per table for the whole
+// round, instead of a dozen statements per refund.
 //
 // Side by side, the writes' statements interleave, so no write can have a
 // savepoint of its own; the pipeline keeps them apart by refusing what
 // would need one. It stops, rolls back to where it started, and reports
 // ok false (the caller then runs the writes one after another) when:
-//   - a statement fails, or a write uses anything but SendBatch;
+//   - a statement fails, or a write uses anything but SendBatch and
+//     applyChanges;
 //   - a write ends with an error after it sent a statement that is not a
 //     SELECT (what it wrote cannot be taken back alone);
 //   - a write that wrote ends without naming its sale (claimSale);
@@ -116,7 +119,12 @@ func (s *Store) pipelined(ctx context.Context, tx pgx.Tx, fns []func(pgx.Tx) err
 			first = false
 		}
 		own := make([]error, len(fns))
+		var rows changes
 		for _, m := range waiting {
+			if m.changes != nil {
+				rows.merge(m.changes)
+				continue
+			}
 			for _, qq := range m.batch.QueuedQueries {
 				fn, i := qq.Fn, m.i
 				qq.Fn = func(br pgx.BatchResults) error {
@@ -135,7 +143,34 @@ func (s *Store) pipelined(ctx context.Context, tx pgx.Tx, fns []func(pgx.Tx) err
 				b.QueuedQueries = append(b.QueuedQueries, qq)
 			}
 		}
+		// The rows of every write that got this far go last, one
+		// statement per table for all of them. Their sales are apart
+		// (claimSale), so no row is written by two writes; a statement
+		// that fails cannot be laid at one write's door, so it stops
+		// the pipeline and the writes run again one after another.
+		var rowsErr error
+		set := &pgx.Batch{}
+		rows.queue(set)
+		for _, qq := range set.QueuedQueries {
+			fn := qq.Fn
+			qq.Fn = func(br pgx.BatchResults) error {
+				var err error
+				if fn != nil {
+					err = fn(br)
+				} else {
+					_, err = br.Exec()
+				}
+				if err != nil && rowsErr == nil {
+					rowsErr = err
+				}
+				return nil
+			}
+			b.QueuedQueries = append(b.QueuedQueries, qq)
+		}
 		sendErr := tx.SendBatch(ctx, b).Close()
+		if rowsErr != nil && cause == nil {
+			cause = rowsErr
+		}
 		for _, m := range waiting {
 			var pe *pgconn.PgError
 			if errors.As(own[m.i], &pe) && cause == nil {
@@ -201,11 +236,12 @@ func (p *pipeline) refused() bool {
 }
 
 type pipeMsg struct {
-	i     int
-	done  bool
-	err   error      // with done: what the write returned
-	batch *pgx.Batch // without done: what the write waits on
-	reply chan error
+	i       int
+	done    bool
+	err     error      // with done: what the write returned
+	batch   *pgx.Batch // without done: what the write waits on
+	changes *changes   // or the rows it writes
+	reply   chan error
 }
 
 // pipeTx is the transaction a write sees in a pipelined batch. Only
@@ -229,6 +265,15 @@ func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	reply := make(chan error, 1)
 	t.p.msgs <- pipeMsg{i: t.i, batch: b, reply: reply}
 	return pipeResults{err: <-reply}
+}
+
+// apply hands the write's rows to the pipeline, which writes them with
+// those of the other writes of the round, set-based.
+func (t *pipeTx) apply(c *changes) error {
+	t.wrote = true
+	reply := make(chan error, 1)
+	t.p.msgs <- pipeMsg{i: t.i, changes: c, reply: reply}
+	return <-reply
 }
 
 func (t *pipeTx) refuse() error {

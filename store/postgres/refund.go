@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/refundry/refundry"
 )
 
-// CreateRefunds reserves and records the refunds PlanRefund gives for req,
-// with their events, in one transaction.
+// CreateRefunds reserves and records the refunds refundry.DecideRefund
+// decides for req, with their events, in one transaction.
 //
 // Invariant 2 (no over-refund) is kept here, in three layers:
 //  1. The sale's row is locked (SELECT ... FOR UPDATE) before anything of
@@ -25,11 +23,11 @@ import (
 //     READ COMMITTED the lock wait ends with the newest row; at
 //     REPEATABLE READ or SERIALIZABLE it ends in a serialization failure
 //     and the whole transaction is retried on a fresh snapshot.
-//  2. PlanRefund decides on the rows read under that lock, and every
-//     amount is then added by a conditional UPDATE (... WHERE
-//     refunded_amount + $1 <= amount) whose row count is checked: if the
-//     database disagrees with the plan, the transaction is retried rather
-//     than trusted.
+//  2. refundry.DecideRefund decides on the rows read under that lock,
+//     and every amount is then added by a conditional UPDATE (... WHERE
+//     refunded_amount + delta BETWEEN 0 AND amount, see changes.go) whose
+//     row count is checked: if the database disagrees with the decision,
+//     the transaction is retried rather than trusted.
 //  3. CHECK constraints on refunded_amount reject what slips past both.
 func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
 	if err := req.Validate(); err != nil {
@@ -121,105 +119,19 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err := claimSale(tx, sale.ID); err != nil {
 		return nil, err
 	}
-	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
+	d, err := refundry.DecideRefund(sale, req, now)
 	if err != nil {
 		return nil, err
 	}
-	var total int64
-	for _, a := range allocs {
-		total += a.Amount
-	}
-	if req.Fee > total {
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
-	}
-	refundedAt := now
-	if !req.RefundedAt.IsZero() {
-		refundedAt = normTime(req.RefundedAt)
-	}
-	var meta json.RawMessage
-	if len(req.Metadata) > 0 {
-		meta = slices.Clone(req.Metadata)
-	}
-
-	b = &pgx.Batch{}
-	refunds := make([]*refundry.Refund, len(allocs))
-	fee := req.Fee // the fee is taken from the first refunds, in order
-	for i, a := range allocs {
-		r := &refundry.Refund{
-			ID: refundry.NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
-			TransactionID: a.TransactionID, LineItemID: a.LineItemID,
-			Amount: a.Amount, Fee: min(fee, a.Amount), Currency: sale.Currency, Status: a.Status,
-			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == refundry.GatewayOffsite,
-			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
-			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
-			RefundedAt: refundedAt, Created: now, Updated: now,
-		}
-		fee -= r.Fee
-		r.Group = r.ID
-		if i > 0 {
-			r.Group = refunds[0].ID
-		}
-		refunds[i] = r
-		b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount + $1
-			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, a.Amount, a.TransactionID, sale.ID).Exec(oneRow)
-		queueInsertRefund(b, r)
-	}
-	if req.Target.LineItemID != "" {
-		b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount + $1
-			WHERE id = $2 AND sale_id = $3 AND refunded_amount + $1 <= amount`, total, req.Target.LineItemID, sale.ID).Exec(oneRow)
-	}
-	b.Queue(`UPDATE sales SET refunded_amount = refunded_amount + $1
-		WHERE id = $2 AND refunded_amount + $1 <= amount`, total, sale.ID).Exec(oneRow)
-
-	// The sale as it now is, without reading it again: the lock has kept
-	// everyone else off its rows.
-	for _, a := range allocs {
-		for _, t := range sale.Transactions {
-			if t.ID == a.TransactionID {
-				t.RefundedAmount += a.Amount
-				t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
-			}
-		}
-	}
-	for _, li := range sale.LineItems {
-		if li.ID == req.Target.LineItemID {
-			li.RefundedAmount += total
-		}
-	}
-	sale.RefundedAmount += total
-	sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
-
-	var evs []*refundry.Event
-	for _, r := range refunds {
-		ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundCreated, "refund", r.ID, r, now)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-		if r.Status == refundry.RefundSucceeded {
-			ev, err := refundry.NewEvent(r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r, now)
-			if err != nil {
-				return nil, err
-			}
-			evs = append(evs, ev)
-		}
-	}
-	// PlanRefund refuses a sale with nothing left, so a sale refunded in
-	// full now became so with this request.
-	if sale.Status == refundry.PaymentRefunded {
-		ev, err := refundry.NewEvent(sale.MerchantID, refundry.EventSaleRefunded, "sale", sale.ID, sale, now)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-	}
-	res := &refundry.RefundResult{Refunds: refunds, Sale: sale, Voided: []*refundry.Referral{}}
+	c := &changes{moves: d.Moves, inserts: d.Refunds}
+	res := &refundry.RefundResult{Refunds: d.Refunds, Sale: d.Sale, Voided: []*refundry.Referral{}}
+	evs := d.Events
 	if req.VoidReferrals {
-		// Voiding reads what it voids, so the writes so far go first.
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		// Voiding reads what it voids, so the refund's rows go first.
+		if err := applyChanges(ctx, tx, c); err != nil {
 			return nil, err
 		}
-		b = &pgx.Batch{}
+		c = &changes{}
 		voided, vevs, err := voidReferrals(ctx, tx, req.MerchantID,
 			`origin_id IN (SELECT id FROM origins WHERE merchant_id = $1 AND kind = 'purchase' AND sale_id = $2)`, sale.ID, now)
 		if err != nil {
@@ -228,50 +140,22 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		res.Voided = voided
 		evs = append(evs, vevs...)
 	}
-	queueEvents(b, evs...)
-	queueNotifications(b, now, refunds...)
-	ids := make([]string, len(refunds))
-	for i, r := range refunds {
-		ids[i] = r.ID
-	}
-	// A replayed request made nothing, so it is not audited again.
-	queueAudit(ctx, b, req.MerchantID, refundry.AuditRefundCreate, now, ids...)
+	c.addEffects(ctx, req.MerchantID, now, evs, d.Notify, d.Audit)
 	if usesKey(req.Idempotency) {
+		ids := make([]string, len(d.Refunds))
+		for i, r := range d.Refunds {
+			ids[i] = r.ID
+		}
 		voided := make([]string, len(res.Voided))
 		for i, v := range res.Voided {
 			voided[i] = fmt.Sprint(v.ID)
 		}
-		queueFinishKey(b, req.MerchantID, req.Idempotency, ids, voided)
+		c.keys = append(c.keys, finishedKey{req.MerchantID, req.Idempotency.Key, encodeIDs(ids), encodeIDs(voided)})
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := applyChanges(ctx, tx, c); err != nil {
 		return nil, err
 	}
 	return res, nil
-}
-
-// oneRow fails a conditional update that changed no row: the plan it came
-// from no longer matches the database, so the transaction starts over.
-func oneRow(tag pgconn.CommandTag) error {
-	if tag.RowsAffected() != 1 {
-		return errRetry
-	}
-	return nil
-}
-
-func queueInsertRefund(b *pgx.Batch, r *refundry.Refund) {
-	var lineItem, meta *string
-	if r.LineItemID != "" {
-		lineItem = &r.LineItemID
-	}
-	if len(r.Metadata) > 0 {
-		m := string(r.Metadata)
-		meta = &m
-	}
-	b.Queue(`INSERT INTO refunds (`+refundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, lineItem, r.Amount, r.Fee, r.Currency, r.Status,
-		r.Reason, meta, r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID, r.FailureReason,
-		r.Source, r.Name, r.ExternalID, r.CreatedSource, r.RefundedAt, r.Created, r.Updated)
 }
 
 const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
@@ -344,20 +228,9 @@ func replayRefunds(ctx context.Context, tx pgx.Tx, merchantID string, rec *idemR
 	return res, nil
 }
 
-// SettleRefund moves a pending refund to its final status, releasing its
-// amount unless it succeeded, and appends the matching event.
+// SettleRefund records a final word on a refund, as DecideSettlement
+// decides it.
 func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
-	var event string
-	switch st.Status {
-	case refundry.RefundSucceeded:
-		event = refundry.EventRefundSucceeded
-	case refundry.RefundFailed:
-		event = refundry.EventRefundFailed
-	case refundry.RefundCanceled:
-		event = refundry.EventRefundCanceled
-	default:
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
-	}
 	ctx, err := s.settleLane(ctx, merchantID, id)
 	if err != nil {
 		return nil, err
@@ -388,41 +261,17 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}
-		if r.Status == st.Status {
-			out = r
-			return nil
-		}
-		if r.Status != refundry.RefundPending {
-			return refundry.Errorf(refundry.ECONFLICT, "The refund is already %s; it cannot become %s.", r.Status, st.Status)
-		}
-		b = &pgx.Batch{}
-		if st.Status != refundry.RefundSucceeded {
-			// The reservation made by CreateRefunds is given back, to the
-			// same rows it was taken from.
-			b.Queue(`UPDATE transactions SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-				r.Amount, r.TransactionID).Exec(released)
-			if r.LineItemID != "" {
-				b.Queue(`UPDATE line_items SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-					r.Amount, r.LineItemID).Exec(released)
-			}
-			b.Queue(`UPDATE sales SET refunded_amount = refunded_amount - $1 WHERE id = $2 AND refunded_amount >= $1`,
-				r.Amount, r.SaleID).Exec(released)
-		}
-		r.Settle(st, now)
-		b.Queue(`UPDATE refunds SET status = $2, gateway_refund_id = $3, failure_reason = $4, refunded_at = $5, updated = $6 WHERE id = $1 AND status = 'pending'`,
-			r.ID, r.Status, r.GatewayRefundID, r.FailureReason, r.RefundedAt, r.Updated).Exec(oneRow)
-		queueAudit(ctx, b, merchantID, refundry.SettleAction(st.Status), now, r.ID)
-		ev, err := refundry.NewEvent(r.MerchantID, event, "refund", r.ID, r, now)
+		d, err := refundry.DecideSettlement(r, st, now)
 		if err != nil {
 			return err
 		}
-		queueEvents(b, ev)
-		queueNotifications(b, now, r)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
+		out = d.Refund
+		if d.Unchanged {
+			return nil
 		}
-		out = r
-		return nil
+		c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
+		c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
+		return applyChanges(ctx, tx, c)
 	})
 	if err != nil {
 		return nil, err
@@ -443,15 +292,6 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 		return nil, notFound(err, "No such refund: %s", id)
 	}
 	return forSale(ctx, merchantID, saleID), nil
-}
-
-// released fails a release that found less reserved than the refund holds,
-// which only a corrupt database can show.
-func released(tag pgconn.CommandTag) error {
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("postgres: a pending refund's amount is not reserved on its rows")
-	}
-	return nil
 }
 
 // FindRefund returns ENOTFOUND if there is no such refund.

@@ -14,7 +14,12 @@ func appendEvent(ctx context.Context, tx *tx, merchantID, typ, objectType, objec
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	return insertEvent(ctx, tx, e)
+}
+
+// insertEvent appends an event made already, by a decision.
+func insertEvent(ctx context.Context, tx *tx, e *refundry.Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), micros(e.Created))
 	return err
 }

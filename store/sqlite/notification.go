@@ -8,14 +8,11 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// queueNotification owes the customer an email about r, if r asked for one
-// and the customer has an address. It runs in the transaction that makes r
-// succeed, so the notice exists exactly when the success does; the unique
-// refund_id makes it one per refund whatever retries.
+// queueNotification owes the customer an email about r, as a decision
+// said, if the customer has an address. It runs in the transaction that
+// makes r succeed, so the notice exists exactly when the success does; the
+// unique refund_id makes it one per refund whatever retries.
 func queueNotification(ctx context.Context, tx *tx, r *refundry.Refund) error {
-	if !r.NotifyCustomer || r.Status != refundry.RefundSucceeded {
-		return nil
-	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, merchant_id, refund_id, sale_id, recipient, customer_name,
 		merchant_name, sale_reference, amount, currency, status, attempts, last_error, next_attempt, locked_until, sent_at, created)
 		SELECT ?, r.merchant_id, r.id, r.sale_id, c.email, TRIM(c.first_name || ' ' || c.last_name), m.name, s.reference,

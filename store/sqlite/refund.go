@@ -33,9 +33,6 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 		ids = make([]string, len(res.Refunds))
 		for i, r := range res.Refunds {
 			ids[i] = r.ID
-			if err := audit(ctx, tx, req.MerchantID, refundry.AuditRefundCreate, r.ID); err != nil {
-				return err
-			}
 		}
 		return recordKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds, ids)
 	})
@@ -64,62 +61,22 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if err != nil {
 		return nil, err
 	}
-	allocs, err := refundry.PlanRefund(sale, req.Target, req.Amount, req.Offsite)
+	d, err := refundry.DecideRefund(sale, req, tx.now)
 	if err != nil {
 		return nil, err
 	}
-	if len(allocs) > 0 && req.Fee > allocs[0].Amount {
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
+	if err := persistMoves(ctx, tx, d.Moves); err != nil {
+		return nil, err
 	}
-	refundedAt := tx.now
-	if !req.RefundedAt.IsZero() {
-		refundedAt = utc(req.RefundedAt)
-	}
-	var metadata json.RawMessage
-	if len(req.Metadata) > 0 {
-		metadata = append(json.RawMessage(nil), req.Metadata...)
-	}
-	wasRefunded := sale.RefundedAmount >= sale.Amount
-	res := &refundry.RefundResult{}
-	for i, a := range allocs {
-		r := &refundry.Refund{
-			ID: refundry.NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
-			TransactionID: a.TransactionID, LineItemID: a.LineItemID, Amount: a.Amount,
-			Currency: sale.Currency, Status: a.Status, Reason: req.Reason, Metadata: metadata,
-			Offsite: req.Offsite || a.Gateway == refundry.GatewayOffsite, NotifyCustomer: req.NotifyCustomer,
-			Gateway: a.Gateway, Source: req.Source, Name: req.Name, ExternalID: req.ExternalID,
-			CreatedSource: req.CreatedSource, RefundedAt: refundedAt, Created: tx.now, Updated: tx.now,
-		}
-		if i == 0 {
-			r.Fee = req.Fee // the fee is the request's, charged once
-		}
-		r.Group = groupID(res, r.ID)
-		if err := reserve(ctx, tx, r); err != nil {
-			return nil, err
-		}
-		reserved(sale, r)
+	for _, r := range d.Refunds {
 		if err := insertRefund(ctx, tx, r); err != nil {
 			return nil, err
 		}
-		if err := appendEvent(ctx, tx, r.MerchantID, refundry.EventRefundCreated, "refund", r.ID, r); err != nil {
-			return nil, err
-		}
-		if r.Status == refundry.RefundSucceeded {
-			if err := appendEvent(ctx, tx, r.MerchantID, refundry.EventRefundSucceeded, "refund", r.ID, r); err != nil {
-				return nil, err
-			}
-			if err := queueNotification(ctx, tx, r); err != nil {
-				return nil, err
-			}
-		}
-		res.Refunds = append(res.Refunds, r)
 	}
-	res.Sale = sale
-	if !wasRefunded && sale.RefundedAmount >= sale.Amount {
-		if err := appendEvent(ctx, tx, req.MerchantID, refundry.EventSaleRefunded, "sale", sale.ID, sale); err != nil {
-			return nil, err
-		}
+	if err := persistEffects(ctx, tx, req.MerchantID, d.Events, d.Notify, d.Audit); err != nil {
+		return nil, err
 	}
+	res := &refundry.RefundResult{Refunds: d.Refunds, Sale: d.Sale}
 	if req.VoidReferrals {
 		var originID int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM origins WHERE merchant_id = ? AND kind = ? AND sale_id = ?`,
@@ -137,14 +94,6 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	return res, nil
 }
 
-// groupID is the group of a request's refunds: the id of the first.
-func groupID(res *refundry.RefundResult, id string) string {
-	if len(res.Refunds) > 0 {
-		return res.Refunds[0].Group
-	}
-	return id
-}
-
 func notFoundTarget(t refundry.RefundTarget) error {
 	switch {
 	case t.SaleID != "":
@@ -156,69 +105,49 @@ func notFoundTarget(t refundry.RefundTarget) error {
 	}
 }
 
-// reserve adds a refund's amount to what is refunded on its transaction,
-// line item and sale. This keeps invariant 2 twice over: PlanRefund decided
-// the amount on rows read under the write lock, and each UPDATE re-checks
-// the bound itself and must change exactly one row, so even a wrong plan
-// cannot push a sum past what was paid (and the schema's CHECKs would stop
-// it a third time).
-func reserve(ctx context.Context, tx *tx, r *refundry.Refund) error {
-	updates := []struct{ table, id string }{{"transactions", r.TransactionID}, {"sales", r.SaleID}}
-	if r.LineItemID != "" {
-		updates = append(updates, struct{ table, id string }{"line_items", r.LineItemID})
-	}
-	for _, u := range updates {
-		res, err := tx.ExecContext(ctx, `UPDATE `+u.table+` SET refunded_amount = refunded_amount + ?
-			WHERE id = ? AND refunded_amount + ? <= amount`, r.Amount, u.id, r.Amount)
+// persistMoves writes the amounts a decision moves. This keeps invariant
+// 2 twice over: the decision was made on rows read under the write lock,
+// and each UPDATE re-checks the bound itself and must change exactly one
+// row, so even a wrong decision cannot push a sum past what was paid, or
+// below zero (and the schema's CHECKs would stop it a third time).
+func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
+	for _, m := range ms {
+		table := map[refundry.HoldKind]string{
+			refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
+		}[m.Kind]
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
+			WHERE id = ? AND refunded_amount + ? BETWEEN 0 AND amount`, m.Delta, m.ID, m.Delta)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != 1 {
+			if m.Delta < 0 {
+				return refundry.Errorf(refundry.EINTERNAL, "A release of %d is more than %s %s has refunded.", -m.Delta, table, m.ID)
+			}
 			return refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is greater than the amount that remains refundable.")
 		}
 	}
 	return nil
 }
 
-// reserved applies to the sale as loaded what reserve did to its rows, so
-// that the sale the caller gets back is the one now stored without
-// reading it again: reserve's updates changed exactly these rows by
-// exactly r.Amount, under the write lock held since the sale was read.
-func reserved(sale *refundry.Sale, r *refundry.Refund) {
-	sale.RefundedAmount += r.Amount
-	sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
-	for _, t := range sale.Transactions {
-		if t.ID == r.TransactionID {
-			t.RefundedAmount += r.Amount
-			t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
-		}
-	}
-	for _, li := range sale.LineItems {
-		if li.ID == r.LineItemID {
-			li.RefundedAmount += r.Amount
-		}
-	}
-}
-
-// release gives a failed or canceled refund's amount back to its
-// transaction, line item and sale.
-func release(ctx context.Context, tx *tx, r *refundry.Refund) error {
-	updates := []struct{ table, id string }{{"transactions", r.TransactionID}, {"sales", r.SaleID}}
-	if r.LineItemID != "" {
-		updates = append(updates, struct{ table, id string }{"line_items", r.LineItemID})
-	}
-	for _, u := range updates {
-		res, err := tx.ExecContext(ctx, `UPDATE `+u.table+` SET refunded_amount = refunded_amount - ?
-			WHERE id = ? AND refunded_amount >= ?`, r.Amount, u.id, r.Amount)
-		if err != nil {
+// persistEffects writes what a decision appends beside its rows: events,
+// owed notifications and audit entries.
+func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refundry.Event, notify []*refundry.Refund, rows []refundry.AuditRow) error {
+	for _, e := range evs {
+		if err := insertEvent(ctx, tx, e); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+	}
+	for _, r := range notify {
+		if err := queueNotification(ctx, tx, r); err != nil {
 			return err
-		} else if n != 1 {
-			return refundry.Errorf(refundry.EINTERNAL, "Refund %s releases more than %s %s has refunded.", r.ID, u.table, u.id)
+		}
+	}
+	for _, a := range rows {
+		if err := audit(ctx, tx, merchantID, a.Action, a.ObjectID); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -256,34 +185,30 @@ func replayRefunds(ctx context.Context, tx *tx, merchantID string, ids []string)
 	return &refundry.RefundResult{Refunds: refunds, Sale: sale, Replayed: true}, nil
 }
 
-// SettleRefund moves a pending refund to its final status.
+// SettleRefund records a final word on a refund, as DecideSettlement
+// decides it.
 func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
-	event := map[string]string{
-		refundry.RefundSucceeded: refundry.EventRefundSucceeded,
-		refundry.RefundFailed:    refundry.EventRefundFailed,
-		refundry.RefundCanceled:  refundry.EventRefundCanceled,
-	}[st.Status]
-	if event == "" {
-		return nil, refundry.ParamErrorf(refundry.EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
-	}
 	ctx = s.writeContext(ctx)
 	var r *refundry.Refund
-	err := s.grouped(ctx, func(tx *tx) (err error) {
-		r, err = findRefund(ctx, tx, merchantID, id)
+	err := s.grouped(ctx, func(tx *tx) error {
+		// The write lock is held from BEGIN IMMEDIATE, so the refund read
+		// here is the one the decision changes (invariant 2).
+		cur, err := findRefund(ctx, tx, merchantID, id)
 		if err != nil {
 			return err
 		}
-		if r.Status == st.Status {
+		d, err := refundry.DecideSettlement(cur, st, tx.now)
+		if err != nil {
+			return err
+		}
+		r = d.Refund
+		if d.Unchanged {
 			return nil // a repeated settlement, from a retry or a second webhook
 		}
-		if r.Final() {
-			return refundry.ParamErrorf(refundry.ECONFLICT, "status", "The refund is already %s.", r.Status)
-		}
-		r.Settle(st, tx.now)
-		// The status condition makes the pending-to-final step happen once,
-		// and with it the release below.
+		// The status condition makes the step happen once, and with it
+		// the moves below.
 		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?
-			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, refundry.RefundPending)
+			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, d.From)
 		if err != nil {
 			return err
 		}
@@ -292,18 +217,10 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		} else if n != 1 {
 			return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
 		}
-		if r.Status != refundry.RefundSucceeded {
-			if err := release(ctx, tx, r); err != nil {
-				return err
-			}
-		}
-		if err := queueNotification(ctx, tx, r); err != nil {
+		if err := persistMoves(ctx, tx, d.Moves); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, merchantID, refundry.SettleAction(st.Status), r.ID); err != nil {
-			return err
-		}
-		return appendEvent(ctx, tx, merchantID, event, "refund", r.ID, r)
+		return persistEffects(ctx, tx, merchantID, d.Events, d.Notify, d.Audit)
 	})
 	if err != nil {
 		return nil, err

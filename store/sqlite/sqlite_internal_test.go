@@ -47,8 +47,8 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
-// TestInvariant2_ConditionalUpdates bypasses PlanRefund: even a refund
-// planned on stale amounts cannot be reserved past what was paid.
+// TestInvariant2_ConditionalUpdates bypasses DecideRefund: even a refund
+// decided on stale amounts cannot be reserved past what was paid.
 func TestInvariant2_ConditionalUpdates(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
@@ -64,15 +64,18 @@ func TestInvariant2_ConditionalUpdates(t *testing.T) {
 	if _, err := s.CreateSale(ctx, sale, nil); err != nil {
 		t.Fatal(err)
 	}
-	r := &refundry.Refund{SaleID: sale.ID, TransactionID: sale.Transactions[0].ID, LineItemID: sale.LineItems[0].ID}
 	for _, tt := range []struct {
 		amount int64
 		code   string
 	}{{600, ""}, {401, refundry.ETOOLARGE}, {400, ""}, {1, refundry.ETOOLARGE}} {
-		r.Amount = tt.amount
-		err := s.update(ctx, func(tx *tx) error { return reserve(ctx, tx, r) })
+		moves := []refundry.Move{
+			{Kind: refundry.OnTransaction, ID: sale.Transactions[0].ID, SaleID: sale.ID, Delta: tt.amount},
+			{Kind: refundry.OnLineItem, ID: sale.LineItems[0].ID, SaleID: sale.ID, Delta: tt.amount},
+			{Kind: refundry.OnSale, ID: sale.ID, SaleID: sale.ID, Delta: tt.amount},
+		}
+		err := s.update(ctx, func(tx *tx) error { return persistMoves(ctx, tx, moves) })
 		if got := refundry.ErrorCode(err); got != tt.code {
-			t.Fatalf("reserve(%d) = %v, want code %q", tt.amount, err, tt.code)
+			t.Fatalf("persistMoves(%d) = %v, want code %q", tt.amount, err, tt.code)
 		}
 	}
 	got, err := s.FindSale(ctx, m.ID, refundry.SaleLookup{ID: sale.ID})

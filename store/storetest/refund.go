@@ -309,6 +309,125 @@ func testRefunds(t *testing.T, open Opener) {
 		wantCode(t, err, refundry.ENOTFOUND)
 	})
 
+	// A refund's fee is what the merchant keeps of the whole request: it
+	// is taken from the refunds it makes, in order, never more than each
+	// one's amount, and a refund the fee covers whole moves no money, so
+	// it is recorded succeeded at once, without a gateway.
+	t.Run("Fee", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		pending, succeeded := refundry.RefundPending, refundry.RefundSucceeded
+		type want struct {
+			amount, fee int64
+			status      string
+		}
+		for _, tt := range []struct {
+			name   string
+			amount *int64
+			fee    int64
+			want   []want
+		}{
+			{"SpansRefunds", Amount(1000), 500, []want{{300, 300, succeeded}, {700, 200, pending}}},
+			{"FirstOnly", nil, 100, []want{{300, 100, pending}, {700, 0, pending}}},
+			{"CoversFirstExactly", nil, 300, []want{{300, 300, succeeded}, {700, 0, pending}}},
+			{"CoversAll", nil, 1000, []want{{300, 300, succeeded}, {700, 700, succeeded}}},
+			{"Partial", Amount(500), 400, []want{{300, 300, succeeded}, {200, 100, pending}}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				sale := MustCreateSale(t, s, m.ID, Lines(1000), Payments(300, 700))
+				req := SaleRefund(m.ID, sale.ID, tt.amount)
+				req.Fee = tt.fee
+				res := MustRefund(t, s, req)
+				if len(res.Refunds) != len(tt.want) {
+					t.Fatalf("%d refunds, want %d", len(res.Refunds), len(tt.want))
+				}
+				var total int64
+				for i, r := range res.Refunds {
+					w := tt.want[i]
+					if r.Amount != w.amount || r.Fee != w.fee || r.Status != w.status ||
+						r.Gateway != refundry.GatewaySimulator || r.Offsite || r.TransactionID != sale.Transactions[i].ID {
+						t.Fatalf("refund %d = %+v, want %d with fee %d %s through the simulator", i, r, w.amount, w.fee, w.status)
+					}
+					found, err := s.FindRefund(ctx, m.ID, r.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameJSON(t, "FindRefund", found, r)
+					types := []string{refundry.EventRefundCreated}
+					if w.status == succeeded {
+						types = []string{refundry.EventRefundSucceeded, refundry.EventRefundCreated}
+					}
+					checkEventTypes(t, listEvents(t, s, m.ID, refundry.EventFilter{ObjectID: r.ID}), types...)
+					total += r.Amount
+				}
+				if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != total {
+					t.Fatalf("sale refunded %d, want %d", got.RefundedAmount, total)
+				}
+				CheckInvariants(t, s, m.ID)
+			})
+		}
+
+		for _, tt := range []struct {
+			name   string
+			amount *int64
+			fee    int64
+		}{
+			{"ErrAboveRemainder", nil, 1001},
+			{"ErrAboveAmount", Amount(400), 401},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				sale := MustCreateSale(t, s, m.ID, Lines(1000), Payments(300, 700))
+				req := SaleRefund(m.ID, sale.ID, tt.amount)
+				req.Fee = tt.fee
+				before := len(listEvents(t, s, m.ID, refundry.EventFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}}))
+				_, err := s.CreateRefunds(ctx, req)
+				wantCode(t, err, refundry.EINVALID)
+				if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 0 {
+					t.Fatalf("a refused request reserved %d", got.RefundedAmount)
+				}
+				if after := len(listEvents(t, s, m.ID, refundry.EventFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}})); after != before {
+					t.Fatalf("a refused request appended %d events", after-before)
+				}
+			})
+		}
+	})
+
+	// Payop's refundType 1 with an amount: the amount must be all that
+	// remains, decided under the store's lock with the amount itself.
+	t.Run("ExactRemainder", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale := MustCreateSale(t, s, m.ID, Lines(1000), Payments(300, 700))
+		txn := sale.Transactions[1]
+		MustRefund(t, s, TransactionRefund(m.ID, txn.ID, Amount(100)))
+		for _, tt := range []struct {
+			name   string
+			amount *int64
+			code   string
+		}{
+			{"Below", Amount(599), refundry.EINVALID},
+			{"WhatItWasBefore", Amount(700), refundry.ETOOLARGE},
+			{"Exact", Amount(600), ""},
+			{"NothingLeft", Amount(600), refundry.EREFUNDED},
+		} {
+			req := TransactionRefund(m.ID, txn.ID, tt.amount)
+			req.ExactRemainder = true
+			_, err := s.CreateRefunds(ctx, req)
+			if tt.code == "" && err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+			}
+		}
+		if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 700 {
+			t.Fatalf("sale refunded %d, want 700", got.RefundedAmount)
+		}
+		CheckInvariants(t, s, m.ID)
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -149,6 +149,42 @@ func testSettle(t *testing.T, open Opener) {
 		CheckInvariants(t, s, m.ID)
 	})
 
+	// A refund the fee covered whole was recorded succeeded: no gateway
+	// answer can fail or cancel it afterwards, and its money stays held.
+	// Its neighbour, which the fee covered in part, settles as any other.
+	t.Run("FeeCovered", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale := MustCreateSale(t, s, m.ID, Lines(1000), Payments(300, 700))
+		req := SaleRefund(m.ID, sale.ID, nil)
+		req.Fee = 500
+		res := MustRefund(t, s, req)
+		covered, rest := res.Refunds[0], res.Refunds[1]
+		for _, st := range []string{refundry.RefundFailed, refundry.RefundCanceled} {
+			_, err := s.SettleRefund(ctx, m.ID, covered.ID, refundry.Settlement{Status: st})
+			wantCode(t, err, refundry.ECONFLICT)
+		}
+		again, err := s.SettleRefund(ctx, m.ID, covered.ID, refundry.Settlement{Status: refundry.RefundSucceeded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "covered refund settled again", again, covered)
+		settled, err := s.SettleRefund(ctx, m.ID, rest.ID, refundry.Settlement{Status: refundry.RefundFailed, FailureReason: "declined"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if settled.Status != refundry.RefundFailed || settled.Fee != 200 {
+			t.Fatalf("settled = %+v", settled)
+		}
+		if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 300 ||
+			got.Transactions[0].RefundedAmount != 300 || got.Transactions[1].RefundedAmount != 0 {
+			t.Fatalf("after the failure: sale %d, transactions %d and %d refunded; want 300, 300, 0",
+				got.RefundedAmount, got.Transactions[0].RefundedAmount, got.Transactions[1].RefundedAmount)
+		}
+		CheckInvariants(t, s, m.ID)
+	})
+
 	t.Run("ErrNotFound", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

@@ -27,7 +27,8 @@
 //   - A sale's line items and transactions come back in the order given.
 //   - Events name their object as "sale", "refund" or "referral"; a
 //     referral's ObjectID is its decimal id.
-//   - A refund that spans transactions puts req.Fee on its first refund.
+//   - A refund that spans transactions takes req.Fee from its refunds in
+//     order, never more than each one's amount (refundry.DecideRefund).
 package storetest
 
 import (

@@ -1,0 +1,292 @@
+package refundry
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// Decisions. A rule that changes money or state is decided here, by a pure
+// function of what a store read (a sale, a refund), the request and the
+// time, and returned as a value describing every change to make. Stores
+// lock, read, call the decision and write what it returns; they decide
+// nothing, so two stores cannot drift apart.
+
+// HoldKind names the row an amount moves on.
+type HoldKind uint8
+
+// Rows an amount moves on.
+const (
+	OnTransaction HoldKind = iota
+	OnLineItem
+	OnSale
+)
+
+// Move changes the amount refunded on one row of a sale by Delta: positive
+// when a refund reserves it, negative when one releases it. A store writes
+// it as a conditional update that must change exactly one row and keep
+// the row's refunded amount between 0 and its amount, so that a store
+// whose rows disagree with the decision fails rather than over-refunds
+// (invariant 2, kept a second time).
+type Move struct {
+	Kind   HoldKind
+	ID     string
+	SaleID string
+	Delta  int64
+}
+
+// AuditRow is one audit log entry a change makes: the store fills in the
+// actor from the request's context, which a pure decision cannot see.
+type AuditRow struct {
+	Action   string
+	ObjectID string
+}
+
+// RefundDecision is everything a refund request changes.
+type RefundDecision struct {
+	// Refunds to insert, in order; the first's id is their group.
+	Refunds []*Refund
+	// Moves reserve the refunds' amounts, one per row touched.
+	Moves []Move
+	// Sale is the sale as it is once the moves are made.
+	Sale *Sale
+	// Events to append, in order.
+	Events []*Event
+	// Notify are the refunds whose customer is owed an email now.
+	Notify []*Refund
+	Audit  []AuditRow
+}
+
+// DecideRefund decides req against sale, which the store read under the
+// lock that keeps every other change to the sale out until it commits:
+// this is the one place the over-refund rule of invariant 2 is decided,
+// and the decision stays true because nothing can change the sale between
+// the read and the write.
+//
+// The fee is what the merchant keeps of the whole request: it is taken
+// from the refunds it creates, in order, never more than each one's
+// amount, and a refund the fee covers whole has no money to move, so it
+// is recorded succeeded without any gateway call.
+//
+// Returns PlanRefund's errors, EINVALID for a fee above the refund's
+// amount or (with req.ExactRemainder) an amount that is not what remains.
+// sale is not changed; the decision's Sale is a copy.
+func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision, error) {
+	allocs, err := planRefund(sale, req.Target, req.Amount, req.Offsite, req.ExactRemainder)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, a := range allocs {
+		total += a.Amount
+	}
+	if req.Fee < 0 || req.Fee > total {
+		return nil, ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
+	}
+	refundedAt := now
+	if !req.RefundedAt.IsZero() {
+		refundedAt = req.RefundedAt.UTC().Truncate(time.Microsecond)
+	}
+	var meta json.RawMessage
+	if len(req.Metadata) > 0 {
+		meta = slices.Clone(req.Metadata)
+	}
+	after := cloneSale(sale)
+	d := &RefundDecision{Sale: after}
+	fee := req.Fee
+	for i, a := range allocs {
+		r := &Refund{
+			ID: NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
+			TransactionID: a.TransactionID, LineItemID: a.LineItemID,
+			Amount: a.Amount, Fee: min(fee, a.Amount), Currency: sale.Currency,
+			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == GatewayOffsite,
+			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
+			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
+			RefundedAt: refundedAt, Created: now, Updated: now,
+		}
+		fee -= r.Fee
+		r.Group = r.ID
+		if i > 0 {
+			r.Group = d.Refunds[0].ID
+		}
+		r.Status = InitialStatus(r.Offsite, r.Fee == r.Amount)
+		t, err := LookupTransition(StatusNew, r.Status, ByClient)
+		if err != nil {
+			return nil, err
+		}
+		d.Refunds = append(d.Refunds, r)
+		d.hold(t, r)
+		for _, typ := range t.Events {
+			ev, err := NewEvent(r.MerchantID, typ, "refund", r.ID, r, now)
+			if err != nil {
+				return nil, err
+			}
+			d.Events = append(d.Events, ev)
+		}
+		if notifies(t, r) {
+			d.Notify = append(d.Notify, r)
+		}
+		d.Audit = append(d.Audit, AuditRow{Action: AuditRefundCreate, ObjectID: r.ID})
+	}
+	d.Moves = mergeMoves(d.Moves)
+	// planRefund refuses a sale with nothing left, so a sale refunded in
+	// full now became so with this request.
+	if after.RefundedAmount >= after.Amount {
+		ev, err := NewEvent(after.MerchantID, EventSaleRefunded, "sale", after.ID, after, now)
+		if err != nil {
+			return nil, err
+		}
+		d.Events = append(d.Events, ev)
+	}
+	return d, nil
+}
+
+// hold applies t's hold of r to the decision's sale and moves.
+func (d *RefundDecision) hold(t Transition, r *Refund) {
+	if t.Hold != Reserve {
+		return
+	}
+	d.Moves = append(d.Moves, moves(r, r.Amount)...)
+	applyMoves(d.Sale, moves(r, r.Amount))
+}
+
+// moves are the rows a refund holds its amount on, each changed by delta.
+func moves(r *Refund, delta int64) []Move {
+	out := []Move{{Kind: OnTransaction, ID: r.TransactionID, SaleID: r.SaleID, Delta: delta}}
+	if r.LineItemID != "" {
+		out = append(out, Move{Kind: OnLineItem, ID: r.LineItemID, SaleID: r.SaleID, Delta: delta})
+	}
+	return append(out, Move{Kind: OnSale, ID: r.SaleID, SaleID: r.SaleID, Delta: delta})
+}
+
+// mergeMoves sums the moves on one row into one, keeping the order in
+// which rows first appear, so a store makes one update per row.
+func mergeMoves(ms []Move) []Move {
+	var out []Move
+	for _, m := range ms {
+		i := slices.IndexFunc(out, func(o Move) bool { return o.Kind == m.Kind && o.ID == m.ID })
+		if i < 0 {
+			out = append(out, m)
+			continue
+		}
+		out[i].Delta += m.Delta
+	}
+	return out
+}
+
+// applyMoves changes the amounts of sale as ms change its rows.
+func applyMoves(sale *Sale, ms []Move) {
+	for _, m := range ms {
+		switch m.Kind {
+		case OnSale:
+			sale.RefundedAmount += m.Delta
+			sale.Status = PaymentState(sale.Amount, sale.RefundedAmount)
+		case OnTransaction:
+			for _, t := range sale.Transactions {
+				if t.ID == m.ID {
+					t.RefundedAmount += m.Delta
+					t.Status = PaymentState(t.Amount, t.RefundedAmount)
+				}
+			}
+		case OnLineItem:
+			for _, li := range sale.LineItems {
+				if li.ID == m.ID {
+					li.RefundedAmount += m.Delta
+				}
+			}
+		}
+	}
+}
+
+// cloneSale copies sale deep enough that applyMoves on the copy leaves
+// sale as it was.
+func cloneSale(sale *Sale) *Sale {
+	c := *sale
+	c.Transactions = make([]*Transaction, len(sale.Transactions))
+	for i, t := range sale.Transactions {
+		tc := *t
+		c.Transactions[i] = &tc
+	}
+	c.LineItems = make([]*LineItem, len(sale.LineItems))
+	for i, li := range sale.LineItems {
+		lc := *li
+		c.LineItems[i] = &lc
+	}
+	return &c
+}
+
+// notifies reports whether t owes r's customer an email: r asked for one
+// and money went back to them. A refund the fee covered whole returned
+// nothing, so there is nothing to tell.
+func notifies(t Transition, r *Refund) bool {
+	return t.Notify && r.NotifyCustomer && r.Amount > r.Fee
+}
+
+// SettleDecision is everything a settlement of a refund changes.
+type SettleDecision struct {
+	// Refund is the refund as it is after the settlement.
+	Refund *Refund
+	// Unchanged reports a repeated settlement (a retry, a second webhook):
+	// the refund is already in the status asked for, and nothing is to be
+	// written.
+	Unchanged bool
+	// From is the status the store must find the refund in when it
+	// writes: its update is conditional on it, so the step happens once.
+	From   string
+	Moves  []Move
+	Events []*Event
+	Notify []*Refund
+	Audit  []AuditRow
+}
+
+// DecideSettlement decides st against r, read under the store's lock on
+// r's sale and r itself. r is not changed; the decision's Refund is a copy.
+// Returns EINVALID for a status no refund settles in, and
+// LookupTransition's ECONFLICT when r's status does not allow the step.
+func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision, error) {
+	if !settles(st.Status) {
+		return nil, ParamErrorf(EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
+	}
+	if r.Status == st.Status {
+		return &SettleDecision{Refund: r, Unchanged: true}, nil
+	}
+	by := st.By
+	if by == 0 {
+		by = ByGateway
+	}
+	t, err := LookupTransition(r.Status, st.Status, by)
+	if err != nil {
+		return nil, err
+	}
+	after := *r
+	after.Settle(st, now)
+	d := &SettleDecision{Refund: &after, From: r.Status}
+	switch t.Hold {
+	case Release:
+		d.Moves = moves(&after, -after.Amount)
+	case Reserve:
+		d.Moves = moves(&after, after.Amount)
+	}
+	for _, typ := range t.Events {
+		ev, err := NewEvent(after.MerchantID, typ, "refund", after.ID, &after, now)
+		if err != nil {
+			return nil, err
+		}
+		d.Events = append(d.Events, ev)
+	}
+	if notifies(t, &after) {
+		d.Notify = []*Refund{&after}
+	}
+	d.Audit = []AuditRow{{Action: SettleAction(st.Status), ObjectID: after.ID}}
+	return d, nil
+}
+
+// settles reports whether a refund already recorded can move to status.
+func settles(status string) bool {
+	for _, t := range Transitions {
+		if t.From != StatusNew && t.To == status {
+			return true
+		}
+	}
+	return false
+}
