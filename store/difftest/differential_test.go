@@ -22,14 +22,6 @@ import (
 	"github.com/refundry/refundry/store/storetest"
 )
 
-// includeFeeSplit sends refunds whose fee is larger than the first of the
-// refunds they create (a sale paid 300 + 700, refunded 1000 with fee 500).
-// The stores differ there until the fee rule is decided once, in the root
-// package: SQLite refuses the request (EINVALID), PostgreSQL takes the fee
-// from the refunds in order (fees 300 and 200). While it is off, such a
-// fee is lowered to the first refund's amount, which both stores agree on.
-const includeFeeSplit = false
-
 // compareReplayedVoided compares the referrals a replayed refund reports
 // voided. The stores differ there: PostgreSQL records the referrals a
 // refund voided with its Idempotency-Key and answers them again on a
@@ -406,17 +398,14 @@ func (d *driver) createSale(sp *saleSpec, replay *pastRequest) {
 }
 
 // feeCase starts every run with the case that showed the stores apart:
-// a sale paid 300 + 700, refunded 1000 with a fee of 500. With the fee
-// split left out, the fee is 300, all of it on the first refund.
+// a sale paid 300 + 700, refunded 1000 with a fee of 500: the fee is
+// taken from the refunds in order, 300 then 200.
 func (d *driver) feeCase() {
 	end := d.begin(opTimeout)
 	defer end()
 	d.createSale(&saleSpec{merchant: 0, currency: "USD", lines: [][2]int64{{1, 1000}}, reference: "order-fee",
 		email: "fee@example.com", payments: []paySpec{{300, refundry.GatewaySimulator, 0}, {700, refundry.GatewaySimulator, 0}}}, nil)
 	amount, fee := int64(1000), int64(500)
-	if !includeFeeSplit {
-		fee = 300
-	}
 	d.sendRefund(&refundSpec{merchant: 0, sale: len(d.sales) - 1, kind: "sale", amount: &amount, fee: fee, source: refundry.SourceJetti}, nil)
 }
 
@@ -515,12 +504,6 @@ func (d *driver) newRefundSpec() *refundSpec {
 		sp.fee = r.Int64N(total + 1)
 	default:
 		sp.fee = total + 1 + r.Int64N(10) // more than the refund: EINVALID
-	}
-	if !includeFeeSplit && sale != nil {
-		allocs := plan(sale, sp.target(d.sides[0]), sp.amount, sp.offsite)
-		if len(allocs) > 1 && sp.fee > allocs[0].Amount && sp.fee <= total {
-			sp.fee = allocs[0].Amount
-		}
 	}
 	return sp
 }
