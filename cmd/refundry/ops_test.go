@@ -132,10 +132,7 @@ func TestOutboxLagMetric(t *testing.T) {
 	env := testenv.New(t)
 	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
 	t.Cleanup(srv.Close)
-	o, ok := env.Store.(refundry.Outbox)
-	if !ok {
-		t.Fatalf("%T is not an Outbox", env.Store)
-	}
+	o := env.Engine.Stores.Outbox
 	webhook := `refundry_outbox_oldest_undelivered_age_seconds{kind="webhook"}`
 	email := `refundry_outbox_oldest_undelivered_age_seconds{kind="email"}`
 	before := scrape(t, srv.URL)

@@ -103,7 +103,7 @@ func (e *Env) Sale(spec SaleSpec) *refundry.Sale {
 	if _, err := e.Engine.CreateSale(context.Background(), s, nil); err != nil {
 		e.T.Fatalf("create sale: %v", err)
 	}
-	got, err := e.Store.FindSale(context.Background(), m.ID, refundry.SaleLookup{ID: s.ID})
+	got, err := e.Engine.FindSale(context.Background(), m.ID, refundry.SaleLookup{ID: s.ID})
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func (e *Env) Sale(spec SaleSpec) *refundry.Sale {
 // Reload returns the sale as it is now.
 func (e *Env) Reload(s *refundry.Sale) *refundry.Sale {
 	e.T.Helper()
-	got, err := e.Store.FindSale(context.Background(), s.MerchantID, refundry.SaleLookup{ID: s.ID})
+	got, err := e.Engine.FindSale(context.Background(), s.MerchantID, refundry.SaleLookup{ID: s.ID})
 	if err != nil {
 		e.T.Fatal(err)
 	}
