@@ -133,7 +133,7 @@ func resolveOrigin(ctx context.Context, tx pgx.Tx, merchantID, slug string, now 
 	var saleID *string
 	if !refundry.IsEventSlug(slug) {
 		o.Kind = refundry.OriginPurchase
-		err := tx.QueryRow(ctx, `SELECT id FROM sales WHERE merchant_id = $1 AND reference = $2`, merchantID, slug).Scan(&o.SaleID)
+		err := tx.QueryRow(ctx, `SELECT id FROM sales WHERE merchant_id = $1 AND reference = $2 AND reference <> ''`, merchantID, slug).Scan(&o.SaleID)
 		if err != nil {
 			return nil, notFound(err, "No purchase with order number %q.", slug)
 		}

@@ -245,7 +245,9 @@ func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock
 		cond, arg, what, n = `s.id = $2`, by.ID, "sale "+by.ID, n+1
 	}
 	if by.Reference != "" {
-		cond, arg, what, n = `s.reference = $2`, by.Reference, "sale with reference "+by.Reference, n+1
+		// The unique indexes on references are partial (WHERE reference
+		// <> ''); a generic plan uses them only if the query says so too.
+		cond, arg, what, n = `s.reference = $2 AND s.reference <> ''`, by.Reference, "sale with reference "+by.Reference, n+1
 	}
 	if by.LineItemID != "" {
 		cond, arg, what, n = `s.id = (SELECT sale_id FROM line_items WHERE id = $2)`, by.LineItemID, "line item "+by.LineItemID, n+1
@@ -257,7 +259,7 @@ func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock
 		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE number = $2)`, by.TransactionNumber, fmt.Sprintf("transaction %d", by.TransactionNumber), n+1
 	}
 	if by.TransactionReference != "" {
-		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE merchant_id = $1 AND reference = $2)`, by.TransactionReference, "transaction with reference "+by.TransactionReference, n+1
+		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE merchant_id = $1 AND reference = $2 AND reference <> '')`, by.TransactionReference, "transaction with reference "+by.TransactionReference, n+1
 	}
 	if n != 1 {
 		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
@@ -449,7 +451,7 @@ func (s *Store) ListSales(ctx context.Context, merchantID string, f refundry.Sal
 func listSalesQuery(merchantID string, f refundry.SaleFilter) (string, []any, error) {
 	w := newWhere("s.merchant_id", merchantID)
 	if f.Reference != "" {
-		w.add("s.reference = $%d", f.Reference)
+		w.add("s.reference = $%d AND s.reference <> ''", f.Reference)
 	}
 	if f.CustomerEmail != "" {
 		// Folded on both sides, as the index customers_email_fold_idx has

@@ -91,7 +91,7 @@ func createOrigin(ctx context.Context, tx *tx, merchantID, slug string) (*refund
 	o := &refundry.Origin{MerchantID: merchantID, Slug: slug, Kind: refundry.OriginEvent, Created: tx.now}
 	if !refundry.IsEventSlug(slug) {
 		o.Kind = refundry.OriginPurchase
-		err := tx.QueryRowContext(ctx, `SELECT id FROM sales WHERE merchant_id = ? AND reference = ?`, merchantID, slug).Scan(&o.SaleID)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM sales WHERE merchant_id = ? AND reference = ? AND reference <> ''`, merchantID, slug).Scan(&o.SaleID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, refundry.ParamErrorf(refundry.ENOTFOUND, "origin", "No purchase with order number %q.", slug)
 		}

@@ -46,9 +46,20 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	return replayed, nil
 }
 
+// A reference is looked up with "reference <> ”" spelled out: the unique
+// indexes on references are partial (empty ones are not unique), and SQLite
+// uses a partial index only for a query that repeats its condition.
+// Without it, the lookup that every new sale makes walks all of the
+// merchant's sales, or every payment, and a sale costs more the more there
+// are.
+const (
+	saleReferenceTaken    = `SELECT 1 FROM sales WHERE merchant_id = ? AND reference = ? AND reference <> ''`
+	paymentReferenceTaken = `SELECT 1 FROM transactions WHERE merchant_id = ? AND reference = ? AND reference <> ''`
+)
+
 func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 	if s.Reference != "" {
-		if taken, err := exists(ctx, tx, `SELECT 1 FROM sales WHERE merchant_id = ? AND reference = ?`, s.MerchantID, s.Reference); err != nil {
+		if taken, err := exists(ctx, tx, saleReferenceTaken, s.MerchantID, s.Reference); err != nil {
 			return err
 		} else if taken {
 			return refundry.ParamErrorf(refundry.ECONFLICT, "reference", "A sale with reference %q already exists.", s.Reference)
@@ -77,7 +88,7 @@ func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 	}
 	for i, t := range s.Transactions {
 		if t.Reference != "" {
-			if taken, err := exists(ctx, tx, `SELECT 1 FROM transactions WHERE merchant_id = ? AND reference = ?`, s.MerchantID, t.Reference); err != nil {
+			if taken, err := exists(ctx, tx, paymentReferenceTaken, s.MerchantID, t.Reference); err != nil {
 				return err
 			} else if taken {
 				return refundry.ParamErrorf(refundry.ECONFLICT, "payments[].reference", "A payment with reference %q already exists.", t.Reference)
@@ -153,7 +164,7 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 		n++
 	}
 	if by.Reference != "" {
-		q.add("s.reference = ?", by.Reference)
+		q.add("s.reference = ? AND s.reference <> ''", by.Reference)
 		n++
 	}
 	if by.LineItemID != "" {
@@ -169,7 +180,7 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 		n++
 	}
 	if by.TransactionReference != "" {
-		q.add("s.id = (SELECT sale_id FROM transactions WHERE merchant_id = ? AND reference = ?)", merchantID, by.TransactionReference)
+		q.add("s.id = (SELECT sale_id FROM transactions WHERE merchant_id = ? AND reference = ? AND reference <> '')", merchantID, by.TransactionReference)
 		n++
 	}
 	if n != 1 {
@@ -290,7 +301,7 @@ func listSalesQuery(merchantID string, f refundry.SaleFilter) (string, []any, er
 	var q query
 	q.add("s.merchant_id = ?", merchantID)
 	if f.Reference != "" {
-		q.add("s.reference = ?", f.Reference)
+		q.add("s.reference = ? AND s.reference <> ''", f.Reference)
 	}
 	if f.CustomerEmail != "" {
 		// Folded on both sides, with the merchant first, as the index

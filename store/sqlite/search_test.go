@@ -15,7 +15,6 @@ import (
 // one character turns a search into a full scan, which this catches.
 func TestSearchUsesIndexes(t *testing.T) {
 	s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
-	ctx := context.Background()
 	for _, tt := range []struct {
 		name string
 		f    refundry.SaleFilter
@@ -38,23 +37,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+text, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
+			plan := queryPlan(t, s, text, args...)
 			all := strings.Join(plan, "\n")
 			for _, line := range plan {
 				// "SCAN t" reads every row of t; "SCAN t USING INDEX"
@@ -75,6 +58,58 @@ func TestSearchUsesIndexes(t *testing.T) {
 			}
 			if t.Failed() {
 				t.Logf("plan:\n%s", all)
+			}
+		})
+	}
+}
+
+// queryPlan returns the lines of SQLite's plan for a query.
+func queryPlan(t *testing.T, s *Store, text string, args ...any) []string {
+	t.Helper()
+	rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+text, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// TestReferenceLookupsUseIndexes: every lookup by a sale's or a payment's
+// reference searches its unique index on (merchant_id, reference). Those
+// indexes are partial, so a query that leaves out their condition walks
+// every sale of the merchant, or every payment, and creating a sale, which
+// checks its references, grows slower with each sale stored.
+func TestReferenceLookupsUseIndexes(t *testing.T) {
+	s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
+	list, listArgs, err := listSalesQuery("m", refundry.SaleFilter{Reference: "ORDER-1", Page: refundry.Page{Limit: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, text string
+		args       []any
+		want       string
+	}{
+		{"SaleReferenceTaken", saleReferenceTaken, []any{"m", "ORDER-1"}, "sales_reference"},
+		{"PaymentReferenceTaken", paymentReferenceTaken, []any{"m", "pay-1"}, "transactions_reference"},
+		{"ListSalesByReference", list, listArgs, "sales_reference"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := strings.Join(queryPlan(t, s, tt.text, tt.args...), "\n")
+			if !strings.Contains(plan, "INDEX "+tt.want+" (merchant_id=? AND reference=?)") {
+				t.Errorf("plan does not search %s by merchant and reference:\n%s", tt.want, plan)
 			}
 		})
 	}
