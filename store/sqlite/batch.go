@@ -48,7 +48,7 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 				return err
 			}
 		}
-		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}); err != nil {
+		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}, nil); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, b.MerchantID, refundry.AuditBatchCreate, b.ID); err != nil {

@@ -45,8 +45,9 @@ func seenKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idem
 }
 
 // recordKey stores the key with the ids of what the request made, in the
-// same transaction as those objects.
-func recordKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idempotency, resource string, ids []string) error {
+// same transaction as those objects, and the ids of what it changed on
+// the way (the referrals a refund voided), so that a replay answers both.
+func recordKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idempotency, resource string, ids, related []string) error {
 	if idem == nil {
 		return nil
 	}
@@ -54,7 +55,25 @@ func recordKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Id
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, hash, resource_type, resource_ids, created) VALUES (?, ?, ?, ?, ?, ?)`,
-		merchantID, idem.Key, idem.Hash, resource, string(b), micros(tx.now))
+	if related == nil {
+		related = []string{}
+	}
+	r, err := json.Marshal(related)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, hash, resource_type, resource_ids, related_ids, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		merchantID, idem.Key, idem.Hash, resource, string(b), string(r), micros(tx.now))
 	return err
+}
+
+// relatedIDs returns what recordKey stored as the key's related ids.
+func relatedIDs(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idempotency) ([]string, error) {
+	var related string
+	if err := tx.QueryRowContext(ctx, `SELECT related_ids FROM idempotency_keys WHERE merchant_id = ? AND key = ?`,
+		merchantID, idem.Key).Scan(&related); err != nil {
+		return nil, err
+	}
+	var out []string
+	return out, json.Unmarshal([]byte(related), &out)
 }

@@ -42,7 +42,7 @@ func (s *Store) CreateReferral(ctx context.Context, r *refundry.Referral, idem *
 		if err := audit(ctx, tx, r.MerchantID, refundry.AuditReferralCreate, strconv.FormatInt(out.ID, 10)); err != nil {
 			return err
 		}
-		return recordKey(ctx, tx, r.MerchantID, idem, resourceReferral, []string{strconv.FormatInt(out.ID, 10)})
+		return recordKey(ctx, tx, r.MerchantID, idem, resourceReferral, []string{strconv.FormatInt(out.ID, 10)}, nil)
 	})
 	if err != nil {
 		return false, err

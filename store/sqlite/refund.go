@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -23,7 +24,7 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 			return err
 		}
 		if ids != nil {
-			res, err = replayRefunds(ctx, tx, req.MerchantID, ids)
+			res, err = replayRefunds(ctx, tx, req.MerchantID, req.Idempotency, ids)
 			return err
 		}
 		res, err = createRefunds(ctx, tx, req)
@@ -34,7 +35,11 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 		for i, r := range res.Refunds {
 			ids[i] = r.ID
 		}
-		return recordKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds, ids)
+		voided := make([]string, len(res.Voided))
+		for i, v := range res.Voided {
+			voided[i] = strconv.FormatInt(v.ID, 10)
+		}
+		return recordKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds, ids, voided)
 	})
 	if err != nil {
 		return nil, err
@@ -165,9 +170,9 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	return err
 }
 
-// replayRefunds answers a repeated request with what the first one made,
-// the sale as it is now, and no new write.
-func replayRefunds(ctx context.Context, tx *tx, merchantID string, ids []string) (*refundry.RefundResult, error) {
+// replayRefunds answers a repeated request with what the first one made
+// and the referrals it voided, the sale as it is now, and no new write.
+func replayRefunds(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idempotency, ids []string) (*refundry.RefundResult, error) {
 	var q query
 	q.add("merchant_id = ?", merchantID)
 	q.in("id", ids)
@@ -182,7 +187,16 @@ func replayRefunds(ctx context.Context, tx *tx, merchantID string, ids []string)
 	if err != nil {
 		return nil, err
 	}
-	return &refundry.RefundResult{Refunds: refunds, Sale: sale, Replayed: true}, nil
+	res := &refundry.RefundResult{Refunds: refunds, Sale: sale, Replayed: true}
+	voided, err := relatedIDs(ctx, tx, merchantID, idem)
+	if err != nil || len(voided) == 0 {
+		return res, err
+	}
+	var q2 query
+	q2.add("r.merchant_id = ?", merchantID)
+	q2.in("r.id", voided)
+	res.Voided, err = queryReferrals(ctx, tx, referralColumns+q2.sql()+" ORDER BY r.id", q2.args...)
+	return res, err
 }
 
 // SettleRefund records a final word on a refund, as DecideSettlement

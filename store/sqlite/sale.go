@@ -37,7 +37,7 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 		if err := audit(ctx, tx, sale.MerchantID, refundry.AuditSaleCreate, out.ID); err != nil {
 			return err
 		}
-		return recordKey(ctx, tx, sale.MerchantID, idem, resourceSale, []string{out.ID})
+		return recordKey(ctx, tx, sale.MerchantID, idem, resourceSale, []string{out.ID}, nil)
 	})
 	if err != nil {
 		return false, err
