@@ -297,7 +297,7 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 }
 
 // PendingRefunds lists pending refunds of every merchant created before
-// the given time, oldest first, for recovery.
+// the given time, oldest first: the age of the oldest pending refund.
 func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*refundry.Refund, error) {
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
