@@ -208,12 +208,14 @@ type SaleStore interface {
 // RefundStore keeps refunds: it reserves them against their sale
 // (invariant 2), settles them and schedules their recovery.
 type RefundStore interface {
-	// CreateRefunds reserves and records the refunds PlanRefund gives for
-	// req, in one transaction with their refund.created events (and
-	// refund.succeeded for those that start succeeded, sale.refunded when
-	// the sale becomes fully refunded, referral.voided for referrals voided).
-	// Returns ENOTFOUND if the target is not the merchant's, and PlanRefund's
-	// EREFUNDED, ETOOLARGE, EINVALID; EIDEMPOTENCY as CreateSale.
+	// CreateRefunds reserves and records what DecideRefund decides for req
+	// on the sale read under its lock, in one transaction: the refunds, the
+	// amounts they hold, the events (refund.created, refund.succeeded for
+	// those that start succeeded, sale.refunded when the sale becomes fully
+	// refunded, referral.voided for referrals voided), notifications and
+	// audit rows. Returns ENOTFOUND if the target is not the merchant's, and
+	// DecideRefund's EREFUNDED, ETOOLARGE, EINVALID; EIDEMPOTENCY as
+	// CreateSale.
 	CreateRefunds(ctx context.Context, req RefundRequest) (*RefundResult, error)
 	// SettleRefund moves a pending refund to its final status, releasing
 	// its amount unless it succeeded, and appends the matching event.

@@ -11,7 +11,7 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// CreateRefunds reserves and records the refunds PlanRefund gives for req.
+// CreateRefunds reserves and records what DecideRefund decides for req.
 func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
