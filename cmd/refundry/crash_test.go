@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -148,23 +150,7 @@ func TestCrashRecoverySettlesPendingRefunds(t *testing.T) {
 
 	_, base2, _, _ := startServe(t, bin, "--db", db)
 	c.base = base2
-	deadline := time.Now().Add(60 * time.Second)
-	for len(c.all("/v1/refunds?status=pending")) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("refunds still pending after restart: %v", c.all("/v1/refunds?status=pending"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-
-	refunds := map[string]map[string]any{}
-	for _, r := range c.all("/v1/refunds?") {
-		refunds[r["id"].(string)] = r
-	}
-	for id := range acked {
-		if refunds[id] == nil {
-			t.Errorf("refund %s was answered 201 but is gone", id)
-		}
-	}
+	refunds := settledRefunds(t, c, slices.Collect(maps.Keys(acked)), 60*time.Second)
 	settledEvents := map[string]int{}
 	for _, e := range c.all("/v1/events?type=refund.succeeded,refund.failed") {
 		obj := e["data"].(map[string]any)["object"].(map[string]any)
@@ -287,23 +273,7 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 
 	_, base, _, _ = startServe(t, bin, args...)
 	c.base = base
-	deadline := time.Now().Add(30 * time.Second)
-	for len(c.all("/v1/refunds?status=pending")) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("refunds still pending 30s after the last restart: %v", c.all("/v1/refunds?status=pending"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-
-	refunds := map[string]map[string]any{}
-	for _, r := range c.all("/v1/refunds?") {
-		refunds[r["id"].(string)] = r
-	}
-	for id := range acked {
-		if refunds[id] == nil {
-			t.Errorf("refund %s was answered 201 but is gone", id)
-		}
-	}
+	refunds := settledRefunds(t, c, slices.Collect(maps.Keys(acked)), 30*time.Second)
 	num := func(v any) int64 {
 		n, _ := v.(json.Number).Int64()
 		return n
@@ -420,4 +390,28 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	}
 	t.Logf("%d refunds stored (%d answered 201), %d gateway calls from %d server lives, %d refunds asked about again after a kill; %d calls without a known outcome, %d calls repeating one that may have moved money",
 		len(refunds), len(acked), len(calls), len(pids), acrossKills, unknown, resent)
+}
+
+// settledRefunds waits up to wait for recovery to settle every pending
+// refund, then returns every refund by id, failing the test for each
+// acknowledged refund that is gone (invariant 3).
+func settledRefunds(t *testing.T, c *client, acked []string, wait time.Duration) map[string]map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for len(c.all("/v1/refunds?status=pending")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refunds still pending %s after the last restart: %v", wait, c.all("/v1/refunds?status=pending"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	refunds := map[string]map[string]any{}
+	for _, r := range c.all("/v1/refunds?") {
+		refunds[r["id"].(string)] = r
+	}
+	for _, id := range acked {
+		if refunds[id] == nil {
+			t.Errorf("refund %s was answered 201 but is gone", id)
+		}
+	}
+	return refunds
 }
