@@ -137,7 +137,8 @@ func countKeys(v any) int {
 // JSON text means, when it is a whole number that fits in an int64.
 func exactMinor(text string) (int64, bool) {
 	r, ok := new(big.Rat).SetString(text)
-	if !ok || strings.ContainsAny(text, "xXpP_") || !r.IsInt() || !r.Num().IsInt64() || r.Sign() < 0 {
+	// A sign is refused even on zero ("-0"), as ParseMajor decides.
+	if !ok || strings.ContainsAny(text, "xXpP_") || strings.HasPrefix(text, "-") || !r.IsInt() || !r.Num().IsInt64() || r.Sign() < 0 {
 		return 0, false
 	}
 	return r.Num().Int64(), true
