@@ -125,6 +125,9 @@ type Store interface {
 	EventStore
 	Outbox
 	BatchStore
+	InboxStore
+	ReportStore
+	ReconciliationStore
 	Pinger
 	Close() error
 }
@@ -143,12 +146,16 @@ type Stores struct {
 	Events    EventStore
 	Outbox    Outbox
 	Batches   BatchStore
+	Inbox     InboxStore
+	Reports   ReportStore
+	Reconcile ReconciliationStore
 	Health    Pinger
 }
 
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
-	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s, Health: s}
+	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
+		Inbox: s, Reports: s, Reconcile: s, Health: s}
 }
 
 // MerchantStore keeps merchants and their API keys.

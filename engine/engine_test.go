@@ -238,9 +238,11 @@ type countingObserver struct {
 	calls map[string]int
 }
 
-func (o *countingObserver) RefundCreated(*refundry.Refund) {}
-func (o *countingObserver) RefundSettled(*refundry.Refund) {}
-func (o *countingObserver) RecoveryPass(int, error)        {}
+func (o *countingObserver) RefundCreated(*refundry.Refund)                {}
+func (o *countingObserver) RefundSettled(*refundry.Refund)                {}
+func (o *countingObserver) RecoveryPass(int, error)                       {}
+func (o *countingObserver) GatewayReport(string, string)                  {}
+func (o *countingObserver) ReconciliationRun(*refundry.ReconciliationRun) {}
 func (o *countingObserver) GatewayCall(_, op string, _ time.Duration, _ error) {
 	o.calls[op]++
 }

@@ -22,6 +22,12 @@ type Observer interface {
 	GatewayCall(gateway, op string, d time.Duration, err error)
 	// RecoveryPass is called after each pass of RunRecovery.
 	RecoveryPass(settled int, err error)
+	// GatewayReport is called after each report of a gateway was applied
+	// (from its inbound events or from reconciliation), with the outcome
+	// (refundry.Outcome...).
+	GatewayReport(gateway, outcome string)
+	// ReconciliationRun is called after each reconciliation run is stored.
+	ReconciliationRun(run *refundry.ReconciliationRun)
 }
 
 // observe returns the engine's Observer, or one that does nothing, so
@@ -39,3 +45,5 @@ func (nopObserver) RefundCreated(*refundry.Refund)                   {}
 func (nopObserver) RefundSettled(*refundry.Refund)                   {}
 func (nopObserver) GatewayCall(string, string, time.Duration, error) {}
 func (nopObserver) RecoveryPass(int, error)                          {}
+func (nopObserver) GatewayReport(string, string)                     {}
+func (nopObserver) ReconciliationRun(*refundry.ReconciliationRun)    {}

@@ -38,6 +38,10 @@ type Metrics struct {
 	gatewayErrors *prometheus.CounterVec
 	recovery      *prometheus.CounterVec
 	batchSize     prometheus.Histogram
+	reports       *prometheus.CounterVec
+	reconRuns     prometheus.Counter
+	reconCounts   *prometheus.CounterVec
+	mismatches    *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them on reg. It fails only if
@@ -83,9 +87,26 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Refunds committed together in one durable database transaction by group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
 		}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "gateway_reports_total",
+			Help: "Reports of what a gateway did after the call (inbound events, reconciliation), by gateway and outcome (matched, settled, corrected, adopted, dispute, unknown_charge, refused, ignored).",
+		}, []string{"gateway", "outcome"}),
+		reconRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "reconciliation_runs_total",
+			Help: "Reconciliation runs stored (one per merchant reconciled).",
+		}),
+		reconCounts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "reconciliation_refunds_total",
+			Help: "Gateway refunds reconciliation compared with the ledger, by result (matched, adopted, corrected).",
+		}, []string{"result"}),
+		mismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "reconciliation_mismatches_total",
+			Help: "Differences between the ledger and a gateway that reconciliation could not resolve, by kind.",
+		}, []string{"kind"}),
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.refunds, m.settled,
-		m.refundedMinor, m.gatewayCalls, m.gatewayErrors, m.recovery, m.batchSize} {
+		m.refundedMinor, m.gatewayCalls, m.gatewayErrors, m.recovery, m.batchSize,
+		m.reports, m.reconRuns, m.reconCounts, m.mismatches} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -135,3 +156,20 @@ func (m *Metrics) RecoveryPass(_ int, err error) {
 // GroupCommitBatch records how many refunds one group commit made
 // durable together.
 func (m *Metrics) GroupCommitBatch(n int) { m.batchSize.Observe(float64(n)) }
+
+// GatewayReport counts one gateway report applied, by its outcome.
+func (m *Metrics) GatewayReport(gateway, outcome string) {
+	m.reports.WithLabelValues(gateway, outcome).Inc()
+}
+
+// ReconciliationRun counts a stored run, what it compared and each
+// mismatch it could not resolve.
+func (m *Metrics) ReconciliationRun(run *refundry.ReconciliationRun) {
+	m.reconRuns.Inc()
+	m.reconCounts.WithLabelValues("matched").Add(float64(run.Matched))
+	m.reconCounts.WithLabelValues("adopted").Add(float64(run.Adopted))
+	m.reconCounts.WithLabelValues("corrected").Add(float64(run.Corrected))
+	for _, mm := range run.Mismatches {
+		m.mismatches.WithLabelValues(mm.Kind).Inc()
+	}
+}
