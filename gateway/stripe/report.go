@@ -1,6 +1,7 @@
 package stripe
 
 import (
+	"strings"
 	"time"
 
 	stripeapi "github.com/stripe/stripe-go/v85"
@@ -17,7 +18,7 @@ func RefundReport(re *stripeapi.Refund) refundry.RefundReport {
 		Gateway:         refundry.GatewayStripe,
 		GatewayRefundID: re.ID,
 		Amount:          re.Amount,
-		Currency:        string(re.Currency),
+		Currency:        strings.ToUpper(string(re.Currency)),
 		RefundID:        re.Metadata[MetadataRefundID],
 		Created:         time.Unix(re.Created, 0).UTC(),
 	}
