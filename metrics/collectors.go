@@ -139,3 +139,42 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, age, kind)
 	}
 }
+
+// CountOverRefunded returns how many sales' refunds exceed what was paid
+// (refundry.ReportStore.CountOverRefundedSales).
+type CountOverRefunded func(ctx context.Context) (int64, error)
+
+var (
+	overRefunded = prometheus.NewDesc(Namespace+"_over_refunded_sales",
+		"Sales whose refunds add up to more than was paid: refunds made at the gateway, adopted past the caps (sale.over_refunded). Each needs a person.", nil, nil)
+	overRefundedUp = prometheus.NewDesc(Namespace+"_over_refunded_sales_scrape_ok",
+		"1 if the over-refunded sales could be counted in the database at this scrape, 0 if not.", nil, nil)
+)
+
+type overRefundedCollector struct{ count CountOverRefunded }
+
+// NewOverRefundedCollector exposes the number of over-refunded sales,
+// counted in the store at every scrape with a short deadline, as
+// NewPendingCollector does: an alert on it above zero finds money the
+// gateway returned twice.
+func NewOverRefundedCollector(count CountOverRefunded) prometheus.Collector {
+	return overRefundedCollector{count}
+}
+
+func (c overRefundedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- overRefunded
+	ch <- overRefundedUp
+}
+
+func (c overRefundedCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.count(ctx)
+	if err != nil {
+		// No count rather than a stale one; _scrape_ok says why.
+		ch <- prometheus.MustNewConstMetric(overRefundedUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(overRefundedUp, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(overRefunded, prometheus.GaugeValue, float64(n))
+}

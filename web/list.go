@@ -25,7 +25,7 @@ var (
 	refundStatuses = []string{refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled}
 	gateways       = []string{refundry.GatewaySimulator, refundry.GatewayStripe, refundry.GatewayOffsite}
 	sources        = []string{refundry.SourceNative, refundry.SourceDashboard, refundry.SourceBulk, refundry.SourceKeepUp,
-		refundry.SourceTalkable, refundry.SourceRevCent, refundry.SourcePayop, refundry.SourceJetti}
+		refundry.SourceTalkable, refundry.SourceRevCent, refundry.SourcePayop, refundry.SourceJetti, refundry.SourceGateway}
 )
 
 // pager holds the links to the neighbouring pages of a list.

@@ -43,6 +43,12 @@ type overviewData struct {
 	Pending        []refundLine
 	PendingMore    bool
 	PendingListURL string
+	// Gateway truth a person must act on: sales the gateway's refunds
+	// put over what was paid, and disputes still open.
+	OverRefunded       []*refundry.Sale
+	OverRefundedCapped bool
+	OpenDisputes       int
+	OpenDisputesCapped bool
 }
 
 func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request, s *session) {
@@ -201,5 +207,53 @@ scanSales:
 	if data.Pending, err = d.refundLines(ctx, merchantID, pending); err != nil {
 		return nil, err
 	}
+	if data.OverRefunded, data.OverRefundedCapped, err = d.overRefundedSales(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	if data.OpenDisputes, data.OpenDisputesCapped, err = d.countOpenDisputes(ctx, merchantID, overviewBudget); err != nil {
+		return nil, err
+	}
 	return data, nil
+}
+
+// overRefundedMax bounds the sales the overview checks for an over-refund.
+const overRefundedMax = 100
+
+// overRefundedSales finds the merchant's sales that are over-refunded now,
+// newest flag first: each was flagged by a sale.over_refunded event, and
+// is read again, because a late failure of the adopted refund may have
+// brought it back within what was paid.
+func (d *dashboard) overRefundedSales(ctx context.Context, merchantID string) ([]*refundry.Sale, bool, error) {
+	var out []*refundry.Sale
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		events, more, err := d.eng.ListEvents(ctx, merchantID, refundry.EventFilter{Types: []string{refundry.EventSaleOverRefunded},
+			Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: cursor}})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, ev := range events {
+			cursor = ev.ID
+			if seen[ev.ObjectID] {
+				continue
+			}
+			if len(seen) == overRefundedMax {
+				return out, true, nil
+			}
+			seen[ev.ObjectID] = true
+			sale, err := d.eng.FindSale(ctx, merchantID, refundry.SaleLookup{ID: ev.ObjectID})
+			if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+				continue
+			} else if err != nil {
+				return nil, false, err
+			}
+			if overRefundedBy(sale) > 0 {
+				out = append(out, sale)
+			}
+		}
+		if !more || len(events) == 0 {
+			return out, false, nil
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/refundry/refundry"
 )
@@ -28,6 +29,9 @@ type lineRow struct {
 type txnRow struct {
 	T         *refundry.Transaction
 	Remaining int64
+	// Dispute is the payment's dispute a person must know of first: an
+	// open one (it refuses refunds), else the newest.
+	Dispute *refundry.Dispute
 }
 
 type refundRow struct {
@@ -35,6 +39,40 @@ type refundRow struct {
 	LineName  string            // the line item it was charged to, if any
 	Events    []*refundry.Event // oldest first: a timeline
 	Highlight bool
+	// Late is set for a refund the gateway reported failed after it had
+	// succeeded: the customer never got the money the books said was sent.
+	Late *lateFailure
+}
+
+// lateFailure is what happened to a refund that failed late, and when.
+type lateFailure struct {
+	Succeeded time.Time // when it was recorded succeeded
+	Failed    time.Time // when the gateway's failure was heard
+	Reason    string
+}
+
+// findLateFailure reads a late failure from a failed refund's timeline:
+// a refund.succeeded followed by a refund.failed.
+func findLateFailure(r *refundry.Refund, events []*refundry.Event) *lateFailure {
+	if r.Status != refundry.RefundFailed {
+		return nil
+	}
+	var late *lateFailure
+	for _, ev := range events {
+		switch ev.Type {
+		case refundry.EventRefundSucceeded:
+			late = &lateFailure{Succeeded: ev.Created}
+		case refundry.EventRefundFailed:
+			if late != nil {
+				late.Failed = ev.Created
+			}
+		}
+	}
+	if late == nil || late.Failed.IsZero() {
+		return nil
+	}
+	late.Reason = r.FailureReason
+	return late
 }
 
 type targetOption struct {
@@ -51,8 +89,14 @@ type refundForm struct {
 }
 
 type saleData struct {
-	Sale        *refundry.Sale
-	Remaining   int64
+	Sale      *refundry.Sale
+	Remaining int64
+	// OverBy is how much more the sale's refunds returned than was paid:
+	// above zero only when a refund made at the gateway was adopted past
+	// the caps (sale.over_refunded), which the page must never hide.
+	OverBy      int64
+	Disputes    []*refundry.Dispute
+	OpenDispute bool // a payment is under an open dispute: refunds of it are refused
 	Lines       []lineRow
 	Txns        []txnRow
 	Refunds     []refundRow
@@ -73,7 +117,12 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 	if err != nil {
 		return nil, err
 	}
-	data := &saleData{Sale: sale, Remaining: sale.Refundable()}
+	data := &saleData{Sale: sale, Remaining: sale.Refundable(), OverBy: overRefundedBy(sale)}
+	disputes, _, err := d.eng.ListDisputes(ctx, merchantID, refundry.DisputeFilter{SaleID: sale.ID, Page: refundry.Page{Limit: refundry.MaxPageLimit}})
+	if err != nil {
+		return nil, err
+	}
+	data.Disputes = disputes
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
 		rem := sale.LineRefundable(li)
@@ -83,7 +132,20 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 	}
 	for _, t := range sale.Transactions {
 		rem := t.Refundable()
-		data.Txns = append(data.Txns, txnRow{t, rem})
+		row := txnRow{T: t, Remaining: rem}
+		// Disputes come newest first: the first open one wins, else the newest.
+		for _, dp := range disputes {
+			if dp.TransactionID != t.ID {
+				continue
+			}
+			if row.Dispute == nil || (disputeOpen(dp.Status) && !disputeOpen(row.Dispute.Status)) {
+				row.Dispute = dp
+			}
+		}
+		if row.Dispute != nil && disputeOpen(row.Dispute.Status) {
+			data.OpenDispute = true
+		}
+		data.Txns = append(data.Txns, row)
 		data.Targets = append(data.Targets, targetOption{"txn:" + t.ID,
 			"Payment #" + strconv.FormatInt(t.Number, 10) + " via " + t.Gateway + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
@@ -98,7 +160,7 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 			return nil, err
 		}
 		slices.Reverse(events)
-		row := refundRow{R: ref, Events: events}
+		row := refundRow{R: ref, Events: events, Late: findLateFailure(ref, events)}
 		for _, li := range sale.LineItems {
 			if li.ID == ref.LineItemID {
 				row.LineName = li.Name
@@ -280,7 +342,7 @@ func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, s *session, d
 		return
 	}
 	switch refundry.ErrorCode(err) {
-	case refundry.ETOOLARGE, refundry.EREFUNDED:
+	case refundry.ETOOLARGE, refundry.EREFUNDED, refundry.ECHARGEDISPUTED:
 		data.Error = "Refund refused: " + refundry.ErrorMessage(err)
 	default:
 		data.Error = refundry.ErrorMessage(err)
@@ -415,4 +477,11 @@ func (d *dashboard) handleRefund(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	http.Redirect(w, r, saleURL(ref.SaleID)+"#refund-"+ref.ID, http.StatusSeeOther)
+}
+
+// overRefundedBy is how much more than was paid the sale's refunds
+// returned: only a refund made at the gateway, adopted, can put it above
+// zero (invariant 2 keeps every refund Refundry makes within the caps).
+func overRefundedBy(s *refundry.Sale) int64 {
+	return max(s.RefundedAmount-s.Amount, 0)
 }

@@ -23,7 +23,7 @@ var assets embed.FS
 
 // viewNames lists every page; loadViews parses each with the layout at
 // start, so a missing or broken template stops the server from starting.
-var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "cancel", "error"}
+var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "cancel", "error", "disputes", "runs", "run"}
 
 type views struct {
 	pages      map[string]*template.Template
@@ -37,6 +37,8 @@ var funcs = template.FuncMap{
 	"words":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"plural": plural,
 	"name":   customerName,
+	// disputeOpen is the one rule of which disputes refuse refunds.
+	"disputeOpen": disputeOpen,
 }
 
 // plural is the word for n things: "1 refund", "2 refunds", "0 refunds".
@@ -181,7 +183,7 @@ func domainStatus(err error) (int, bool) {
 		return http.StatusNotFound, true
 	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY:
 		return http.StatusUnprocessableEntity, true
-	case refundry.ECONFLICT:
+	case refundry.ECONFLICT, refundry.ECHARGEDISPUTED:
 		return http.StatusConflict, true
 	case refundry.EGATEWAY:
 		return http.StatusBadGateway, true

@@ -77,6 +77,10 @@ func (d *dashboard) routes() http.Handler {
 	mux.Handle("GET "+basePath+"/refunds/{id}", d.auth(d.handleRefund))
 	mux.Handle("GET "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancelForm))
 	mux.Handle("POST "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancel))
+	mux.Handle("GET "+basePath+"/disputes", d.auth(d.handleDisputes))
+	mux.Handle("GET "+basePath+"/disputes/{id}", d.auth(d.handleDispute))
+	mux.Handle("GET "+basePath+"/reconciliation", d.auth(d.handleRuns))
+	mux.Handle("GET "+basePath+"/reconciliation/{id}", d.auth(d.handleRun))
 	mux.Handle(basePath+"/", d.auth(func(w http.ResponseWriter, r *http.Request, s *session) {
 		d.renderError(w, r, s, http.StatusNotFound, "There is no such page in the dashboard.")
 	}))

@@ -72,6 +72,9 @@ func TestRenderEmpty(t *testing.T) {
 		"review":   reviewData{Sale: sale},
 		"cancel":   cancelData{Refund: &refundry.Refund{}, Sale: sale},
 		"error":    errorData{Status: 404, Message: "No such page."},
+		"disputes": disputesData{},
+		"runs":     runsData{},
+		"run":      runData{Run: &refundry.ReconciliationRun{}},
 	}
 	for _, name := range viewNames {
 		for _, signedIn := range []bool{false, true} {
