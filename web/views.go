@@ -183,7 +183,7 @@ func domainStatus(err error) (int, bool) {
 		return http.StatusNotFound, true
 	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY:
 		return http.StatusUnprocessableEntity, true
-	case refundry.ECONFLICT, refundry.ECHARGEDISPUTED:
+	case refundry.ECONFLICT:
 		return http.StatusConflict, true
 	case refundry.EGATEWAY:
 		return http.StatusBadGateway, true
