@@ -105,7 +105,14 @@ type Transaction struct {
 	ProcessingFee   int64     `json:"processing_fee"`
 	BaseAmount      int64     `json:"base_amount"`
 	BaseCurrency    string    `json:"base_currency"`
-	Created         time.Time `json:"created"`
+	// DisputeStatus is the status of the transaction's latest dispute, ""
+	// when it has none. While it is open (DisputeOpen) no refund of the
+	// transaction is made: the card network may return the money too.
+	DisputeStatus string `json:"dispute_status"`
+	// DisputedAmount is what lost disputes returned to the customer
+	// through the card network: no longer refundable.
+	DisputedAmount int64     `json:"disputed_amount"`
+	Created        time.Time `json:"created"`
 }
 
 // Validate checks a sale about to be created and fills in what derives from
