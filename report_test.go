@@ -289,7 +289,11 @@ func TestDecideDisputeReport(t *testing.T) {
 			outcome: refundry.OutcomeMatched},
 		{name: "ClosedCannotReopen", existing: known("won"), txStatus: "won", rep: rep("needs_response", 300),
 			outcome: refundry.OutcomeRefused},
-		{name: "NoSuchCharge", rep: func() refundry.DisputeReport { r := rep("needs_response", 300); r.ChargeIDs = []string{"ch_x"}; return r }(),
+		{name: "NoSuchCharge", rep: func() refundry.DisputeReport {
+			r := rep("needs_response", 300)
+			r.ChargeIDs = []string{"ch_x"}
+			return r
+		}(),
 			outcome: refundry.OutcomeUnknownCharge},
 		{name: "ErrStatus", rep: rep("open", 300), code: refundry.EINVALID},
 		{name: "ErrAmountAboveTransaction", rep: rep("needs_response", 701), code: refundry.EINVALID},
