@@ -132,6 +132,10 @@ const (
 	AuditWebhookDelete  = "webhook_endpoint.delete"
 	AuditWebhookEnable  = "webhook_endpoint.enable"
 	AuditDeliveryReplay = "webhook_delivery.replay"
+	AuditRefundAdopt    = "refund.adopt"
+	AuditRefundCorrect  = "refund.correct"
+	AuditDisputeRecord  = "dispute.record"
+	AuditDisputeUpdate  = "dispute.update"
 )
 
 // SettleAction is the audit action of settling a refund as status: a
@@ -142,3 +146,9 @@ func SettleAction(status string) string {
 	}
 	return AuditRefundSettle
 }
+
+// Audit actions of disputes recorded by hand.
+const (
+	AuditDisputeCreate = "dispute.create"
+	AuditDisputeUpdate = "dispute.update"
+)

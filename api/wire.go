@@ -144,6 +144,31 @@ func refundTime(r *refundry.Refund) *int64 {
 	return &n
 }
 
+type disputeJSON struct {
+	ID               string  `json:"id"`
+	Object           string  `json:"object"`
+	Amount           int64   `json:"amount"`
+	Currency         string  `json:"currency"`
+	Status           string  `json:"status"`
+	Reason           *string `json:"reason"`
+	Sale             string  `json:"sale"`
+	Transaction      string  `json:"transaction"`
+	Gateway          string  `json:"gateway"`
+	GatewayDisputeID *string `json:"gateway_dispute_id"`
+	FundsWithdrawn   bool    `json:"funds_withdrawn"`
+	Created          int64   `json:"created"`
+	Updated          int64   `json:"updated"`
+}
+
+func renderDispute(d *refundry.Dispute) disputeJSON {
+	return disputeJSON{
+		ID: d.ID, Object: "dispute", Amount: d.Amount, Currency: d.Currency, Status: d.Status,
+		Reason: nullable(d.Reason), Sale: d.SaleID, Transaction: d.TransactionID, Gateway: d.Gateway,
+		GatewayDisputeID: nullable(d.GatewayDisputeID), FundsWithdrawn: d.FundsWithdrawn,
+		Created: unix(d.Created), Updated: unix(d.Updated),
+	}
+}
+
 type personJSON struct {
 	ID        int64   `json:"id"`
 	Email     string  `json:"email"`
