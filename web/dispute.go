@@ -19,13 +19,7 @@ var disputeStatuses = []string{refundry.DisputeWarningNeedsResponse, refundry.Di
 // disputeOpen reports whether a dispute in this status still refuses
 // refunds of its payment (charge_disputed): refunding it as well would
 // pay the customer twice.
-func disputeOpen(status string) bool {
-	switch status {
-	case refundry.DisputeWarningNeedsResponse, refundry.DisputeWarningUnderReview, refundry.DisputeNeedsResponse, refundry.DisputeUnderReview:
-		return true
-	}
-	return false
-}
+func disputeOpen(status string) bool { return refundry.DisputeOpen(status) }
 
 // openDisputeStatuses are the statuses disputeOpen accepts, to count them.
 func openDisputeStatuses() []string {

@@ -142,7 +142,8 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 				row.Dispute = dp
 			}
 		}
-		if row.Dispute != nil && disputeOpen(row.Dispute.Status) {
+		// The transaction's own status is the one PlanRefund refuses by.
+		if disputeOpen(t.DisputeStatus) || (row.Dispute != nil && disputeOpen(row.Dispute.Status)) {
 			data.OpenDispute = true
 		}
 		data.Txns = append(data.Txns, row)
@@ -483,5 +484,8 @@ func (d *dashboard) handleRefund(w http.ResponseWriter, r *http.Request, s *sess
 // returned: only a refund made at the gateway, adopted, can put it above
 // zero (invariant 2 keeps every refund Refundry makes within the caps).
 func overRefundedBy(s *refundry.Sale) int64 {
-	return max(s.RefundedAmount-s.Amount, 0)
+	if !s.OverRefunded() {
+		return 0
+	}
+	return s.RefundedAmount - s.Amount
 }
