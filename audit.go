@@ -146,9 +146,3 @@ func SettleAction(status string) string {
 	}
 	return AuditRefundSettle
 }
-
-// Audit actions of disputes recorded by hand.
-const (
-	AuditDisputeCreate = "dispute.create"
-	AuditDisputeUpdate = "dispute.update"
-)

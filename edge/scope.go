@@ -70,7 +70,7 @@ var routes = map[string]Route{
 	// are written, and decides whether refunds are refused: write.
 	"GET /v1/disputes":       {refundry.ScopeRead, ""},
 	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
-	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeCreate},
+	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
 	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
 }
 
