@@ -4,29 +4,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"unicode/utf8"
+	"slices"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
 )
 
-// disputeStatuses are the statuses a dispute can have, as Stripe names
-// them: the ones a list filters by and a dispute recorded by hand may be
-// given.
-var disputeStatuses = map[string]bool{
-	refundry.DisputeWarningNeedsResponse: true, refundry.DisputeWarningUnderReview: true,
-	refundry.DisputeWarningClosed: true, refundry.DisputeNeedsResponse: true,
-	refundry.DisputeUnderReview: true, refundry.DisputeWon: true,
-	refundry.DisputeLost: true, refundry.DisputePrevented: true,
-}
-
 const disputeStatusMessage = "Status must be one of warning_needs_response, warning_under_review, warning_closed, needs_response, under_review, won, lost or prevented."
-
-// maxDisputeReason bounds a reason recorded by hand: Stripe's are short
-// words (fraudulent, product_not_received); a reason is a label, not a
-// note.
-const maxDisputeReason = 100
 
 type disputeRequest struct {
 	Transaction string      `json:"transaction"`
@@ -40,7 +25,7 @@ type disputeUpdateRequest struct {
 }
 
 func checkDisputeStatus(status string) error {
-	if !disputeStatuses[status] {
+	if !slices.Contains(refundry.DisputeStatuses, status) {
 		return paramInvalid("status", disputeStatusMessage)
 	}
 	return nil
@@ -76,10 +61,6 @@ func handleCreateDispute(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		}
 		if err := checkDisputeStatus(req.Status); err != nil {
 			Error(w, r, logger, err)
-			return
-		}
-		if len(req.Reason) > maxDisputeReason || !utf8.ValidString(req.Reason) {
-			Error(w, r, logger, paramInvalid("reason", "Reason must be at most 100 bytes of UTF-8."))
 			return
 		}
 		// The sale gives the payment's currency and gateway, and the

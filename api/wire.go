@@ -25,7 +25,11 @@ type saleJSON struct {
 	Campaign       *campaignJSON     `json:"campaign"`
 	LineItems      []lineItemJSON    `json:"line_items"`
 	Transactions   []transactionJSON `json:"transactions"`
-	Created        int64             `json:"created"`
+	// OverRefunded: refunds made at the gateway and adopted put the sale's
+	// refunds above what was paid. The money is gone already; the flag
+	// says so rather than hiding it.
+	OverRefunded bool  `json:"over_refunded"`
+	Created      int64 `json:"created"`
 }
 
 type customerJSON struct {
@@ -63,6 +67,11 @@ type transactionJSON struct {
 	ProcessingFee  int64   `json:"processing_fee"`
 	BaseAmount     *int64  `json:"base_amount"`
 	BaseCurrency   *string `json:"base_currency"`
+	// DisputeStatus is the status of the transaction's latest dispute,
+	// null when it has none; DisputedAmount what lost disputes returned
+	// to the customer, which is no longer refundable.
+	DisputeStatus  *string `json:"dispute_status"`
+	DisputedAmount int64   `json:"disputed_amount"`
 }
 
 func renderSale(s *refundry.Sale) saleJSON {
@@ -83,13 +92,15 @@ func renderSale(s *refundry.Sale) saleJSON {
 	for _, t := range s.Transactions {
 		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
 			Gateway: t.Gateway, GatewayCharge: nullable(t.GatewayChargeID), Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
-			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency)}
+			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency),
+			DisputeStatus: nullable(t.DisputeStatus), DisputedAmount: t.DisputedAmount}
 		if t.BaseCurrency != "" {
 			tj.BaseAmount = &t.BaseAmount
 		}
 		out.Transactions = append(out.Transactions, tj)
 	}
 	out.Refundable = s.Refundable()
+	out.OverRefunded = s.OverRefunded()
 	return out
 }
 
