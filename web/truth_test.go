@@ -12,6 +12,7 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/internal/testenv"
+	"github.com/refundry/refundry/store/sqlite"
 )
 
 // truthSeed is a merchant's ledger after the gateway had its say, each
@@ -38,7 +39,9 @@ func seedTruth(t *testing.T, env *testenv.Env) *truthSeed {
 	t.Helper()
 	ctx := context.Background()
 	clock := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	// Both clocks: the engine's, and the store's, which stamps events.
 	env.Engine.Now = func() time.Time { return clock }
+	env.Store.(*sqlite.Store).Now = func() time.Time { return clock }
 	s := &truthSeed{}
 	apply := func(rep refundry.GatewayReport) *refundry.ReportResult {
 		t.Helper()
@@ -138,7 +141,7 @@ func TestGatewayTruthPages(t *testing.T) {
 	t.Run("OverRefunded", func(t *testing.T) {
 		_, body := b.get("/dashboard/sales/" + s.over.ID)
 		mustContain(t, body, `id="over-refunded"`, "Over-refunded by <strong>3.00 USD</strong>", "13.00 USD", // refunded
-			`id="refund-`+s.adopted.ID+`"`, "made at the gateway", "adopted from the gateway&#39;s report", "via native")
+			`id="refund-`+s.adopted.ID+`"`, "made at the gateway", "adopted from the gateway's report", "re_made_in_the_gateway_dashboard_1", "via native")
 	})
 	t.Run("LateFailure", func(t *testing.T) {
 		_, body := b.get("/dashboard/sales/" + s.late.ID)
