@@ -46,6 +46,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
 	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
+	reconcileInterval := fs.Duration("reconcile-interval", 15*time.Minute, "compare the ledger with the gateways this often, for the payments with activity in the last 72h; 0 turns the sweep off")
 	var limits serverLimits
 	limits.flags(fs)
 	fs.Usage = func() {
@@ -76,6 +77,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	if err := checkServeConfig(*addr, *stripeKey, *stripeBase); err != nil {
 		return err
+	}
+	if *reconcileInterval < 0 {
+		return usageError{fmt.Sprintf("--reconcile-interval must be 0 (off) or more, got %v", *reconcileInterval)}
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError{fmt.Sprintf("--rate-limit must be 0 (off) or more and --rate-burst at least 1, got %v and %d", *rateLimit, *rateBurst)}
@@ -119,6 +123,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
+	// The simulator's events enter through the inbox, as Stripe's do.
+	sim.Events = eng.ReceiveGatewayEvent
+	defer sim.Close() // its timers stop before the store closes
 	if err := op.attach(store, eng); err != nil {
 		return err
 	}
@@ -164,6 +171,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batches.OnPass = op.batches.Beat
 	op.batches.Start()
 	wg.Go(func() { batches.Run(workCtx) })
+	if *reconcileInterval > 0 {
+		wg.Go(func() { eng.RunReconcile(workCtx, *reconcileInterval, reconcileWindow) })
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(srv, ln) }()
