@@ -236,6 +236,24 @@ func disputedOnEveryEdge(t *testing.T, store refundry.Store) {
 	for _, e := range edges {
 		sales[e.name] = newSale(e.name)
 	}
+	// The purchase Talkable refunds has a referral, which a refused
+	// refund must leave as it was.
+	if status, _, raw := api.do("POST", "/v1/referrals", fmt.Sprintf(`{"origin": %q, "advocate": {"email": "a@example.com"},
+		"friend": {"email": "f@example.com"}, "status": "approved"}`, sales["talkable"].reference), bearer...); status != 201 {
+		t.Fatalf("referral: %d %s", status, raw)
+	}
+	referral := func() string {
+		t.Helper()
+		origin, err := eng.FindOrigin(ctx, m.ID, sales["talkable"].reference)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, err := eng.ListReferrals(ctx, m.ID, origin.ID)
+		if err != nil || len(refs) != 1 {
+			t.Fatalf("referrals: %v %v", refs, err)
+		}
+		return refs[0].Status
+	}
 	dashSale := newSale("dashboard")
 	_, page := review(dashSale)
 	staleConfirm := url.Values{"csrf": {csrf}, "token": {match(t, dashToken, page)}, "target": {"sale:" + dashSale.id}, "amount": {match(t, dashAmount, page)}}
@@ -264,6 +282,9 @@ func disputedOnEveryEdge(t *testing.T, store refundry.Store) {
 		if got := refunded(s); got != "0" {
 			t.Errorf("%s: refused, yet the sale shows %s refunded", e.name, got)
 		}
+	}
+	if got := referral(); got != "approved" {
+		t.Errorf("talkable: the refused refund left the referral %s", got)
 	}
 	status, page := review(dashSale)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(page), "Refund refused: ") || !strings.Contains(page, "disputed") {
@@ -296,6 +317,9 @@ func disputedOnEveryEdge(t *testing.T, store refundry.Store) {
 		if got := refunded(s); got != "2500" {
 			t.Errorf("%s: after the won dispute the sale shows %s refunded, want 2500", e.name, got)
 		}
+	}
+	if got := referral(); got != "voided" {
+		t.Errorf("talkable: the refund after the won dispute left the referral %s", got)
 	}
 	status, page = review(dashSale)
 	if status != http.StatusOK {
