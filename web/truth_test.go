@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +31,7 @@ type truthSeed struct {
 	lostDisp *refundry.Dispute
 	run      *refundry.ReconciliationRun // with a mismatch of each kind
 	clean    *refundry.ReconciliationRun // with none
+	real     *refundry.ReconciliationRun // engine.Reconcile's, over all of the above
 
 	succeeded, failed time.Time
 }
@@ -124,6 +127,30 @@ func seedTruth(t *testing.T, env *testenv.Env) *truthSeed {
 			t.Fatal(err)
 		}
 	}
+
+	// And a run of the engine's own, over the simulator: a refund failed
+	// late and one made at the gateway that no event announced, besides
+	// what the reports above left for it to find.
+	simClock := time.Now()
+	env.Sim.Now = func() time.Time { return simClock }
+	silent := env.Sale(testenv.SaleSpec{Reference: "ORDER-SILENT-1", Email: "silent@example.com", Units: []int64{3000},
+		PayRefs: []string{"sim_late_fail_silent_dash_1"}})
+	if _, err := env.Engine.Refund(ctx, refundry.RefundRequest{MerchantID: env.A.ID, Target: refundry.RefundTarget{SaleID: silent.ID},
+		Source: refundry.SourceNative}); err != nil {
+		t.Fatal(err)
+	}
+	env.Sale(testenv.SaleSpec{Reference: "ORDER-SILENT-2", Email: "silent@example.com", Units: []int64{3000},
+		PayRefs: []string{"sim_gateway_refund_silent_300_dash_2"}})
+	simClock = simClock.Add(time.Minute)
+	clock = clock.Add(time.Hour)
+	runs, err := env.Engine.Reconcile(ctx, env.A.ID, clock.Add(-72*time.Hour), "command")
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("reconcile: %d runs, %v", len(runs), err)
+	}
+	s.real = runs[0]
+	if s.real.Adopted < 1 || s.real.Corrected < 1 || s.real.Mismatched < 1 {
+		t.Fatalf("the engine's run adopted %d, corrected %d, mismatched %d; want each at least 1", s.real.Adopted, s.real.Corrected, s.real.Mismatched)
+	}
 	return s
 }
 
@@ -131,6 +158,8 @@ func seedTruth(t *testing.T, env *testenv.Env) *truthSeed {
 // the sale pages of each situation, the disputes list and its filter,
 // the reconciliation runs and a run's mismatches, and the overview's
 // counts; another merchant sees none of it.
+func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
 func TestGatewayTruthPages(t *testing.T) {
 	h := newHarness(t, Options{})
 	env := h.env
@@ -210,6 +239,22 @@ func TestGatewayTruthPages(t *testing.T) {
 			`<span class="big" id="run-mismatched">4</span>`, "missing at gateway", "amount differs", "status differs", "gateway unreachable",
 			`href="/dashboard/sales/`+s.late.ID+`"`, `href="/dashboard/refunds/`+s.lateRef.ID+`"`, "The ledger has 6.00 USD, the gateway 6.50 USD.",
 			"re_made_in_the_gateway_dashboard_1", "The next run asks again")
+		// The engine's own run, as it stored it.
+		r := s.real
+		_, body = b.get("/dashboard/reconciliation/" + r.ID)
+		wants := []string{fmt.Sprintf(`id="run-charges">%d<`, r.Charges), fmt.Sprintf(`id="run-matched">%d<`, r.Matched),
+			fmt.Sprintf(`id="run-adopted">%d<`, r.Adopted), fmt.Sprintf(`id="run-corrected">%d<`, r.Corrected),
+			fmt.Sprintf(`id="run-mismatched">%d<`, r.Mismatched)}
+		for i, m := range r.Mismatches {
+			wants = append(wants, fmt.Sprintf(`id="mismatch-%d"`, i), html.EscapeString(m.Detail), words(m.Kind))
+			if m.SaleID != "" {
+				wants = append(wants, `href="/dashboard/sales/`+m.SaleID+`"`)
+			}
+			if m.RefundID != "" {
+				wants = append(wants, `href="/dashboard/refunds/`+m.RefundID+`"`)
+			}
+		}
+		mustContain(t, body, wants...)
 		_, body = b.get("/dashboard/reconciliation/" + s.clean.ID)
 		mustContain(t, body, "no mismatches", "the ledger and the gateways agree")
 		for _, path := range []string{"/dashboard/reconciliation/" + refundry.NewID(), "/dashboard/reconciliation/not-an-id"} {
