@@ -25,12 +25,9 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 			res = &refundry.ReportResult{Outcome: refundry.OutcomeUnknownCharge, Detail: "no transaction of gateway " + rep.Gateway + " is the payment"}
 			return nil
 		}
-		existing, err := findReportedRefund(ctx, tx, merchantID, txnID, rep)
+		existing, err := findReportedRefund(ctx, tx, merchantID, saleID, txnID, rep)
 		if err != nil {
 			return err
-		}
-		if existing != nil {
-			saleID = existing.SaleID
 		}
 		sale, err := findSale(ctx, tx, merchantID, refundry.SaleLookup{ID: saleID})
 		if err != nil {
@@ -96,10 +93,10 @@ func findReportedTransaction(ctx context.Context, tx *tx, gateway string, charge
 
 // findReportedRefund finds the refund a report is about: by the gateway's
 // id first, else by Refundry's id on the reported transaction.
-func findReportedRefund(ctx context.Context, tx *tx, merchantID, txnID string, rep refundry.RefundReport) (*refundry.Refund, error) {
+func findReportedRefund(ctx context.Context, tx *tx, merchantID, saleID, txnID string, rep refundry.RefundReport) (*refundry.Refund, error) {
 	if rep.GatewayRefundID != "" {
-		refunds, err := queryRefunds(ctx, tx, refundColumns+` WHERE gateway = ? AND gateway_refund_id = ? AND gateway_refund_id <> '' AND merchant_id = ?
-			ORDER BY id LIMIT 1`, rep.Gateway, rep.GatewayRefundID, merchantID)
+		refunds, err := queryRefunds(ctx, tx, refundColumns+` WHERE gateway = ? AND gateway_refund_id = ? AND gateway_refund_id <> ''
+			AND merchant_id = ? AND sale_id = ? ORDER BY id LIMIT 1`, rep.Gateway, rep.GatewayRefundID, merchantID, saleID)
 		if err != nil || len(refunds) > 0 {
 			return first(refunds), err
 		}
