@@ -136,6 +136,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	sim.Events = eng.ReceiveGatewayEvent
 	defer sim.Close() // its timers stop before the store closes
 	eng.EventParsers[refundry.GatewayStripe] = stripe.ParseEvent
+	eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
 	eng.InboxDelay = *inboxDelay
 	if err := op.attach(store, eng); err != nil {
 		return err
