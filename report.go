@@ -409,3 +409,15 @@ func (f *DisputeFilter) Normalize() error {
 	}
 	return nil
 }
+
+// OpenDisputeStatuses lists the statuses DisputeOpen accepts, for a store
+// to count them.
+func OpenDisputeStatuses() []string {
+	var open []string
+	for _, s := range DisputeStatuses {
+		if DisputeOpen(s) {
+			open = append(open, s)
+		}
+	}
+	return open
+}

@@ -269,6 +269,9 @@ type ReportStore interface {
 	// CountOverRefundedSales counts sales whose refunds exceed what was
 	// paid, for /metrics.
 	CountOverRefundedSales(ctx context.Context) (int64, error)
+	// CountOpenDisputes counts the disputes of every merchant still open
+	// (DisputeOpen), for /metrics.
+	CountOpenDisputes(ctx context.Context) (int64, error)
 }
 
 // ReconciliationStore keeps reconciliation runs and finds what to

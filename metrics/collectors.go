@@ -140,43 +140,56 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// CountOverRefunded returns how many sales' refunds exceed what was paid
-// (refundry.ReportStore.CountOverRefundedSales).
-type CountOverRefunded func(ctx context.Context) (int64, error)
+// Count returns a number read from the store at a scrape
+// (refundry.ReportStore.CountOverRefundedSales, CountOpenDisputes).
+type Count func(ctx context.Context) (int64, error)
 
 var (
 	overRefunded = prometheus.NewDesc(Namespace+"_over_refunded_sales",
 		"Sales whose refunds add up to more than was paid: refunds made at the gateway, adopted past the caps (sale.over_refunded). Each needs a person.", nil, nil)
 	overRefundedUp = prometheus.NewDesc(Namespace+"_over_refunded_sales_scrape_ok",
 		"1 if the over-refunded sales could be counted in the database at this scrape, 0 if not.", nil, nil)
+	openDisputes = prometheus.NewDesc(Namespace+"_open_disputes",
+		"Disputes still open (warning_needs_response, warning_under_review, needs_response, under_review): each refuses refunds of its payment with charge_disputed.", nil, nil)
+	openDisputesUp = prometheus.NewDesc(Namespace+"_open_disputes_scrape_ok",
+		"1 if the open disputes could be counted in the database at this scrape, 0 if not.", nil, nil)
 )
 
-type overRefundedCollector struct{ count CountOverRefunded }
-
-// NewOverRefundedCollector exposes the number of over-refunded sales,
-// counted in the store at every scrape with a short deadline, as
-// NewPendingCollector does: an alert on it above zero finds money the
-// gateway returned twice.
-func NewOverRefundedCollector(count CountOverRefunded) prometheus.Collector {
-	return overRefundedCollector{count}
+// countCollector exposes one count read from the store at every scrape,
+// with a short deadline, as NewPendingCollector does, and whether it could
+// be read.
+type countCollector struct {
+	count     Count
+	value, up *prometheus.Desc
 }
 
-func (c overRefundedCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- overRefunded
-	ch <- overRefundedUp
+// NewOverRefundedCollector exposes the number of over-refunded sales: an
+// alert on it above zero finds money the gateway returned twice.
+func NewOverRefundedCollector(count Count) prometheus.Collector {
+	return countCollector{count, overRefunded, overRefundedUp}
 }
 
-func (c overRefundedCollector) Collect(ch chan<- prometheus.Metric) {
+// NewOpenDisputesCollector exposes the number of open disputes.
+func NewOpenDisputesCollector(count Count) prometheus.Collector {
+	return countCollector{count, openDisputes, openDisputesUp}
+}
+
+func (c countCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.value
+	ch <- c.up
+}
+
+func (c countCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	n, err := c.count(ctx)
 	if err != nil {
 		// No count rather than a stale one; _scrape_ok says why.
-		ch <- prometheus.MustNewConstMetric(overRefundedUp, prometheus.GaugeValue, 0)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(overRefundedUp, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(overRefunded, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(c.value, prometheus.GaugeValue, float64(n))
 }
 
 // GatewayEventCounts returns the stored inbound gateway events by

@@ -21,17 +21,6 @@ var disputeStatuses = []string{refundry.DisputeWarningNeedsResponse, refundry.Di
 // pay the customer twice.
 func disputeOpen(status string) bool { return refundry.DisputeOpen(status) }
 
-// openDisputeStatuses are the statuses disputeOpen accepts, to count them.
-func openDisputeStatuses() []string {
-	var open []string
-	for _, s := range disputeStatuses {
-		if disputeOpen(s) {
-			open = append(open, s)
-		}
-	}
-	return open
-}
-
 // disputeLine is a dispute as the list shows it: with its sale's order
 // number, customer and payment number, which a person recognises.
 type disputeLine struct {
@@ -127,7 +116,7 @@ func (d *dashboard) handleDispute(w http.ResponseWriter, r *http.Request, s *ses
 // countOpenDisputes counts the merchant's open disputes, reading at most
 // budget of them; capped says there may be more.
 func (d *dashboard) countOpenDisputes(ctx context.Context, merchantID string, budget int) (n int, capped bool, err error) {
-	for _, st := range openDisputeStatuses() {
+	for _, st := range refundry.OpenDisputeStatuses() {
 		cursor := ""
 		for {
 			page, more, err := d.eng.ListDisputes(ctx, merchantID, refundry.DisputeFilter{Status: st,

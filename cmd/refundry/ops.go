@@ -79,6 +79,7 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	}
 	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
 	cs = append(cs, metrics.NewOverRefundedCollector(store.CountOverRefundedSales))
+	cs = append(cs, metrics.NewOpenDisputesCollector(store.CountOpenDisputes))
 	cs = append(cs, metrics.NewInboxCollector(eng.CountGatewayEvents))
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {

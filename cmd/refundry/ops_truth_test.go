@@ -59,3 +59,46 @@ func TestOverRefundedMetric(t *testing.T) {
 		t.Errorf("closed database: %s present %v, %s = %v; want absent and 0", gauge, found, ok, got[ok])
 	}
 }
+
+// TestOpenDisputesMetric scrapes /metrics while a dispute is recorded
+// and then won: the gauge of open disputes goes 0, 1, 0, and a lost
+// dispute, closed, is not counted.
+func TestOpenDisputesMetric(t *testing.T) {
+	env := testenv.New(t)
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	const gauge, ok = "refundry_open_disputes", "refundry_open_disputes_scrape_ok"
+	expect := func(when string, want float64) {
+		t.Helper()
+		got := scrape(t, srv.URL)
+		if got[ok] != 1 {
+			t.Fatalf("%s: %s = %v, want 1", when, ok, got[ok])
+		}
+		if v, found := got[gauge]; !found || v != want {
+			t.Errorf("%s: %s = %v (present %v), want %v", when, gauge, v, found, want)
+		}
+	}
+	expect("no disputes", 0)
+	sale := env.Sale(testenv.SaleSpec{Units: []int64{1000}})
+	d, err := env.Engine.RecordDispute(ctx, env.A.ID, refundry.DisputeReport{TransactionID: sale.Transactions[0].ID,
+		Amount: 1000, Currency: "USD", Status: refundry.DisputeNeedsResponse, Reason: "fraudulent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("a dispute opened", 1)
+	lost := env.Sale(testenv.SaleSpec{Units: []int64{1000}})
+	if _, err := env.Engine.RecordDispute(ctx, env.A.ID, refundry.DisputeReport{TransactionID: lost.Transactions[0].ID,
+		Amount: 500, Currency: "USD", Status: refundry.DisputeLost, Reason: "fraudulent"}); err != nil {
+		t.Fatal(err)
+	}
+	expect("and a lost one", 1)
+	if _, err := env.Engine.UpdateDispute(ctx, env.A.ID, d.ID, refundry.DisputeWon); err != nil {
+		t.Fatal(err)
+	}
+	expect("the open one won", 0)
+	env.Store.Close()
+	if got := scrape(t, srv.URL); got[ok] != 0 {
+		t.Errorf("closed database: %s = %v, want 0", ok, got[ok])
+	}
+}
