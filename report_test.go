@@ -2,6 +2,7 @@ package refundry_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,7 +252,7 @@ func TestPlanRefundDisputes(t *testing.T) {
 				t.Fatalf("PlanRefund = %v, want code %q", err, tt.code)
 			}
 			if tt.code == refundry.ECHARGEDISPUTED {
-				if msg := refundry.ErrorMessage(err); !contains(msg, "Transaction t2 is disputed ("+tt.status+")") {
+				if msg := refundry.ErrorMessage(err); !strings.Contains(msg, "Transaction t2 is disputed ("+tt.status+")") {
 					t.Fatalf("message %q does not name the dispute", msg)
 				}
 				return
@@ -265,15 +266,6 @@ func TestPlanRefundDisputes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func TestDecideDisputeReport(t *testing.T) {
