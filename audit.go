@@ -132,6 +132,10 @@ const (
 	AuditWebhookDelete  = "webhook_endpoint.delete"
 	AuditWebhookEnable  = "webhook_endpoint.enable"
 	AuditDeliveryReplay = "webhook_delivery.replay"
+	AuditRefundAdopt    = "refund.adopt"
+	AuditRefundCorrect  = "refund.correct"
+	AuditDisputeRecord  = "dispute.record"
+	AuditDisputeUpdate  = "dispute.update"
 )
 
 // SettleAction is the audit action of settling a refund as status: a

@@ -33,6 +33,10 @@ type Move struct {
 	ID     string
 	SaleID string
 	Delta  int64
+	// Unbounded lets a positive move take the row's refunded amount above
+	// its amount: only for adopting a refund made at the gateway, whose
+	// money is gone already whatever the cap says (sale.over_refunded).
+	Unbounded bool
 }
 
 // AuditRow is one audit log entry a change makes: the store fills in the

@@ -22,6 +22,7 @@ const (
 var EventTypes = []string{
 	EventSaleCreated, EventSaleRefunded, EventRefundCreated, EventRefundSucceeded,
 	EventRefundFailed, EventRefundCanceled, EventReferralCreated, EventReferralVoided,
+	EventSaleOverRefunded, EventDisputeCreated, EventDisputeUpdated, EventDisputeClosed,
 }
 
 // Event records one state change; Data is the object as it was after it.

@@ -236,7 +236,10 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		if txns == nil {
 			return nil, Errorf(ENOTFOUND, "No such transaction: %s", target.TransactionID)
 		}
-		remaining = txns[0].Amount - txns[0].RefundedAmount
+		if err := refuseDisputed(txns[0], "transaction"); err != nil {
+			return nil, err
+		}
+		remaining = txns[0].Refundable()
 	case target.LineItemID != "":
 		for _, l := range sale.LineItems {
 			if l.ID == target.LineItemID {
@@ -246,12 +249,12 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		if li == nil {
 			return nil, Errorf(ENOTFOUND, "No such line item: %s", target.LineItemID)
 		}
-		remaining = min(li.Amount-li.RefundedAmount, saleRemaining(sale))
+		remaining = sale.LineRefundable(li)
 	default:
 		if target.SaleID != sale.ID {
 			return nil, Errorf(ENOTFOUND, "No such sale: %s", target.SaleID)
 		}
-		remaining = saleRemaining(sale)
+		remaining = sale.Refundable()
 	}
 	// Nothing left is already_refunded whether or not an amount was
 	// named: "amount too large (0.00 remain)" would send a person looking
@@ -279,9 +282,16 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		if want == 0 {
 			break
 		}
-		take := min(t.Amount-t.RefundedAmount, want)
+		take := min(t.Refundable(), want)
 		if take <= 0 {
 			continue
+		}
+		// A sale or line-item refund is refused, not steered around a
+		// disputed payment: taking the same amount from the sale's other
+		// payments instead would surprise the person who asked, and the
+		// dispute's outcome decides what remains.
+		if err := refuseDisputed(t, targetParam(target)); err != nil {
+			return nil, err
 		}
 		a := Allocation{TransactionID: t.ID, Gateway: t.Gateway, Amount: take}
 		if li != nil {
@@ -297,6 +307,28 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 	return out, nil
 }
 
+// refuseDisputed is ECHARGEDISPUTED for a transaction under an open
+// dispute: refunding it as well would pay the customer twice.
+func refuseDisputed(t *Transaction, param string) error {
+	if !DisputeOpen(t.DisputeStatus) {
+		return nil
+	}
+	return ParamErrorf(ECHARGEDISPUTED, param,
+		"Transaction %s is disputed (%s): the card network may return the payment to the customer, so it cannot be refunded until the dispute is closed.",
+		t.ID, t.DisputeStatus)
+}
+
+func targetParam(t RefundTarget) string {
+	switch {
+	case t.TransactionID != "":
+		return "transaction"
+	case t.LineItemID != "":
+		return "line_item"
+	default:
+		return "sale"
+	}
+}
+
 func targetNoun(t RefundTarget) string {
 	switch {
 	case t.TransactionID != "":
@@ -306,10 +338,6 @@ func targetNoun(t RefundTarget) string {
 	default:
 		return "sale"
 	}
-}
-
-func saleRemaining(s *Sale) int64 {
-	return s.Refundable()
 }
 
 // Settlement is a final word on a pending refund: usually its gateway's.

@@ -34,7 +34,15 @@ func (s *Sale) LineRefundable(li *LineItem) int64 {
 }
 
 // Refundable is what remains refundable on the transaction: what it paid
-// less what its reserving refunds hold. Never below zero.
+// less what its reserving refunds hold and what lost disputes returned
+// through the card network. Never below zero.
 func (t *Transaction) Refundable() int64 {
-	return max(t.Amount-t.RefundedAmount, 0)
+	return max(t.Amount-t.RefundedAmount-t.DisputedAmount, 0)
+}
+
+// OverRefunded reports whether the sale's refunds add up to more than was
+// paid: only a refund made at the gateway and adopted can do that
+// (sale.over_refunded).
+func (s *Sale) OverRefunded() bool {
+	return s.RefundedAmount > s.Amount
 }

@@ -92,20 +92,27 @@ type LineItem struct {
 // Transaction is a captured payment for a sale. Number is a second,
 // integer identity (Jetti addresses transactions by integer).
 type Transaction struct {
-	ID              string    `json:"id"`
-	Number          int64     `json:"number"`
-	SaleID          string    `json:"sale"`
-	Reference       string    `json:"reference"`
-	Gateway         string    `json:"gateway"`
-	GatewayChargeID string    `json:"gateway_charge_id"`
-	Currency        string    `json:"currency"`
-	Amount          int64     `json:"amount"`
-	RefundedAmount  int64     `json:"refunded_amount"`
-	Status          string    `json:"status"`
-	ProcessingFee   int64     `json:"processing_fee"`
-	BaseAmount      int64     `json:"base_amount"`
-	BaseCurrency    string    `json:"base_currency"`
-	Created         time.Time `json:"created"`
+	ID              string `json:"id"`
+	Number          int64  `json:"number"`
+	SaleID          string `json:"sale"`
+	Reference       string `json:"reference"`
+	Gateway         string `json:"gateway"`
+	GatewayChargeID string `json:"gateway_charge_id"`
+	Currency        string `json:"currency"`
+	Amount          int64  `json:"amount"`
+	RefundedAmount  int64  `json:"refunded_amount"`
+	Status          string `json:"status"`
+	ProcessingFee   int64  `json:"processing_fee"`
+	BaseAmount      int64  `json:"base_amount"`
+	BaseCurrency    string `json:"base_currency"`
+	// DisputeStatus is the status of the transaction's latest dispute, ""
+	// when it has none. While it is open (DisputeOpen) no refund of the
+	// transaction is made: the card network may return the money too.
+	DisputeStatus string `json:"dispute_status"`
+	// DisputedAmount is what lost disputes returned to the customer
+	// through the card network: no longer refundable.
+	DisputedAmount int64     `json:"disputed_amount"`
+	Created        time.Time `json:"created"`
 }
 
 // Validate checks a sale about to be created and fills in what derives from

@@ -19,6 +19,10 @@ const (
 	ByRecovery
 	// ByPerson is someone signed in to the dashboard.
 	ByPerson
+	// ByReport is the gateway's own word after the call: an inbound event
+	// or what reconciliation found listed. It may adopt a refund made at
+	// the gateway and correct a succeeded refund that failed late.
+	ByReport
 )
 
 // Has reports whether c includes every cause of o.
@@ -30,7 +34,7 @@ func (c Cause) String() string {
 	for _, x := range []struct {
 		c    Cause
 		name string
-	}{{ByClient, "client"}, {ByGateway, "gateway"}, {ByRecovery, "recovery"}, {ByPerson, "person"}} {
+	}{{ByClient, "client"}, {ByGateway, "gateway"}, {ByRecovery, "recovery"}, {ByPerson, "person"}, {ByReport, "report"}} {
 		if c&x.c != 0 {
 			names = append(names, x.name)
 		}
@@ -79,21 +83,31 @@ const StatusNew = ""
 // it is created pending or succeeded until it fails or is canceled; the
 // Hold column is the only place that says so.
 var Transitions = []Transition{
-	{From: StatusNew, To: RefundPending, By: ByClient | ByPerson,
+	// A gateway's report adopts a refund made at the gateway (its
+	// dashboard, its API): recorded as the gateway has it, pending or
+	// succeeded, reserving its amount like any other.
+	{From: StatusNew, To: RefundPending, By: ByClient | ByPerson | ByReport,
 		Events: []string{EventRefundCreated}, Hold: Reserve},
 	// Offsite refunds, and refunds the fee covers whole, move no money
 	// through a gateway: they are recorded succeeded at once.
-	{From: StatusNew, To: RefundSucceeded, By: ByClient | ByPerson,
+	{From: StatusNew, To: RefundSucceeded, By: ByClient | ByPerson | ByReport,
 		Events: []string{EventRefundCreated, EventRefundSucceeded}, Hold: Reserve, Notify: true},
-	{From: RefundPending, To: RefundSucceeded, By: ByGateway | ByRecovery,
+	{From: RefundPending, To: RefundSucceeded, By: ByGateway | ByRecovery | ByReport,
 		Events: []string{EventRefundSucceeded}, Hold: Keep, Notify: true},
-	{From: RefundPending, To: RefundFailed, By: ByGateway | ByRecovery,
+	{From: RefundPending, To: RefundFailed, By: ByGateway | ByRecovery | ByReport,
 		Events: []string{EventRefundFailed}, Hold: Release},
 	// A cancel is asked by a client or a person, but only the gateway's
 	// word that it still held the refund makes it one; a gateway may also
 	// report a refund canceled on its side.
-	{From: RefundPending, To: RefundCanceled, By: ByClient | ByPerson | ByGateway | ByRecovery,
+	{From: RefundPending, To: RefundCanceled, By: ByClient | ByPerson | ByGateway | ByRecovery | ByReport,
 		Events: []string{EventRefundCanceled}, Hold: Release},
+	// A late failure: the gateway took back a refund it had reported
+	// succeeded (the card was closed, the bank returned it). The money did
+	// not reach the customer, so the amount is refundable again. Only the
+	// gateway's own report can say so; nothing else moves a refund
+	// backwards.
+	{From: RefundSucceeded, To: RefundFailed, By: ByReport,
+		Events: []string{EventRefundFailed}, Hold: Release},
 }
 
 // InitialStatus is the status a new refund is recorded in: succeeded when
@@ -126,8 +140,10 @@ func LookupTransition(from, to string, by Cause) (Transition, error) {
 		return t, nil
 	}
 	switch {
-	case !known || to == RefundPending:
+	case !known:
 		return Transition{}, ParamErrorf(EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
+	case to == RefundPending:
+		return Transition{}, ParamErrorf(ECONFLICT, "status", "A refund never moves back to pending; this one is %s.", from)
 	case to == RefundCanceled:
 		return Transition{}, ParamErrorf(ECONFLICT, "status", "Only a pending refund can be canceled; this one has %s.", from)
 	default:
@@ -135,11 +151,12 @@ func LookupTransition(from, to string, by Cause) (Transition, error) {
 	}
 }
 
-// FinalStatus reports whether a refund in status can no longer change:
-// no transition leaves it.
+// FinalStatus reports whether a refund in status can no longer change by
+// anyone's request: no transition leaves it but the gateway's own late
+// report (ByReport), which no client, person or recovery can cause.
 func FinalStatus(status string) bool {
 	for _, t := range Transitions {
-		if t.From == status {
+		if t.From == status && t.By != ByReport {
 			return false
 		}
 	}

@@ -31,7 +31,20 @@ func TestLookupTransition(t *testing.T) {
 		{"ErrSucceededFails", succeeded, failed, refundry.ByGateway, refundry.ECONFLICT, 0, nil},
 		{"ErrFailedSucceeds", failed, succeeded, refundry.ByRecovery, refundry.ECONFLICT, 0, nil},
 		{"ErrCancelSucceeded", succeeded, canceled, refundry.ByClient, refundry.ECONFLICT, 0, nil},
-		{"ErrBackToPending", succeeded, pending, refundry.ByGateway, refundry.EINVALID, 0, nil},
+		{"ErrBackToPending", succeeded, pending, refundry.ByGateway, refundry.ECONFLICT, 0, nil},
+		{"ReportAdoptsPending", refundry.StatusNew, pending, refundry.ByReport, "", refundry.Reserve, []string{refundry.EventRefundCreated}},
+		{"ReportAdoptsSucceeded", refundry.StatusNew, succeeded, refundry.ByReport, "", refundry.Reserve,
+			[]string{refundry.EventRefundCreated, refundry.EventRefundSucceeded}},
+		{"ReportSettles", pending, succeeded, refundry.ByReport, "", refundry.Keep, []string{refundry.EventRefundSucceeded}},
+		{"ReportCancels", pending, canceled, refundry.ByReport, "", refundry.Release, []string{refundry.EventRefundCanceled}},
+		{"ReportFailsLate", succeeded, failed, refundry.ByReport, "", refundry.Release, []string{refundry.EventRefundFailed}},
+		{"ErrRecoveryFailsLate", succeeded, failed, refundry.ByRecovery, refundry.ECONFLICT, 0, nil},
+		{"ErrClientFailsLate", succeeded, failed, refundry.ByClient, refundry.ECONFLICT, 0, nil},
+		{"ErrReportBackToPending", succeeded, pending, refundry.ByReport, refundry.ECONFLICT, 0, nil},
+		{"ErrReportFailedToPending", failed, pending, refundry.ByReport, refundry.ECONFLICT, 0, nil},
+		{"ErrReportFailedSucceeds", failed, succeeded, refundry.ByReport, refundry.ECONFLICT, 0, nil},
+		{"ErrReportCancelsSucceeded", succeeded, canceled, refundry.ByReport, refundry.ECONFLICT, 0, nil},
+		{"ErrReportCanceledSucceeds", canceled, succeeded, refundry.ByReport, refundry.ECONFLICT, 0, nil},
 		{"ErrUnknownStatus", pending, "refunded", refundry.ByGateway, refundry.EINVALID, 0, nil},
 		{"ErrNoCause", pending, failed, 0, refundry.ECONFLICT, 0, nil},
 	} {
@@ -90,6 +103,21 @@ func TestStatusesFromTable(t *testing.T) {
 			if !found {
 				t.Errorf("transition %s → %s appends unknown event %q", tr.From, tr.To, e)
 			}
+		}
+	}
+}
+
+func TestCauseString(t *testing.T) {
+	for _, tt := range []struct {
+		c    refundry.Cause
+		want string
+	}{
+		{refundry.ByReport, "report"},
+		{refundry.ByGateway | refundry.ByReport, "gateway/report"},
+		{refundry.ByClient, "client"},
+	} {
+		if got := tt.c.String(); got != tt.want {
+			t.Errorf("Cause(%d).String() = %q, want %q", tt.c, got, tt.want)
 		}
 	}
 }

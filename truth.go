@@ -96,6 +96,8 @@ type RefundReport struct {
 // recorded by hand (POST /v1/disputes: MerchantID and TransactionID set,
 // no ChargeIDs).
 type DisputeReport struct {
+	// DisputeID names a dispute Refundry recorded (by hand) to update it.
+	DisputeID        string
 	Gateway          string
 	ChargeIDs        []string
 	MerchantID       string
