@@ -398,3 +398,14 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 	d.Audit = []AuditRow{{Action: action, ObjectID: after.ID}}
 	return d, nil
 }
+
+// Normalize applies the page's defaults and checks the status filter.
+func (f *DisputeFilter) Normalize() error {
+	if err := f.Page.Normalize(); err != nil {
+		return err
+	}
+	if f.Status != "" && !slices.Contains(DisputeStatuses, f.Status) {
+		return ParamErrorf(EINVALID, "status", "Status %q is not a dispute status.", truncate(f.Status, 64))
+	}
+	return nil
+}

@@ -69,6 +69,10 @@ func (c *changes) merge(o *changes) {
 			continue
 		}
 		c.moves[i].Delta += m.Delta
+		// One write per sale shares a pipeline round (claimSale), so two
+		// moves of one row are one write's; the cap is kept unless both
+		// waive it.
+		c.moves[i].Unbounded = c.moves[i].Unbounded && m.Unbounded
 	}
 	c.inserts = append(c.inserts, o.inserts...)
 	c.settles = append(c.settles, o.settles...)
@@ -196,7 +200,8 @@ func (c *changes) queue(b *pgx.Batch) {
 
 // queueMoves queues the amounts the changes move, one statement per
 // table. Each row's update is conditional: it must keep the row's
-// refunded amount between 0 and its amount, and every row must change,
+// refunded amount between 0 and its amount (above it only for an
+// Unbounded move, an adoption), and every row must change,
 // or the write starts over (invariant 2, kept a second time: the
 // decision was made on rows read under the sale's lock, and the database
 // must agree with it). A release that finds less reserved than it gives
@@ -205,10 +210,12 @@ func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.Co
 	for _, kind := range []refundry.HoldKind{refundry.OnTransaction, refundry.OnLineItem, refundry.OnSale} {
 		var ids, sales []string
 		var deltas []int64
+		var unbounded []bool
 		reserves := false
 		for _, m := range c.moves {
 			if m.Kind == kind {
 				ids, sales, deltas = append(ids, m.ID), append(sales, m.SaleID), append(deltas, m.Delta)
+				unbounded = append(unbounded, m.Unbounded)
 				reserves = reserves || m.Delta > 0
 			}
 		}
@@ -224,10 +231,13 @@ func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.Co
 		if kind == refundry.OnSale {
 			ofSale = `t.id = u.sale_id`
 		}
+		// An unbounded move (an adopted refund: its money is gone already)
+		// may take the row above its amount, never below zero.
 		b.Queue(`UPDATE `+table+` t SET refunded_amount = t.refunded_amount + u.delta
-			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, sale_id, delta)
-			WHERE t.id = u.id AND `+ofSale+` AND t.refunded_amount + u.delta BETWEEN 0 AND t.amount`,
-			ids, sales, deltas).Exec(check(len(ids), fail))
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[]) AS u(id, sale_id, delta, unbounded)
+			WHERE t.id = u.id AND `+ofSale+` AND t.refunded_amount + u.delta >= 0
+				AND (u.unbounded OR t.refunded_amount + u.delta <= t.amount)`,
+			ids, sales, deltas, unbounded).Exec(check(len(ids), fail))
 	}
 }
 

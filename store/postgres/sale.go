@@ -404,12 +404,12 @@ func scanLineItem(row pgx.Row) (*refundry.LineItem, error) {
 }
 
 const transactionColumns = `id, number, sale_id, reference, gateway, gateway_charge_id, currency, amount, refunded_amount,
-	processing_fee, base_amount, base_currency, created`
+	processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created`
 
 func scanTransaction(row pgx.Row) (*refundry.Transaction, error) {
 	t := &refundry.Transaction{}
 	if err := row.Scan(&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
-		&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.Created); err != nil {
+		&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created); err != nil {
 		return nil, err
 	}
 	t.Created = t.Created.UTC()

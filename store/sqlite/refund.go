@@ -120,8 +120,14 @@ func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 		table := map[refundry.HoldKind]string{
 			refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
 		}[m.Kind]
+		bound := ` BETWEEN 0 AND amount`
+		if m.Unbounded {
+			// An adopted refund's money is gone already: the row shows it,
+			// above what was paid if need be (sale.over_refunded).
+			bound = ` >= 0`
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
-			WHERE id = ? AND refunded_amount + ? BETWEEN 0 AND amount`, m.Delta, m.ID, m.Delta)
+			WHERE id = ? AND refunded_amount + ?`+bound, m.Delta, m.ID, m.Delta)
 		if err != nil {
 			return err
 		}
@@ -219,27 +225,34 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		if d.Unchanged {
 			return nil // a repeated settlement, from a retry or a second webhook
 		}
-		// The status condition makes the step happen once, and with it
-		// the moves below.
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?
-			WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, d.From)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
-		}
-		if err := persistMoves(ctx, tx, d.Moves); err != nil {
-			return err
-		}
-		return persistEffects(ctx, tx, merchantID, d.Events, d.Notify, d.Audit)
+		return writeSettlement(ctx, tx, merchantID, d)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// writeSettlement writes what DecideSettlement decided: a settlement and
+// a gateway's report take the same step the same way.
+func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry.SettleDecision) error {
+	r := d.Refund
+	// The status condition makes the step happen once, and with it the
+	// moves below.
+	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?
+		WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, d.From)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
+	}
+	if err := persistMoves(ctx, tx, d.Moves); err != nil {
+		return err
+	}
+	return persistEffects(ctx, tx, merchantID, d.Events, d.Notify, d.Audit)
 }
 
 // FindRefund returns ENOTFOUND if there is no such refund.

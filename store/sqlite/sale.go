@@ -254,7 +254,7 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 	rows.Close()
 
 	rows, err = tx.QueryContext(ctx, `SELECT number, id, sale_id, reference, gateway, gateway_charge_id, currency, amount,
-		refunded_amount, processing_fee, base_amount, base_currency, created FROM transactions`+
+		refunded_amount, processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created FROM transactions`+
 		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
 	if err != nil {
 		return nil, err
@@ -264,7 +264,7 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 		var t refundry.Transaction
 		var created int64
 		if err := rows.Scan(&t.Number, &t.ID, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency, &t.Amount,
-			&t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &created); err != nil {
+			&t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &created); err != nil {
 			return nil, err
 		}
 		t.Created = fromMicros(created)

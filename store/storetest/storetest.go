@@ -25,7 +25,7 @@
 //     newest first); hasMore says whether more follow in the direction of
 //     travel.
 //   - A sale's line items and transactions come back in the order given.
-//   - Events name their object as "sale", "refund" or "referral"; a
+//   - Events name their object as "sale", "refund", "referral" or "dispute"; a
 //     referral's ObjectID is its decimal id.
 //   - A refund that spans transactions takes req.Fee from its refunds in
 //     order, never more than each one's amount (refundry.DecideRefund).
@@ -55,4 +55,5 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("Event", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Page", func(t *testing.T) { testPages(t, open) })
 	t.Run("Invariant2", func(t *testing.T) { testInvariant2(t, open) })
+	t.Run("Report", func(t *testing.T) { testReports(t, open) })
 }
