@@ -48,5 +48,6 @@ func disputesConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, "", `{}`, 401)
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+missing, key, `{"status": "won"}`, 404)
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, key, `{"status": "won"}`, 200)
+	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, key, `{"status": "needs_response"}`, 409)
 	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"transaction": %q, "amount": 100}`, txn.ID), 201)
 }

@@ -128,9 +128,3 @@ func (e *Engine) FindDispute(ctx context.Context, merchantID, id string) (*refun
 func (e *Engine) ListDisputes(ctx context.Context, merchantID string, f refundry.DisputeFilter) ([]*refundry.Dispute, bool, error) {
 	return e.Stores.Reports.ListDisputes(ctx, merchantID, f)
 }
-
-// UpdateDispute moves a dispute recorded by hand to status (POST
-// /v1/disputes/{id}).
-func (e *Engine) UpdateDispute(ctx context.Context, merchantID, id, status string) (*refundry.Dispute, error) {
-	return nil, refundry.Errorf(refundry.EINTERNAL, "disputes are not updated yet")
-}
