@@ -126,6 +126,26 @@ func (s *eventServer) inbox() map[string]int64 {
 	return out
 }
 
+// metric reads one sample of /metrics by its name and labels, -1 when
+// it is missing.
+func (s *eventServer) metric(sample string) float64 {
+	s.t.Helper()
+	res, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return n
+		}
+	}
+	return -1
+}
+
 // stored is how many events the inbox holds, applied or not.
 func (s *eventServer) stored() int64 {
 	var n int64
@@ -229,7 +249,7 @@ func TestGatewayEventRedeliveredConcurrently(t *testing.T) {
 	eventStores(t, func(t *testing.T, db string) {
 		s := startEventServer(t, bin, db, newMerchant(t, bin, db))
 		ch := uniq("ch_")
-		s.stripeSale(ch, 5000)
+		sale := s.stripeSale(ch, 5000)
 		body := stripeEvent(t, uniq("evt_"), "refund.created", stripeRefund(uniq("re_"), ch, 1200, "succeeded"))
 		var (
 			wg    sync.WaitGroup
@@ -257,8 +277,12 @@ func TestGatewayEventRedeliveredConcurrently(t *testing.T) {
 			t.Fatalf("%d deliveries answered new and %d duplicate, want 1 and 9", fresh, dups)
 		}
 		got := s.awaitApplied(1)
-		if s.stored() != 1 {
-			t.Fatalf("inbox = %v, want one event", got)
+		if s.stored() != 1 || got[refundry.OutcomeAdopted] != 1 {
+			t.Fatalf("inbox = %v, want one event, adopted", got)
+		}
+		l := s.ledger(sale)
+		if len(l.refunds) != 1 || num(l.sale["refunded_amount"]) != 1200 {
+			t.Fatalf("after 10 deliveries: refunds %v, sale refunded %v; want one refund of 1200", l.refunds, l.sale["refunded_amount"])
 		}
 	})
 }
@@ -271,11 +295,11 @@ func TestGatewayEventCrashBeforeApplied(t *testing.T) {
 	eventStores(t, func(t *testing.T, db string) {
 		key := newMerchant(t, bin, db)
 		s := startEventServer(t, bin, db, key, "--inbox-delay", "1h")
-		ch := uniq("ch_")
-		s.stripeSale(ch, 5000)
-		s.deliver(stripeEvent(t, uniq("evt_"), "refund.created", stripeRefund(uniq("re_"), ch, 700, "succeeded")))
-		if got := s.inbox(); got[""] != 1 {
-			t.Fatalf("before the kill: %v, want one event waiting", got)
+		ch, re := uniq("ch_"), uniq("re_")
+		sale := s.stripeSale(ch, 5000)
+		s.deliver(stripeEvent(t, uniq("evt_"), "refund.created", stripeRefund(re, ch, 700, "succeeded")))
+		if got := s.inbox(); got[""] != 1 || len(s.ledger(sale).refunds) != 0 {
+			t.Fatalf("before the kill: %v, want one event waiting and no refund yet", got)
 		}
 		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -284,8 +308,12 @@ func TestGatewayEventCrashBeforeApplied(t *testing.T) {
 
 		s = startEventServer(t, bin, db, key)
 		got := s.awaitApplied(1)
-		if got[""] != 0 || s.stored() != 1 {
+		if got[""] != 0 || s.stored() != 1 || got[refundry.OutcomeAdopted] != 1 {
 			t.Fatalf("after the restart: %v, want the event applied", got)
+		}
+		l := s.ledger(sale)
+		if r := l.refunds[re]; r == nil || r["source"] != refundry.SourceGateway || num(l.sale["refunded_amount"]) != 700 {
+			t.Fatalf("after the restart: refunds %v, sale %v; want the refund adopted", l.refunds, l.sale)
 		}
 	})
 }
@@ -298,8 +326,197 @@ func TestGatewayEventUnknownCharge(t *testing.T) {
 		s := startEventServer(t, bin, db, newMerchant(t, bin, db))
 		s.deliver(stripeEvent(t, uniq("evt_"), "refund.created", stripeRefund(uniq("re_"), uniq("ch_nobody"), 700, "succeeded")))
 		got := s.awaitApplied(1)
-		if got[refundry.OutcomeUnknownCharge] != 1 {
-			t.Fatalf("inbox = %v, want one unknown_charge", got)
+		if got[refundry.OutcomeUnknownCharge] != 1 || s.stored() != 1 {
+			t.Fatalf("inbox = %v, want one event stored, unknown_charge", got)
+		}
+		if n := s.metric(`refundry_gateway_reports_total{gateway="stripe",outcome="unknown_charge"}`); n != 1 {
+			t.Fatalf("refundry_gateway_reports_total of unknown_charge = %v, want 1", n)
+		}
+		if rs := s.c.all("/v1/refunds?status=succeeded"); len(rs) != 0 {
+			t.Fatalf("an unknown charge's event made refunds: %v", rs)
+		}
+	})
+}
+
+func stripeDispute(id, charge string, amount int64, status stripeapi.DisputeStatus) *stripeapi.Dispute {
+	return &stripeapi.Dispute{ID: id, Object: "dispute", Amount: amount, Currency: "usd", Status: status,
+		Reason: "fraudulent", Charge: &stripeapi.Charge{ID: charge}, Created: time.Now().Unix()}
+}
+
+// ledger reads what the native API shows of a sale: the sale, its refunds
+// by Stripe refund id, and its disputes by Stripe dispute id.
+type ledger struct {
+	sale     map[string]any
+	refunds  map[string]map[string]any
+	disputes map[string]map[string]any
+}
+
+func (s *eventServer) ledger(saleID string) ledger {
+	s.t.Helper()
+	l := ledger{sale: s.c.must("GET", "/v1/sales/"+saleID, ""), refunds: map[string]map[string]any{}, disputes: map[string]map[string]any{}}
+	for _, r := range s.c.all("/v1/refunds?sale=" + saleID) {
+		id, _ := r["gateway_refund_id"].(string)
+		l.refunds[id] = r
+	}
+	for _, d := range s.c.all("/v1/disputes?sale=" + saleID) {
+		id, _ := d["gateway_dispute_id"].(string)
+		l.disputes[id] = d
+	}
+	return l
+}
+
+func num(v any) int64 {
+	n, _ := v.(json.Number).Int64()
+	return n
+}
+
+// Every event type Refundry acts on, signed as Stripe signs it and
+// posted to a real serve, does to the ledger what it says, on both
+// stores: refunds made at Stripe are adopted (source gateway), a pending
+// one settles, a succeeded one that fails late is corrected and its
+// amount is refundable again, refunds listed in an old API version's
+// charge.refunded are adopted each, an adoption past what was paid flags
+// the sale, and the dispute events open, change, fund and close a
+// dispute that refuses refunds while open and, lost, reduces what is
+// refundable.
+func TestGatewayEventEveryTypeReachesTheLedger(t *testing.T) {
+	bin := buildBinary(t)
+	eventStores(t, func(t *testing.T, db string) {
+		s := startEventServer(t, bin, db, newMerchant(t, bin, db))
+		delivered := int64(0)
+		send := func(typ string, obj any) {
+			t.Helper()
+			s.deliver(stripeEvent(t, uniq("evt_"), typ, obj))
+			delivered++
+			s.awaitApplied(delivered)
+		}
+		outcomes := func() map[string]int64 { return s.inbox() }
+
+		// refund.created (adopted), refund.updated (settled),
+		// refund.failed (corrected), charge.refund.updated (adopted).
+		chA := uniq("ch_")
+		saleA := s.stripeSale(chA, 5000)
+		reA1, reA2, reA3 := uniq("re_"), uniq("re_"), uniq("re_")
+		send("refund.created", stripeRefund(reA1, chA, 1200, "succeeded"))
+		send("refund.created", stripeRefund(reA2, chA, 500, "pending"))
+		l := s.ledger(saleA)
+		if r := l.refunds[reA1]; r == nil || r["source"] != refundry.SourceGateway || r["status"] != "succeeded" || num(r["amount"]) != 1200 {
+			t.Fatalf("refund.created: adopted refund %v", r)
+		}
+		if r := l.refunds[reA2]; r == nil || r["status"] != "pending" {
+			t.Fatalf("refund.created pending: %v", r)
+		}
+		if num(l.sale["refunded_amount"]) != 1700 || l.sale["status"] != "partially_refunded" {
+			t.Fatalf("after two adoptions the sale is %v", l.sale)
+		}
+		send("refund.updated", stripeRefund(reA2, chA, 500, "succeeded"))
+		if r := s.ledger(saleA).refunds[reA2]; r["status"] != "succeeded" {
+			t.Fatalf("refund.updated: %v, want succeeded", r)
+		}
+		failed := stripeRefund(reA1, chA, 1200, "failed")
+		failed.FailureReason = "expired_or_canceled_card"
+		send("refund.failed", failed)
+		l = s.ledger(saleA)
+		if r := l.refunds[reA1]; r["status"] != "failed" || !strings.Contains(fmt.Sprint(r["failure_reason"]), "expired_or_canceled_card") {
+			t.Fatalf("refund.failed: %v, want failed with Stripe's reason", r)
+		}
+		if num(l.sale["refunded_amount"]) != 500 || num(l.sale["refundable_amount"]) != 4500 {
+			t.Fatalf("after a late failure the sale is %v, want 500 refunded and 4500 refundable again", l.sale)
+		}
+		failedEvents := 0
+		for _, e := range s.c.all("/v1/events?type=refund.failed") {
+			if e["data"].(map[string]any)["object"].(map[string]any)["gateway_refund_id"] == reA1 {
+				failedEvents++
+			}
+		}
+		if failedEvents != 1 {
+			t.Errorf("refund.failed events for the late failure: %d, want 1", failedEvents)
+		}
+		send("charge.refund.updated", stripeRefund(reA3, chA, 300, "succeeded"))
+		if r := s.ledger(saleA).refunds[reA3]; r == nil || r["source"] != refundry.SourceGateway || r["status"] != "succeeded" {
+			t.Fatalf("charge.refund.updated: %v, want adopted", r)
+		}
+
+		// charge.refunded of an old API version: every listed refund.
+		chB := uniq("ch_")
+		saleB := s.stripeSale(chB, 3000)
+		reB1, reB2 := uniq("re_"), uniq("re_")
+		send("charge.refunded", &stripeapi.Charge{ID: chB, Object: "charge", Amount: 3000, Currency: "usd", Refunded: true,
+			Refunds: &stripeapi.RefundList{Data: []*stripeapi.Refund{stripeRefund(reB1, chB, 1000, "succeeded"), stripeRefund(reB2, "", 2000, "succeeded")}}})
+		l = s.ledger(saleB)
+		if len(l.refunds) != 2 || l.refunds[reB1] == nil || l.refunds[reB2] == nil || num(l.sale["refunded_amount"]) != 3000 || l.sale["status"] != "refunded" {
+			t.Fatalf("charge.refunded: sale %v, refunds %v", l.sale, l.refunds)
+		}
+
+		// An adoption past what was paid is recorded and flags the sale.
+		chC := uniq("ch_")
+		saleC := s.stripeSale(chC, 1000)
+		send("refund.created", stripeRefund(uniq("re_"), chC, 800, "succeeded"))
+		send("refund.created", stripeRefund(uniq("re_"), chC, 500, "succeeded"))
+		if l := s.ledger(saleC); num(l.sale["refunded_amount"]) != 1300 || l.sale["over_refunded"] != true {
+			t.Fatalf("over-refund: sale %v, want 1300 refunded and flagged", l.sale)
+		}
+
+		// The dispute events: opened, funds withdrawn, under review,
+		// funds reinstated, closed won; refunds refused while it is open.
+		chD := uniq("ch_")
+		saleD := s.stripeSale(chD, 5000)
+		dpD := uniq("dp_")
+		refuse := func(what string) {
+			t.Helper()
+			status, m, _ := s.c.call("POST", "/v1/refunds", fmt.Sprintf(`{"sale": %q, "amount": 100}`, saleD))
+			if e, _ := m["error"].(map[string]any); status != 400 || e["code"] != refundry.ECHARGEDISPUTED {
+				t.Fatalf("%s: refund answered %d %v, want 400 charge_disputed", what, status, m)
+			}
+		}
+		send("charge.dispute.created", stripeDispute(dpD, chD, 5000, "needs_response"))
+		l = s.ledger(saleD)
+		if d := l.disputes[dpD]; d == nil || d["status"] != "needs_response" || num(d["amount"]) != 5000 || d["currency"] != "USD" || d["reason"] != "fraudulent" {
+			t.Fatalf("charge.dispute.created: %v", d)
+		}
+		refuse("dispute opened")
+		send("charge.dispute.funds_withdrawn", stripeDispute(dpD, chD, 5000, "needs_response"))
+		if d := s.ledger(saleD).disputes[dpD]; d["funds_withdrawn"] != true {
+			t.Fatalf("charge.dispute.funds_withdrawn: %v", d)
+		}
+		send("charge.dispute.updated", stripeDispute(dpD, chD, 5000, "under_review"))
+		if d := s.ledger(saleD).disputes[dpD]; d["status"] != "under_review" {
+			t.Fatalf("charge.dispute.updated: %v", d)
+		}
+		refuse("dispute under review")
+		send("charge.dispute.funds_reinstated", stripeDispute(dpD, chD, 5000, "won"))
+		send("charge.dispute.closed", stripeDispute(dpD, chD, 5000, "won"))
+		l = s.ledger(saleD)
+		if d := l.disputes[dpD]; d["status"] != "won" || d["funds_withdrawn"] != false || len(l.disputes) != 1 {
+			t.Fatalf("dispute won: %v", l.disputes)
+		}
+		if num(l.sale["refundable_amount"]) != 5000 {
+			t.Fatalf("a won dispute frees the charge: %v", l.sale)
+		}
+
+		// A lost dispute's amount went back to the customer.
+		chE := uniq("ch_")
+		saleE := s.stripeSale(chE, 5000)
+		dpE := uniq("dp_")
+		send("charge.dispute.created", stripeDispute(dpE, chE, 2000, "needs_response"))
+		send("charge.dispute.closed", stripeDispute(dpE, chE, 2000, "lost"))
+		l = s.ledger(saleE)
+		if d := l.disputes[dpE]; d["status"] != "lost" || num(l.sale["refundable_amount"]) != 3000 {
+			t.Fatalf("dispute lost: dispute %v, sale %v, want 3000 refundable", d, l.sale)
+		}
+
+		// An event of a type Refundry does not act on: stored, ignored.
+		send("customer.created", map[string]any{"id": uniq("cus_"), "object": "customer"})
+		got := outcomes()
+		// Counted by event: charge.refunded adopted two refunds in one;
+		// the dispute closed won after its funds came back as won
+		// changed nothing.
+		want := map[string]int64{refundry.OutcomeAdopted: 6, refundry.OutcomeSettled: 1, refundry.OutcomeCorrected: 1,
+			refundry.OutcomeDispute: 6, refundry.OutcomeMatched: 1, refundry.OutcomeIgnored: 1}
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("inbox outcome %s: %d events, want %d (all: %v)", k, got[k], n, got)
+			}
 		}
 	})
 }
