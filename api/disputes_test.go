@@ -184,3 +184,34 @@ func TestDisputesBadInput(t *testing.T) {
 }
 
 func jsonNumber(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
+
+// What the gateway said shows on the native wire: a refund made at the
+// gateway is listed with source "gateway", and one that put the sale's
+// refunds above what was paid flags the sale over_refunded.
+func TestGatewayRefundOnTheWire(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s := e.sale(e.keyA, "adopt", 1000)
+	if r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"sale": %q, "amount": 700}`, s.str("id"))); r.status != 201 {
+		t.Fatalf("refund: %d %s", r.status, r.raw)
+	}
+	if got := e.do("GET", "/v1/sales/"+s.str("id"), e.keyA, ""); got.body["over_refunded"] != false {
+		t.Fatalf("sale before: %s", got.raw)
+	}
+	payRef := transactions(s)[0]["reference"].(string)
+	res, err := e.eng.ApplyReport(ctx, refundry.GatewayReport{Refund: &refundry.RefundReport{
+		Gateway: refundry.GatewaySimulator, ChargeIDs: []string{payRef}, GatewayRefundID: "sim_re_at_gateway",
+		Amount: 500, Currency: "USD", Status: refundry.RefundSucceeded, Created: e.eng.Now()}})
+	if err != nil || res.Outcome != refundry.OutcomeAdopted {
+		t.Fatalf("adopt: %+v %v", res, err)
+	}
+	got := e.do("GET", "/v1/sales/"+s.str("id"), e.keyA, "")
+	if got.body["over_refunded"] != true || got.num("refunded_amount") != 1200 || got.num("refundable_amount") != 0 {
+		t.Fatalf("sale after a refund at the gateway put it over: %s", got.raw)
+	}
+	list := e.do("GET", "/v1/refunds?source=gateway&sale="+s.str("id"), e.keyA, "")
+	data := objects(list.body["data"])
+	if len(data) != 1 || data[0]["source"] != "gateway" || data[0]["gateway_refund_id"] != "sim_re_at_gateway" || data[0]["amount"] != jsonNumber(500) {
+		t.Fatalf("refunds made at the gateway: %s", list.raw)
+	}
+}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -48,5 +49,20 @@ func disputesConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, "", `{}`, 401)
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+missing, key, `{"status": "won"}`, 404)
 	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, key, `{"status": "won"}`, 200)
+	c.do("POST", "/v1/disputes/{id}", "/v1/disputes/"+id, key, `{"status": "needs_response"}`, 409)
 	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"transaction": %q, "amount": 100}`, txn.ID), 201)
+
+	// A refund made at the gateway that puts the sale over what was paid:
+	// the sale and the refund as the document describes them.
+	over := env.Sale(testenv.SaleSpec{PayRefs: []string{"over-" + refundry.NewID()}})
+	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q}`, over.ID), 201)
+	if _, err := env.Engine.ApplyReport(context.Background(), refundry.GatewayReport{Refund: &refundry.RefundReport{
+		Gateway: refundry.GatewaySimulator, ChargeIDs: []string{over.Transactions[0].Reference}, GatewayRefundID: "sim_re_" + refundry.NewID(),
+		Amount: 100, Currency: over.Currency, Status: refundry.RefundSucceeded, Created: env.Engine.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.do("GET", "/v1/sales/{id}", "/v1/sales/"+over.ID, key, "", 200); got["over_refunded"] != true {
+		t.Errorf("over-refunded sale: %v", got)
+	}
+	c.do("GET", "/v1/refunds", "/v1/refunds?source=gateway&sale="+over.ID, key, "", 200)
 }

@@ -211,7 +211,7 @@ func disputedOnEveryEdge(t *testing.T, store refundry.Store) {
 				return status == 409 && b["error_code"] == "charge_disputed" && fmt.Sprint(b["code"]) == "0" && message(b, "message", "The product sale's payment has an open dispute") && len(b) == 6
 			},
 			func(status int, b map[string]any) bool {
-				return status == 200 && fmt.Sprint(b["code"]) == "1" && fmt.Sprint(b["amount"]) == "25"
+				return status == 200 && fmt.Sprint(b["code"]) == "1" && fmt.Sprint(b["amount"]) == "25.00"
 			}},
 		{"payop",
 			func(s *disputedSale) (int, map[string]any, string) {
