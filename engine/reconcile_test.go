@@ -329,3 +329,72 @@ func TestReconcileSimulator(t *testing.T) {
 		})
 	}
 }
+
+// The simulator's references that send events: each event goes through
+// the inbox (stored, then applied by the worker's pass with the
+// simulator's parser), as a Stripe event does.
+func TestSimulatorEventsThroughInbox(t *testing.T) {
+	for _, backend := range clockedStores {
+		t.Run(backend.name, func(t *testing.T) {
+			env := newReconcileEnv(t, backend.open, nil)
+			env.sim.Events = env.eng.ReceiveGatewayEvent
+			env.eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
+			ctx := context.Background()
+			// eventually applies the stored events until cond holds.
+			eventually := func(what string, within time.Duration, cond func() bool) {
+				t.Helper()
+				deadline := time.Now().Add(within)
+				for {
+					if _, err := env.eng.ApplyGatewayEvents(ctx, 100); err != nil {
+						t.Fatal(err)
+					}
+					if cond() {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: not within %v", what, within)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+
+			atGateway := env.sale(refundry.GatewaySimulator, "sim_gateway_refund_300_"+refundry.NewID())
+			late := env.sale(refundry.GatewaySimulator, "sim_late_fail_"+refundry.NewID())
+			lateRefund := env.refund(late, 800)
+			disputed := env.sale(refundry.GatewaySimulator, "sim_dispute_lost_"+refundry.NewID())
+			dispute := func() *refundry.Dispute {
+				ds, _, err := env.eng.ListDisputes(ctx, env.a.ID, refundry.DisputeFilter{TransactionID: disputed.Transactions[0].ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ds) == 0 {
+					return nil
+				}
+				return ds[0]
+			}
+
+			eventually("the refund made at the gateway adopted", 3*time.Second, func() bool {
+				rs := env.refunds(atGateway)
+				return len(rs) == 1 && rs[0].Amount == 300 && rs[0].Source == refundry.SourceGateway
+			})
+			eventually("the dispute opened", 3*time.Second, func() bool { return dispute() != nil })
+			if d := dispute(); d.Status != refundry.DisputeNeedsResponse || d.Amount != 3500 {
+				t.Fatalf("dispute = %+v, want the whole payment, needs_response", d)
+			}
+			amount := int64(100)
+			_, err := env.eng.Refund(ctx, refundry.RefundRequest{MerchantID: env.a.ID, Target: refundry.RefundTarget{SaleID: disputed.ID},
+				Amount: &amount, Source: refundry.SourceNative})
+			if refundry.ErrorCode(err) != refundry.ECHARGEDISPUTED {
+				t.Fatalf("refund of a disputed payment: %v, want %s", err, refundry.ECHARGEDISPUTED)
+			}
+			eventually("the late failure applied", 3*time.Second, func() bool {
+				r, err := env.eng.FindRefund(ctx, env.a.ID, lateRefund.ID)
+				return err == nil && r.Status == refundry.RefundFailed && r.FailureReason == simulator.LateFailReason
+			})
+			eventually("the dispute lost", 4*time.Second, func() bool { d := dispute(); return d != nil && d.Status == refundry.DisputeLost })
+
+			// Reconciliation then finds the ledger as the gateway has it.
+			wantCounts(t, env.reconcile(), counts{charges: 3, matched: 2})
+		})
+	}
+}
