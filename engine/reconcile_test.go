@@ -398,3 +398,40 @@ func TestSimulatorEventsThroughInbox(t *testing.T) {
 		})
 	}
 }
+
+// The sweep runs every interval over every merchant until its context
+// ends, and then returns.
+func TestRunReconcile(t *testing.T) {
+	env := newReconcileEnv(t, clockedStores[0].open, nil)
+	env.sale(refundry.GatewaySimulator, "sim_gateway_refund_silent_250_"+refundry.NewID())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		env.eng.RunReconcile(ctx, 50*time.Millisecond, time.Hour)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runs, _, err := env.eng.ListReconciliationRuns(context.Background(), env.a.ID, refundry.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) >= 2 {
+			// Newest first: the second sweep matched what the first adopted.
+			if oldest := runs[len(runs)-1]; oldest.Trigger != engine.TriggerSweep || oldest.Adopted != 1 || runs[0].Matched != 1 {
+				t.Fatalf("runs = %+v ... %+v, want the first to adopt and a later one to match", runs[0], oldest)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sweeps after 5s, want 2", len(runs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunReconcile did not return after its context ended")
+	}
+}
