@@ -274,6 +274,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	batchConformance(t, c, env)
 	keysConformance(t, c, env)
 	reconciliationConformance(t, c, env)
+	disputesConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 
 	for _, d := range c.documented() {

@@ -48,6 +48,10 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts ...Option) http.Ha
 	mux.Handle("GET /v1/api_keys", auth(handleListAPIKeys(eng, logger)))
 	mux.Handle("POST /v1/api_keys/{id}/revoke", auth(handleRevokeAPIKey(eng, logger)))
 	mux.Handle("GET /v1/audit_log", auth(handleListAuditLog(eng, logger)))
+	mux.Handle("POST /v1/disputes", auth(handleCreateDispute(eng, logger)))
+	mux.Handle("GET /v1/disputes", auth(handleListDisputes(eng, logger)))
+	mux.Handle("GET /v1/disputes/{id}", auth(handleGetDispute(eng, logger)))
+	mux.Handle("POST /v1/disputes/{id}", auth(handleUpdateDispute(eng, logger)))
 	// A gateway's events prove their sender by signature, not by an API
 	// key (edge.PublicRoutes).
 	mux.Handle("POST /v1/gateway_events/stripe", handleStripeEvent(eng, logger, o.stripeWebhookSecret))

@@ -82,7 +82,7 @@ func (e *Engine) ApplyGatewayEvents(ctx context.Context, limit int) (int, error)
 }
 
 func (e *Engine) applyGatewayEvent(ctx context.Context, ev *refundry.GatewayEvent) error {
-	outcome, merchantID, detail, err := e.gatewayEventOutcome(ctx, ev)
+	outcome, merchantID, detail, reports, err := e.gatewayEventOutcome(ctx, ev)
 	if err != nil {
 		return err
 	}
@@ -90,9 +90,14 @@ func (e *Engine) applyGatewayEvent(ctx context.Context, ev *refundry.GatewayEven
 	if err := e.Stores.Inbox.FinishGatewayEvent(ctx, ev); err != nil {
 		return err
 	}
-	e.observe().GatewayReport(ev.Gateway, ev.Outcome)
+	if reports == 0 {
+		// ApplyReport tells the Observer of each report it applied; an
+		// event that made none (ignored, malformed) is told here, so
+		// every event applied is counted once.
+		e.observe().GatewayReport(ev.Gateway, ev.Outcome)
+	}
 	switch ev.Outcome {
-	case refundry.OutcomeRefused, refundry.OutcomeUnknownCharge, refundry.OutcomeMalformed:
+	case refundry.OutcomeUnknownCharge, refundry.OutcomeMalformed:
 		e.Logger.WarnContext(ctx, "gateway event not applied", "gateway", ev.Gateway, "event", ev.EventID, "type", ev.Type,
 			"outcome", ev.Outcome, "detail", ev.Detail)
 	}
@@ -103,30 +108,31 @@ func (e *Engine) applyGatewayEvent(ctx context.Context, ev *refundry.GatewayEven
 // worth retrying (the database, a deadline); everything that would fail
 // the same way again is an outcome instead, so that no event is retried
 // for ever.
-func (e *Engine) gatewayEventOutcome(ctx context.Context, ev *refundry.GatewayEvent) (outcome, merchantID, detail string, err error) {
+func (e *Engine) gatewayEventOutcome(ctx context.Context, ev *refundry.GatewayEvent) (outcome, merchantID, detail string, reports int, err error) {
 	parse := e.EventParsers[ev.Gateway]
 	if parse == nil {
-		return refundry.OutcomeIgnored, "", "No parser reads events of gateway " + ev.Gateway + " on this server.", nil
+		return refundry.OutcomeIgnored, "", "No parser reads events of gateway " + ev.Gateway + " on this server.", 0, nil
 	}
-	reports, err := parse(ev.Payload)
+	reps, err := parse(ev.Payload)
 	if err != nil {
-		return refundry.OutcomeMalformed, "", refundry.ErrorMessage(err), nil
+		return refundry.OutcomeMalformed, "", refundry.ErrorMessage(err), 0, nil
 	}
-	results := make([]*refundry.ReportResult, 0, len(reports))
-	for _, rep := range reports {
+	results := make([]*refundry.ReportResult, 0, len(reps))
+	for _, rep := range reps {
 		res, err := e.ApplyReport(ctx, rep)
 		if err != nil {
 			if transient(err) {
-				return "", "", "", err
+				return "", "", "", 0, err
 			}
 			// The report itself is at fault (a field the ledger cannot
 			// take): the same report fails the same way on every retry.
 			res = &refundry.ReportResult{Outcome: refundry.OutcomeRefused, Detail: refundry.ErrorMessage(err)}
+			e.observe().GatewayReport(ev.Gateway, res.Outcome)
 		}
 		results = append(results, res)
 	}
 	outcome, merchantID, detail = refundry.EventOutcome(results)
-	return outcome, merchantID, detail, nil
+	return outcome, merchantID, detail, len(results), nil
 }
 
 // transient tells an error that may not happen again (the database down
