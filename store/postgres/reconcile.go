@@ -12,8 +12,8 @@ import (
 var _ refundry.ReconciliationStore = (*Store)(nil)
 
 // RecentCharges lists the payments through gateway with activity at or
-// after since: the sale created, or a refund created or changed (a
-// refund's updated is never before its created). Each source is found by
+// after since: the sale created, a refund or a dispute created or changed
+// (updated is never before created). Each source is found by
 // its own index and the union is walked by transaction id, so a page
 // costs the recent activity, not the whole ledger.
 func (s *Store) RecentCharges(ctx context.Context, merchantID, gateway string, since time.Time, afterTransaction string, limit int) ([]refundry.ChargeActivity, error) {
@@ -24,7 +24,8 @@ func (s *Store) RecentCharges(ctx context.Context, merchantID, gateway string, s
 		FROM transactions t
 		WHERE t.gateway = $1 AND ($2 = '' OR t.merchant_id = $2) AND t.id > $3
 		AND t.id IN (SELECT t2.id FROM sales s JOIN transactions t2 ON t2.sale_id = s.id WHERE s.created >= $4
-			UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= $4)
+			UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= $4
+			UNION SELECT d.transaction_id FROM disputes d WHERE d.updated >= $4)
 		ORDER BY t.id LIMIT $5`
 	var out []refundry.ChargeActivity
 	err := s.read(ctx, func(tx pgx.Tx) error {

@@ -13,13 +13,6 @@ import (
 // recent activity) and keeps (its runs).
 func testReconciliation(t *testing.T, open Opener) {
 	ctx := context.Background()
-	stripeCharge := func(id string) SaleOption {
-		return func(s *refundry.Sale) {
-			for _, tr := range s.Transactions {
-				tr.Gateway, tr.GatewayChargeID = refundry.GatewayStripe, id
-			}
-		}
-	}
 	// recent pages through RecentCharges with a small limit, as the
 	// engine does with a large one, and returns the transaction ids.
 	recent := func(t *testing.T, s refundry.Store, merchantID, gateway string, since time.Time) []string {
@@ -46,26 +39,30 @@ func testReconciliation(t *testing.T, open Opener) {
 		s := open(t)
 		m := MustCreateMerchant(t, s)
 		other := MustCreateMerchant(t, s)
-		quiet := MustCreateSale(t, s, m.ID, stripeCharge("ch_quiet"))
-		refunded := MustCreateSale(t, s, m.ID, stripeCharge("pi_refunded"))
+		quiet, _ := stripeSale(t, s, m.ID)
+		refunded, _ := stripeSale(t, s, m.ID)
+		disputed, disputedCharge := stripeSale(t, s, m.ID)
 		sim := MustCreateSale(t, s, m.ID, PaymentReferences("sim_ref_"+refundry.NewID()))
 		time.Sleep(5 * time.Millisecond)
 		since := time.Now()
 		time.Sleep(5 * time.Millisecond)
 		MustRefund(t, s, SaleRefund(m.ID, refunded.ID, Amount(100)))
 		MustRefund(t, s, SaleRefund(m.ID, sim.ID, Amount(100)))
-		fresh := MustCreateSale(t, s, m.ID, stripeCharge("ch_fresh"), PaymentReferences("pay-fresh-"+refundry.NewID()))
-		MustCreateSale(t, s, other.ID, stripeCharge("ch_other"))
+		mustApplyDispute(t, s, refundry.DisputeReport{Gateway: refundry.GatewayStripe, ChargeIDs: []string{disputedCharge},
+			GatewayDisputeID: "dp_" + refundry.NewID(), Amount: 3500, Currency: "USD", Status: refundry.DisputeNeedsResponse,
+			Reason: "fraudulent", Created: time.Now()}, refundry.OutcomeDispute)
+		fresh, freshCharge := stripeSale(t, s, m.ID)
+		stripeSale(t, s, other.ID)
 
 		got := recent(t, s, m.ID, refundry.GatewayStripe, since)
-		want := []string{refunded.Transactions[0].ID, fresh.Transactions[0].ID}
+		want := []string{refunded.Transactions[0].ID, disputed.Transactions[0].ID, fresh.Transactions[0].ID}
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Fatalf("stripe charges since = %v, want %v (not the quiet %s)", got, want, quiet.Transactions[0].ID)
 		}
 		all := recent(t, s, m.ID, refundry.GatewayStripe, since.Add(-time.Hour))
-		if len(all) != 3 || !slices.IsSorted(all) {
-			t.Fatalf("stripe charges in the last hour = %v, want 3 in id order", all)
+		if len(all) != 4 || !slices.IsSorted(all) {
+			t.Fatalf("stripe charges in the last hour = %v, want 4 in id order", all)
 		}
 		if got := recent(t, s, m.ID, refundry.GatewaySimulator, since); !slices.Equal(got, []string{sim.Transactions[0].ID}) {
 			t.Fatalf("simulator charges = %v, want [%s]", got, sim.Transactions[0].ID)
@@ -96,14 +93,14 @@ func testReconciliation(t *testing.T, open Opener) {
 		}
 		c, ok := found[fresh.Transactions[0].ID]
 		wantC := refundry.ChargeActivity{MerchantID: m.ID, SaleID: fresh.ID, TransactionID: fresh.Transactions[0].ID,
-			Gateway: refundry.GatewayStripe, GatewayChargeID: "ch_fresh", Reference: fresh.Transactions[0].Reference, Currency: "USD"}
+			Gateway: refundry.GatewayStripe, GatewayChargeID: freshCharge, Reference: fresh.Transactions[0].Reference, Currency: "USD"}
 		if !ok || c != wantC {
 			t.Fatalf("fresh charge = %+v, want %+v", c, wantC)
 		}
 		if _, ok := found[refunded.Transactions[0].ID]; !ok {
 			t.Fatal("the refunded charge is missing from every merchant's charges")
 		}
-		if len(found) < 3 {
+		if len(found) < 4 {
 			t.Fatalf("every merchant's charges: %d, want at least 3 (the other merchant's too)", len(found))
 		}
 	})

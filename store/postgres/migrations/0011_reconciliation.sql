@@ -21,6 +21,7 @@ CREATE TABLE reconciliation_runs (
 CREATE INDEX reconciliation_runs_merchant_idx ON reconciliation_runs (merchant_id, id);
 
 -- RecentCharges finds the payments with activity since a time: sales by
--- creation, refunds by their last change.
+-- creation, refunds and disputes by their last change.
 CREATE INDEX sales_created_idx ON sales (created);
 CREATE INDEX refunds_updated_idx ON refunds (updated);
+CREATE INDEX disputes_updated_idx ON disputes (updated);

@@ -20,6 +20,7 @@ CREATE TABLE reconciliation_runs (
 CREATE INDEX reconciliation_runs_merchant ON reconciliation_runs (merchant_id, id);
 
 -- RecentCharges finds the payments with activity since a time: sales by
--- creation, refunds by their last change.
+-- creation, refunds and disputes by their last change.
 CREATE INDEX sales_created ON sales (created);
 CREATE INDEX refunds_updated ON refunds (updated);
+CREATE INDEX disputes_updated ON disputes (updated);
