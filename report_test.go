@@ -178,6 +178,32 @@ func TestSaleOverRefunded(t *testing.T) {
 	}
 }
 
+// A refund adopted above one payment's amount leaves the sale less than
+// its other payments hold: a refund of another payment stops at what the
+// sale can still give back.
+func TestTransactionRefundableAfterOverRefund(t *testing.T) {
+	s := reportSale(0)
+	d, err := refundry.DecideRefundReport(s, nil, refundry.RefundReport{Gateway: "stripe", ChargeIDs: []string{"ch_2"},
+		GatewayRefundID: "re_9", Amount: 900, Currency: "USD", Status: refundry.RefundSucceeded}, time.Now())
+	if err != nil || d.Outcome != refundry.OutcomeAdopted {
+		t.Fatalf("adoption: %+v, %v", d, err)
+	}
+	after := d.Sale
+	if got := after.TransactionRefundable(after.Transactions[0]); got != 100 {
+		t.Fatalf("t1 refundable %d, want the sale's 100", got)
+	}
+	allocs, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t1"}, nil, false)
+	if err != nil || len(allocs) != 1 || allocs[0].Amount != 100 {
+		t.Fatalf("PlanRefund(t1) = %+v, %v; want 100", allocs, err)
+	}
+	if _, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t1"}, amt(101), false); refundry.ErrorCode(err) != refundry.ETOOLARGE {
+		t.Fatalf("PlanRefund(t1, 101) = %v, want %s", err, refundry.ETOOLARGE)
+	}
+	if _, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t2"}, nil, false); refundry.ErrorCode(err) != refundry.EREFUNDED {
+		t.Fatalf("PlanRefund(t2) = %v, want %s", err, refundry.EREFUNDED)
+	}
+}
+
 func TestDisputeOpen(t *testing.T) {
 	open := []string{"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
 	for _, st := range refundry.DisputeStatuses {
