@@ -67,6 +67,35 @@ func TestDisputes(t *testing.T) {
 			t.Fatalf("reopen a lost dispute: %d %s", again.status, again.raw)
 		}
 	})
+	t.Run("StripeDisputeMovesOnlyByItsEvents", func(t *testing.T) {
+		ctx := context.Background()
+		e.eng.Gateways[refundry.GatewayStripe] = e.sim
+		sale := &refundry.Sale{MerchantID: e.merchA.ID, Currency: "USD",
+			LineItems:    []*refundry.LineItem{{Name: "a", Quantity: 1, UnitAmount: 1000}},
+			Transactions: []*refundry.Transaction{{Gateway: refundry.GatewayStripe, GatewayChargeID: "ch_disputed_" + refundry.NewID()}}}
+		if _, err := e.eng.CreateSale(ctx, sale, nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.eng.ApplyReport(ctx, refundry.GatewayReport{Dispute: &refundry.DisputeReport{
+			Gateway: refundry.GatewayStripe, ChargeIDs: []string{sale.Transactions[0].GatewayChargeID}, GatewayDisputeID: "dp_" + refundry.NewID(),
+			Amount: 1000, Currency: "USD", Status: refundry.DisputeNeedsResponse, Reason: "fraudulent", Created: e.eng.Now()}})
+		if err != nil || res.Dispute == nil {
+			t.Fatalf("Stripe's dispute: %+v %v", res, err)
+		}
+		d := e.do("GET", "/v1/disputes/"+res.Dispute.ID, e.keyA, "")
+		if d.status != 200 || d.str("gateway") != "stripe" || !strings.HasPrefix(d.str("gateway_dispute_id"), "dp_") {
+			t.Fatalf("get: %d %s", d.status, d.raw)
+		}
+		if r := e.do("POST", "/v1/disputes/"+res.Dispute.ID, e.keyA, `{"status": "won"}`); r.status != 400 || !strings.Contains(r.raw, "Stripe") {
+			t.Fatalf("moving Stripe's dispute by hand: %d %s", r.status, r.raw)
+		}
+		if r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"sale": %q}`, sale.ID)); r.status != 400 || r.errCode() != "charge_disputed" {
+			t.Fatalf("refund of a payment Stripe reports disputed: %d %s", r.status, r.raw)
+		}
+		if again := e.do("GET", "/v1/disputes/"+res.Dispute.ID, e.keyA, ""); again.raw != d.raw {
+			t.Fatalf("the refused move changed the dispute: %s; was %s", again.raw, d.raw)
+		}
+	})
 	t.Run("List", func(t *testing.T) {
 		s := e.sale(e.keyA, "list", 300, 300)
 		txn := transactions(s)[0]["id"].(string)
@@ -143,7 +172,7 @@ func TestDisputesBadInput(t *testing.T) {
 		{"ErrFractionalAmount", "POST", "/v1/disputes", fmt.Sprintf(`{"transaction": %q, "amount": 10.5}`, txn), 400, "invalid_amount", "amount", ""},
 		{"ErrStringAmount", "POST", "/v1/disputes", fmt.Sprintf(`{"transaction": %q, "amount": "100"}`, txn), 400, "parameter_invalid", "amount", ""},
 		{"ErrUnknownParameter", "POST", "/v1/disputes", fmt.Sprintf(`{"transaction": %q, "colour": "red"}`, txn), 400, "parameter_unknown", "colour", ""},
-		{"ErrStripePayment", "POST", "/v1/disputes", fmt.Sprintf(`{"transaction": %q}`, stripeSale.Transactions[0].ID), 400, "parameter_invalid", "", "Stripe"},
+		{"ErrStripePayment", "POST", "/v1/disputes", fmt.Sprintf(`{"transaction": %q}`, stripeSale.Transactions[0].ID), 400, "parameter_invalid", "transaction", "Stripe reports its own disputes"},
 		{"ErrNotJSON", "POST", "/v1/disputes", `{"transaction": `, 400, "parameter_invalid", "", ""},
 		{"ErrUpdateBadStatus", "POST", "/v1/disputes/" + theirDispute.str("id"), `{"status": "open"}`, 400, "parameter_invalid", "status", ""},
 		{"ErrUpdateNoStatus", "POST", "/v1/disputes/" + theirDispute.str("id"), `{}`, 400, "parameter_invalid", "status", ""},

@@ -353,7 +353,8 @@ func TestReferencePage(t *testing.T) {
 		// The create answer narrows WebhookEndpoint with allOf; it links there.
 		"<td>201</td><td><a href=\"#schema-WebhookEndpoint\">WebhookEndpoint</a>",
 		// A body that is not JSON is named by its media type.
-		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\""} {
+		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\"",
+		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/docs lacks %q", want)
 		}
