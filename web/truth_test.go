@@ -266,6 +266,14 @@ func TestGatewayTruthPages(t *testing.T) {
 			t.Errorf("malformed cursor: %d, want 400", status)
 		}
 	})
+	t.Run("SalesList", func(t *testing.T) {
+		_, body := b.get("/dashboard/sales?q=ORDER-OVER")
+		mustContain(t, body, `status-over_refunded">over-refunded</span>`)
+		_, body = b.get("/dashboard/sales?q=ORDER-LATE")
+		if strings.Contains(body, "over-refunded") {
+			t.Error("a sale within what was paid is listed as over-refunded")
+		}
+	})
 	t.Run("Overview", func(t *testing.T) {
 		_, body := b.get("/dashboard/")
 		mustContain(t, body, `<span class="big" id="over-refunded-count">1</span> over-refunded sale`,
@@ -379,5 +387,7 @@ func TestBrowserGatewayTruth(t *testing.T) {
 		step(t, ctx, "open "+page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("footer")))
 		checkNoSideways(t, ctx, page)
 	}
-	screenshot(t, ctx, "truth-phone-run.png")
+	screenshot(t, ctx, "truth-phone-refunds.png")
+	step(t, ctx, "a disputed sale on a phone", chromedp.Navigate(base+"/sales/"+s.disputed.ID), chromedp.WaitVisible(chromedp.CSS("#disputed")))
+	screenshot(t, ctx, "truth-phone-disputed.png")
 }
