@@ -391,3 +391,54 @@ func TestBrowserGatewayTruth(t *testing.T) {
 	step(t, ctx, "a disputed sale on a phone", chromedp.Navigate(base+"/sales/"+s.disputed.ID), chromedp.WaitVisible(chromedp.CSS("#disputed")))
 	screenshot(t, ctx, "truth-phone-disputed.png")
 }
+
+// TestTruthListsPage pages through more disputes and reconciliation runs
+// than one page holds, older and back to newer, seeing each exactly once.
+func TestTruthListsPage(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	ctx := context.Background()
+	const n = listSize + 5
+	for i := 0; i < n; i++ {
+		sale := env.Sale(testenv.SaleSpec{Reference: fmt.Sprintf("PAGE-%02d", i), Units: []int64{1000}})
+		if _, err := env.Engine.RecordDispute(ctx, env.A.ID, refundry.DisputeReport{TransactionID: sale.Transactions[0].ID,
+			Amount: 1000, Currency: "USD", Status: refundry.DisputeUnderReview, Reason: "fraudulent"}); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().Add(time.Duration(i) * time.Minute)
+		if err := env.Engine.Stores.Reconcile.SaveReconciliationRun(ctx, &refundry.ReconciliationRun{ID: refundry.NewID(), MerchantID: env.A.ID,
+			Trigger: "sweep", Since: now.Add(-72 * time.Hour), Started: now, Finished: now, Mismatches: []refundry.Mismatch{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := h.browser(t)
+	b.signIn(env.KeyA)
+	for _, c := range []struct{ path, row string }{{"/dashboard/disputes?status=under_review", `<tr id="dispute-`}, {"/dashboard/reconciliation", `<tr id="run-`}} {
+		t.Run(c.path, func(t *testing.T) {
+			_, first := b.get(c.path)
+			if got := strings.Count(first, c.row); got != listSize {
+				t.Fatalf("first page has %d rows, want %d", got, listSize)
+			}
+			older := html.UnescapeString(find(t, regexpOlder, first))
+			if strings.Contains(c.path, "status=") && !strings.Contains(older, "status=under_review") {
+				t.Errorf("the older link %q drops the status filter", older)
+			}
+			_, second := b.get(older)
+			if got := strings.Count(second, c.row); got != n-listSize {
+				t.Fatalf("second page has %d rows, want %d", got, n-listSize)
+			}
+			if regexpOlder.MatchString(second) {
+				t.Error("the last page links to an older one")
+			}
+			for _, line := range strings.Split(second, "\n") {
+				if strings.Contains(line, c.row) && strings.Contains(first, strings.TrimSpace(line)) {
+					t.Errorf("a row on both pages: %s", strings.TrimSpace(line))
+				}
+			}
+			_, back := b.get(html.UnescapeString(find(t, regexpNewer, second)))
+			if got := strings.Count(back, c.row); got != listSize {
+				t.Errorf("back to newer: %d rows, want %d", got, listSize)
+			}
+		})
+	}
+}
