@@ -143,12 +143,14 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 			}
 		}
 		// The transaction's own status is the one PlanRefund refuses by.
-		if disputeOpen(t.DisputeStatus) || (row.Dispute != nil && disputeOpen(row.Dispute.Status)) {
-			data.OpenDispute = true
-		}
+		disputed := disputeOpen(t.DisputeStatus) || (row.Dispute != nil && disputeOpen(row.Dispute.Status))
+		data.OpenDispute = data.OpenDispute || disputed
 		data.Txns = append(data.Txns, row)
-		data.Targets = append(data.Targets, targetOption{"txn:" + t.ID,
-			"Payment #" + strconv.FormatInt(t.Number, 10) + " via " + t.Gateway + " (" + formatMoney(rem, sale.Currency) + " remains)"})
+		label := "Payment #" + strconv.FormatInt(t.Number, 10) + " via " + t.Gateway + " (" + formatMoney(rem, sale.Currency) + " remains)"
+		if disputed {
+			label += ", disputed: refunds refused"
+		}
+		data.Targets = append(data.Targets, targetOption{"txn:" + t.ID, label})
 	}
 	refunds, more, err := d.eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{SaleID: sale.ID, Page: refundry.Page{Limit: saleRefundLimit}})
 	if err != nil {

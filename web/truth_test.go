@@ -186,7 +186,8 @@ func TestGatewayTruthPages(t *testing.T) {
 	t.Run("OpenDispute", func(t *testing.T) {
 		_, body := b.get("/dashboard/sales/" + s.disputed.ID)
 		mustContain(t, body, `id="disputed"`, `id="dispute-`+s.open.ID+`"`, "50.00 USD", "needs response", "Reason: fraudulent",
-			`href="#dispute-`+s.open.ID+`" class="status status-needs_response"`, "refunds of this payment are refused")
+			`href="#dispute-`+s.open.ID+`" class="status status-needs_response"`, "refunds of this payment are refused",
+			"(50.00 USD remains), disputed: refunds refused</option>")
 	})
 	t.Run("OpenDisputeRefusesRefund", func(t *testing.T) {
 		_, body := b.get("/dashboard/sales/" + s.disputed.ID)
