@@ -420,8 +420,18 @@ func testDisputes(t *testing.T, open Opener) {
 		if upd.Dispute.ID != res.Dispute.ID || upd.Dispute.Amount != 1500 || upd.Dispute.Status != refundry.DisputeLost {
 			t.Fatalf("updated %+v", upd.Dispute)
 		}
-		if got := MustFindSale(t, s, m.ID, sale.ID); got.Transactions[0].DisputedAmount != 1500 {
-			t.Fatalf("disputed %d, want 1500", got.Transactions[0].DisputedAmount)
+		// The second dispute is still open: the payment stays disputed.
+		got := MustFindSale(t, s, m.ID, sale.ID)
+		if got.Transactions[0].DisputedAmount != 1500 || got.Transactions[0].DisputeStatus != refundry.DisputeNeedsResponse {
+			t.Fatalf("payment after one of two disputes lost: %+v", got.Transactions[0])
+		}
+		if _, err := s.CreateRefunds(ctx, TransactionRefund(m.ID, txn.ID, Amount(1))); refundry.ErrorCode(err) != refundry.ECHARGEDISPUTED {
+			t.Fatalf("refund beside an open dispute: %v", err)
+		}
+		mustApplyDispute(t, s, refundry.DisputeReport{MerchantID: m.ID, DisputeID: other.Dispute.ID, Status: refundry.DisputeWon},
+			refundry.OutcomeDispute)
+		if got := MustFindSale(t, s, m.ID, sale.ID); got.Transactions[0].DisputeStatus != refundry.DisputeWon || got.Refundable() != 2000 {
+			t.Fatalf("payment after both closed: %+v, refundable %d", got.Transactions[0], got.Refundable())
 		}
 		for _, tt := range []struct {
 			name string
