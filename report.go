@@ -80,7 +80,8 @@ type ReportDecision struct {
 	// show it even above what was paid.
 	Adopt *RefundDecision
 	// Settle moves a refund the ledger has (OutcomeSettled,
-	// OutcomeCorrected).
+	// OutcomeCorrected), or only records the gateway's id of it
+	// (OutcomeMatched, no moves, no events).
 	Settle *SettleDecision
 	// Refund is the refund as it is once the decision is written; nil
 	// when there is none (ignored, unknown, refused before adoption).
@@ -97,7 +98,8 @@ type ReportDecision struct {
 //     refund of source gateway, reserving its amount without the cap.
 //   - No refund and the gateway's failed or was canceled: ignored, no
 //     money moved.
-//   - The same status: matched, nothing written.
+//   - The same status: matched, nothing written but the gateway's id if
+//     the ledger lacked it.
 //   - A pending refund: settled through the table, ByReport.
 //   - A succeeded refund the gateway reports failed or canceled: failed
 //     late (corrected), its amount released and refundable again.
@@ -125,6 +127,14 @@ func DecideRefundReport(sale *Sale, existing *Refund, rep RefundReport, now time
 	}
 	if rep.Status == existing.Status {
 		d.Outcome = OutcomeMatched
+		if existing.GatewayRefundID == "" && rep.GatewayRefundID != "" {
+			// The ledger learns the gateway's id (a refund still pending,
+			// whose gateway answered without one): nothing else changes,
+			// no event, no money.
+			after := *existing
+			after.GatewayRefundID, after.Updated = rep.GatewayRefundID, now
+			d.Settle, d.Refund = &SettleDecision{Refund: &after, From: existing.Status}, &after
+		}
 		return d, nil
 	}
 	to, reason := rep.Status, rep.FailureReason

@@ -71,6 +71,8 @@ func TestDecideRefundReport(t *testing.T) {
 		{name: "NoSuchCharge", rep: rep(succeeded, 200, "ch_other"), outcome: refundry.OutcomeUnknownCharge},
 		{name: "Matched", refunded: 200, existing: ledger(succeeded, 200), rep: rep(succeeded, 200, "ch_2"),
 			outcome: refundry.OutcomeMatched, status: succeeded},
+		{name: "MatchedKnowsID", refunded: 200, existing: func() *refundry.Refund { r := ledger(pending, 200); r.GatewayRefundID = "re_1"; return r }(),
+			rep: rep(pending, 200, "ch_2"), outcome: refundry.OutcomeMatched, status: pending},
 		{name: "SettlePending", refunded: 200, existing: ledger(pending, 200), rep: rep(succeeded, 200, "ch_2"),
 			outcome: refundry.OutcomeSettled, status: succeeded, events: []string{"refund.succeeded"}},
 		{name: "FailPending", refunded: 200, existing: ledger(pending, 200), rep: rep(failed, 200, "ch_2"),
@@ -128,8 +130,9 @@ func TestDecideRefundReport(t *testing.T) {
 			if got := eventTypes(evs); !slices.Equal(got, tt.events) {
 				t.Fatalf("events %v, want %v", got, tt.events)
 			}
+			learns := d.Outcome == refundry.OutcomeMatched && tt.existing.GatewayRefundID == ""
 			if (d.Adopt != nil) != (d.Outcome == refundry.OutcomeAdopted) ||
-				(d.Settle != nil) != (d.Outcome == refundry.OutcomeSettled || d.Outcome == refundry.OutcomeCorrected) {
+				(d.Settle != nil) != (d.Outcome == refundry.OutcomeSettled || d.Outcome == refundry.OutcomeCorrected || learns) {
 				t.Fatalf("outcome %s with adopt %v settle %v", d.Outcome, d.Adopt != nil, d.Settle != nil)
 			}
 			if d.Adopt != nil {
@@ -146,6 +149,9 @@ func TestDecideRefundReport(t *testing.T) {
 				if d.Sale.OverRefunded() != (d.Sale.RefundedAmount > d.Sale.Amount) {
 					t.Fatal("OverRefunded disagrees with the amounts")
 				}
+			}
+			if learns && (d.Refund.GatewayRefundID != "re_1" || len(d.Settle.Moves)+len(d.Settle.Events)+len(d.Settle.Audit) != 0) {
+				t.Fatalf("a match that learns the gateway's id: %+v", d.Settle)
 			}
 			if d.Outcome == refundry.OutcomeCorrected {
 				if d.Refund.FailureReason != "card closed" || d.Settle.From != refundry.RefundSucceeded {
