@@ -419,17 +419,6 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 	return d, nil
 }
 
-// Normalize applies the page's defaults and checks the status filter.
-func (f *DisputeFilter) Normalize() error {
-	if err := f.Page.Normalize(); err != nil {
-		return err
-	}
-	if f.Status != "" && !slices.Contains(DisputeStatuses, f.Status) {
-		return ParamErrorf(EINVALID, "status", "Status %q is not a dispute status.", truncate(f.Status, 64))
-	}
-	return nil
-}
-
 // openBeside is the status of the newest other open dispute of txn, or
 // status when none is open. Without others, a payment whose open status
 // was not set by existing was set open by another dispute.
@@ -453,4 +442,15 @@ func openBeside(txn *Transaction, existing *Dispute, id string, others []*Disput
 		return status
 	}
 	return newest.Status
+}
+
+// Normalize applies the page's defaults and checks the status filter.
+func (f *DisputeFilter) Normalize() error {
+	if err := f.Page.Normalize(); err != nil {
+		return err
+	}
+	if f.Status != "" && !slices.Contains(DisputeStatuses, f.Status) {
+		return ParamErrorf(EINVALID, "status", "Status %q is not a dispute status.", truncate(f.Status, 64))
+	}
+	return nil
 }
