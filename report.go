@@ -80,7 +80,8 @@ type ReportDecision struct {
 	// show it even above what was paid.
 	Adopt *RefundDecision
 	// Settle moves a refund the ledger has (OutcomeSettled,
-	// OutcomeCorrected).
+	// OutcomeCorrected), or only records the gateway's id of it
+	// (OutcomeMatched, no moves, no events).
 	Settle *SettleDecision
 	// Refund is the refund as it is once the decision is written; nil
 	// when there is none (ignored, unknown, refused before adoption).
@@ -97,7 +98,8 @@ type ReportDecision struct {
 //     refund of source gateway, reserving its amount without the cap.
 //   - No refund and the gateway's failed or was canceled: ignored, no
 //     money moved.
-//   - The same status: matched, nothing written.
+//   - The same status: matched, nothing written but the gateway's id if
+//     the ledger lacked it.
 //   - A pending refund: settled through the table, ByReport.
 //   - A succeeded refund the gateway reports failed or canceled: failed
 //     late (corrected), its amount released and refundable again.
@@ -125,6 +127,14 @@ func DecideRefundReport(sale *Sale, existing *Refund, rep RefundReport, now time
 	}
 	if rep.Status == existing.Status {
 		d.Outcome = OutcomeMatched
+		if existing.GatewayRefundID == "" && rep.GatewayRefundID != "" {
+			// The ledger learns the gateway's id (a refund still pending,
+			// whose gateway answered without one): nothing else changes,
+			// no event, no money.
+			after := *existing
+			after.GatewayRefundID, after.Updated = rep.GatewayRefundID, now
+			d.Settle, d.Refund = &SettleDecision{Refund: &after, From: existing.Status}, &after
+		}
 		return d, nil
 	}
 	to, reason := rep.Status, rep.FailureReason
@@ -268,15 +278,21 @@ type DisputeDecision struct {
 // A new dispute is created with its amount between 1 and the
 // transaction's; a known one takes the report's status, amount and funds
 // state. A closed dispute (won, lost, warning_closed, prevented) cannot
-// reopen: refused. The transaction's DisputeStatus follows the reported
-// dispute (the one most recently heard of is its latest), and a dispute
-// that becomes lost takes its amount off what is refundable; one that
-// stops being lost gives it back.
+// reopen: refused. A dispute that becomes lost takes its amount off what
+// is refundable; one that stops being lost gives it back.
+//
+// The transaction's DisputeStatus follows the reported dispute (the one
+// most recently heard of is its latest), except that a payment stays
+// disputed while another of its disputes is open: others are the
+// transaction's other disputes as the store read them (Stripe has one
+// per charge; by hand there may be several). A store that read none
+// passes none, and then a payment whose status another dispute set open
+// stays open.
 //
 // Returns EINVALID for an unknown status, an amount out of range, a
 // currency other than the sale's, or a dispute recorded by hand on a
 // Stripe payment (Stripe reports its own).
-func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now time.Time) (*DisputeDecision, error) {
+func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now time.Time, others ...*Dispute) (*DisputeDecision, error) {
 	d := &DisputeDecision{Sale: sale}
 	if !slices.Contains(DisputeStatuses, rep.Status) {
 		return nil, ParamErrorf(EINVALID, "status", "Status %q is not a dispute status.", truncate(rep.Status, 64))
@@ -349,7 +365,11 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 	if rep.FundsWithdrawn != nil {
 		after.FundsWithdrawn = *rep.FundsWithdrawn
 	}
-	if existing != nil && after == *existing && txn.DisputeStatus == after.Status {
+	txnStatus := after.Status
+	if !DisputeOpen(after.Status) {
+		txnStatus = openBeside(txn, existing, after.ID, others, txnStatus)
+	}
+	if existing != nil && after == *existing && txn.DisputeStatus == txnStatus {
 		d.Outcome, d.Dispute = OutcomeMatched, existing
 		d.TransactionID, d.DisputeStatus = txn.ID, txn.DisputeStatus
 		return d, nil
@@ -363,11 +383,11 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 		lostAfter = after.Amount
 	}
 	d.Outcome, d.Dispute = OutcomeDispute, &after
-	d.TransactionID, d.DisputeStatus, d.DisputedDelta = txn.ID, after.Status, lostAfter-lostBefore
+	d.TransactionID, d.DisputeStatus, d.DisputedDelta = txn.ID, txnStatus, lostAfter-lostBefore
 	s := cloneSale(sale)
 	for _, t := range s.Transactions {
 		if t.ID == txn.ID {
-			t.DisputeStatus = after.Status
+			t.DisputeStatus = d.DisputeStatus
 			t.DisputedAmount += d.DisputedDelta
 		}
 	}
@@ -397,6 +417,31 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 	}
 	d.Audit = []AuditRow{{Action: action, ObjectID: after.ID}}
 	return d, nil
+}
+
+// openBeside is the status of the newest other open dispute of txn, or
+// status when none is open. Without others, a payment whose open status
+// was not set by existing was set open by another dispute.
+func openBeside(txn *Transaction, existing *Dispute, id string, others []*Dispute, status string) string {
+	if others == nil {
+		if DisputeOpen(txn.DisputeStatus) && (existing == nil || existing.Status != txn.DisputeStatus) {
+			return txn.DisputeStatus
+		}
+		return status
+	}
+	var newest *Dispute
+	for _, o := range others {
+		if o.ID == id || o.TransactionID != txn.ID || !DisputeOpen(o.Status) {
+			continue
+		}
+		if newest == nil || o.Created.After(newest.Created) || o.Created.Equal(newest.Created) && o.ID > newest.ID {
+			newest = o
+		}
+	}
+	if newest == nil {
+		return status
+	}
+	return newest.Status
 }
 
 // Normalize applies the page's defaults and checks the status filter.

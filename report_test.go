@@ -71,6 +71,8 @@ func TestDecideRefundReport(t *testing.T) {
 		{name: "NoSuchCharge", rep: rep(succeeded, 200, "ch_other"), outcome: refundry.OutcomeUnknownCharge},
 		{name: "Matched", refunded: 200, existing: ledger(succeeded, 200), rep: rep(succeeded, 200, "ch_2"),
 			outcome: refundry.OutcomeMatched, status: succeeded},
+		{name: "MatchedKnowsID", refunded: 200, existing: func() *refundry.Refund { r := ledger(pending, 200); r.GatewayRefundID = "re_1"; return r }(),
+			rep: rep(pending, 200, "ch_2"), outcome: refundry.OutcomeMatched, status: pending},
 		{name: "SettlePending", refunded: 200, existing: ledger(pending, 200), rep: rep(succeeded, 200, "ch_2"),
 			outcome: refundry.OutcomeSettled, status: succeeded, events: []string{"refund.succeeded"}},
 		{name: "FailPending", refunded: 200, existing: ledger(pending, 200), rep: rep(failed, 200, "ch_2"),
@@ -128,8 +130,9 @@ func TestDecideRefundReport(t *testing.T) {
 			if got := eventTypes(evs); !slices.Equal(got, tt.events) {
 				t.Fatalf("events %v, want %v", got, tt.events)
 			}
+			learns := d.Outcome == refundry.OutcomeMatched && tt.existing.GatewayRefundID == ""
 			if (d.Adopt != nil) != (d.Outcome == refundry.OutcomeAdopted) ||
-				(d.Settle != nil) != (d.Outcome == refundry.OutcomeSettled || d.Outcome == refundry.OutcomeCorrected) {
+				(d.Settle != nil) != (d.Outcome == refundry.OutcomeSettled || d.Outcome == refundry.OutcomeCorrected || learns) {
 				t.Fatalf("outcome %s with adopt %v settle %v", d.Outcome, d.Adopt != nil, d.Settle != nil)
 			}
 			if d.Adopt != nil {
@@ -146,6 +149,9 @@ func TestDecideRefundReport(t *testing.T) {
 				if d.Sale.OverRefunded() != (d.Sale.RefundedAmount > d.Sale.Amount) {
 					t.Fatal("OverRefunded disagrees with the amounts")
 				}
+			}
+			if learns && (d.Refund.GatewayRefundID != "re_1" || len(d.Settle.Moves)+len(d.Settle.Events)+len(d.Settle.Audit) != 0) {
+				t.Fatalf("a match that learns the gateway's id: %+v", d.Settle)
 			}
 			if d.Outcome == refundry.OutcomeCorrected {
 				if d.Refund.FailureReason != "card closed" || d.Settle.From != refundry.RefundSucceeded {
@@ -288,6 +294,8 @@ func TestDecideDisputeReport(t *testing.T) {
 		code     string
 		delta    int64
 		events   []string
+		txAfter  string // t2's dispute status after, when not the report's
+		others   []*refundry.Dispute
 	}{
 		{name: "Created", rep: rep("needs_response", 300), outcome: refundry.OutcomeDispute, events: []string{"dispute.created"}},
 		{name: "CreatedLost", rep: rep("lost", 300), outcome: refundry.OutcomeDispute, delta: 300,
@@ -320,6 +328,20 @@ func TestDecideDisputeReport(t *testing.T) {
 			code: refundry.EINVALID},
 		{name: "ErrByHandOnStripe", rep: refundry.DisputeReport{MerchantID: "m1", TransactionID: "t2", Amount: 100, Status: "needs_response"},
 			code: refundry.EINVALID},
+		// t2 is open under another dispute: closing this one leaves it so.
+		{name: "OtherStillOpen", existing: known("under_review"), txStatus: "needs_response", rep: rep("won", 300),
+			outcome: refundry.OutcomeDispute, txAfter: "needs_response", events: []string{"dispute.closed"}},
+		{name: "SameBesideOpen", existing: known("won"), txStatus: "needs_response", rep: rep("won", 300),
+			outcome: refundry.OutcomeMatched},
+		// Told of the others: the payment follows the open one among them.
+		{name: "OthersOpen", existing: known("under_review"), txStatus: "under_review", rep: rep("won", 300),
+			others:  []*refundry.Dispute{{ID: "d0", TransactionID: "t2", Status: "needs_response"}, {ID: "d9", TransactionID: "t2", Status: "lost"}},
+			outcome: refundry.OutcomeDispute, txAfter: "needs_response", events: []string{"dispute.closed"}},
+		{name: "OthersClosed", existing: known("under_review"), txStatus: "under_review", rep: rep("won", 300),
+			others:  []*refundry.Dispute{{ID: "d9", TransactionID: "t2", Status: "lost"}, {ID: "d1", TransactionID: "t2", Status: "under_review"}},
+			outcome: refundry.OutcomeDispute, events: []string{"dispute.closed"}},
+		{name: "NewClosedBesideOpen", txStatus: "needs_response", rep: rep("warning_closed", 300),
+			outcome: refundry.OutcomeDispute, txAfter: "needs_response", events: []string{"dispute.created", "dispute.closed"}},
 		{name: "ByHandOnSimulator", rep: refundry.DisputeReport{MerchantID: "m1", TransactionID: "t1", Amount: 300, Status: "needs_response"},
 			outcome: refundry.OutcomeDispute, events: []string{"dispute.created"}},
 	} {
@@ -330,7 +352,7 @@ func TestDecideDisputeReport(t *testing.T) {
 				sale.Transactions[1].DisputedAmount = 300
 			}
 			before := snapshot(sale)
-			d, err := refundry.DecideDisputeReport(sale, tt.existing, tt.rep, now)
+			d, err := refundry.DecideDisputeReport(sale, tt.existing, tt.rep, now, tt.others...)
 			if code := refundry.ErrorCode(err); code != tt.code {
 				t.Fatalf("err %v, want code %q", err, tt.code)
 			}
@@ -352,8 +374,12 @@ func TestDecideDisputeReport(t *testing.T) {
 				}
 				return
 			}
-			if d.DisputedDelta != tt.delta || d.Dispute.Status != tt.rep.Status || d.DisputeStatus != tt.rep.Status {
-				t.Fatalf("decision %+v, want delta %d status %s", d, tt.delta, tt.rep.Status)
+			txAfter := tt.rep.Status
+			if tt.txAfter != "" {
+				txAfter = tt.txAfter
+			}
+			if d.DisputedDelta != tt.delta || d.Dispute.Status != tt.rep.Status || d.DisputeStatus != txAfter {
+				t.Fatalf("decision %+v, want delta %d status %s, payment %s", d, tt.delta, tt.rep.Status, txAfter)
 			}
 			if d.Insert != (tt.existing == nil) || d.Insert && (d.Dispute.ID == "" || d.Dispute.SaleID != "sale1") {
 				t.Fatalf("insert %v dispute %+v", d.Insert, d.Dispute)
@@ -367,7 +393,7 @@ func TestDecideDisputeReport(t *testing.T) {
 					txn = x
 				}
 			}
-			if txn == nil || txn.DisputeStatus != tt.rep.Status {
+			if txn == nil || txn.DisputeStatus != txAfter {
 				t.Fatalf("the sale after does not carry the dispute: %+v", txn)
 			}
 		})

@@ -131,26 +131,26 @@ func findReportedTransaction(ctx context.Context, tx pgx.Tx, gateway string, cha
 func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeReport) (*refundry.ReportResult, error) {
 	// The dispute, or else its payment, names the sale; neither moves to
 	// another sale, so it is found before the transaction.
-	var merchantID, saleID string
+	var merchantID, saleID, txnID string
 	var existing *refundry.Dispute
 	err := s.read(ctx, func(tx pgx.Tx) (err error) {
-		merchantID, saleID = "", ""
+		merchantID, saleID, txnID = "", "", ""
 		if existing, err = findReportedDispute(ctx, tx, rep); err != nil {
 			return err
 		}
 		switch {
 		case existing != nil:
-			merchantID, saleID = existing.MerchantID, existing.SaleID
+			merchantID, saleID, txnID = existing.MerchantID, existing.SaleID, existing.TransactionID
 		case rep.DisputeID != "":
 			return refundry.Errorf(refundry.ENOTFOUND, "No such dispute: %s", rep.DisputeID)
 		case rep.TransactionID != "":
-			merchantID = rep.MerchantID
+			merchantID, txnID = rep.MerchantID, rep.TransactionID
 			err := tx.QueryRow(ctx, `SELECT sale_id FROM transactions WHERE id = $1 AND merchant_id = $2`, rep.TransactionID, merchantID).Scan(&saleID)
 			if err != nil {
 				return notFound(err, "No such transaction: %s", rep.TransactionID)
 			}
 		default:
-			merchantID, _, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs)
+			merchantID, txnID, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs)
 		}
 		return err
 	})
@@ -181,6 +181,13 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 				return err
 			})
 		}
+		// The payment's other disputes, which may keep it disputed.
+		others := []*refundry.Dispute{}
+		b.Queue(`SELECT `+disputeColumns+` FROM disputes WHERE transaction_id = $1`, txnID).Query(func(rows pgx.Rows) error {
+			ds, err := collectDisputes(rows)
+			others = append(others, ds...)
+			return err
+		})
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -191,7 +198,7 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 		if err := claimSale(tx, sale.ID); err != nil {
 			return err
 		}
-		d, err := refundry.DecideDisputeReport(sale, firstOf(current), rep, now)
+		d, err := refundry.DecideDisputeReport(sale, firstOf(current), rep, now, others...)
 		if err != nil {
 			return err
 		}

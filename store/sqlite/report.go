@@ -126,14 +126,14 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 		if err != nil {
 			return err
 		}
-		var merchantID, saleID string
+		var merchantID, saleID, txnID string
 		switch {
 		case existing != nil:
-			merchantID, saleID = existing.MerchantID, existing.SaleID
+			merchantID, saleID, txnID = existing.MerchantID, existing.SaleID, existing.TransactionID
 		case rep.DisputeID != "":
 			return notFound("dispute", rep.DisputeID)
 		case rep.TransactionID != "":
-			merchantID = rep.MerchantID
+			merchantID, txnID = rep.MerchantID, rep.TransactionID
 			err := tx.QueryRowContext(ctx, `SELECT sale_id FROM transactions WHERE merchant_id = ? AND id = ?`, merchantID, rep.TransactionID).Scan(&saleID)
 			if errors.Is(err, sql.ErrNoRows) {
 				return refundry.ParamErrorf(refundry.ENOTFOUND, "transaction", "No such transaction: %s", rep.TransactionID)
@@ -142,7 +142,7 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 				return err
 			}
 		default:
-			if merchantID, _, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs); err != nil {
+			if merchantID, txnID, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs); err != nil {
 				return err
 			}
 		}
@@ -154,7 +154,11 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 		if err != nil {
 			return err
 		}
-		d, err := refundry.DecideDisputeReport(sale, existing, rep, tx.now)
+		others, err := queryDisputes(ctx, tx, disputeColumns+` WHERE transaction_id = ?`, txnID)
+		if err != nil {
+			return err
+		}
+		d, err := refundry.DecideDisputeReport(sale, existing, rep, tx.now, append([]*refundry.Dispute{}, others...)...)
 		if err != nil {
 			return err
 		}

@@ -173,6 +173,30 @@ func testReports(t *testing.T, open Opener) {
 		}
 	})
 
+	// A pending refund whose gateway answered without its id learns it
+	// from a report that agrees with the ledger: nothing else changes.
+	t.Run("MatchLearnsGatewayID", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale, charge := stripeSale(t, s, m.ID)
+		r := MustRefund(t, s, TransactionRefund(m.ID, sale.Transactions[0].ID, Amount(300))).Refunds[0]
+		before := eventCount(t, s, m.ID, r.ID)
+		rep := refundReport(charge, "re_"+refundry.NewID(), refundry.RefundPending, 300)
+		rep.RefundID = r.ID
+		mustApplyRefund(t, s, rep, refundry.OutcomeMatched)
+		got := mustFindRefund(t, s, m.ID, r.ID)
+		if got.GatewayRefundID != rep.GatewayRefundID || got.Status != refundry.RefundPending || got.Amount != 300 {
+			t.Fatalf("refund %+v", got)
+		}
+		if after := eventCount(t, s, m.ID, r.ID); len(after) != len(before) || after[refundry.EventRefundCreated] != before[refundry.EventRefundCreated] {
+			t.Fatalf("events %v, were %v", after, before)
+		}
+		if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 300 {
+			t.Fatalf("sale refunded %d, want 300", got.RefundedAmount)
+		}
+	})
+
 	// A refund the gateway reported succeeded fails late: the amount is
 	// refundable again, and a new refund of it succeeds.
 	t.Run("LateFailure", func(t *testing.T) {
@@ -420,8 +444,18 @@ func testDisputes(t *testing.T, open Opener) {
 		if upd.Dispute.ID != res.Dispute.ID || upd.Dispute.Amount != 1500 || upd.Dispute.Status != refundry.DisputeLost {
 			t.Fatalf("updated %+v", upd.Dispute)
 		}
-		if got := MustFindSale(t, s, m.ID, sale.ID); got.Transactions[0].DisputedAmount != 1500 {
-			t.Fatalf("disputed %d, want 1500", got.Transactions[0].DisputedAmount)
+		// The second dispute is still open: the payment stays disputed.
+		got := MustFindSale(t, s, m.ID, sale.ID)
+		if got.Transactions[0].DisputedAmount != 1500 || got.Transactions[0].DisputeStatus != refundry.DisputeNeedsResponse {
+			t.Fatalf("payment after one of two disputes lost: %+v", got.Transactions[0])
+		}
+		if _, err := s.CreateRefunds(ctx, TransactionRefund(m.ID, txn.ID, Amount(1))); refundry.ErrorCode(err) != refundry.ECHARGEDISPUTED {
+			t.Fatalf("refund beside an open dispute: %v", err)
+		}
+		mustApplyDispute(t, s, refundry.DisputeReport{MerchantID: m.ID, DisputeID: other.Dispute.ID, Status: refundry.DisputeWon},
+			refundry.OutcomeDispute)
+		if got := MustFindSale(t, s, m.ID, sale.ID); got.Transactions[0].DisputeStatus != refundry.DisputeWon || got.Refundable() != 2000 {
+			t.Fatalf("payment after both closed: %+v, refundable %d", got.Transactions[0], got.Refundable())
 		}
 		for _, tt := range []struct {
 			name string
