@@ -239,7 +239,7 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		if err := refuseDisputed(txns[0], "transaction"); err != nil {
 			return nil, err
 		}
-		remaining = txns[0].Refundable()
+		remaining = sale.TransactionRefundable(txns[0])
 	case target.LineItemID != "":
 		for _, l := range sale.LineItems {
 			if l.ID == target.LineItemID {

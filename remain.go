@@ -33,6 +33,14 @@ func (s *Sale) LineRefundable(li *LineItem) int64 {
 	return max(min(li.Amount-li.RefundedAmount, s.Refundable()), 0)
 }
 
+// TransactionRefundable is what remains refundable on one of the sale's
+// transactions: what remains of the transaction, and never more than the
+// sale itself can still give back (a refund adopted above another
+// payment's amount leaves the sale less than its payments add up to).
+func (s *Sale) TransactionRefundable(t *Transaction) int64 {
+	return max(min(t.Refundable(), s.Refundable()), 0)
+}
+
 // Refundable is what remains refundable on the transaction: what it paid
 // less what its reserving refunds hold and what lost disputes returned
 // through the card network. Never below zero.

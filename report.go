@@ -336,7 +336,7 @@ func DecideDisputeReport(sale *Sale, existing *Dispute, rep DisputeReport, now t
 	} else {
 		if DisputeClosed(existing.Status) && !DisputeClosed(rep.Status) {
 			d.Outcome = OutcomeRefused
-			d.Detail = "dispute " + existing.ID + " is closed (" + existing.Status + "); it cannot become " + rep.Status
+			d.Detail = "the dispute is closed (" + existing.Status + "); it cannot become " + rep.Status
 			d.Dispute = existing
 			return d, nil
 		}

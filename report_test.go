@@ -2,6 +2,7 @@ package refundry_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,32 @@ func TestSaleOverRefunded(t *testing.T) {
 	}
 }
 
+// A refund adopted above one payment's amount leaves the sale less than
+// its other payments hold: a refund of another payment stops at what the
+// sale can still give back.
+func TestTransactionRefundableAfterOverRefund(t *testing.T) {
+	s := reportSale(0)
+	d, err := refundry.DecideRefundReport(s, nil, refundry.RefundReport{Gateway: "stripe", ChargeIDs: []string{"ch_2"},
+		GatewayRefundID: "re_9", Amount: 900, Currency: "USD", Status: refundry.RefundSucceeded}, time.Now())
+	if err != nil || d.Outcome != refundry.OutcomeAdopted {
+		t.Fatalf("adoption: %+v, %v", d, err)
+	}
+	after := d.Sale
+	if got := after.TransactionRefundable(after.Transactions[0]); got != 100 {
+		t.Fatalf("t1 refundable %d, want the sale's 100", got)
+	}
+	allocs, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t1"}, nil, false)
+	if err != nil || len(allocs) != 1 || allocs[0].Amount != 100 {
+		t.Fatalf("PlanRefund(t1) = %+v, %v; want 100", allocs, err)
+	}
+	if _, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t1"}, amt(101), false); refundry.ErrorCode(err) != refundry.ETOOLARGE {
+		t.Fatalf("PlanRefund(t1, 101) = %v, want %s", err, refundry.ETOOLARGE)
+	}
+	if _, err := refundry.PlanRefund(after, refundry.RefundTarget{TransactionID: "t2"}, nil, false); refundry.ErrorCode(err) != refundry.EREFUNDED {
+		t.Fatalf("PlanRefund(t2) = %v, want %s", err, refundry.EREFUNDED)
+	}
+}
+
 func TestDisputeOpen(t *testing.T) {
 	open := []string{"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
 	for _, st := range refundry.DisputeStatuses {
@@ -225,7 +252,7 @@ func TestPlanRefundDisputes(t *testing.T) {
 				t.Fatalf("PlanRefund = %v, want code %q", err, tt.code)
 			}
 			if tt.code == refundry.ECHARGEDISPUTED {
-				if msg := refundry.ErrorMessage(err); !contains(msg, "Transaction t2 is disputed ("+tt.status+")") {
+				if msg := refundry.ErrorMessage(err); !strings.Contains(msg, "Transaction t2 is disputed ("+tt.status+")") {
 					t.Fatalf("message %q does not name the dispute", msg)
 				}
 				return
@@ -239,15 +266,6 @@ func TestPlanRefundDisputes(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func TestDecideDisputeReport(t *testing.T) {

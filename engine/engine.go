@@ -376,6 +376,12 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		if ctx.Err() != nil {
 			return settled, claimed, ctx.Err()
 		}
+		if r.Source == refundry.SourceGateway {
+			// Made at the gateway and adopted pending: Refundry never
+			// asked for it, so asking now would refund a second time. The
+			// gateway's own later report settles it.
+			continue
+		}
 		sale, err := e.Stores.Sales.FindSale(ctx, r.MerchantID, refundry.SaleLookup{ID: r.SaleID})
 		if err != nil {
 			return settled, claimed, err

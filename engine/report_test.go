@@ -240,3 +240,28 @@ func TestRecordDispute(t *testing.T) {
 		t.Fatalf("refund after a won dispute: %+v, %v", res, err)
 	}
 }
+
+// A refund made at the gateway and adopted pending is the gateway's to
+// settle: recovery never asks the gateway to make it again.
+func TestRecoverySkipsAdoptedRefunds(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	sale := env.Sale(testenv.SaleSpec{PayRefs: []string{"pay-adopt"}})
+	res, err := env.Engine.ApplyReport(ctx, refundRep(refundry.GatewaySimulator, "pay-adopt", "sim_re_1", refundry.RefundPending, 300))
+	if err != nil || res.Outcome != refundry.OutcomeAdopted {
+		t.Fatalf("ApplyReport = %+v, %v", res, err)
+	}
+	if n, err := env.Engine.Recover(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 0 {
+		t.Fatalf("Recover = %d, %v; want nothing settled", n, err)
+	}
+	if moved := env.Sim.Moved(res.Refund.ID); moved != 0 {
+		t.Fatalf("recovery refunded an adopted refund again: moved %d", moved)
+	}
+	got, err := env.Engine.ApplyReport(ctx, refundRep(refundry.GatewaySimulator, "pay-adopt", "sim_re_1", refundry.RefundSucceeded, 300))
+	if err != nil || got.Outcome != refundry.OutcomeSettled {
+		t.Fatalf("the gateway's settlement: %+v, %v", got, err)
+	}
+	if after := env.Reload(sale); after.RefundedAmount != 300 {
+		t.Fatalf("sale refunded %d, want 300", after.RefundedAmount)
+	}
+}

@@ -60,6 +60,11 @@ type store interface {
 	ListEvents(ctx context.Context, merchantID string, f refundry.EventFilter) ([]*refundry.Event, bool, error)
 	ListAuditLog(ctx context.Context, merchantID string, f refundry.AuditFilter) ([]*refundry.AuditEntry, bool, error)
 	ListNotifications(ctx context.Context, merchantID string, f refundry.NotificationFilter) ([]*refundry.Notification, bool, error)
+	FindRefund(ctx context.Context, merchantID, id string) (*refundry.Refund, error)
+	ApplyRefundReport(ctx context.Context, rep refundry.RefundReport) (*refundry.ReportResult, error)
+	ApplyDisputeReport(ctx context.Context, rep refundry.DisputeReport) (*refundry.ReportResult, error)
+	ListDisputes(ctx context.Context, merchantID string, f refundry.DisputeFilter) ([]*refundry.Dispute, bool, error)
+	CountOverRefundedSales(ctx context.Context) (int64, error)
 }
 
 // clock is the time both stores read: the test moves it before each step,
@@ -246,6 +251,8 @@ func (d *driver) randomStep() {
 		d.settle()
 	case n < 94:
 		d.replay()
+	case n < 97 && d.rng.IntN(3) > 0:
+		d.gatewayReport()
 	case n < 97:
 		d.referral()
 	case n < 98:
@@ -637,6 +644,151 @@ func (d *driver) settle() {
 	d.count(fmt.Sprintf("settle as %q from %s", st.Status, was), answers[0])
 }
 
+// ---- gateway reports ----
+
+// gatewayReport sends a gateway's word about one payment of a sale: a
+// refund (a few gateway ids, so that a refund is adopted and then settled
+// or failed late; or Refundry's own id of a refund) or a dispute (a few
+// gateway ids, so that one moves through its statuses).
+func (d *driver) gatewayReport() {
+	r := d.rng
+	i := d.pickSale()
+	info := d.sales[i]
+	if !info.ok {
+		d.createSale(d.newSaleSpec(), nil)
+		return
+	}
+	part := r.IntN(info.txns)
+	own, ownAmount := -1, false
+	if len(d.refunds) > 0 && r.IntN(3) == 0 {
+		// A refund the ledger has: the report names its payment.
+		own, ownAmount = r.IntN(len(d.refunds)), r.IntN(5) != 0
+		i, part = d.refundPayment(own)
+		info = d.sales[i]
+	}
+	first := d.sides[0].sales[i].Transactions[part]
+	gateway, charge := first.Gateway, first.Reference
+	if r.IntN(20) == 0 {
+		charge = "nobody's" // unknown_charge
+	}
+	statuses := []string{refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled}
+	// A gateway id keeps its amount, so that a refund adopted is heard
+	// of again, settled or failed late; now and then another (refused).
+	k := r.IntN(3)
+	amount := 1 + int64(k*7919+i*104729)%first.Amount
+	switch r.IntN(10) {
+	case 0:
+		amount += first.Amount // above what was paid: an over-refund adopted
+	case 1:
+		amount = 1 + r.Int64N(first.Amount)
+	}
+	if own >= 0 || r.IntN(2) == 0 {
+		rep := refundry.RefundReport{Gateway: gateway, ChargeIDs: []string{"ch_none", charge},
+			GatewayRefundID: fmt.Sprintf("gre-%d-%d", i, k), Amount: amount, Currency: d.sides[0].sales[i].Currency,
+			Status: statuses[r.IntN(len(statuses))], FailureReason: "The bank returned it."}
+		if own >= 0 && r.IntN(2) == 0 {
+			rep.GatewayRefundID = "" // found by Refundry's id alone
+		}
+		d.op = fmt.Sprintf("ApplyRefundReport(sale %d payment %d, own refund %d, %+v)", i, part, own, rep)
+		answers := make([]any, len(d.sides))
+		var adopted *refundry.ReportResult
+		for j, s := range d.sides {
+			rep := rep
+			if own >= 0 {
+				rep.RefundID = s.refunds[own]
+				if ownAmount {
+					rep.Amount = d.refundAmount(s, own)
+				}
+			}
+			res, err := s.st.ApplyRefundReport(d.ctx(), rep)
+			if err != nil {
+				answers[j] = errAnswer(err)
+				continue
+			}
+			answers[j] = res
+			if res.Outcome == refundry.OutcomeAdopted {
+				s.refunds = append(s.refunds, res.Refund.ID)
+				if j == 0 {
+					adopted = res
+				}
+			}
+			if own >= 0 && j == 0 && res.Refund != nil && res.Refund.ID == rep.RefundID {
+				d.refunds[own].status = res.Refund.Status
+			}
+		}
+		d.same("answer", answers...)
+		d.count("refund report", outcome(answers[0]))
+		if adopted != nil {
+			d.refunds = append(d.refunds, refundInfo{merchant: info.merchant, status: adopted.Refund.Status})
+		}
+		return
+	}
+	disputes := slices.Concat(refundry.DisputeStatuses, []string{refundry.DisputeNeedsResponse, refundry.DisputeLost})
+	rep := refundry.DisputeReport{Gateway: gateway, ChargeIDs: []string{charge}, GatewayDisputeID: fmt.Sprintf("dp-%d-%d", i, r.IntN(2)),
+		Amount: min(amount, first.Amount), Status: disputes[r.IntN(len(disputes))], Reason: "fraudulent"}
+	if r.IntN(10) == 0 {
+		rep.Amount = first.Amount + 1 // above the payment: EINVALID
+	}
+	d.op = fmt.Sprintf("ApplyDisputeReport(sale %d payment %d, %+v)", i, part, rep)
+	answers := make([]any, len(d.sides))
+	for j, s := range d.sides {
+		res, err := s.st.ApplyDisputeReport(d.ctx(), rep)
+		if err != nil {
+			answers[j] = errAnswer(err)
+			continue
+		}
+		answers[j] = res
+	}
+	d.same("answer", answers...)
+	d.count("dispute report", outcome(answers[0]))
+}
+
+// refundPayment is the sale index and payment of refund own, as the
+// first side holds them.
+func (d *driver) refundPayment(own int) (sale, part int) {
+	s := d.sides[0]
+	r, err := s.st.FindRefund(d.ctx(), d.merchants[d.refunds[own].merchant].ID, s.refunds[own])
+	if err != nil {
+		d.t.Fatalf("%s: FindRefund: %v", s.name, err)
+	}
+	for i, sl := range s.sales {
+		if sl == nil || sl.ID != r.SaleID {
+			continue
+		}
+		for j, t := range sl.Transactions {
+			if t.ID == r.TransactionID {
+				return i, j
+			}
+		}
+	}
+	d.t.Fatalf("refund %d's payment is not one the test made", own)
+	return 0, 0
+}
+
+// refundAmount is the amount of refund own as the side holds it, for a
+// report that agrees with the ledger on it.
+func (d *driver) refundAmount(s *side, own int) int64 {
+	var out int64
+	d.all(s, func(p refundry.Page) (any, string, bool, error) {
+		l, more, err := s.st.ListRefunds(d.ctx(), d.merchants[d.refunds[own].merchant].ID, refundry.RefundFilter{Page: p})
+		for _, x := range l {
+			if x.ID == s.refunds[own] {
+				out = x.Amount
+			}
+		}
+		return l, lastID(l, func(r *refundry.Refund) string { return r.ID }), more, err
+	})
+	return out
+}
+
+// outcome names a report's answer for the tally.
+func outcome(answer any) any {
+	if res, ok := answer.(*refundry.ReportResult); ok {
+		return map[string]string{"error": res.Outcome}
+	}
+	return answer
+}
+
 // ---- idempotent replays ----
 
 func (d *driver) replay() {
@@ -894,6 +1046,7 @@ func (d *driver) compareAll() {
 		events := make([]any, len(d.sides))
 		audit := make([]any, len(d.sides))
 		notes := make([]any, len(d.sides))
+		disputes := make([]any, len(d.sides))
 		for i, s := range d.sides {
 			var found []any
 			for j, info := range d.sales {
@@ -939,6 +1092,10 @@ func (d *driver) compareAll() {
 				l, more, err := s.st.ListNotifications(d.ctx(), m.ID, refundry.NotificationFilter{Page: p})
 				return l, lastID(l, func(n *refundry.Notification) string { return n.ID }), more, err
 			})
+			disputes[i] = d.all(s, func(p refundry.Page) (any, string, bool, error) {
+				l, more, err := s.st.ListDisputes(d.ctx(), m.ID, refundry.DisputeFilter{Page: p})
+				return l, lastID(l, func(x *refundry.Dispute) string { return x.ID }), more, err
+			})
 			s.invariants(d.t, m.ID)
 		}
 		d.same(fmt.Sprintf("merchant %d's sales", mi), sales...)
@@ -946,7 +1103,17 @@ func (d *driver) compareAll() {
 		d.same(fmt.Sprintf("merchant %d's events", mi), events...)
 		d.same(fmt.Sprintf("merchant %d's audit log", mi), audit...)
 		d.same(fmt.Sprintf("merchant %d's notifications", mi), notes...)
+		d.same(fmt.Sprintf("merchant %d's disputes", mi), disputes...)
 	}
+	over := make([]any, len(d.sides))
+	for i, s := range d.sides {
+		n, err := s.st.CountOverRefundedSales(d.ctx())
+		if err != nil {
+			d.t.Fatalf("%s: CountOverRefundedSales: %v", s.name, err)
+		}
+		over[i] = n
+	}
+	d.same("over-refunded sales", over...)
 }
 
 // all reads every page of a list, newest first; fetch returns the page,

@@ -2,7 +2,8 @@
 // long random sequence of requests (sales paid once or several times,
 // sale, line item and transaction refunds, fees, over-refunds, cancels,
 // settlements of every outcome, idempotent replays, referrals voided by
-// a refund) sent to SQLite and to PostgreSQL alike, whose every answer,
+// a refund, gateway reports of refunds and disputes) sent to SQLite and
+// to PostgreSQL alike, whose every answer,
 // error code, event, audit entry and notification must be the same.
 //
 // storetest says what each store must do where a test thought to ask;

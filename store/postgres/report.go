@@ -16,7 +16,11 @@ import (
 // refund the first adopted. A payment never changes sale, so the sale is
 // found before the transaction, for its group-commit lane and its lock.
 func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport) (*refundry.ReportResult, error) {
-	merchantID, txnID, saleID, err := s.findReportedTransaction(ctx, rep.Gateway, rep.ChargeIDs)
+	var merchantID, txnID, saleID string
+	err := s.read(ctx, func(tx pgx.Tx) (err error) {
+		merchantID, txnID, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,7 @@ func firstOf[T any](xs []*T) *T {
 // chargeIDs names (its gateway charge id or its reference), of any
 // merchant; "" ids when there is none. The conditions repeat the partial
 // indexes' so that a generic plan uses them.
-func (s *Store) findReportedTransaction(ctx context.Context, gateway string, chargeIDs []string) (merchantID, id, saleID string, err error) {
+func findReportedTransaction(ctx context.Context, tx pgx.Tx, gateway string, chargeIDs []string) (merchantID, id, saleID string, err error) {
 	var ids []string
 	for _, c := range chargeIDs {
 		if c != "" {
@@ -112,17 +116,14 @@ func (s *Store) findReportedTransaction(ctx context.Context, gateway string, cha
 	if gateway == "" || len(ids) == 0 {
 		return "", "", "", nil
 	}
-	err = s.pool.QueryRow(ctx, `SELECT merchant_id, id, sale_id FROM (
+	err = tx.QueryRow(ctx, `SELECT merchant_id, id, sale_id FROM (
 			SELECT merchant_id, id, sale_id, number FROM transactions WHERE gateway = $1 AND gateway_charge_id = ANY($2) AND gateway_charge_id <> ''
 			UNION SELECT merchant_id, id, sale_id, number FROM transactions WHERE gateway = $1 AND reference = ANY($2) AND reference <> ''
 		) t ORDER BY number LIMIT 1`, gateway, ids).Scan(&merchantID, &id, &saleID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", "", "", nil
 	}
-	if err != nil {
-		return "", "", "", translate(err)
-	}
-	return merchantID, id, saleID, nil
+	return merchantID, id, saleID, err
 }
 
 // ApplyDisputeReport records or updates a dispute as DecideDisputeReport
@@ -131,25 +132,30 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 	// The dispute, or else its payment, names the sale; neither moves to
 	// another sale, so it is found before the transaction.
 	var merchantID, saleID string
-	existing, err := s.findReportedDispute(ctx, s.pool, rep)
+	var existing *refundry.Dispute
+	err := s.read(ctx, func(tx pgx.Tx) (err error) {
+		merchantID, saleID = "", ""
+		if existing, err = findReportedDispute(ctx, tx, rep); err != nil {
+			return err
+		}
+		switch {
+		case existing != nil:
+			merchantID, saleID = existing.MerchantID, existing.SaleID
+		case rep.DisputeID != "":
+			return refundry.Errorf(refundry.ENOTFOUND, "No such dispute: %s", rep.DisputeID)
+		case rep.TransactionID != "":
+			merchantID = rep.MerchantID
+			err := tx.QueryRow(ctx, `SELECT sale_id FROM transactions WHERE id = $1 AND merchant_id = $2`, rep.TransactionID, merchantID).Scan(&saleID)
+			if err != nil {
+				return notFound(err, "No such transaction: %s", rep.TransactionID)
+			}
+		default:
+			merchantID, _, saleID, err = findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case existing != nil:
-		merchantID, saleID = existing.MerchantID, existing.SaleID
-	case rep.DisputeID != "":
-		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such dispute: %s", rep.DisputeID)
-	case rep.TransactionID != "":
-		merchantID = rep.MerchantID
-		err := s.pool.QueryRow(ctx, `SELECT sale_id FROM transactions WHERE id = $1 AND merchant_id = $2`, rep.TransactionID, merchantID).Scan(&saleID)
-		if err != nil {
-			return nil, notFound(err, "No such transaction: %s", rep.TransactionID)
-		}
-	default:
-		if merchantID, _, saleID, err = s.findReportedTransaction(ctx, rep.Gateway, rep.ChargeIDs); err != nil {
-			return nil, err
-		}
 	}
 	if saleID == "" {
 		return &refundry.ReportResult{Outcome: refundry.OutcomeUnknownCharge, Detail: "no transaction of gateway " + rep.Gateway + " is the payment"}, nil
@@ -219,13 +225,9 @@ func disputeIdentity(rep refundry.DisputeReport, existing *refundry.Dispute) (st
 	return "", nil
 }
 
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // findReportedDispute finds the dispute a report is about: by Refundry's
 // id for one recorded by hand, else by the gateway's id.
-func (s *Store) findReportedDispute(ctx context.Context, q querier, rep refundry.DisputeReport) (*refundry.Dispute, error) {
+func findReportedDispute(ctx context.Context, tx pgx.Tx, rep refundry.DisputeReport) (*refundry.Dispute, error) {
 	var text string
 	var args []any
 	switch {
@@ -234,24 +236,21 @@ func (s *Store) findReportedDispute(ctx context.Context, q querier, rep refundry
 	case rep.GatewayDisputeID != "":
 		gw := rep.Gateway
 		if gw == "" && rep.TransactionID != "" {
-			err := s.pool.QueryRow(ctx, `SELECT gateway FROM transactions WHERE id = $1 AND merchant_id = $2`, rep.TransactionID, rep.MerchantID).Scan(&gw)
+			err := tx.QueryRow(ctx, `SELECT gateway FROM transactions WHERE id = $1 AND merchant_id = $2`, rep.TransactionID, rep.MerchantID).Scan(&gw)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return nil, translate(err)
+				return nil, err
 			}
 		}
 		text, args = `gateway = $1 AND gateway_dispute_id = $2 AND gateway_dispute_id <> ''`, []any{gw, rep.GatewayDisputeID}
 	default:
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE `+text, args...)
+	rows, err := tx.Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE `+text, args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	ds, err := collectDisputes(rows)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return firstOf(ds), nil
+	return firstOf(ds), err
 }
 
 // writeDispute writes the dispute and its payment's dispute state in one

@@ -310,6 +310,12 @@ func testDisputes(t *testing.T, open Opener) {
 		if got.Transactions[0].DisputeStatus != refundry.DisputeNeedsResponse || got.Transactions[0].DisputedAmount != 0 {
 			t.Fatalf("transaction %+v", got.Transactions[0])
 		}
+		// Lists carry the dispute state too.
+		listed, _, err := s.ListSales(ctx, m.ID, refundry.SaleFilter{})
+		if err != nil || len(listed) != 1 || len(listed[0].Transactions) != 1 ||
+			listed[0].Transactions[0].DisputeStatus != refundry.DisputeNeedsResponse {
+			t.Fatalf("ListSales = %+v, %v", listed, err)
+		}
 		for _, req := range []refundry.RefundRequest{
 			SaleRefund(m.ID, sale.ID, Amount(100)),
 			LineItemRefund(m.ID, sale.LineItems[0].ID, nil),
