@@ -124,7 +124,7 @@ func (e *Engine) reconcileCharge(ctx context.Context, lister refundry.RefundList
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		mismatch(refundry.MismatchUnreachable, "", "", fmt.Sprintf("%s could not be asked about payment %s: %v", c.Gateway, chargeID, err))
+		mismatch(refundry.MismatchUnreachable, "", "", fmt.Sprintf("%s could not be asked about payment %s: %s", c.Gateway, chargeID, refundry.ErrorMessage(err)))
 		return nil
 	}
 

@@ -33,10 +33,12 @@
 // reads it back into reports when the inbox worker applies it. Timers
 // live in memory: an event not yet sent when the process stops is never
 // sent, and is left to reconciliation to find. ListRefunds knows only the
-// payments and refunds the simulator has seen since it started; asked
-// about another payment it answers an error, which a reconciliation run
-// reports as the gateway unreachable for that payment, never as refunds
-// missing.
+// payments whose sales were recorded since the simulator started (by the
+// engine of this process); asked about another payment it answers an
+// error, which a reconciliation run reports as the gateway unreachable
+// for that payment, never as refunds missing. A report names its payment
+// by reference, so references that make these situations should be
+// unique on the server (sim_late_fail_order-17).
 //
 // Outcomes that follow from the refund itself (fail, timed pending) are
 // recomputed from the request, so they survive a restart of Refundry; a

@@ -109,17 +109,18 @@ func (g *Gateway) scheduleLateFailure(st *refund) {
 // ListRefunds returns the refunds the simulator holds for the payment
 // with reference chargeID: one made at the gateway if the reference asks
 // for it, then every refund Refundry asked for, each in its status now.
-// Returns EUNAVAILABLE for a payment the simulator has not seen since it
-// started: it cannot say what it does not remember.
+// Returns EUNAVAILABLE for a payment whose sale was not recorded by this
+// process since it started: refunds of it made before then are
+// forgotten, and a list without them would call them missing.
 func (g *Gateway) ListRefunds(ctx context.Context, chargeID string) ([]refundry.RefundReport, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p, made := g.payments[chargeID], g.made[chargeID]
-	if p == nil && len(made) == 0 {
+	if p == nil {
 		return nil, refundry.Errorf(refundry.EUNAVAILABLE, "The simulator keeps its payments in memory and has no record of payment %q since it started.", chargeID)
 	}
 	out := []refundry.RefundReport{}
-	if amount, _, ok := gatewayRefund(chargeID); ok && p != nil {
+	if amount, _, ok := gatewayRefund(chargeID); ok {
 		out = append(out, g.gatewayRefundReport(p, amount))
 	}
 	for _, st := range made {

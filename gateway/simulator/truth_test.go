@@ -239,3 +239,18 @@ func TestParseEvent(t *testing.T) {
 		})
 	}
 }
+
+// A refund asked for a payment whose sale this simulator did not see
+// recorded (one made before a restart) is not listed as if it were all:
+// the payment is unknown, so refunds of it made before are not called
+// missing.
+func TestListRefunds_ErrPaymentRecordedElsewhere(t *testing.T) {
+	g := simulator.New()
+	tr := payment("pay-before-restart", 1000)
+	if _, err := g.Refund(context.Background(), refundry.GatewayRefund{RefundID: "rf1", Transaction: tr, Amount: 100, Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.ListRefunds(context.Background(), tr.Reference); refundry.ErrorCode(err) != refundry.EUNAVAILABLE {
+		t.Fatalf("err = %v, want EUNAVAILABLE", err)
+	}
+}
