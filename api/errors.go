@@ -65,6 +65,12 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		status, typ, code = http.StatusBadRequest, "invalid_request_error", "amount_too_large"
 	case refundry.EREFUNDED:
 		status, typ, code = http.StatusBadRequest, "invalid_request_error", "already_refunded"
+	case refundry.ECHARGEDISPUTED:
+		// 400 as Stripe answers its own charge_disputed, and as this table
+		// answers the other refusals of a refund by the state of the money
+		// (amount_too_large, already_refunded): the request is refused
+		// until the dispute closes, whereas 409 here means two writes met.
+		status, typ, code = http.StatusBadRequest, "invalid_request_error", "charge_disputed"
 	case refundry.EINVALID:
 		status, typ, code = http.StatusBadRequest, "invalid_request_error", "parameter_invalid"
 		if param == "amount" {

@@ -298,3 +298,36 @@ func normalize(t *testing.T, v any) any {
 	}
 	return out
 }
+
+// FuzzDecodeDispute: POST /v1/disputes. An accepted amount is exactly the
+// number sent; an accepted status is one a dispute can have; an accepted
+// request re-encodes to one that decodes to the same request.
+func FuzzDecodeDispute(f *testing.F) {
+	for _, s := range []string{
+		`{"transaction": "dc1ij3bksdub4ah5uhr0", "amount": 1250, "status": "needs_response", "reason": "fraudulent"}`,
+		`{"transaction": "dc1ij3bksdub4ah5uhr0"}`, `{"status": "won"}`, `{"status": "open"}`, `{"amount": 12.5}`,
+		`{"amount": -1}`, `{"amount": "100"}`, `{"amount": 1e400}`, `{"Status": "lost", "status": "won"}`, `{"reason": "\ud800"}`, `{"bogus": 1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req disputeRequest
+		if err := DecodeStrict(body, &req); err != nil {
+			return
+		}
+		if checkDisputeStatus(req.Status) == nil && !strings.Contains(" warning_needs_response warning_under_review warning_closed needs_response under_review won lost prevented ", " "+req.Status+" ") {
+			t.Fatalf("status %q accepted", req.Status)
+		}
+		amount, err := edge.Amount(req.Amount, "amount")
+		if err != nil {
+			return
+		}
+		if amount != nil {
+			want, ok := exactMinor(string(req.Amount))
+			if !ok || *amount != want {
+				t.Fatalf("amount %q read as %d; exact value %d (%v)", req.Amount, *amount, want, ok)
+			}
+		}
+		roundTrip(t, body, &req, &disputeRequest{})
+	})
+}

@@ -273,6 +273,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	notificationConformance(t, c, env)
 	batchConformance(t, c, env)
 	keysConformance(t, c, env)
+	disputesConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {
@@ -350,7 +351,8 @@ func TestReferencePage(t *testing.T) {
 		// The create answer narrows WebhookEndpoint with allOf; it links there.
 		"<td>201</td><td><a href=\"#schema-WebhookEndpoint\">WebhookEndpoint</a>",
 		// A body that is not JSON is named by its media type.
-		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\""} {
+		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\"",
+		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/docs lacks %q", want)
 		}

@@ -42,6 +42,10 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux.Handle("GET /v1/api_keys", auth(handleListAPIKeys(eng, logger)))
 	mux.Handle("POST /v1/api_keys/{id}/revoke", auth(handleRevokeAPIKey(eng, logger)))
 	mux.Handle("GET /v1/audit_log", auth(handleListAuditLog(eng, logger)))
+	mux.Handle("POST /v1/disputes", auth(handleCreateDispute(eng, logger)))
+	mux.Handle("GET /v1/disputes", auth(handleListDisputes(eng, logger)))
+	mux.Handle("GET /v1/disputes/{id}", auth(handleGetDispute(eng, logger)))
+	mux.Handle("POST /v1/disputes/{id}", auth(handleUpdateDispute(eng, logger)))
 	mux.Handle("/v1/", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, logger, &apiError{http.StatusNotFound, "invalid_request_error", "resource_missing",
 			"Unrecognized request URL (" + r.Method + " " + r.URL.Path + ").", ""})

@@ -25,7 +25,11 @@ type saleJSON struct {
 	Campaign       *campaignJSON     `json:"campaign"`
 	LineItems      []lineItemJSON    `json:"line_items"`
 	Transactions   []transactionJSON `json:"transactions"`
-	Created        int64             `json:"created"`
+	// OverRefunded: refunds made at the gateway and adopted put the sale's
+	// refunds above what was paid. The money is gone already; the flag
+	// says so rather than hiding it.
+	OverRefunded bool  `json:"over_refunded"`
+	Created      int64 `json:"created"`
 }
 
 type customerJSON struct {
@@ -63,6 +67,11 @@ type transactionJSON struct {
 	ProcessingFee  int64   `json:"processing_fee"`
 	BaseAmount     *int64  `json:"base_amount"`
 	BaseCurrency   *string `json:"base_currency"`
+	// DisputeStatus is the status of the transaction's latest dispute,
+	// null when it has none; DisputedAmount what lost disputes returned
+	// to the customer, which is no longer refundable.
+	DisputeStatus  *string `json:"dispute_status"`
+	DisputedAmount int64   `json:"disputed_amount"`
 }
 
 func renderSale(s *refundry.Sale) saleJSON {
@@ -83,13 +92,15 @@ func renderSale(s *refundry.Sale) saleJSON {
 	for _, t := range s.Transactions {
 		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
 			Gateway: t.Gateway, GatewayCharge: nullable(t.GatewayChargeID), Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
-			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency)}
+			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency),
+			DisputeStatus: nullable(t.DisputeStatus), DisputedAmount: t.DisputedAmount}
 		if t.BaseCurrency != "" {
 			tj.BaseAmount = &t.BaseAmount
 		}
 		out.Transactions = append(out.Transactions, tj)
 	}
 	out.Refundable = s.Refundable()
+	out.OverRefunded = s.OverRefunded()
 	return out
 }
 
@@ -142,6 +153,31 @@ func refundTime(r *refundry.Refund) *int64 {
 	}
 	n := unix(at)
 	return &n
+}
+
+type disputeJSON struct {
+	ID               string  `json:"id"`
+	Object           string  `json:"object"`
+	Amount           int64   `json:"amount"`
+	Currency         string  `json:"currency"`
+	Status           string  `json:"status"`
+	Reason           *string `json:"reason"`
+	Sale             string  `json:"sale"`
+	Transaction      string  `json:"transaction"`
+	Gateway          string  `json:"gateway"`
+	GatewayDisputeID *string `json:"gateway_dispute_id"`
+	FundsWithdrawn   bool    `json:"funds_withdrawn"`
+	Created          int64   `json:"created"`
+	Updated          int64   `json:"updated"`
+}
+
+func renderDispute(d *refundry.Dispute) disputeJSON {
+	return disputeJSON{
+		ID: d.ID, Object: "dispute", Amount: d.Amount, Currency: d.Currency, Status: d.Status,
+		Reason: nullable(d.Reason), Sale: d.SaleID, Transaction: d.TransactionID, Gateway: d.Gateway,
+		GatewayDisputeID: nullable(d.GatewayDisputeID), FundsWithdrawn: d.FundsWithdrawn,
+		Created: unix(d.Created), Updated: unix(d.Updated),
+	}
 }
 
 type personJSON struct {

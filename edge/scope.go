@@ -65,6 +65,13 @@ var routes = map[string]Route{
 	"POST /v1/refunds/create":                         {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"PUT /v1/transactions/{id}/refund.json":           {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"PUT /transactions/{id}/refund.json":              {refundry.ScopeRefund, refundry.AuditRefundCreate},
+	// Disputes: reading them is a read; recording one by hand, or moving
+	// it, writes what the merchant heard from the card network as sales
+	// are written, and decides whether refunds are refused: write.
+	"GET /v1/disputes":       {refundry.ScopeRead, ""},
+	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
+	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
+	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry

@@ -280,7 +280,7 @@ func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, s *session, d
 		return
 	}
 	switch refundry.ErrorCode(err) {
-	case refundry.ETOOLARGE, refundry.EREFUNDED:
+	case refundry.ETOOLARGE, refundry.EREFUNDED, refundry.ECHARGEDISPUTED:
 		data.Error = "Refund refused: " + refundry.ErrorMessage(err)
 	default:
 		data.Error = refundry.ErrorMessage(err)

@@ -179,7 +179,7 @@ func domainStatus(err error) (int, bool) {
 	switch refundry.ErrorCode(err) {
 	case refundry.ENOTFOUND:
 		return http.StatusNotFound, true
-	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY:
+	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY, refundry.ECHARGEDISPUTED:
 		return http.StatusUnprocessableEntity, true
 	case refundry.ECONFLICT:
 		return http.StatusConflict, true

@@ -45,6 +45,9 @@ var errorTable = edge.ErrorTable{
 	// A partial refund of a transaction with nothing left; the full refund
 	// of one is answered 200 by the handler before it gets here.
 	refundry.EREFUNDED: {Status: http.StatusUnprocessableEntity},
+	// 422 as the other refunds the transaction's state refuses; a message
+	// only, since no field of the body is at fault.
+	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Transaction is disputed: it has an open dispute (chargeback) and cannot be refunded until the dispute is closed."},
 	// The IETF Idempotency-Key draft's answer to a key reused with
 	// another payload.
 	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},

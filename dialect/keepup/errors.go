@@ -25,13 +25,17 @@ var errorTable = edge.ErrorTable{
 	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity},
 	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity},
 	refundry.EREFUNDED:     {Status: http.StatusUnprocessableEntity},
-	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:     {Status: http.StatusConflict},
-	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
+	// 422 as every other refund the sale's state refuses; the body has no
+	// code, so the message is fixed and starts with words a client can
+	// match.
+	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Sale is disputed: a payment of it has an open dispute (chargeback), and it cannot be refunded until the dispute is closed"},
+	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:       {Status: http.StatusConflict},
+	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in KeepUp's shape. Anything not in the table is

@@ -23,15 +23,17 @@ var errorTable = edge.ErrorTable{
 	refundry.ENOTFOUND: {Status: http.StatusUnprocessableEntity, Message: "Transaction not found"},
 	refundry.ETOOLARGE: {Status: http.StatusUnprocessableEntity, Message: "Refund amount is bigger than transaction amount"},
 	// Nothing left is any amount being too big, in the seed's words.
-	refundry.EREFUNDED:     {Status: http.StatusUnprocessableEntity, Message: "Refund amount is bigger than transaction amount"},
-	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity},
-	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:     {Status: http.StatusConflict},
-	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
+	refundry.EREFUNDED: {Status: http.StatusUnprocessableEntity, Message: "Refund amount is bigger than transaction amount"},
+	refundry.EINVALID:  {Status: http.StatusUnprocessableEntity},
+	// 422 as every refusal of the seed's.
+	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Transaction is disputed: it has an open dispute (chargeback) and cannot be refunded until the dispute is closed"},
+	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:       {Status: http.StatusConflict},
+	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in Payop's shape. Anything not in the table is

@@ -34,17 +34,20 @@ var errorTable = edge.ErrorTable{
 	refundry.EFORBIDDEN:    {Status: http.StatusForbidden, Code: "insufficient_scope"},
 	// One fixed message whatever the id: another merchant's product sale
 	// must read exactly like a missing one (invariant 5).
-	refundry.ENOTFOUND:     {Status: http.StatusNotFound, Code: "product_sale_not_found", Message: "No product sale with that ID."},
-	refundry.EREFUNDED:     {Status: http.StatusConflict, Code: "product_sale_already_refunded"},
-	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity, Code: "amount_exceeds_refundable"},
-	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity, Code: "invalid_request"},
-	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused"},
-	refundry.ECONFLICT:     {Status: http.StatusConflict, Code: "conflict"},
-	refundry.EGATEWAY:      {Status: http.StatusBadGateway, Code: "gateway_refused"},
-	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
-	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable, Code: "service_unavailable"},
-	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests, Code: "rate_limited"},
-	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout, Code: "request_timeout"},
+	refundry.ENOTFOUND: {Status: http.StatusNotFound, Code: "product_sale_not_found", Message: "No product sale with that ID."},
+	refundry.EREFUNDED: {Status: http.StatusConflict, Code: "product_sale_already_refunded"},
+	// 409 as an already refunded product sale: the product sale's state,
+	// not the request, refuses it, until the dispute is closed.
+	refundry.ECHARGEDISPUTED: {Status: http.StatusConflict, Code: "charge_disputed", Message: "The product sale's payment has an open dispute (chargeback); it cannot be refunded until the dispute is closed."},
+	refundry.ETOOLARGE:       {Status: http.StatusUnprocessableEntity, Code: "amount_exceeds_refundable"},
+	refundry.EINVALID:        {Status: http.StatusUnprocessableEntity, Code: "invalid_request"},
+	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused"},
+	refundry.ECONFLICT:       {Status: http.StatusConflict, Code: "conflict"},
+	refundry.EGATEWAY:        {Status: http.StatusBadGateway, Code: "gateway_refused"},
+	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
+	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable, Code: "service_unavailable"},
+	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests, Code: "rate_limited"},
+	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout, Code: "request_timeout"},
 }
 
 // invalidParams refines EINVALID by the parameter at fault. Amount faults

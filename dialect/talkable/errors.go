@@ -24,13 +24,16 @@ var errorTable = edge.ErrorTable{
 	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity},
 	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity},
 	refundry.EREFUNDED:     {Status: http.StatusUnprocessableEntity},
-	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:     {Status: http.StatusConflict},
-	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
+	// 422, Talkable's validation status, as every refund the purchase's
+	// state refuses; the referrals stay as they were.
+	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Purchase is disputed: its payment has an open dispute (chargeback), and it cannot be refunded until the dispute is closed"},
+	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:       {Status: http.StatusConflict},
+	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in Talkable's shape. Anything not in the table is
