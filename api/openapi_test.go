@@ -175,7 +175,7 @@ func (silent) Cancel(ctx context.Context, _ refundry.GatewayRefund) (refundry.Ga
 func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	env := testenv.New(t)
 	env.Engine.GatewayTimeout = 200 * time.Millisecond
-	c := newConformance(t, edge.Observe(env.Logger, api.NewHandler(env.Engine, env.Logger)))
+	c := newConformance(t, edge.Observe(env.Logger, api.NewHandler(env.Engine, env.Logger, api.WithStripeWebhookSecret(testWebhookSecret))))
 	key := env.KeyA
 
 	sale := func(payRef string) map[string]any {
@@ -274,6 +274,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	batchConformance(t, c, env)
 	keysConformance(t, c, env)
 	disputesConformance(t, c, env)
+	gatewayEventConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {

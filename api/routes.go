@@ -13,7 +13,11 @@ import (
 )
 
 // NewHandler returns the native API. Every route is listed here.
-func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
+func NewHandler(eng *engine.Engine, logger *slog.Logger, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { Error(w, r, logger, err) }
 	auth := func(h http.Handler) http.Handler { return edge.Authenticate(eng, edge.KeyForms{}, fail, h) }
@@ -46,6 +50,9 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	mux.Handle("GET /v1/disputes", auth(handleListDisputes(eng, logger)))
 	mux.Handle("GET /v1/disputes/{id}", auth(handleGetDispute(eng, logger)))
 	mux.Handle("POST /v1/disputes/{id}", auth(handleUpdateDispute(eng, logger)))
+	// A gateway's events prove their sender by signature, not by an API
+	// key (edge.PublicRoutes).
+	mux.Handle("POST /v1/gateway_events/stripe", handleStripeEvent(eng, logger, o.stripeWebhookSecret))
 	mux.Handle("/v1/", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, logger, &apiError{http.StatusNotFound, "invalid_request_error", "resource_missing",
 			"Unrecognized request URL (" + r.Method + " " + r.URL.Path + ").", ""})

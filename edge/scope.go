@@ -90,6 +90,23 @@ var sessionRoutes = map[string]Route{
 	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
 }
 
+// publicRoutes are the routes no API key reaches: a gateway's inbound
+// events, whose sender proves itself by signing the body with the secret
+// the gateway and Refundry share. They need no scope and belong to no
+// merchant until applied; the tests check that each answers without a key.
+var publicRoutes = map[string]bool{
+	"POST /v1/gateway_events/stripe": true,
+}
+
+// PublicRoutes returns the patterns of the routes that take no API key.
+func PublicRoutes() []string {
+	out := make([]string, 0, len(publicRoutes))
+	for p := range publicRoutes {
+		out = append(out, p)
+	}
+	return out
+}
+
 // RouteOf returns what the route matched for r needs (see routes).
 func RouteOf(r *http.Request) Route {
 	return RouteFor(r.Pattern, r.Method)

@@ -25,6 +25,16 @@ type Engine struct {
 	GatewayTimeout time.Duration
 	// Observer, if set, hears of refunds and gateway calls (metrics).
 	Observer Observer
+	// EventParsers read each gateway's inbound events, by gateway name
+	// (see ApplyGatewayEvents); a gateway without one has its events
+	// stored and ignored.
+	EventParsers map[string]EventParser
+	// InboxDelay is how long RunInbox waits after an event arrives
+	// before it applies the stored events (0: at once).
+	InboxDelay time.Duration
+
+	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
+	inboxWake chan struct{}
 }
 
 // New returns an engine over the stores one database keeps, with the
@@ -41,6 +51,8 @@ func NewStores(stores refundry.Stores, logger *slog.Logger, gateways ...refundry
 		Logger:         logger,
 		Now:            time.Now,
 		GatewayTimeout: 10 * time.Second,
+		EventParsers:   map[string]EventParser{},
+		inboxWake:      make(chan struct{}, 1),
 	}
 	for _, g := range gateways {
 		e.Gateways[g.Name()] = g

@@ -139,3 +139,46 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, age, kind)
 	}
 }
+
+// GatewayEventCounts returns the stored inbound gateway events by
+// outcome, "" for those not applied yet (engine.CountGatewayEvents).
+type GatewayEventCounts func(ctx context.Context) (map[string]int64, error)
+
+var (
+	inboxUnapplied = prometheus.NewDesc(Namespace+"_gateway_events_unapplied",
+		"Inbound gateway events stored and acknowledged but not applied yet: how far behind the inbox worker is.", nil, nil)
+	inboxStored = prometheus.NewDesc(Namespace+"_gateway_events_stored",
+		"Inbound gateway events stored and applied, by what applying them did (outcome).", []string{"outcome"}, nil)
+	inboxUp = prometheus.NewDesc(Namespace+"_gateway_events_scrape_ok",
+		"1 if the inbound gateway events could be counted at this scrape, 0 if not.", nil, nil)
+)
+
+type inboxCollector struct{ count GatewayEventCounts }
+
+// NewInboxCollector exposes the inbox of gateway events, counted in the
+// store at every scrape with a short deadline, as NewPendingCollector
+// does.
+func NewInboxCollector(count GatewayEventCounts) prometheus.Collector { return inboxCollector{count} }
+
+func (c inboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- inboxUnapplied
+	ch <- inboxStored
+	ch <- inboxUp
+}
+
+func (c inboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(inboxUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(inboxUp, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(inboxUnapplied, prometheus.GaugeValue, float64(counts[""]))
+	for outcome, n := range counts {
+		if outcome != "" {
+			ch <- prometheus.MustNewConstMetric(inboxStored, prometheus.GaugeValue, float64(n), outcome)
+		}
+	}
+}

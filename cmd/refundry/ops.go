@@ -78,6 +78,7 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 		cs = append(cs, metrics.NewPoolCollector(pools))
 	}
 	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
+	cs = append(cs, metrics.NewInboxCollector(eng.CountGatewayEvents))
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {
 			return err

@@ -316,6 +316,9 @@ func TestServeConfigCheck(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"REFUNDRY_STRIPE_API_BASE": "http://localhost:12111"}, "--stripe-api-base needs --stripe-key"},
 		{[]string{"serve", "--stripe-key", "pk_test_123"}, nil, "publishable key"},
 		{[]string{"serve", "--addr", "8080"}, nil, "--addr"},
+		{[]string{"serve", "--stripe-webhook-secret", "sk_test_123"}, nil, "--stripe-webhook-secret must be a Stripe webhook signing secret"},
+		{[]string{"serve"}, map[string]string{"REFUNDRY_STRIPE_WEBHOOK_SECRET": "secret"}, "--stripe-webhook-secret must be"},
+		{[]string{"serve", "--inbox-delay", "-1s"}, nil, "--inbox-delay"},
 	} {
 		err := run(context.Background(), c.args, func(k string) string { return c.env[k] }, io.Discard, io.Discard)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
 	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
+	stripeWebhookSecret := fs.String("stripe-webhook-secret", "", "signing secret (whsec_...) of the Stripe webhook endpoint that sends events to POST /v1/gateway_events/stripe; unset, that route answers 404")
+	inboxDelay := fs.Duration("inbox-delay", 0, "how long the inbox worker waits after a gateway event arrives before it applies the stored events (0: at once); events stay stored meanwhile, across restarts")
 	var limits serverLimits
 	limits.flags(fs)
 	fs.Usage = func() {
@@ -76,6 +79,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	if err := checkServeConfig(*addr, *stripeKey, *stripeBase); err != nil {
 		return err
+	}
+	if *stripeWebhookSecret != "" && !strings.HasPrefix(*stripeWebhookSecret, "whsec_") {
+		return usageError{"--stripe-webhook-secret must be a Stripe webhook signing secret (whsec_...), as the endpoint's page in the Stripe dashboard shows it"}
+	}
+	if *inboxDelay < 0 {
+		return usageError{fmt.Sprintf("--inbox-delay must be 0 or more, got %v", *inboxDelay)}
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError{fmt.Sprintf("--rate-limit must be 0 (off) or more and --rate-burst at least 1, got %v and %d", *rateLimit, *rateBurst)}
@@ -119,6 +128,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
+	eng.EventParsers[refundry.GatewayStripe] = stripe.ParseEvent
+	eng.InboxDelay = *inboxDelay
 	if err := op.attach(store, eng); err != nil {
 		return err
 	}
@@ -154,12 +165,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 
 	// The limiter rides in each request's context down to the edges'
 	// Authenticate, which alone knows the key.
-	handler := edge.RateLimit(edge.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op))
+	handler := edge.RateLimit(edge.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op, api.WithStripeWebhookSecret(*stripeWebhookSecret)))
 	srv := limits.server(handler, tlsConfig, logger)
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	op.recovery.Start()
 	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
+	wg.Go(func() { eng.RunInbox(workCtx, max(time.Second, *inboxDelay)) })
 	batches := engine.NewBatchWorker(eng, *batchLease)
 	batches.OnPass = op.batches.Beat
 	op.batches.Start()
@@ -188,9 +200,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 // newServer mounts every edge on one handler. Each edge is labelled with
 // its dialect for the metrics, and the metrics middleware sits inside
 // Observe, where it sees the route pattern the muxes matched.
-func newServer(eng *engine.Engine, logger *slog.Logger, op *ops) http.Handler {
+func newServer(eng *engine.Engine, logger *slog.Logger, op *ops, apiOpts ...api.Option) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", metrics.Dialect(refundry.SourceNative, api.NewHandler(eng, logger)))
+	mux.Handle("/v1/", metrics.Dialect(refundry.SourceNative, api.NewHandler(eng, logger, apiOpts...)))
 	// The dialects: each seed's refund route, wire-compatible. More
 	// specific patterns win, so these take their paths from /v1/.
 	mux.Handle("/v2.0/sales/refund/", metrics.Dialect(refundry.SourceKeepUp, keepup.NewHandler(eng, logger)))

@@ -50,6 +50,23 @@ func TestRecovery(t *testing.T) {
 	}
 }
 
+// TestInbox runs the inbox's tests, each on a database of its own, at
+// both isolation levels.
+func TestInbox(t *testing.T) {
+	for _, iso := range []string{readCommitted, serializable} {
+		t.Run(isoName(iso), func(t *testing.T) {
+			storetest.RunInbox(t, func(t *testing.T) refundry.Store {
+				s, err := Open(context.Background(), withParam(freshDatabase(t), "default_transaction_isolation", iso))
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
+}
+
 func isoName(iso string) string {
 	if iso == serializable {
 		return "Serializable"

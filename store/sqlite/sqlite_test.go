@@ -31,6 +31,12 @@ func TestRecovery(t *testing.T) {
 	})
 }
 
+func TestInbox(t *testing.T) {
+	storetest.RunInbox(t, func(t *testing.T) refundry.Store {
+		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
+	})
+}
+
 // mustOpen opens the database at path and closes it when the test ends.
 func mustOpen(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 	tb.Helper()
