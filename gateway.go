@@ -46,3 +46,12 @@ type Gateway interface {
 type PaymentMaker interface {
 	CreateTestPayment(ctx context.Context, amount int64, currency string) (string, error)
 }
+
+// PaymentWatcher is a gateway that wants to hear of each of its payments
+// once the sale that holds it is stored: the simulator, which reports
+// what happens to a payment later (a dispute, a refund made at the
+// gateway) as events of its own. It must not block; an error is the
+// gateway's to log, never the sale's.
+type PaymentWatcher interface {
+	PaymentRecorded(ctx context.Context, t *Transaction)
+}

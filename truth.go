@@ -178,7 +178,10 @@ type ChargeActivity struct {
 	TransactionID   string
 	Gateway         string
 	GatewayChargeID string
-	Currency        string
+	// Reference is the payment's reference: the simulator, which keeps no
+	// charge id, knows a payment by it.
+	Reference string
+	Currency  string
 }
 
 // Mismatch kinds a reconciliation run cannot resolve by itself.

@@ -273,6 +273,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	notificationConformance(t, c, env)
 	batchConformance(t, c, env)
 	keysConformance(t, c, env)
+	reconciliationConformance(t, c, env)
 	disputesConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 

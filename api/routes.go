@@ -42,6 +42,8 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts ...Option) http.Ha
 	mux.Handle("GET /v1/webhook_endpoints/{id}/deliveries", auth(handleListDeliveries(eng, logger)))
 	mux.Handle("POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/replay", auth(handleReplayDelivery(eng, logger)))
 	mux.Handle("GET /v1/notifications", auth(handleListNotifications(eng, logger)))
+	mux.Handle("GET /v1/reconciliation_runs", auth(handleListReconciliationRuns(eng, logger)))
+	mux.Handle("GET /v1/reconciliation_runs/{id}", auth(handleGetReconciliationRun(eng, logger)))
 	mux.Handle("POST /v1/api_keys", auth(handleCreateAPIKey(eng, logger)))
 	mux.Handle("GET /v1/api_keys", auth(handleListAPIKeys(eng, logger)))
 	mux.Handle("POST /v1/api_keys/{id}/revoke", auth(handleRevokeAPIKey(eng, logger)))

@@ -43,6 +43,8 @@ var routes = map[string]Route{
 	"GET /v1/notifications":                     {refundry.ScopeRead, ""},
 	"GET /v1/api_keys":                          {refundry.ScopeRead, ""},
 	"GET /v1/audit_log":                         {refundry.ScopeRead, ""},
+	"GET /v1/reconciliation_runs":               {refundry.ScopeRead, ""},
+	"GET /v1/reconciliation_runs/{id}":          {refundry.ScopeRead, ""},
 	"/v1/":                                      {refundry.ScopeRead, ""}, // answers 404 whatever the key
 	// Native API: refunds.
 	"POST /v1/refunds":             {refundry.ScopeRefund, refundry.AuditRefundCreate},

@@ -145,7 +145,16 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 		}
 		t.GatewayChargeID = id
 	}
-	return e.Stores.Sales.CreateSale(ctx, s, idem)
+	replayed, err = e.Stores.Sales.CreateSale(ctx, s, idem)
+	if err != nil || replayed {
+		return replayed, err
+	}
+	for _, t := range s.Transactions {
+		if w, ok := e.Gateways[t.Gateway].(refundry.PaymentWatcher); ok {
+			w.PaymentRecorded(ctx, t)
+		}
+	}
+	return false, nil
 }
 
 // Refund reserves the refunds a request asks for, then sends each one that

@@ -52,7 +52,7 @@ func TestUnknownDBSchemeRefused(t *testing.T) {
 // usage on stdout and succeeds.
 func TestHelpExitsZero(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"merchant"}, {"key"}, {"key", "create"},
-		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {}} {
+		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {"reconcile"}, {}} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
 			var stdout, stderr bytes.Buffer
@@ -104,10 +104,10 @@ func TestVersion(t *testing.T) {
 // merchant. Only the database and the merchant a key command acts on are
 // shared, and they mean the same everywhere.
 func TestEnvTwinsUnambiguous(t *testing.T) {
-	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true}
+	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true, "REFUNDRY_STRIPE_KEY": true, "REFUNDRY_STRIPE_API_BASE": true}
 	twin := regexp.MustCompile(`\(env (REFUNDRY_[A-Z_]+)\)`)
 	owner := map[string]string{}
-	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund"} {
+	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile"} {
 		var stdout bytes.Buffer
 		if err := run(context.Background(), append(strings.Fields(cmd), "-h"), noEnv, &stdout, io.Discard); err != nil {
 			t.Fatal(err)

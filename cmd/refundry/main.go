@@ -71,6 +71,7 @@ Usage:
   refundry backup --out FILE [--db sqlite:PATH]
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
+  refundry reconcile [--since 72h] [--merchant SLUG] [--db URL] [--json]
   refundry version
 
 --db is sqlite:PATH (or a bare path) or postgres://...; default sqlite:refundry.db.
@@ -157,6 +158,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return (&refundCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return (&backupCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "reconcile":
+		return (&reconcileCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil

@@ -85,6 +85,8 @@ func edgeRoutes(missing string) []edgeRoute {
 		{"GET /v1/webhook_endpoints/{id}/deliveries", "GET", "/v1/webhook_endpoints/" + missing + "/deliveries", ``, r, n},
 		{"POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/replay", "POST", "/v1/webhook_endpoints/" + missing + "/deliveries/" + missing + "/replay", ``, w, n},
 		{"GET /v1/notifications", "GET", "/v1/notifications", ``, r, n},
+		{"GET /v1/reconciliation_runs", "GET", "/v1/reconciliation_runs", ``, r, n},
+		{"GET /v1/reconciliation_runs/{id}", "GET", "/v1/reconciliation_runs/" + missing, ``, r, n},
 		{"POST /v1/api_keys", "POST", "/v1/api_keys", `{}`, w, n},
 		{"GET /v1/api_keys", "GET", "/v1/api_keys", ``, r, n},
 		{"POST /v1/api_keys/{id}/revoke", "POST", "/v1/api_keys/" + missing + "/revoke", ``, w, n},

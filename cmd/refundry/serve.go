@@ -47,6 +47,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (default: off)")
 	rateLimit := fs.Float64("rate-limit", 100, "requests a second each API key may make on average, on every edge; more are answered 429 with Retry-After; 0 turns limiting off")
 	rateBurst := fs.Int("rate-burst", 200, "requests each API key may make at once above --rate-limit")
+	reconcileInterval := fs.Duration("reconcile-interval", 15*time.Minute, "compare the ledger with the gateways this often, for the payments with activity in the last 72h; 0 turns the sweep off")
 	stripeWebhookSecret := fs.String("stripe-webhook-secret", "", "signing secret (whsec_...) of the Stripe webhook endpoint that sends events to POST /v1/gateway_events/stripe; unset, that route answers 404")
 	inboxDelay := fs.Duration("inbox-delay", 0, "how long the inbox worker waits after a gateway event arrives before it applies the stored events (0: at once); events stay stored meanwhile, across restarts")
 	var limits serverLimits
@@ -79,6 +80,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	if err := checkServeConfig(*addr, *stripeKey, *stripeBase); err != nil {
 		return err
+	}
+	if *reconcileInterval < 0 {
+		return usageError{fmt.Sprintf("--reconcile-interval must be 0 (off) or more, got %v", *reconcileInterval)}
 	}
 	if *stripeWebhookSecret != "" && !strings.HasPrefix(*stripeWebhookSecret, "whsec_") {
 		return usageError{"--stripe-webhook-secret must be a Stripe webhook signing secret (whsec_...), as the endpoint's page in the Stripe dashboard shows it"}
@@ -128,7 +132,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	defer store.Close()
 	eng := engine.New(store, logger, gateways...)
+	// The simulator's events enter through the inbox, as Stripe's do.
+	sim.Events = eng.ReceiveGatewayEvent
+	defer sim.Close() // its timers stop before the store closes
 	eng.EventParsers[refundry.GatewayStripe] = stripe.ParseEvent
+	eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
 	eng.InboxDelay = *inboxDelay
 	if err := op.attach(store, eng); err != nil {
 		return err
@@ -176,6 +184,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batches.OnPass = op.batches.Beat
 	op.batches.Start()
 	wg.Go(func() { batches.Run(workCtx) })
+	if *reconcileInterval > 0 {
+		wg.Go(func() { eng.RunReconcile(workCtx, *reconcileInterval, reconcileWindow) })
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(srv, ln) }()

@@ -10,7 +10,35 @@
 //	sim_pending...        pending until Settle is called for it
 //	sim_hang...           never answers: the call lasts until its deadline
 //	                      (until Answer is called; then it succeeds)
+//	sim_late_fail...      the refund succeeds at once, and about 1 s later
+//	                      the simulator reports it failed ("the card was
+//	                      closed") by event
+//	sim_late_fail_silent...  the same, but no event is sent: only
+//	                      reconciliation finds it (ListRefunds reports it
+//	                      failed once the second has passed)
+//	sim_gateway_refund_<minor>...  the gateway holds a refund of <minor>
+//	                      units made in its own dashboard; reported by event
+//	                      shortly after the sale is recorded, and by
+//	                      ListRefunds
+//	sim_gateway_refund_silent_<minor>...  the same, reported only by
+//	                      ListRefunds
+//	sim_dispute_open...   a dispute of the whole payment is opened shortly
+//	                      after the sale is recorded (needs_response)
+//	sim_dispute_won...    the same, and about 2 s later it is closed, won
+//	sim_dispute_lost...   the same, and about 2 s later it is closed, lost
 //	anything else         succeeds at once
+//
+// Events reach Refundry the way Stripe's do: the simulator hands each one,
+// with an id of its own, to Events (the engine's inbox), and ParseEvent
+// reads it back into reports when the inbox worker applies it. Timers
+// live in memory: an event not yet sent when the process stops is never
+// sent, and is left to reconciliation to find. ListRefunds knows only the
+// payments whose sales were recorded since the simulator started (by the
+// engine of this process); asked about another payment it answers an
+// error, which a reconciliation run reports as the gateway unreachable
+// for that payment, never as refunds missing. A report names its payment
+// by reference, so references that make these situations should be
+// unique on the server (sim_late_fail_order-17).
 //
 // Outcomes that follow from the refund itself (fail, timed pending) are
 // recomputed from the request, so they survive a restart of Refundry; a
@@ -45,9 +73,20 @@ const (
 type Gateway struct {
 	Now func() time.Time
 
+	// Events, if set, receives the events the simulator sends (late
+	// failures, refunds made at the gateway, disputes): the engine's
+	// ReceiveGatewayEvent. Unset, no event is sent and only
+	// reconciliation learns what happened.
+	Events func(ctx context.Context, ev *refundry.GatewayEvent) (duplicate bool, err error)
+
 	mu       sync.Mutex
 	refunds  map[string]*refund
-	answered bool // sim_hang answers from now on
+	answered bool                  // sim_hang answers from now on
+	payments map[string]*payment   // by reference, as PaymentRecorded heard them
+	made     map[string][]*refund  // by reference, the refunds Refundry asked for
+	timers   map[int64]*time.Timer // events still to be sent
+	timerSeq int64
+	closed   bool
 
 	logMu   sync.Mutex
 	log     *os.File // nil: calls are not logged
@@ -83,13 +122,21 @@ const (
 type refund struct {
 	status string
 	moved  int64 // minor units actually returned, counted once
+
+	// What ListRefunds reports of it.
+	id        string // Refundry's refund id
+	ref       string // the payment's reference
+	amount    int64
+	currency  string
+	created   time.Time
+	succeeded time.Time // when it first succeeded; zero until then
 }
 
 var _ refundry.Gateway = (*Gateway)(nil)
 
 // New returns a simulator with nothing refunded yet.
 func New() *Gateway {
-	return &Gateway{Now: time.Now, refunds: map[string]*refund{}}
+	return &Gateway{Now: time.Now, refunds: map[string]*refund{}, payments: map[string]*payment{}, made: map[string][]*refund{}, timers: map[int64]*time.Timer{}}
 }
 
 // LogCalls appends a line (a Call as JSON) to the file at path for every
@@ -109,8 +156,16 @@ func (g *Gateway) LogCalls(path string) error {
 	return nil
 }
 
-// Close closes the call log, if there is one.
+// Close stops the timers of events not yet sent and closes the call log,
+// if there is one.
 func (g *Gateway) Close() error {
+	g.mu.Lock()
+	g.closed = true
+	for _, t := range g.timers {
+		t.Stop()
+	}
+	clear(g.timers)
+	g.mu.Unlock()
 	g.logMu.Lock()
 	defer g.logMu.Unlock()
 	if g.log == nil {
@@ -194,8 +249,12 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (res ref
 	defer g.mu.Unlock()
 	st, ok := g.refunds[r.RefundID]
 	if !ok {
-		st = &refund{status: g.decide(ref)}
+		st = &refund{status: g.decide(ref), id: r.RefundID, ref: ref, amount: r.Amount, currency: r.Currency, created: r.Created}
+		if st.created.IsZero() {
+			st.created = g.Now()
+		}
 		g.refunds[r.RefundID] = st
+		g.made[ref] = append(g.made[ref], st)
 	}
 	if st.status == refundry.RefundPending {
 		if d, then, timed := pendingDelay(ref); timed && !g.Now().Before(r.Created.Add(d)) {
@@ -204,6 +263,10 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (res ref
 	}
 	if st.status == refundry.RefundSucceeded && st.moved == 0 {
 		st.moved = r.Amount
+		st.succeeded = g.Now()
+		if strings.HasPrefix(ref, PrefixLateFail) {
+			g.scheduleLateFailure(st)
+		}
 	}
 	return g.result(r.RefundID, st), nil
 }
@@ -281,11 +344,22 @@ func (g *Gateway) decide(ref string) string {
 }
 
 func (g *Gateway) result(id string, st *refund) refundry.GatewayResult {
-	res := refundry.GatewayResult{Status: st.status, GatewayRefundID: "sim_" + id}
-	if st.status == refundry.RefundFailed {
-		res.FailureReason = "Refund declined by the simulator (test value " + PrefixFail + ")."
+	status, reason := g.current(st)
+	return refundry.GatewayResult{Status: status, GatewayRefundID: "sim_" + id, FailureReason: reason}
+}
+
+// current is a refund's status as the simulator holds it now, and why it
+// failed: a sim_late_fail refund turns failed LateFailDelay after it
+// succeeded, whether or not its event has been sent.
+func (g *Gateway) current(st *refund) (status, reason string) {
+	if st.status == refundry.RefundSucceeded && strings.HasPrefix(st.ref, PrefixLateFail) &&
+		!st.succeeded.IsZero() && !g.Now().Before(st.succeeded.Add(LateFailDelay)) {
+		return refundry.RefundFailed, LateFailReason
 	}
-	return res
+	if st.status == refundry.RefundFailed {
+		return st.status, "Refund declined by the simulator (test value " + PrefixFail + ")."
+	}
+	return st.status, ""
 }
 
 // pendingDelay reads the <dur> of sim_pending_<dur>, and the status the
