@@ -32,17 +32,20 @@ const (
 // sale paid twice) makes one refund per transaction, all sharing the Group
 // id of the first.
 type Refund struct {
-	ID              string          `json:"id"`
-	MerchantID      string          `json:"-"`
-	Group           string          `json:"group"`
-	SaleID          string          `json:"sale"`
-	TransactionID   string          `json:"transaction"`
-	LineItemID      string          `json:"line_item"`
-	Amount          int64           `json:"amount"`
-	Fee             int64           `json:"fee"`
-	Currency        string          `json:"currency"`
-	Status          string          `json:"status"`
-	Reason          string          `json:"reason"`
+	ID            string `json:"id"`
+	MerchantID    string `json:"-"`
+	Group         string `json:"group"`
+	SaleID        string `json:"sale"`
+	TransactionID string `json:"transaction"`
+	LineItemID    string `json:"line_item"`
+	Amount        int64  `json:"amount"`
+	Fee           int64  `json:"fee"`
+	Currency      string `json:"currency"`
+	Status        string `json:"status"`
+	Reason        string `json:"reason"`
+	// Description is free text about the refund; Reason is one of the
+	// merchant's reason codes.
+	Description     string          `json:"description"`
 	Metadata        json.RawMessage `json:"metadata"`
 	Offsite         bool            `json:"offsite"`
 	NotifyCustomer  bool            `json:"notify_customer"`
@@ -53,6 +56,11 @@ type Refund struct {
 	Name            string          `json:"name"`
 	ExternalID      string          `json:"external_id"`
 	CreatedSource   string          `json:"created_source"`
+	// Lines is what the refund returns of each line item; the amounts add
+	// up to Amount.
+	Lines []RefundLine `json:"lines"`
+	// ReturnID names the return the refund pays for, if any.
+	ReturnID string `json:"return"`
 	// RefundedAt dates the refund: when it was asked for, or the date its
 	// client gave (Talkable's refunded_at), and, once a refund asked for
 	// without a date succeeds, when it did. It is a refund time only for
@@ -132,6 +140,15 @@ type RefundRequest struct {
 	// lands between a client's read and its request cannot make "all"
 	// mean a part.
 	ExactRemainder bool
+	// Lines asks for units (or amounts) of line items of Target.SaleID;
+	// Shipping for its shipping. Either or both replace a single target
+	// amount.
+	Lines    []LineRequest
+	Shipping *ShippingRequest
+	// Description is free text; Reason is a reason code.
+	Description string
+	// ReturnID names the return the refund pays for.
+	ReturnID string
 	// Fee is what the merchant keeps of the whole refund (see
 	// DecideRefund).
 	Fee            int64

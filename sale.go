@@ -78,16 +78,29 @@ type Sale struct {
 	Created        time.Time      `json:"created"`
 }
 
-// LineItem is one product of a sale ("product sale" in RevCent's words).
+// LineItem is one product of a sale ("product sale" in RevCent's words),
+// or its shipping. Amount is Quantity × UnitAmount + TaxAmount.
 type LineItem struct {
-	ID             string `json:"id"`
-	SaleID         string `json:"sale"`
-	Name           string `json:"name"`
-	Quantity       int64  `json:"quantity"`
-	UnitAmount     int64  `json:"unit_amount"`
-	Amount         int64  `json:"amount"`
-	RefundedAmount int64  `json:"refunded_amount"`
+	ID         string `json:"id"`
+	SaleID     string `json:"sale"`
+	Name       string `json:"name"`
+	Kind       string `json:"kind"` // LineProduct or LineShipping
+	Quantity   int64  `json:"quantity"`
+	UnitAmount int64  `json:"unit_amount"`
+	// TaxAmount is the line's total tax, in minor units.
+	TaxAmount      int64 `json:"tax_amount"`
+	Amount         int64 `json:"amount"`
+	RefundedAmount int64 `json:"refunded_amount"`
+	// RefundedQuantity counts the units refunded by quantity; never above
+	// Quantity (invariant 2 extended to quantities).
+	RefundedQuantity int64 `json:"refunded_quantity"`
 }
+
+// Line kinds.
+const (
+	LineProduct  = "product"
+	LineShipping = "shipping"
+)
 
 // Transaction is a captured payment for a sale. Number is a second,
 // integer identity (Jetti addresses transactions by integer).

@@ -128,6 +128,8 @@ type Store interface {
 	InboxStore
 	ReportStore
 	ReconciliationStore
+	ReturnStore
+	ReasonStore
 	Pinger
 	Close() error
 }
@@ -149,13 +151,15 @@ type Stores struct {
 	Inbox     InboxStore
 	Reports   ReportStore
 	Reconcile ReconciliationStore
+	Returns   ReturnStore
+	Reasons   ReasonStore
 	Health    Pinger
 }
 
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
 	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
-		Inbox: s, Reports: s, Reconcile: s, Health: s}
+		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Health: s}
 }
 
 // MerchantStore keeps merchants and their API keys.
