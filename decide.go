@@ -103,7 +103,7 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 			ID: NewID(), MerchantID: req.MerchantID, SaleID: sale.ID,
 			TransactionID: a.TransactionID, LineItemID: a.LineItemID,
 			Amount: a.Amount, Fee: min(fee, a.Amount), Currency: sale.Currency,
-			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == GatewayOffsite,
+			Reason: req.Reason, Description: req.Description, Metadata: meta, Offsite: a.Gateway == GatewayOffsite,
 			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
 			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
 			RefundedAt: refundedAt, Created: now, Updated: now,

@@ -190,6 +190,9 @@ func (r *RefundRequest) Validate() error {
 	if err := checkTexts(500, "reason", r.Reason, "name", r.Name, "external_id", r.ExternalID, "created_source", r.CreatedSource); err != nil {
 		return err
 	}
+	if err := checkTexts(MaxDescription, "description", r.Description); err != nil {
+		return err
+	}
 	if !r.RefundedAt.IsZero() && (r.RefundedAt.Year() < 1970 || r.RefundedAt.Year() > 9999) {
 		return ParamErrorf(EINVALID, "refunded_at", "The refund's time must fall between the years 1970 and 9999.")
 	}

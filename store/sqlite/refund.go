@@ -167,12 +167,12 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
-		external_id, created_source, refunded_at, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		external_id, created_source, refunded_at, created, updated, description)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
-		micros(r.RefundedAt), micros(r.Created), micros(r.Updated))
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description)
 	return err
 }
 
@@ -328,7 +328,7 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
-	created_source, refunded_at, created, updated FROM refunds`
+	created_source, refunded_at, created, updated, description FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -343,7 +343,8 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 		var refundedAt, created, updated int64
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
-			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated); err != nil {
+			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
+			&r.Description); err != nil {
 			return nil, err
 		}
 		r.LineItemID = lineItem.String
