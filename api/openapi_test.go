@@ -272,6 +272,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	webhookConformance(t, c, env)
 	notificationConformance(t, c, env)
 	batchConformance(t, c, env)
+	reasonsConformance(t, c, env)
 	keysConformance(t, c, env)
 	reconciliationConformance(t, c, env)
 	disputesConformance(t, c, env)

@@ -19,6 +19,7 @@ type refundRequest struct {
 	Target         string          `json:"target"`
 	Amount         json.Number     `json:"amount"`
 	Reason         string          `json:"reason"`
+	Description    string          `json:"description"`
 	Metadata       json.RawMessage `json:"metadata"`
 	Offsite        bool            `json:"offsite"`
 	NotifyCustomer bool            `json:"notify_customer"`
@@ -58,7 +59,7 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			}
 		}
 		rr := refundry.RefundRequest{
-			MerchantID: m.ID, Target: target, Amount: amount, Reason: req.Reason, Metadata: md,
+			MerchantID: m.ID, Target: target, Amount: amount, Reason: req.Reason, Description: req.Description, Metadata: md,
 			Offsite: req.Offsite, NotifyCustomer: req.NotifyCustomer, Source: refundry.SourceNative, Idempotency: idem,
 		}
 		var res *refundry.RefundResult
@@ -131,24 +132,8 @@ func handleCancelRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 
 func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, page, err := listQuery(r, "sale", "transaction", "line_item", "group", "status", "source", "created[gte]", "created[lt]")
+		f, err := refundFilter(r)
 		if err != nil {
-			Error(w, r, logger, err)
-			return
-		}
-		f := refundry.RefundFilter{Page: page, SaleID: q.Get("sale"), TransactionID: q.Get("transaction"),
-			LineItemID: q.Get("line_item"), Group: q.Get("group"), Status: q.Get("status"), Source: q.Get("source")}
-		switch f.Status {
-		case "", refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled:
-		default:
-			Error(w, r, logger, paramInvalid("status", "Status must be pending, succeeded, failed or canceled."))
-			return
-		}
-		if f.CreatedFrom, err = unixParam(q, "created[gte]"); err != nil {
-			Error(w, r, logger, err)
-			return
-		}
-		if f.CreatedTo, err = unixParam(q, "created[lt]"); err != nil {
 			Error(w, r, logger, err)
 			return
 		}
@@ -159,4 +144,30 @@ func handleListRefunds(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		}
 		writeList(w, refunds, renderRefund, more, "/v1/refunds")
 	})
+}
+
+// refundFilters are the filters of GET /v1/refunds, which its export
+// shares.
+var refundFilters = []string{"sale", "transaction", "line_item", "group", "status", "source", "created[gte]", "created[lt]"}
+
+// refundFilter reads GET /v1/refunds' query: its filters and its page.
+func refundFilter(r *http.Request) (refundry.RefundFilter, error) {
+	q, page, err := listQuery(r, refundFilters...)
+	if err != nil {
+		return refundry.RefundFilter{}, err
+	}
+	f := refundry.RefundFilter{Page: page, SaleID: q.Get("sale"), TransactionID: q.Get("transaction"),
+		LineItemID: q.Get("line_item"), Group: q.Get("group"), Status: q.Get("status"), Source: q.Get("source")}
+	switch f.Status {
+	case "", refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled:
+	default:
+		return f, paramInvalid("status", "Status must be pending, succeeded, failed or canceled.")
+	}
+	if f.CreatedFrom, err = unixParam(q, "created[gte]"); err != nil {
+		return f, err
+	}
+	if f.CreatedTo, err = unixParam(q, "created[lt]"); err != nil {
+		return f, err
+	}
+	return f, nil
 }

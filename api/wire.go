@@ -117,6 +117,7 @@ type refundJSON struct {
 	Group           string          `json:"group"`
 	Related         []string        `json:"related,omitempty"`
 	Reason          *string         `json:"reason"`
+	Description     *string         `json:"description"`
 	Metadata        json.RawMessage `json:"metadata"`
 	Offsite         bool            `json:"offsite"`
 	NotifyCustomer  bool            `json:"notify_customer"`
@@ -138,7 +139,7 @@ func renderRefund(r *refundry.Refund) refundJSON {
 	return refundJSON{
 		ID: r.ID, Object: "refund", Amount: r.Amount, Fee: r.Fee, Currency: r.Currency, Status: r.Status,
 		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
-		Reason: nullable(r.Reason), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
+		Reason: nullable(r.Reason), Description: nullable(r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
 		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
 		Source: r.Source, RefundedAt: refundTime(r), Created: unix(r.Created),
 	}

@@ -45,6 +45,8 @@ var routes = map[string]Route{
 	"GET /v1/audit_log":                         {refundry.ScopeRead, ""},
 	"GET /v1/reconciliation_runs":               {refundry.ScopeRead, ""},
 	"GET /v1/reconciliation_runs/{id}":          {refundry.ScopeRead, ""},
+	"GET /v1/refund_reasons":                    {refundry.ScopeRead, ""},
+	"GET /v1/refunds/export":                    {refundry.ScopeRead, ""},
 	"/v1/":                                      {refundry.ScopeRead, ""}, // answers 404 whatever the key
 	// Native API: refunds.
 	"POST /v1/refunds":             {refundry.ScopeRefund, refundry.AuditRefundCreate},
@@ -59,6 +61,8 @@ var routes = map[string]Route{
 	"POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/replay": {refundry.ScopeWrite, refundry.AuditDeliveryReplay},
 	"POST /v1/api_keys":                                               {refundry.ScopeWrite, refundry.AuditAPIKeyCreate},
 	"POST /v1/api_keys/{id}/revoke":                                   {refundry.ScopeWrite, refundry.AuditAPIKeyRevoke},
+	"POST /v1/refund_reasons":                                         {refundry.ScopeWrite, refundry.AuditReasonPut},
+	"DELETE /v1/refund_reasons/{code}":                                {refundry.ScopeWrite, refundry.AuditReasonDelete},
 	// Dialects: every one of their routes is a refund.
 	"PUT /v2.0/sales/refund/{sale_id}":                {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"POST /v2.0/sales/refund/{sale_id}":               {refundry.ScopeRefund, refundry.AuditRefundCreate},

@@ -196,7 +196,7 @@ func TestRefundCSVExitStatus(t *testing.T) {
 	id := sale["id"].(string)
 
 	good := filepath.Join(dir, "good.csv")
-	if err := os.WriteFile(good, []byte("target,amount,reason\n"+id+",100,x\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte("target,amount,reason\n"+id+",100,other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(context.Background(), []string{"refund", "--csv", good, "--target", base, "--key", key}, noEnv, io.Discard, io.Discard); err != nil {
@@ -204,7 +204,7 @@ func TestRefundCSVExitStatus(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.csv")
-	if err := os.WriteFile(bad, []byte("target,amount,reason\n"+id+",100,x\nno-such-thing,100,x\n"+id+",99999,x\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("target,amount,reason\n"+id+",100,other\nno-such-thing,100,other\n"+id+",99999,other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := run(context.Background(), []string{"refund", "--csv", bad, "--target", base, "--key", key}, noEnv, io.Discard, io.Discard)

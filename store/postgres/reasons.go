@@ -48,7 +48,10 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 			SELECT id, $2, $3, $4, $5 FROM merchants WHERE id = $1
 			ON CONFLICT (merchant_id, code) DO UPDATE SET label = excluded.label, stripe_reason = excluded.stripe_reason
 			RETURNING created`, r.MerchantID, r.Code, r.Label, r.StripeReason, normTime(created)).Scan(&stored)
-		return notFound(err, "No such merchant.")
+		if err != nil {
+			return notFound(err, "No such merchant.")
+		}
+		return audit(ctx, tx, r.MerchantID, refundry.AuditReasonPut, s.now(), r.Code)
 	})
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string)
 		if tag.RowsAffected() == 0 {
 			return refundry.ParamErrorf(refundry.ENOTFOUND, "code", "No such refund reason: %s", code)
 		}
-		return nil
+		return audit(ctx, tx, merchantID, refundry.AuditReasonDelete, s.now(), code)
 	})
 }
 

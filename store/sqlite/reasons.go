@@ -53,7 +53,7 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 			return err
 		}
 		r.Created = fromMicros(created)
-		return nil
+		return audit(ctx, tx, r.MerchantID, refundry.AuditReasonPut, r.Code)
 	})
 }
 
@@ -69,7 +69,7 @@ func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string)
 		} else if n == 0 {
 			return refundry.ParamErrorf(refundry.ENOTFOUND, "code", "No such refund reason: %s", code)
 		}
-		return nil
+		return audit(ctx, tx, merchantID, refundry.AuditReasonDelete, code)
 	})
 }
 
