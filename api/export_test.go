@@ -89,8 +89,8 @@ func TestExportRefunds(t *testing.T) {
 	}
 	col := func(rec []string, name string) string { return rec[slices.Index(refundry.RefundCSVColumns, name)] }
 	for _, tc := range []struct {
-		rec                                            []string
-		r                                              *refundry.Refund
+		rec                                          []string
+		r                                            *refundry.Refund
 		amount, major, currency, reason, description string
 	}{
 		{all[2], a, "1250", "12.50", "USD", "damaged", `Arrived "crushed", box torn` + "\nsecond line"},

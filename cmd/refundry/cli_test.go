@@ -107,7 +107,7 @@ func TestEnvTwinsUnambiguous(t *testing.T) {
 	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true, "REFUNDRY_STRIPE_KEY": true, "REFUNDRY_STRIPE_API_BASE": true}
 	twin := regexp.MustCompile(`\(env (REFUNDRY_[A-Z_]+)\)`)
 	owner := map[string]string{}
-	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile"} {
+	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile", "export refunds"} {
 		var stdout bytes.Buffer
 		if err := run(context.Background(), append(strings.Fields(cmd), "-h"), noEnv, &stdout, io.Discard); err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestEnvTwinsUnambiguous(t *testing.T) {
 			owner[name] = cmd
 		}
 	}
-	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT"} {
+	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT", "REFUNDRY_EXPORT_SINCE", "REFUNDRY_EXPORT_OUT"} {
 		if owner[name] == "" {
 			t.Errorf("no command has the twin %s", name)
 		}
