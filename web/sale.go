@@ -43,11 +43,12 @@ type targetOption struct {
 
 // refundForm is the refund form as typed, to fill it again after an error.
 type refundForm struct {
-	Target  string
-	Amount  string // major units, as typed
-	Reason  string
-	Offsite bool
-	Notify  bool
+	Target      string
+	Amount      string // major units, as typed
+	Reason      string // one of the merchant's reason codes, or empty
+	Description string // free text
+	Offsite     bool
+	Notify      bool
 }
 
 type saleData struct {
@@ -59,6 +60,7 @@ type saleData struct {
 	RefundsMore bool
 	Referrals   []*refundry.Referral
 	Targets     []targetOption
+	Reasons     []*refundry.RefundReason // the merchant's, for the form
 	Form        refundForm
 	Error       string
 	Notice      string
@@ -74,6 +76,9 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		return nil, err
 	}
 	data := &saleData{Sale: sale, Remaining: sale.Refundable()}
+	if data.Reasons, err = d.eng.ListRefundReasons(ctx, merchantID); err != nil {
+		return nil, err
+	}
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
 		rem := sale.LineRefundable(li)
@@ -131,7 +136,7 @@ func (d *dashboard) handleSale(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	q := r.URL.Query()
 	data.Form.Target = q.Get("target")
-	data.Form.Reason = "requested_by_customer"
+	data.Form.Reason = refundry.ReasonRequestedByCustomer
 	// The notices name what the previous form did, after its redirect.
 	var done []string
 	for i := range data.Refunds {
@@ -160,7 +165,7 @@ func (d *dashboard) renderSale(w http.ResponseWriter, r *http.Request, s *sessio
 func readRefundForm(v url.Values) refundForm {
 	return refundForm{
 		Target: v.Get("target"), Amount: strings.TrimSpace(v.Get("amount")), Reason: strings.TrimSpace(v.Get("reason")),
-		Offsite: v.Get("offsite") != "", Notify: v.Get("notify") != "",
+		Description: strings.TrimSpace(v.Get("description")), Offsite: v.Get("offsite") != "", Notify: v.Get("notify") != "",
 	}
 }
 
@@ -249,6 +254,13 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 	if err == nil {
 		plan, err = refundry.PlanRefund(sale, target, amount, data.Form.Offsite)
 	}
+	if err == nil {
+		// The reason is checked now too, so that the confirmation never
+		// offers what the refund would be refused for.
+		if refundry.CheckReason(data.Reasons, "reason", data.Form.Reason) != nil {
+			err = refundry.ParamErrorf(refundry.EINVALID, "reason", "Choose one of the reasons listed; write anything more in the description.")
+		}
+	}
 	if err != nil {
 		d.refuse(w, r, s, data, err)
 		return
@@ -313,10 +325,10 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	f := data.Form
-	sum := sha256.Sum256([]byte(strings.Join([]string{sale.ID, f.Target, strconv.FormatInt(*amount, 10), f.Reason,
+	sum := sha256.Sum256([]byte(strings.Join([]string{sale.ID, f.Target, strconv.FormatInt(*amount, 10), f.Reason, f.Description,
 		strconv.FormatBool(f.Offsite), strconv.FormatBool(f.Notify)}, "\x00")))
 	res, err := d.eng.Refund(r.Context(), refundry.RefundRequest{
-		MerchantID: s.merchant.ID, Target: target, Amount: amount, Reason: f.Reason,
+		MerchantID: s.merchant.ID, Target: target, Amount: amount, Reason: f.Reason, Description: f.Description,
 		Offsite: f.Offsite, NotifyCustomer: f.Notify, Source: refundry.SourceDashboard,
 		// The token was made for this one confirmation page, so pressing
 		// Confirm twice, or resending the form, refunds once (invariant 4).
