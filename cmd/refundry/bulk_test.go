@@ -62,7 +62,7 @@ func bulkCSV(sales []bulkSale) string {
 		tg := []string{s.id, s.lineItem, s.txn, s.ref, "pay-" + s.ref}[i%5]
 		fmt.Fprintf(&b, "%s,300,late_delivery\n", tg)
 	}
-	fmt.Fprintf(&b, "no-such-thing,300,x\n%s,5000,too much\n", sales[0].id)
+	fmt.Fprintf(&b, "no-such-thing,300,other\n%s,5000,other\n", sales[0].id)
 	return b.String()
 }
 
