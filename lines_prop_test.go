@@ -194,7 +194,7 @@ func TestLinesProperties(t *testing.T) {
 					}
 				}
 				for _, li := range sale.LineItems {
-					if (onLine[li.ID] != [2]int64{li.RefundedAmount, li.RefundedQuantity}) {
+					if onLine[li.ID] != [2]int64{li.RefundedAmount, li.RefundedQuantity} {
 						t.Fatalf("step %d: line %+v, its refunds hold %v", step, li, onLine[li.ID])
 					}
 				}

@@ -65,7 +65,9 @@ func TestAllocateLines(t *testing.T) {
 	line := func(id string, amount, refunded int64) *refundry.LineItem {
 		return &refundry.LineItem{ID: id, Quantity: 1, Amount: amount, RefundedAmount: refunded}
 	}
-	rl := func(id string, amount int64) refundry.RefundLine { return refundry.RefundLine{LineItemID: id, Amount: amount} }
+	rl := func(id string, amount int64) refundry.RefundLine {
+		return refundry.RefundLine{LineItemID: id, Amount: amount}
+	}
 	for _, tt := range []struct {
 		name   string
 		lines  []*refundry.LineItem
@@ -163,11 +165,19 @@ func TestDecideRefundLines(t *testing.T) {
 		{name: "ShippingAmount", req: refundry.RefundRequest{Shipping: &refundry.ShippingRequest{Amount: 200}},
 			want: []refund{{"t1", 200, []refundry.RefundLine{rl("ship", 0, 200)}}}},
 		// The last unit gets what an amount refund left of the line.
-		{name: "UnitCappedByRemaining", prepare: func(s *refundry.Sale) { s.LineItems[1].RefundedAmount = 800; s.RefundedAmount = 800; s.Transactions[0].RefundedAmount = 800 },
+		{name: "UnitCappedByRemaining", prepare: func(s *refundry.Sale) {
+			s.LineItems[1].RefundedAmount = 800
+			s.RefundedAmount = 800
+			s.Transactions[0].RefundedAmount = 800
+		},
 			req:  refundry.RefundRequest{Lines: []refundry.LineRequest{{LineItemID: "g", Quantity: 1}}},
 			want: []refund{{"t1", 50, []refundry.RefundLine{rl("g", 1, 50)}}}},
 		// Units whose money is gone come back with the other lines' money.
-		{name: "UnitsWithoutMoney", prepare: func(s *refundry.Sale) { s.LineItems[1].RefundedAmount = 850; s.RefundedAmount = 850; s.Transactions[0].RefundedAmount = 850 },
+		{name: "UnitsWithoutMoney", prepare: func(s *refundry.Sale) {
+			s.LineItems[1].RefundedAmount = 850
+			s.RefundedAmount = 850
+			s.Transactions[0].RefundedAmount = 850
+		},
 			req:  refundry.RefundRequest{Lines: []refundry.LineRequest{{LineItemID: "w", Quantity: 1}, {LineItemID: "g", Quantity: 1}}},
 			want: []refund{{"t1", 150, []refundry.RefundLine{rl("w", 1, 150)}}, {"t2", 400, []refundry.RefundLine{rl("w", 0, 400), rl("g", 1, 0)}}}},
 		// A sale refund by amount is allocated over the lines: 6.00 of 16.50:8.50:5.00.
@@ -191,14 +201,22 @@ func TestDecideRefundLines(t *testing.T) {
 		{name: "ErrNoShipping", prepare: func(s *refundry.Sale) { s.LineItems[2].Kind = refundry.LineProduct },
 			req: refundry.RefundRequest{Shipping: &refundry.ShippingRequest{All: true}}, code: refundry.EINVALID, param: "shipping"},
 		{name: "ErrShippingAbove", req: refundry.RefundRequest{Shipping: &refundry.ShippingRequest{Amount: 501}}, code: refundry.ETOOLARGE, param: "shipping"},
-		{name: "ErrShippingRefunded", prepare: func(s *refundry.Sale) { s.LineItems[2].RefundedAmount = 500; s.RefundedAmount = 500; s.Transactions[0].RefundedAmount = 500 },
+		{name: "ErrShippingRefunded", prepare: func(s *refundry.Sale) {
+			s.LineItems[2].RefundedAmount = 500
+			s.RefundedAmount = 500
+			s.Transactions[0].RefundedAmount = 500
+		},
 			req: refundry.RefundRequest{Shipping: &refundry.ShippingRequest{All: true}}, code: refundry.EREFUNDED, param: "shipping"},
 		{name: "ErrShippingTwice", req: refundry.RefundRequest{Lines: []refundry.LineRequest{{LineItemID: "ship", Quantity: 1}}, Shipping: &refundry.ShippingRequest{All: true}},
 			code: refundry.EINVALID, param: "shipping"},
 		{name: "ErrAmountAndLines", req: refundry.RefundRequest{Amount: amt(100), Lines: []refundry.LineRequest{{LineItemID: "w", Quantity: 1}}}, code: refundry.EINVALID, param: "amount"},
 		{name: "ErrLinesOfTransaction", req: refundry.RefundRequest{Target: refundry.RefundTarget{TransactionID: "t1"}, Lines: []refundry.LineRequest{{LineItemID: "w", Quantity: 1}}},
 			code: refundry.EINVALID, param: "lines"},
-		{name: "ErrUnitsWithoutMoneyAlone", prepare: func(s *refundry.Sale) { s.LineItems[1].RefundedAmount = 850; s.RefundedAmount = 850; s.Transactions[0].RefundedAmount = 850 },
+		{name: "ErrUnitsWithoutMoneyAlone", prepare: func(s *refundry.Sale) {
+			s.LineItems[1].RefundedAmount = 850
+			s.RefundedAmount = 850
+			s.Transactions[0].RefundedAmount = 850
+		},
 			req: refundry.RefundRequest{Lines: []refundry.LineRequest{{LineItemID: "g", Quantity: 1}}}, code: refundry.EREFUNDED, param: "lines"},
 		{name: "ErrDisputed", prepare: func(s *refundry.Sale) { s.Transactions[0].DisputeStatus = refundry.DisputeNeedsResponse },
 			req: refundry.RefundRequest{Lines: []refundry.LineRequest{{LineItemID: "w", Quantity: 1}}}, code: refundry.ECHARGEDISPUTED, param: "sale"},
