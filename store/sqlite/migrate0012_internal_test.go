@@ -72,4 +72,3 @@ func TestMigrate0012AllocatesRefunds(t *testing.T) {
 	s := mustOpenInternal(t, path)
 	storetest.CheckUpgrade0012(t, s)
 }
-
