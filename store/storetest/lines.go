@@ -67,7 +67,9 @@ func testLines(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rl := func(id string, q, a int64) refundry.RefundLine { return refundry.RefundLine{LineItemID: id, Quantity: q, Amount: a} }
+		rl := func(id string, q, a int64) refundry.RefundLine {
+			return refundry.RefundLine{LineItemID: id, Quantity: q, Amount: a}
+		}
 		// 2 widgets are 11.00 with tax: t1 pays 10.00 of them, t2 the rest
 		// and then the shipping.
 		wantLines := [][]refundry.RefundLine{{rl(w.ID, 2, 1000)}, {rl(w.ID, 0, 100)}, {rl(ship.ID, 1, 500)}}
