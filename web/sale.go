@@ -67,9 +67,9 @@ type refundForm struct {
 func (f refundForm) itemized() bool { return len(f.Qty) > 0 || f.Shipping }
 
 type saleData struct {
-	Sale        *refundry.Sale
-	Remaining   int64
-	Lines       []lineRow
+	Sale      *refundry.Sale
+	Remaining int64
+	Lines     []lineRow
 	// Shipping is what remains of the sale's shipping: the form offers
 	// to refund it when there is some.
 	Shipping    int64
