@@ -56,8 +56,11 @@ type Refund struct {
 	Name            string          `json:"name"`
 	ExternalID      string          `json:"external_id"`
 	CreatedSource   string          `json:"created_source"`
-	// Lines is what the refund returns of each line item; the amounts add
-	// up to Amount.
+	// Lines is what the refund returns of each line item, in line order;
+	// the amounts add up to Amount, but for a gateway's refund adopted
+	// beyond what remained on the sale's lines (an over-refund), whose
+	// excess lands on no line. A release (failure, cancel) reverses
+	// exactly these.
 	Lines []RefundLine `json:"lines"`
 	// ReturnID names the return the refund pays for, if any.
 	ReturnID string `json:"return"`
@@ -294,6 +297,12 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		return nil, ParamErrorf(EINVALID, "amount", "Amount must equal the %s's remaining amount (%s %s), or be left out.",
 			targetNoun(target), FormatMajor(remaining, cur), cur.Code)
 	}
+	return takeFromTransactions(txns, want, li, offsite, target)
+}
+
+// takeFromTransactions takes want from txns in order, each giving what
+// remains on it, as the refunds to make.
+func takeFromTransactions(txns []*Transaction, want int64, li *LineItem, offsite bool, target RefundTarget) ([]Allocation, error) {
 	var out []Allocation
 	for _, t := range txns {
 		if want == 0 {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/refundry/refundry"
 )
@@ -20,9 +21,16 @@ const (
 	refundEventMax  = 20
 )
 
+// lineRow is a line as the sale page shows it. Remaining is the line's
+// true remainder: every refund of the sale, sale- and payment-level ones
+// too, is allocated to the lines, so it falls with them.
 type lineRow struct {
 	Item      *refundry.LineItem
 	Remaining int64
+	// Units are the units not yet refunded by quantity, which the refund
+	// form offers; Qty what the form asked of them, to fill it again.
+	Units int64
+	Qty   string
 }
 
 type txnRow struct {
@@ -48,12 +56,23 @@ type refundForm struct {
 	Reason  string
 	Offsite bool
 	Notify  bool
+	// Qty are the units asked of each line by id ("qty-ID" fields), and
+	// Shipping asks for all the shipping that remains: a refund of what
+	// came back, instead of an amount.
+	Qty      map[string]int64
+	Shipping bool
 }
 
+// itemized reports whether the form asks for units or shipping.
+func (f refundForm) itemized() bool { return len(f.Qty) > 0 || f.Shipping }
+
 type saleData struct {
-	Sale        *refundry.Sale
-	Remaining   int64
-	Lines       []lineRow
+	Sale      *refundry.Sale
+	Remaining int64
+	Lines     []lineRow
+	// Shipping is what remains of the sale's shipping: the form offers
+	// to refund it when there is some.
+	Shipping    int64
 	Txns        []txnRow
 	Refunds     []refundRow
 	RefundsMore bool
@@ -77,7 +96,10 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
 		rem := sale.LineRefundable(li)
-		data.Lines = append(data.Lines, lineRow{li, rem})
+		data.Lines = append(data.Lines, lineRow{Item: li, Remaining: rem, Units: max(li.Quantity-li.RefundedQuantity, 0)})
+		if li.Kind == refundry.LineShipping {
+			data.Shipping += rem
+		}
 		data.Targets = append(data.Targets, targetOption{"line:" + li.ID,
 			"Line item: " + li.Name + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
@@ -157,11 +179,78 @@ func (d *dashboard) renderSale(w http.ResponseWriter, r *http.Request, s *sessio
 	d.render(w, r, status, "sale", p)
 }
 
-func readRefundForm(v url.Values) refundForm {
-	return refundForm{
+// readRefundForm reads the form. A quantity field left empty or at 0
+// asks for nothing; one that is not a whole number of units at least 0
+// is an error naming its line.
+func readRefundForm(v url.Values, sale *refundry.Sale) (refundForm, error) {
+	f := refundForm{
 		Target: v.Get("target"), Amount: strings.TrimSpace(v.Get("amount")), Reason: strings.TrimSpace(v.Get("reason")),
-		Offsite: v.Get("offsite") != "", Notify: v.Get("notify") != "",
+		Offsite: v.Get("offsite") != "", Notify: v.Get("notify") != "", Shipping: v.Get("shipping") != "",
 	}
+	var bad error
+	for _, li := range sale.LineItems {
+		text := strings.TrimSpace(v.Get("qty-" + li.ID))
+		if text == "" || text == "0" {
+			continue
+		}
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || n < 0 {
+			if bad == nil {
+				bad = refundry.ParamErrorf(refundry.EINVALID, "qty-"+li.ID, "The quantity of “%s” must be a whole number of units.", li.Name)
+			}
+			continue
+		}
+		if f.Qty == nil {
+			f.Qty = map[string]int64{}
+		}
+		f.Qty[li.ID] = n
+	}
+	return f, bad
+}
+
+// request is the refund the form asks for. Units and shipping refund the
+// sale by what came back, so they go with the whole sale as target and
+// no amount: the lines' units decide it.
+func (f refundForm) request(sale *refundry.Sale, merchantID string) (refundry.RefundRequest, string, error) {
+	req := refundry.RefundRequest{MerchantID: merchantID, Reason: f.Reason, Offsite: f.Offsite,
+		NotifyCustomer: f.Notify, Source: refundry.SourceDashboard}
+	if !f.itemized() {
+		target, what, ok := parseTarget(f.Target, sale)
+		if !ok {
+			return req, "", refundry.ParamErrorf(refundry.EINVALID, "target", "Choose what to refund: the whole sale, a line item or a payment.")
+		}
+		amount, err := parseAmount(f.Amount, sale.Currency)
+		req.Target, req.Amount = target, amount
+		return req, what, err
+	}
+	if f.Amount != "" || f.Target != "sale:"+sale.ID {
+		return req, "", refundry.ParamErrorf(refundry.EINVALID, "amount",
+			"To refund by quantity or the shipping, choose the whole sale and leave the amount empty: the units decide it.")
+	}
+	req.Target = refundry.RefundTarget{SaleID: sale.ID}
+	var what []string
+	for _, li := range sale.LineItems {
+		if n := f.Qty[li.ID]; n > 0 {
+			req.Lines = append(req.Lines, refundry.LineRequest{LineItemID: li.ID, Quantity: n})
+			what = append(what, strconv.FormatInt(n, 10)+" × “"+li.Name+"”")
+		}
+	}
+	if f.Shipping {
+		req.Shipping = &refundry.ShippingRequest{All: true}
+		what = append(what, "the shipping")
+	}
+	return req, strings.Join(what, ", "), nil
+}
+
+// hash is what the form asks, for the idempotency of its confirmation.
+func (f refundForm) hash(sale *refundry.Sale, confirmed string) string {
+	parts := []string{sale.ID, f.Target, confirmed, f.Reason,
+		strconv.FormatBool(f.Offsite), strconv.FormatBool(f.Notify), strconv.FormatBool(f.Shipping)}
+	for _, li := range sale.LineItems {
+		parts = append(parts, strconv.FormatInt(f.Qty[li.ID], 10))
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])
 }
 
 // parseTarget reads "sale:ID", "line:ID" or "txn:ID" and checks that the
@@ -215,6 +304,14 @@ type allocationRow struct {
 	Amount  int64
 }
 
+// reviewLine is what a refund returns of one line, as the store will
+// record it: units asked for, or the line's share of an amount.
+type reviewLine struct {
+	Name     string
+	Quantity int64
+	Amount   int64
+}
+
 type reviewData struct {
 	Sale        *refundry.Sale
 	What        string
@@ -223,13 +320,31 @@ type reviewData struct {
 	Full        bool
 	Form        refundForm
 	Allocations []allocationRow
+	Lines       []reviewLine
 	Token       string // the refund's idempotency token: a double submit refunds once
 }
 
+// decide is the refund the form asks for, decided against sale by the rule
+// the store applies when it writes it (refundry.DecideRefund), so that a
+// refund that would be refused is refused before anything is asked, and
+// the amount shown is the amount the store will take.
+func decide(sale *refundry.Sale, req refundry.RefundRequest) (int64, []*refundry.Refund, error) {
+	if err := req.Validate(); err != nil {
+		return 0, nil, err
+	}
+	d, err := refundry.DecideRefund(sale, req, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	var total int64
+	for _, rf := range d.Refunds {
+		total += rf.Amount
+	}
+	return total, d.Refunds, nil
+}
+
 // handleRefundReview checks a refund and shows what it will do, amount and
-// currency spelled out, for the user to confirm. It plans the refund with
-// the same rule the store applies when it writes it, so a refund that
-// would be refused is refused here, before anything is asked.
+// currency spelled out, for the user to confirm.
 func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s *session) {
 	data, err := d.loadSale(r.Context(), s.merchant.ID, r.PathValue("id"))
 	if err != nil {
@@ -237,32 +352,50 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	sale := data.Sale
-	data.Form = readRefundForm(r.PostForm)
-	target, what, ok := parseTarget(data.Form.Target, sale)
-	if !ok {
-		data.Error = "Choose what to refund: the whole sale, a line item or a payment."
+	data.Form, err = readRefundForm(r.PostForm, sale)
+	var req refundry.RefundRequest
+	var what string
+	if err == nil {
+		req, what, err = data.Form.request(sale, s.merchant.ID)
+	}
+	if refundry.ErrorParam(err) == "target" {
+		data.Error = refundry.ErrorMessage(err)
 		d.renderSale(w, r, s, http.StatusUnprocessableEntity, data)
 		return
 	}
-	amount, err := parseAmount(data.Form.Amount, sale.Currency)
-	var plan []refundry.Allocation
+	var total int64
+	var refunds []*refundry.Refund
 	if err == nil {
-		plan, err = refundry.PlanRefund(sale, target, amount, data.Form.Offsite)
+		total, refunds, err = decide(sale, req)
 	}
 	if err != nil {
 		d.refuse(w, r, s, data, err)
 		return
 	}
-	rv := reviewData{Sale: sale, What: what, Full: amount == nil, Form: data.Form, Token: randomToken()}
-	for _, a := range plan {
-		rv.Amount += a.Amount
-		payment := a.TransactionID
+	rv := reviewData{Sale: sale, What: what, Amount: total, Full: req.Amount == nil && !data.Form.itemized(), Form: data.Form, Token: randomToken()}
+	names := map[string]string{}
+	for _, li := range sale.LineItems {
+		names[li.ID] = li.Name
+	}
+	byLine := map[string]int{}
+	for _, rf := range refunds {
+		payment := rf.TransactionID
 		for _, t := range sale.Transactions {
-			if t.ID == a.TransactionID {
+			if t.ID == rf.TransactionID {
 				payment = "#" + strconv.FormatInt(t.Number, 10)
 			}
 		}
-		rv.Allocations = append(rv.Allocations, allocationRow{payment, a.Gateway, a.Amount})
+		rv.Allocations = append(rv.Allocations, allocationRow{payment, rf.Gateway, rf.Amount})
+		for _, l := range rf.Lines {
+			i, ok := byLine[l.LineItemID]
+			if !ok {
+				i = len(rv.Lines)
+				byLine[l.LineItemID] = i
+				rv.Lines = append(rv.Lines, reviewLine{Name: names[l.LineItemID]})
+			}
+			rv.Lines[i].Quantity += l.Quantity
+			rv.Lines[i].Amount += l.Amount
+		}
 	}
 	rv.AmountText = formatMajor(rv.Amount, sale.Currency)
 	p := page{Title: "Confirm refund", Nav: "sales", Data: rv}
@@ -285,13 +418,20 @@ func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, s *session, d
 	default:
 		data.Error = refundry.ErrorMessage(err)
 	}
+	for i := range data.Lines {
+		if n := data.Form.Qty[data.Lines[i].Item.ID]; n > 0 {
+			data.Lines[i].Qty = strconv.FormatInt(n, 10)
+		}
+	}
 	d.renderSale(w, r, s, status, data)
 }
 
 // handleRefundConfirm makes the refund the user confirmed, through the
-// engine, with the amount stated on the confirmation page: if less
+// engine, for the amount stated on the confirmation page: if less
 // remains by now, the store's guard refuses it rather than refunding a
-// different amount than the one confirmed.
+// different amount than the one confirmed. A refund by units refunds the
+// units confirmed, which the store's guard refuses alike if they no
+// longer remain.
 func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, s *session) {
 	data, err := d.loadSale(r.Context(), s.merchant.ID, r.PathValue("id"))
 	if err != nil {
@@ -299,29 +439,28 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	sale := data.Sale
-	data.Form = readRefundForm(r.PostForm)
+	data.Form, err = readRefundForm(r.PostForm, sale)
 	token := r.PostForm.Get("token")
-	target, _, ok := parseTarget(data.Form.Target, sale)
-	if !ok || token == "" || len(token) > 64 || data.Form.Amount == "" {
+	// The amount confirmed is the amount asked (never "all that remains",
+	// which may be more by now), or, for units, what they came to.
+	confirmed := data.Form.Amount
+	if data.Form.itemized() {
+		data.Form.Amount = ""
+	}
+	if err != nil || token == "" || len(token) > 64 || confirmed == "" {
 		data.Error = "The confirmation was incomplete; nothing was refunded. Fill in the refund form again."
 		d.renderSale(w, r, s, http.StatusBadRequest, data)
 		return
 	}
-	amount, err := parseAmount(data.Form.Amount, sale.Currency)
+	req, _, err := data.Form.request(sale, s.merchant.ID)
 	if err != nil {
 		d.refuse(w, r, s, data, err)
 		return
 	}
-	f := data.Form
-	sum := sha256.Sum256([]byte(strings.Join([]string{sale.ID, f.Target, strconv.FormatInt(*amount, 10), f.Reason,
-		strconv.FormatBool(f.Offsite), strconv.FormatBool(f.Notify)}, "\x00")))
-	res, err := d.eng.Refund(r.Context(), refundry.RefundRequest{
-		MerchantID: s.merchant.ID, Target: target, Amount: amount, Reason: f.Reason,
-		Offsite: f.Offsite, NotifyCustomer: f.Notify, Source: refundry.SourceDashboard,
-		// The token was made for this one confirmation page, so pressing
-		// Confirm twice, or resending the form, refunds once (invariant 4).
-		Idempotency: &refundry.Idempotency{Key: "dashboard_" + token, Hash: hex.EncodeToString(sum[:])},
-	})
+	// The token was made for this one confirmation page, so pressing
+	// Confirm twice, or resending the form, refunds once (invariant 4).
+	req.Idempotency = &refundry.Idempotency{Key: "dashboard_" + token, Hash: data.Form.hash(sale, confirmed)}
+	res, err := d.eng.Refund(r.Context(), req)
 	if err != nil {
 		// The figures shown must be the current ones, beside the refusal.
 		if fresh, lerr := d.loadSale(r.Context(), s.merchant.ID, sale.ID); lerr == nil {
@@ -332,7 +471,7 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	d.logger.InfoContext(r.Context(), "dashboard refund", "merchant", s.merchant.ID, "sale", sale.ID,
-		"group", res.Refunds[0].Group, "amount", *amount, "currency", sale.Currency, "replayed", res.Replayed)
+		"group", res.Refunds[0].Group, "amount", confirmed, "currency", sale.Currency, "replayed", res.Replayed)
 	http.Redirect(w, r, saleURL(sale.ID)+"?done="+url.QueryEscape(res.Refunds[0].Group)+"#refunds", http.StatusSeeOther)
 }
 
