@@ -74,6 +74,14 @@ var routes = map[string]Route{
 	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
 	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
 	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
+	// Returns: requesting, receiving and canceling one moves goods, not
+	// money (write); refunding one moves money (refund).
+	"GET /v1/returns":               {refundry.ScopeRead, ""},
+	"GET /v1/returns/{id}":          {refundry.ScopeRead, ""},
+	"POST /v1/returns":              {refundry.ScopeWrite, refundry.AuditReturnCreate},
+	"POST /v1/returns/{id}/receive": {refundry.ScopeWrite, refundry.AuditReturnReceive},
+	"POST /v1/returns/{id}/cancel":  {refundry.ScopeWrite, refundry.AuditReturnCancel},
+	"POST /v1/returns/{id}/refund":  {refundry.ScopeRefund, refundry.AuditReturnRefund},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry
