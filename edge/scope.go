@@ -74,13 +74,13 @@ var routes = map[string]Route{
 	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
 	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
 	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
-	// Returns: requesting, receiving and canceling one moves goods, not
-	// money (write); refunding one moves money (refund).
+	// Returns: the refund workflow of goods sent back, for the same
+	// people who refund.
 	"GET /v1/returns":               {refundry.ScopeRead, ""},
 	"GET /v1/returns/{id}":          {refundry.ScopeRead, ""},
-	"POST /v1/returns":              {refundry.ScopeWrite, refundry.AuditReturnCreate},
-	"POST /v1/returns/{id}/receive": {refundry.ScopeWrite, refundry.AuditReturnReceive},
-	"POST /v1/returns/{id}/cancel":  {refundry.ScopeWrite, refundry.AuditReturnCancel},
+	"POST /v1/returns":              {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /v1/returns/{id}/receive": {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /v1/returns/{id}/cancel":  {refundry.ScopeRefund, refundry.AuditReturnCancel},
 	"POST /v1/returns/{id}/refund":  {refundry.ScopeRefund, refundry.AuditReturnRefund},
 }
 
