@@ -178,7 +178,65 @@ func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 		r.Metadata = json.RawMessage(*meta)
 	}
 	r.RefundedAt, r.Created, r.Updated = r.RefundedAt.UTC(), r.Created.UTC(), r.Updated.UTC()
+	r.Lines = []refundry.RefundLine{}
 	return r, nil
+}
+
+// refundLinesQuery reads the lines of the refunds $1 names, each refund's
+// in its sale's line order: a sale's line ids are made in that order and
+// sort by creation. Reading refund_lines alone, by its primary key, keeps
+// a SERIALIZABLE reader's predicate locks off line_items, which every
+// refund writes.
+const refundLinesQuery = `SELECT refund_id, line_item_id, quantity, amount FROM refund_lines
+	WHERE refund_id = ANY($1) ORDER BY refund_id, line_item_id`
+
+// queueRefundLines queues the read of the lines of the refunds ids names,
+// into lines by refund id: a write reads them in the round trip that
+// reads the refund.
+func queueRefundLines(b *pgx.Batch, ids []string, lines map[string][]refundry.RefundLine) {
+	b.Queue(refundLinesQuery, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			var l refundry.RefundLine
+			if err := rows.Scan(&id, &l.LineItemID, &l.Quantity, &l.Amount); err != nil {
+				return err
+			}
+			lines[id] = append(lines[id], l)
+		}
+		return rows.Err()
+	})
+}
+
+func attachLines(refunds []*refundry.Refund, lines map[string][]refundry.RefundLine) {
+	for _, r := range refunds {
+		if ls := lines[r.ID]; len(ls) > 0 {
+			r.Lines = ls
+		}
+	}
+}
+
+type querier interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// loadRefundLines fills in the lines of refunds with one query, however
+// many refunds a page holds.
+func loadRefundLines(ctx context.Context, q querier, refunds []*refundry.Refund) error {
+	if len(refunds) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		ids[i] = r.ID
+	}
+	lines := map[string][]refundry.RefundLine{}
+	b := &pgx.Batch{}
+	queueRefundLines(b, ids, lines)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	attachLines(refunds, lines)
+	return nil
 }
 
 func collectRefunds(rows pgx.Rows) ([]*refundry.Refund, error) {
@@ -198,6 +256,9 @@ func replayRefunds(ctx context.Context, tx pgx.Tx, merchantID string, rec *idemR
 	}
 	if len(found) != len(rec.resourceIDs) || len(found) == 0 {
 		return nil, fmt.Errorf("postgres: idempotency key names %d refunds, %d exist", len(rec.resourceIDs), len(found))
+	}
+	if err := loadRefundLines(ctx, tx, found); err != nil {
+		return nil, err
 	}
 	byID := map[string]*refundry.Refund{}
 	for _, r := range found {
@@ -252,12 +313,17 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			r, rerr = scanRefund(row)
 			return nil
 		})
+		// A release reverses the refund's lines exactly: they are read in
+		// the same round trip.
+		lines := map[string][]refundry.RefundLine{}
+		queueRefundLines(b, []string{id}, lines)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if rerr != nil {
 			return notFound(rerr, "No such refund: %s", id)
 		}
+		attachLines([]*refundry.Refund{r}, lines)
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}
@@ -300,6 +366,9 @@ func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (*refundr
 	if err != nil {
 		return nil, notFound(err, "No such refund: %s", id)
 	}
+	if err := loadRefundLines(ctx, s.pool, []*refundry.Refund{r}); err != nil {
+		return nil, translate(err)
+	}
 	return r, nil
 }
 
@@ -333,6 +402,9 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 		return nil, false, translate(err)
 	}
 	out, more := trimPage(out, f.Page)
+	if err := loadRefundLines(ctx, s.pool, out); err != nil {
+		return nil, false, translate(err)
+	}
 	return out, more, nil
 }
 
@@ -353,6 +425,9 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	if out == nil {
 		out = []*refundry.Refund{}
+	}
+	if err := loadRefundLines(ctx, s.pool, out); err != nil {
+		return nil, translate(err)
 	}
 	return out, nil
 }

@@ -126,8 +126,16 @@ func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 			// above what was paid if need be (sale.over_refunded).
 			bound = ` >= 0`
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
-			WHERE id = ? AND refunded_amount + ?`+bound, m.Delta, m.ID, m.Delta)
+		text, args := `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
+			WHERE id = ? AND refunded_amount + ?`+bound, []any{m.Delta, m.ID, m.Delta}
+		if m.Kind == refundry.OnLineItem {
+			// A line's units move with its amount, kept within its count
+			// the same way (invariant 2 extended to quantities).
+			text, args = `UPDATE line_items SET refunded_amount = refunded_amount + ?, refunded_quantity = refunded_quantity + ?
+				WHERE id = ? AND refunded_amount + ?`+bound+` AND refunded_quantity + ? BETWEEN 0 AND quantity`,
+				[]any{m.Delta, m.Quantity, m.ID, m.Delta, m.Quantity}
+		}
+		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
 			return err
 		}
@@ -173,7 +181,16 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
 		micros(r.RefundedAt), micros(r.Created), micros(r.Updated))
-	return err
+	if err != nil {
+		return err
+	}
+	for _, l := range r.Lines {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)`,
+			r.ID, l.LineItemID, l.Quantity, l.Amount); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -351,9 +368,44 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 			r.Metadata = json.RawMessage(metadata.String)
 		}
 		r.RefundedAt, r.Created, r.Updated = fromMicros(refundedAt), fromMicros(created), fromMicros(updated)
+		r.Lines = []refundry.RefundLine{}
 		out = append(out, &r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, loadRefundLines(ctx, tx, out)
+}
+
+// loadRefundLines fills in the lines of refunds with one query, however
+// many refunds a page holds; each refund's lines in its sale's line order.
+func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) error {
+	if len(refunds) == 0 {
+		return nil
+	}
+	byID := make(map[string]*refundry.Refund, len(refunds))
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		byID[r.ID], ids[i] = r, r.ID
+	}
+	var q query
+	q.in("rl.refund_id", ids)
+	rows, err := tx.QueryContext(ctx, `SELECT rl.refund_id, rl.line_item_id, rl.quantity, rl.amount
+		FROM refund_lines rl JOIN line_items li ON li.id = rl.line_item_id`+q.sql()+` ORDER BY rl.refund_id, li.position`, q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var l refundry.RefundLine
+		if err := rows.Scan(&id, &l.LineItemID, &l.Quantity, &l.Amount); err != nil {
+			return err
+		}
+		byID[id].Lines = append(byID[id].Lines, l)
+	}
+	return rows.Err()
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
