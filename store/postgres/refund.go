@@ -232,6 +232,7 @@ func loadRefundLines(ctx context.Context, q querier, refunds []*refundry.Refund)
 	lines := map[string][]refundry.RefundLine{}
 	b := &pgx.Batch{}
 	queueRefundLines(b, ids, lines)
+	queueRefundReturns(b, refunds)
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
@@ -317,6 +318,8 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		// the same round trip.
 		lines := map[string][]refundry.RefundLine{}
 		queueRefundLines(b, []string{id}, lines)
+		var returnID string
+		queueRefundReturn(b, id, &returnID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -324,6 +327,7 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			return notFound(rerr, "No such refund: %s", id)
 		}
 		attachLines([]*refundry.Refund{r}, lines)
+		r.ReturnID = returnID
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}

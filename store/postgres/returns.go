@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/refundry/refundry"
 )
 
@@ -255,4 +256,53 @@ func normOpt(t time.Time) time.Time {
 		return t
 	}
 	return normTime(t)
+}
+
+// queueLinkReturns records on the refunds just inserted the returns they
+// pay for, in the batch that inserts them.
+func queueLinkReturns(b *pgx.Batch, refunds []*refundry.Refund, check func(int, error) func(pgconn.CommandTag) error) {
+	var ids, returns []string
+	for _, r := range refunds {
+		if r.ReturnID != "" {
+			ids, returns = append(ids, r.ID), append(returns, r.ReturnID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	b.Queue(`UPDATE refunds f SET return_id = u.return_id FROM unnest($1::text[], $2::text[]) AS u(id, return_id) WHERE f.id = u.id`,
+		ids, returns).Exec(check(len(ids), errRetry))
+}
+
+// queueRefundReturns queues the read of the return each of the refunds
+// pays for.
+func queueRefundReturns(b *pgx.Batch, refunds []*refundry.Refund) {
+	byID := make(map[string]*refundry.Refund, len(refunds))
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		byID[r.ID], ids[i] = r, r.ID
+	}
+	b.Queue(`SELECT id, return_id FROM refunds WHERE id = ANY($1) AND return_id IS NOT NULL`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id, ret string
+			if err := rows.Scan(&id, &ret); err != nil {
+				return err
+			}
+			byID[id].ReturnID = ret
+		}
+		return rows.Err()
+	})
+}
+
+// queueRefundReturn queues the read of the return one refund pays for
+// into out ("" for none).
+func queueRefundReturn(b *pgx.Batch, id string, out *string) {
+	b.Queue(`SELECT return_id FROM refunds WHERE id = $1 AND return_id IS NOT NULL`, id).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(out); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }

@@ -23,3 +23,7 @@ CREATE TABLE returns (
 CREATE INDEX returns_sale_idx ON returns (merchant_id, sale_id, id);
 CREATE INDEX returns_status_idx ON returns (merchant_id, status, id);
 CREATE INDEX returns_merchant_idx ON returns (merchant_id, id);
+
+-- The return a refund pays for, shown on the refund.
+ALTER TABLE refunds ADD COLUMN return_id TEXT REFERENCES returns (id);
+CREATE INDEX refunds_return_idx ON refunds (return_id) WHERE return_id IS NOT NULL;
