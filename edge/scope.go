@@ -96,6 +96,10 @@ var sessionRoutes = map[string]Route{
 	"POST /dashboard/sales/{id}/refund/review": {refundry.ScopeRefund, ""},
 	"POST /dashboard/sales/{id}/refund":        {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"POST /dashboard/refunds/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditRefundCancel},
+	"POST /dashboard/sales/{id}/returns":       {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /dashboard/returns/{id}/receive":     {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /dashboard/returns/{id}/refund":      {refundry.ScopeRefund, refundry.AuditReturnRefund},
+	"POST /dashboard/returns/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditReturnCancel},
 	"POST /dashboard/":                         {refundry.ScopeRefund, ""},
 	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
 }
