@@ -225,6 +225,21 @@ func (r *Return) RefundRequest(fee int64) (RefundRequest, error) {
 	}, nil
 }
 
+// CheckReturnRefundable is the check a store makes, in the refund's own
+// transaction, that the return a refund pays for (of status, "" if the
+// merchant has no such return) is still received: a return canceled
+// between the engine's read and the refund is not paid for. Returns
+// ENOTFOUND or ECONFLICT.
+func CheckReturnRefundable(id, status string) error {
+	switch status {
+	case "":
+		return ParamErrorf(ENOTFOUND, "return", "No such return: %s", id)
+	case ReturnReceived:
+		return nil
+	}
+	return Errorf(ECONFLICT, "Return %s is %s: only a received return is refunded.", id, status)
+}
+
 // ReturnRefundKey is the Idempotency-Key under which a return's refund is
 // made.
 func ReturnRefundKey(returnID string) string { return "return:" + returnID + ":refund" }

@@ -98,6 +98,7 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err != nil {
 		return nil, err
 	}
+	returned := queueCheckReturn(b, req)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -117,6 +118,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		return nil, err
 	}
 	if err := claimSale(tx, sale.ID); err != nil {
+		return nil, err
+	}
+	if err := returned(); err != nil {
 		return nil, err
 	}
 	d, err := refundry.DecideRefund(sale, req, now)

@@ -306,3 +306,25 @@ func queueRefundReturn(b *pgx.Batch, id string, out *string) {
 		return rows.Err()
 	})
 }
+
+// queueCheckReturn queues, in the refund's own transaction and after the
+// sale's lock, the read of the return the refund pays for, and returns
+// the check to make once the batch has run: a return canceled since the
+// engine read it is not paid for. The cancel locks the sale too, so the
+// two cannot both pass.
+func queueCheckReturn(b *pgx.Batch, req refundry.RefundRequest) func() error {
+	if req.ReturnID == "" {
+		return func() error { return nil }
+	}
+	var status string
+	b.Queue(`SELECT status FROM returns WHERE merchant_id = $1 AND id = $2 AND sale_id = $3`,
+		req.MerchantID, req.ReturnID, req.Target.SaleID).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&status); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	return func() error { return refundry.CheckReturnRefundable(req.ReturnID, status) }
+}

@@ -66,6 +66,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReturn(ctx, tx, req); err != nil {
+		return nil, err
+	}
 	d, err := refundry.DecideRefund(sale, req, tx.now)
 	if err != nil {
 		return nil, err

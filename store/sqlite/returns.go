@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -257,4 +259,19 @@ func loadRefundReturns(ctx context.Context, tx *tx, byID map[string]*refundry.Re
 		byID[id].ReturnID = ret
 	}
 	return rows.Err()
+}
+
+// checkReturn refuses, in the refund's own transaction, a refund of a
+// return that is no longer received (canceled since the engine read it).
+func checkReturn(ctx context.Context, tx *tx, req refundry.RefundRequest) error {
+	if req.ReturnID == "" {
+		return nil
+	}
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM returns WHERE merchant_id = ? AND id = ? AND sale_id = ?`,
+		req.MerchantID, req.ReturnID, req.Target.SaleID).Scan(&status)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return refundry.CheckReturnRefundable(req.ReturnID, status)
 }

@@ -272,6 +272,65 @@ func testReturns(t *testing.T, open Opener) {
 		}
 	})
 
+	// A refund for a return is made only while the return is received,
+	// checked in the refund's own transaction, and names its return when
+	// read back, by every read.
+	t.Run("RefundNamesReturn", func(t *testing.T) {
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale := returnSale(t, s, m.ID)
+		r := newReturn(m.ID, sale, 1)
+		if _, err := s.CreateReturn(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		req := SaleRefund(m.ID, sale.ID, nil)
+		req.Lines = []refundry.LineRequest{{LineItemID: sale.LineItems[0].ID, Quantity: 1}}
+		req.ReturnID = r.ID
+		_, err := s.CreateRefunds(ctx, req)
+		wantCode(t, err, refundry.ECONFLICT) // requested, not received
+		if err := moveReturn(t, s, r, refundry.ReturnReceived); err != nil {
+			t.Fatal(err)
+		}
+		other := req
+		other.ReturnID = refundry.NewID()
+		_, err = s.CreateRefunds(ctx, other)
+		wantCode(t, err, refundry.ENOTFOUND)
+		res := MustRefund(t, s, req)
+		if got := res.Refunds[0].ReturnID; got != r.ID {
+			t.Fatalf("created refund names return %q", got)
+		}
+		found, err := s.FindRefund(ctx, m.ID, res.Refunds[0].ID)
+		if err != nil || found.ReturnID != r.ID {
+			t.Fatalf("found refund names return %q (%v)", found.ReturnID, err)
+		}
+		list, _, err := s.ListRefunds(ctx, m.ID, refundry.RefundFilter{SaleID: sale.ID})
+		if err != nil || len(list) != 1 || list[0].ReturnID != r.ID {
+			t.Fatalf("listed refunds %v (%v)", list, err)
+		}
+		settled, err := s.SettleRefund(ctx, m.ID, res.Refunds[0].ID, refundry.Settlement{Status: refundry.RefundSucceeded})
+		if err != nil || settled.ReturnID != r.ID {
+			t.Fatalf("settled refund names return %q (%v)", settled.ReturnID, err)
+		}
+		// A canceled return's refund is refused, and nothing moves.
+		r2 := newReturn(m.ID, sale, 1)
+		if _, err := s.CreateReturn(ctx, r2, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := moveReturn(t, s, r2, refundry.ReturnReceived); err != nil {
+			t.Fatal(err)
+		}
+		if err := moveReturn(t, s, r2, refundry.ReturnCanceled); err != nil {
+			t.Fatal(err)
+		}
+		before := MustFindSale(t, s, m.ID, sale.ID)
+		req.ReturnID = r2.ID
+		_, err = s.CreateRefunds(ctx, req)
+		wantCode(t, err, refundry.ECONFLICT)
+		if after := MustFindSale(t, s, m.ID, sale.ID); after.RefundedAmount != before.RefundedAmount {
+			t.Fatalf("a canceled return's refund moved %d", after.RefundedAmount-before.RefundedAmount)
+		}
+	})
+
 	// Concurrent returns of one unit each: exactly as many succeed as the
 	// line has units, however the requests interleave.
 	t.Run("Concurrent", func(t *testing.T) {
