@@ -41,6 +41,7 @@ type txnRow struct {
 type refundRow struct {
 	R         *refundry.Refund
 	LineName  string            // the line item it was charged to, if any
+	Lines     []reviewLine      // what it returned of each line
 	Events    []*refundry.Event // oldest first: a timeline
 	Highlight bool
 }
@@ -128,6 +129,7 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 				row.LineName = li.Name
 			}
 		}
+		row.Lines = namedLines(sale, ref.Lines)
 		data.Refunds = append(data.Refunds, row)
 	}
 	if data.Returns, err = d.loadReturns(ctx, merchantID, sale, data.Refunds); err != nil {
@@ -320,6 +322,30 @@ type reviewLine struct {
 	Amount   int64
 }
 
+// namedLines names refund lines by their line items, one row per line
+// (a refund over several payments may split a line between them).
+func namedLines(sale *refundry.Sale, lines []refundry.RefundLine) []reviewLine {
+	var out []reviewLine
+	at := map[string]int{}
+	for _, l := range lines {
+		i, ok := at[l.LineItemID]
+		if !ok {
+			i = len(out)
+			at[l.LineItemID] = i
+			name := l.LineItemID
+			for _, li := range sale.LineItems {
+				if li.ID == l.LineItemID {
+					name = li.Name
+				}
+			}
+			out = append(out, reviewLine{Name: name})
+		}
+		out[i].Quantity += l.Quantity
+		out[i].Amount += l.Amount
+	}
+	return out
+}
+
 type reviewData struct {
 	Sale        *refundry.Sale
 	What        string
@@ -381,11 +407,7 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	rv := reviewData{Sale: sale, What: what, Amount: total, Full: req.Amount == nil && !data.Form.itemized(), Form: data.Form, Token: randomToken()}
-	names := map[string]string{}
-	for _, li := range sale.LineItems {
-		names[li.ID] = li.Name
-	}
-	byLine := map[string]int{}
+	var lines []refundry.RefundLine
 	for _, rf := range refunds {
 		payment := rf.TransactionID
 		for _, t := range sale.Transactions {
@@ -394,17 +416,9 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 			}
 		}
 		rv.Allocations = append(rv.Allocations, allocationRow{payment, rf.Gateway, rf.Amount})
-		for _, l := range rf.Lines {
-			i, ok := byLine[l.LineItemID]
-			if !ok {
-				i = len(rv.Lines)
-				byLine[l.LineItemID] = i
-				rv.Lines = append(rv.Lines, reviewLine{Name: names[l.LineItemID]})
-			}
-			rv.Lines[i].Quantity += l.Quantity
-			rv.Lines[i].Amount += l.Amount
-		}
+		lines = append(lines, rf.Lines...)
 	}
+	rv.Lines = namedLines(sale, lines)
 	rv.AmountText = formatMajor(rv.Amount, sale.Currency)
 	p := page{Title: "Confirm refund", Nav: "sales", Data: rv}
 	p.fill(r, s)
