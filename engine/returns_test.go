@@ -192,3 +192,42 @@ func TestCancelReturnFreesUnits(t *testing.T) {
 		t.Fatalf("after cancel: %v", err)
 	}
 }
+
+// reasonsOf is a reason store that keeps the given codes for everyone.
+type reasonsOf struct {
+	refundry.ReasonStore
+	codes []string
+}
+
+func (r reasonsOf) ListRefundReasons(context.Context, string) ([]*refundry.RefundReason, error) {
+	var out []*refundry.RefundReason
+	for _, c := range r.codes {
+		out = append(out, &refundry.RefundReason{Code: c})
+	}
+	return out, nil
+}
+
+// A return's reason must be one of the merchant's codes, checked when it
+// is requested, since its refund carries it.
+func TestReturnReasonIsACode(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	stores := refundry.StoresOf(env.Store)
+	stores.Reasons = reasonsOf{codes: []string{"damaged", "other"}}
+	eng := engine.NewStores(stores, env.Logger, env.Sim)
+	sale := returnSale(t, env)
+	lines := []refundry.ReturnLine{{LineItemID: sale.LineItems[0].ID, Quantity: 1}}
+	bad := &refundry.Return{MerchantID: env.A.ID, SaleID: sale.ID, Lines: lines, Reason: "it broke"}
+	if _, err := eng.CreateReturn(ctx, bad, nil); refundry.ErrorCode(err) != refundry.EINVALID || refundry.ErrorParam(err) != "reason" {
+		t.Fatalf("free text as reason: %v", err)
+	}
+	for _, reason := range []string{"damaged", ""} {
+		ok := &refundry.Return{MerchantID: env.A.ID, SaleID: sale.ID, Lines: lines, Reason: reason, Description: "it broke"}
+		if _, err := eng.CreateReturn(ctx, ok, nil); err != nil {
+			t.Fatalf("reason %q: %v", reason, err)
+		}
+		if _, err := eng.CancelReturn(ctx, env.A.ID, ok.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
