@@ -286,6 +286,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	keysConformance(t, c, env)
 	reconciliationConformance(t, c, env)
 	disputesConformance(t, c, env)
+	returnsConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 
 	for _, d := range c.documented() {

@@ -146,8 +146,11 @@ type refundJSON struct {
 	RefundedAt      *int64          `json:"refunded_at"`
 	// Lines is what the refund returns of each line of the sale, adding
 	// up to its amount, whichever way it was asked for.
-	Lines   []refundLineJSON `json:"lines"`
-	Created int64            `json:"created"`
+	Lines []refundLineJSON `json:"lines"`
+	// Return is the return the refund pays for; its fee is then the
+	// return's restocking fee.
+	Return  *string `json:"return"`
+	Created int64   `json:"created"`
 }
 
 type refundLineJSON struct {
@@ -168,7 +171,8 @@ func renderRefund(r *refundry.Refund) refundJSON {
 		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
 		Reason: nullable(r.Reason), Description: nullable(r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
 		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
-		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Created: unix(r.Created),
+		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Return: nullable(r.ReturnID),
+		Created: unix(r.Created),
 	}
 }
 

@@ -78,6 +78,14 @@ var routes = map[string]Route{
 	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
 	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
 	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
+	// Returns: the refund workflow of goods sent back, for the same
+	// people who refund.
+	"GET /v1/returns":               {refundry.ScopeRead, ""},
+	"GET /v1/returns/{id}":          {refundry.ScopeRead, ""},
+	"POST /v1/returns":              {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /v1/returns/{id}/receive": {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /v1/returns/{id}/cancel":  {refundry.ScopeRefund, refundry.AuditReturnCancel},
+	"POST /v1/returns/{id}/refund":  {refundry.ScopeRefund, refundry.AuditReturnRefund},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry
@@ -92,6 +100,10 @@ var sessionRoutes = map[string]Route{
 	"POST /dashboard/sales/{id}/refund/review": {refundry.ScopeRefund, ""},
 	"POST /dashboard/sales/{id}/refund":        {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"POST /dashboard/refunds/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditRefundCancel},
+	"POST /dashboard/sales/{id}/returns":       {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /dashboard/returns/{id}/receive":     {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /dashboard/returns/{id}/refund":      {refundry.ScopeRefund, refundry.AuditReturnRefund},
+	"POST /dashboard/returns/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditReturnCancel},
 	"POST /dashboard/":                         {refundry.ScopeRefund, ""},
 	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
 }

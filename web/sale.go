@@ -84,6 +84,8 @@ type saleData struct {
 	Form        refundForm
 	Error       string
 	Notice      string
+	// Returns are the sale's returns and the form to request one.
+	Returns returnsData
 }
 
 // loadSale reads everything the sale page shows.
@@ -135,6 +137,9 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		row.Lines = namedLines(sale, ref.Lines)
 		data.Refunds = append(data.Refunds, row)
 	}
+	if data.Returns, err = d.loadReturns(ctx, merchantID, sale, data.Refunds); err != nil {
+		return nil, err
+	}
 	if sale.Reference != "" {
 		origin, err := d.eng.FindOrigin(ctx, merchantID, sale.Reference)
 		switch refundry.ErrorCode(err) {
@@ -172,6 +177,9 @@ func (d *dashboard) handleSale(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	if len(done) > 0 {
 		data.Notice = strings.Join(done, " ")
+	}
+	if id := q.Get("return"); id != "" {
+		data.Returns.notice(id, data.Sale.Currency)
 	}
 	d.renderSale(w, r, s, http.StatusOK, data)
 }

@@ -127,6 +127,7 @@ func (c *changes) queue(b *pgx.Batch) {
 				quantities, amounts = append(quantities, l.Quantity), append(amounts, l.Amount)
 			}
 		}
+		queueLinkReturns(b, c.inserts, check)
 		if len(refunds) > 0 {
 			b.Queue(`INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount)
 				SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])`,

@@ -98,6 +98,7 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err != nil {
 		return nil, err
 	}
+	returned := queueCheckReturn(b, req)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -117,6 +118,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		return nil, err
 	}
 	if err := claimSale(tx, sale.ID); err != nil {
+		return nil, err
+	}
+	if err := returned(); err != nil {
 		return nil, err
 	}
 	d, err := refundry.DecideRefund(sale, req, now)
@@ -233,6 +237,7 @@ func loadRefundLines(ctx context.Context, q querier, refunds []*refundry.Refund)
 	lines := map[string][]refundry.RefundLine{}
 	b := &pgx.Batch{}
 	queueRefundLines(b, ids, lines)
+	queueRefundReturns(b, refunds)
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
@@ -318,6 +323,8 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 		// the same round trip.
 		lines := map[string][]refundry.RefundLine{}
 		queueRefundLines(b, []string{id}, lines)
+		var returnID string
+		queueRefundReturn(b, id, &returnID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -325,6 +332,7 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			return notFound(rerr, "No such refund: %s", id)
 		}
 		attachLines([]*refundry.Refund{r}, lines)
+		r.ReturnID = returnID
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}

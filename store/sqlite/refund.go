@@ -66,6 +66,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReturn(ctx, tx, req); err != nil {
+		return nil, err
+	}
 	d, err := refundry.DecideRefund(sale, req, tx.now)
 	if err != nil {
 		return nil, err
@@ -190,7 +193,7 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 			return err
 		}
 	}
-	return nil
+	return linkReturn(ctx, tx, r)
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -406,7 +409,11 @@ func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) er
 		}
 		byID[id].Lines = append(byID[id].Lines, l)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	return loadRefundReturns(ctx, tx, byID, ids)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

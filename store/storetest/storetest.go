@@ -59,4 +59,5 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("Report", func(t *testing.T) { testReports(t, open) })
 	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, open) })
 	t.Run("Reasons", func(t *testing.T) { testReasons(t, open) })
+	t.Run("Return", func(t *testing.T) { testReturns(t, open) })
 }
