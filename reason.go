@@ -228,3 +228,15 @@ func (c *ReasonCounter) Counts() []ReasonCount {
 	})
 	return out
 }
+
+// ReasonsOrDefaults is a merchant's reasons as stored, or, when none are,
+// the defaults: a merchant made by a process still on a binary older than
+// reason codes (during a rolling upgrade) has no rows, and must not be
+// left without the codes every merchant has. Stores write the defaults
+// for such a merchant before its first change to the list.
+func ReasonsOrDefaults(stored []*RefundReason, merchantID string, merchantCreated time.Time) []*RefundReason {
+	if len(stored) > 0 {
+		return stored
+	}
+	return DefaultRefundReasons(merchantID, merchantCreated)
+}

@@ -2,13 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry"
 )
 
-// ListRefundReasons returns the merchant's reasons, oldest first.
+// ListRefundReasons returns the merchant's reasons, oldest first (see
+// refundry.ReasonsOrDefaults for a merchant with none stored).
 func (s *Store) ListRefundReasons(ctx context.Context, merchantID string) ([]*refundry.RefundReason, error) {
 	var out []*refundry.RefundReason
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -25,9 +27,40 @@ func (s *Store) ListRefundReasons(ctx context.Context, merchantID string) ([]*re
 			r.Created = r.Created.UTC()
 			return &r, nil
 		})
-		return err
+		if err != nil || len(out) > 0 {
+			return err
+		}
+		var created time.Time
+		err = tx.QueryRow(ctx, `SELECT created FROM merchants WHERE id = $1`, merchantID).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // no merchant, no reasons
+		} else if err != nil {
+			return err
+		}
+		out = refundry.ReasonsOrDefaults(nil, merchantID, created.UTC())
+		return nil
 	})
 	return out, err
+}
+
+// ensureReasons writes the defaults of a merchant that has no reasons
+// stored, before its list is changed. Two writers doing it at once write
+// them once: the second's rows conflict and are skipped.
+func ensureReasons(ctx context.Context, tx pgx.Tx, merchantID string) error {
+	var created time.Time
+	err := tx.QueryRow(ctx, `SELECT created FROM merchants WHERE id = $1
+		AND NOT EXISTS (SELECT 1 FROM refund_reasons WHERE merchant_id = $1)`, merchantID).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // it has reasons, or there is no such merchant
+	} else if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, r := range refundry.DefaultRefundReasons(merchantID, created.UTC()) {
+		b.Queue(`INSERT INTO refund_reasons (merchant_id, code, label, stripe_reason, created) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (merchant_id, code) DO NOTHING`, r.MerchantID, r.Code, r.Label, r.StripeReason, r.Created)
+	}
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // PutRefundReason creates the reason or replaces its label and Stripe
@@ -44,6 +77,9 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 	}
 	var stored time.Time
 	err := s.write(ctx, func(tx pgx.Tx) error {
+		if err := ensureReasons(ctx, tx, r.MerchantID); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `INSERT INTO refund_reasons (merchant_id, code, label, stripe_reason, created)
 			SELECT id, $2, $3, $4, $5 FROM merchants WHERE id = $1
 			ON CONFLICT (merchant_id, code) DO UPDATE SET label = excluded.label, stripe_reason = excluded.stripe_reason
@@ -63,6 +99,9 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 // DeleteRefundReason returns ENOTFOUND if the merchant has no such reason.
 func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
+		if err := ensureReasons(ctx, tx, merchantID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM refund_reasons WHERE merchant_id = $1 AND code = $2`, merchantID, code)
 		if err != nil {
 			return err

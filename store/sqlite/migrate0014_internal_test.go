@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -100,5 +101,53 @@ func TestMigrate0014ReasonCodes(t *testing.T) {
 				t.Errorf("merchant %s reason %d = %+v, want %+v", m, i, r, defs[i])
 			}
 		}
+	}
+}
+
+// A merchant made by a process still on an older binary (a rolling
+// upgrade) has no reasons stored: it is shown the defaults, and its first
+// change to the list writes them before the change.
+func TestReasonsOfMerchantWithoutRows(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
+	for _, id := range []string{"old1", "old2"} {
+		if _, err := s.write.ExecContext(ctx, `INSERT INTO merchants (id, slug, name, currency, created) VALUES (?, ?, 'Old', 'USD', 5000000)`, id, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codes := func(m string) []string {
+		t.Helper()
+		rs, err := s.ListRefundReasons(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Code)
+		}
+		return out
+	}
+	var defaults []string
+	for _, r := range refundry.DefaultRefundReasons("", fromMicros(0)) {
+		defaults = append(defaults, r.Code)
+	}
+	if got := codes("old1"); !slices.Equal(got, defaults) {
+		t.Fatalf("reasons of a merchant with none stored = %v", got)
+	}
+	if err := s.PutRefundReason(ctx, &refundry.RefundReason{MerchantID: "old1", Code: "goodwill", Label: "Goodwill"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := codes("old1"); !slices.Equal(got, append(slices.Clone(defaults), "goodwill")) {
+		t.Fatalf("after a put: %v", got)
+	}
+	if err := s.DeleteRefundReason(ctx, "old2", "late_delivery"); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(defaults), func(c string) bool { return c == "late_delivery" })
+	if got := codes("old2"); !slices.Equal(got, want) {
+		t.Fatalf("after a delete: %v", got)
+	}
+	if got := codes("no-such-merchant"); len(got) != 0 {
+		t.Fatalf("a merchant that does not exist has reasons %v", got)
 	}
 }

@@ -7,28 +7,54 @@ import (
 	"github.com/refundry/refundry"
 )
 
-// ListRefundReasons returns the merchant's reasons, oldest first.
+// ListRefundReasons returns the merchant's reasons, oldest first (see
+// refundry.ReasonsOrDefaults for a merchant with none stored).
 func (s *Store) ListRefundReasons(ctx context.Context, merchantID string) ([]*refundry.RefundReason, error) {
 	var out []*refundry.RefundReason
-	err := s.view(ctx, func(tx *tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT merchant_id, code, label, stripe_reason, created FROM refund_reasons
-			WHERE merchant_id = ? ORDER BY created, code`, merchantID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r refundry.RefundReason
-			var created int64
-			if err := rows.Scan(&r.MerchantID, &r.Code, &r.Label, &r.StripeReason, &created); err != nil {
-				return err
-			}
-			r.Created = fromMicros(created)
-			out = append(out, &r)
-		}
-		return rows.Err()
+	err := s.view(ctx, func(tx *tx) (err error) {
+		out, err = listReasons(ctx, tx, merchantID)
+		return err
 	})
 	return out, err
+}
+
+func listReasons(ctx context.Context, tx *tx, merchantID string) ([]*refundry.RefundReason, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT merchant_id, code, label, stripe_reason, created FROM refund_reasons
+		WHERE merchant_id = ? ORDER BY created, code`, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*refundry.RefundReason
+	for rows.Next() {
+		var r refundry.RefundReason
+		var created int64
+		if err := rows.Scan(&r.MerchantID, &r.Code, &r.Label, &r.StripeReason, &created); err != nil {
+			return nil, err
+		}
+		r.Created = fromMicros(created)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil || len(out) > 0 {
+		return out, err
+	}
+	m, err := findMerchant(ctx, tx, `id = ?`, merchantID)
+	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+		return nil, nil // no merchant, no reasons
+	} else if err != nil {
+		return nil, err
+	}
+	return refundry.ReasonsOrDefaults(nil, m.ID, m.Created), nil
+}
+
+// ensureReasons writes the defaults of a merchant that has no reasons
+// stored, before its list is changed.
+func ensureReasons(ctx context.Context, tx *tx, m *refundry.Merchant) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refund_reasons WHERE merchant_id = ?`, m.ID).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	return seedReasons(ctx, tx, m)
 }
 
 // PutRefundReason creates the reason or replaces its label and Stripe
@@ -39,14 +65,18 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 		return err
 	}
 	return s.update(ctx, func(tx *tx) error {
-		if _, err := findMerchant(ctx, tx, `id = ?`, r.MerchantID); err != nil {
+		m, err := findMerchant(ctx, tx, `id = ?`, r.MerchantID)
+		if err != nil {
+			return err
+		}
+		if err := ensureReasons(ctx, tx, m); err != nil {
 			return err
 		}
 		if r.Created.IsZero() {
 			r.Created = tx.now
 		}
 		var created int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO refund_reasons (merchant_id, code, label, stripe_reason, created) VALUES (?, ?, ?, ?, ?)
+		err = tx.QueryRowContext(ctx, `INSERT INTO refund_reasons (merchant_id, code, label, stripe_reason, created) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (merchant_id, code) DO UPDATE SET label = excluded.label, stripe_reason = excluded.stripe_reason
 			RETURNING created`, r.MerchantID, r.Code, r.Label, r.StripeReason, micros(utc(r.Created))).Scan(&created)
 		if err != nil {
@@ -60,6 +90,15 @@ func (s *Store) PutRefundReason(ctx context.Context, r *refundry.RefundReason) e
 // DeleteRefundReason returns ENOTFOUND if the merchant has no such reason.
 func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string) error {
 	return s.update(ctx, func(tx *tx) error {
+		m, err := findMerchant(ctx, tx, `id = ?`, merchantID)
+		if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+			return refundry.ParamErrorf(refundry.ENOTFOUND, "code", "No such refund reason: %s", code)
+		} else if err != nil {
+			return err
+		}
+		if err := ensureReasons(ctx, tx, m); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM refund_reasons WHERE merchant_id = ? AND code = ?`, merchantID, code)
 		if err != nil {
 			return err
