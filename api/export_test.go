@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,15 +137,15 @@ func TestExportRefunds(t *testing.T) {
 }
 
 // failingPages is the real refund store, failing every read after the
-// first.
+// first ok of them. Atomic: a handler cut short may still be reading
+// when the test moves on.
 type failingPages struct {
 	refundry.RefundStore
-	reads int
+	reads, ok atomic.Int64
 }
 
 func (f *failingPages) ListRefunds(ctx context.Context, merchantID string, fl refundry.RefundFilter) ([]*refundry.Refund, bool, error) {
-	f.reads++
-	if f.reads > 1 {
+	if f.reads.Add(1) > f.ok.Load() {
 		return nil, false, errors.New("the database went away")
 	}
 	return f.RefundStore.ListRefunds(ctx, merchantID, fl)
@@ -166,8 +167,9 @@ func TestExportRefundsFailureMidStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	real := env.Engine.Stores.Refunds
-	env.Engine.Stores.Refunds = &failingPages{RefundStore: real}
+	failing := &failingPages{RefundStore: env.Engine.Stores.Refunds}
+	failing.ok.Store(1)
+	env.Engine.Stores.Refunds = failing
 	req, _ := http.NewRequest("GET", srv.URL+"/v1/refunds/export", nil)
 	req.Header.Set("Authorization", "Bearer "+env.KeyA)
 	res, err := http.DefaultClient.Do(req)
@@ -183,7 +185,7 @@ func TestExportRefundsFailureMidStream(t *testing.T) {
 		t.Errorf("%d lines arrived before the cut, want the header and the first page", n)
 	}
 
-	env.Engine.Stores.Refunds = &failingPages{RefundStore: real, reads: 1}
+	failing.ok.Store(-1 << 40) // every read fails from now on
 	res, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
