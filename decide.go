@@ -112,7 +112,7 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == GatewayOffsite,
 			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
 			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
-			Description: req.Description, ReturnID: req.ReturnID, Lines: perRefund[i],
+			Description: req.Description, GatewayReason: req.GatewayReason, ReturnID: req.ReturnID, Lines: perRefund[i],
 			RefundedAt: refundedAt, Created: now, Updated: now,
 		}
 		fee -= r.Fee

@@ -45,7 +45,13 @@ type Refund struct {
 	Reason        string `json:"reason"`
 	// Description is free text about the refund; Reason is one of the
 	// merchant's reason codes.
-	Description     string          `json:"description"`
+	Description string `json:"description"`
+	// GatewayReason is what the gateway is told of why (the Stripe reason
+	// Reason mapped to when the refund was made). It is kept so that a
+	// retry, by recovery, sends the parameters of the first call, as the
+	// gateway's idempotency key requires, even if the merchant has
+	// remapped the code since.
+	GatewayReason   string          `json:"-"`
 	Metadata        json.RawMessage `json:"metadata"`
 	Offsite         bool            `json:"offsite"`
 	NotifyCustomer  bool            `json:"notify_customer"`
@@ -150,6 +156,9 @@ type RefundRequest struct {
 	Shipping *ShippingRequest
 	// Description is free text; Reason is a reason code.
 	Description string
+	// GatewayReason is what Reason maps to for the gateway; the engine
+	// sets it from the merchant's reasons, never an edge.
+	GatewayReason string
 	// ReturnID names the return the refund pays for.
 	ReturnID string
 	// Fee is what the merchant keeps of the whole refund (see

@@ -170,6 +170,9 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if err != nil {
 		return nil, err
 	}
+	// Decided once, kept with the refund: every call about it, recovery's
+	// included, tells the gateway the same.
+	req.GatewayReason = refundry.StripeReasonOf(reasons, req.Reason)
 	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
@@ -189,7 +192,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 		if r.Status != refundry.RefundPending {
 			continue
 		}
-		out, err := e.callGateway(ctx, r, res.Sale, refundry.ByGateway, reasons)
+		out, err := e.callGateway(ctx, r, res.Sale, refundry.ByGateway)
 		if err != nil {
 			e.deferRecovery(ctx, req.MerchantID, asked)
 			return nil, err
@@ -220,7 +223,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 // records a final answer. It returns the settled refund, or nil when the
 // refund stays pending (the gateway said so, or its answer is unknown).
 func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Refund, error) {
-	out, err := e.callGateway(ctx, r, sale, refundry.ByRecovery, nil)
+	out, err := e.callGateway(ctx, r, sale, refundry.ByRecovery)
 	if err != nil || out == nil {
 		return nil, err
 	}
@@ -253,9 +256,8 @@ func (e *Engine) unsettled(ctx context.Context, r *refundry.Refund, err error) *
 // answer, or nil when the refund stays pending (the gateway said so, or its
 // answer is unknown); an error only when the gateway turned the call away.
 // by is who the answer is recorded as coming from (see
-// refundry.Transitions). reasons are the merchant's reasons if already
-// read (nil: read them if r has a reason).
-func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause, reasons []*refundry.RefundReason) (*refundry.Settlement, error) {
+// refundry.Transitions).
+func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause) (*refundry.Settlement, error) {
 	g := e.Gateways[r.Gateway]
 	txn := findTransaction(sale, r.TransactionID)
 	if g == nil || txn == nil {
@@ -267,7 +269,7 @@ func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refu
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
 	start := time.Now()
-	out, err := g.Refund(callCtx, gatewayRefund(r, txn, e.gatewayReason(ctx, r, reasons)))
+	out, err := g.Refund(callCtx, gatewayRefund(r, txn))
 	e.observe().GatewayCall(r.Gateway, "refund", time.Since(start), err)
 	if err != nil {
 		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
@@ -327,7 +329,7 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
 	start := time.Now()
-	out, err := g.Cancel(callCtx, gatewayRefund(r, txn, e.gatewayReason(ctx, r, nil)))
+	out, err := g.Cancel(callCtx, gatewayRefund(r, txn))
 	e.observe().GatewayCall(r.Gateway, "cancel", time.Since(start), err)
 	if err != nil {
 		if refundry.ErrorCode(err) == refundry.ECONFLICT {
@@ -408,12 +410,12 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 	return settled, claimed, nil
 }
 
-// gatewayRefund is what r's gateway is asked; reason is the gateway's
-// reason r's code maps to (see gatewayReason).
-func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction, reason string) refundry.GatewayRefund {
+// gatewayRefund is what r's gateway is asked: the reason is the one its
+// code mapped to when it was made (Refund.GatewayReason).
+func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction) refundry.GatewayRefund {
 	return refundry.GatewayRefund{
 		RefundID: r.ID, Transaction: txn, Amount: r.Amount - r.Fee, Currency: r.Currency,
-		Reason: reason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
+		Reason: r.GatewayReason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
 	}
 }
 

@@ -71,21 +71,3 @@ func (e *Engine) checkReason(ctx context.Context, merchantID, param, code string
 	}
 	return reasons, refundry.CheckReason(reasons, param, code)
 }
-
-// gatewayReason is the reason r's gateway is told: the Stripe reason its
-// code maps to, read now (reasons, if given, were read for this very
-// request). A retry by recovery reads the mapping again: a merchant who
-// changes a reason's Stripe reason while a refund waits is rare, and a
-// failed read sends no reason rather than no refund.
-func (e *Engine) gatewayReason(ctx context.Context, r *refundry.Refund, reasons []*refundry.RefundReason) string {
-	if r.Reason == "" {
-		return ""
-	}
-	if reasons == nil {
-		var err error
-		if reasons, err = e.Stores.Reasons.ListRefundReasons(context.WithoutCancel(ctx), r.MerchantID); err != nil {
-			e.Logger.WarnContext(ctx, "could not read refund reasons; the gateway is told the default mapping", "refund", r.ID, "err", err)
-		}
-	}
-	return refundry.StripeReasonOf(reasons, r.Reason)
-}

@@ -172,4 +172,27 @@ func TestStripeToldMappedReason(t *testing.T) {
 	if got := told("damaged"); got != nil {
 		t.Errorf("after the mapping changed: Stripe was told %v, want none", got)
 	}
+
+	// A refund Stripe did not answer is asked again by recovery with the
+	// parameters of the first call, as Stripe's idempotency key requires,
+	// though the merchant remapped its code in between.
+	s := env.sale(refundry.GatewayStripe, "")
+	amount := int64(700)
+	env.stripe.Down(true)
+	res, err := env.eng.Refund(ctx, refundry.RefundRequest{MerchantID: env.a.ID, Target: refundry.RefundTarget{SaleID: s.ID},
+		Amount: &amount, Reason: "chargeback_risk", Source: refundry.SourceNative})
+	if err != nil || res.Refunds[0].Status != refundry.RefundPending {
+		t.Fatalf("refund while Stripe is down: %+v, %v", res, err)
+	}
+	if err := env.eng.PutRefundReason(ctx, &refundry.RefundReason{MerchantID: env.a.ID, Code: "chargeback_risk", Label: "Chargeback risk", StripeReason: "duplicate"}); err != nil {
+		t.Fatal(err)
+	}
+	env.stripe.Down(false)
+	if n, err := env.eng.Recover(ctx, time.Now().Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	held := env.stripe.Refunds(s.Transactions[0].GatewayChargeID)
+	if len(held) != 1 || held[0]["reason"] != "fraudulent" {
+		t.Fatalf("recovery told Stripe %v, want the first call's fraudulent", held)
+	}
 }

@@ -117,7 +117,7 @@ func (c *changes) queue(b *pgx.Batch) {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
 				$9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::boolean[], $15::text[], $16::text[], $17::text[],
 				$18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[],
-				$25::text[])`,
+				$25::text[], $26::text[])`,
 			a.args()...).Exec(check(len(c.inserts), errRetry))
 		var refunds, lineItems []string
 		var quantities, amounts []int64
@@ -281,7 +281,7 @@ type refundArrays struct {
 	gateways, grids, failures, sources, names, extIDs []string
 	createdSources                                    []string
 	refundedAt, created, updated                      []time.Time
-	descriptions                                      []string
+	descriptions, gatewayReasons                      []string
 }
 
 func (a *refundArrays) add(r *refundry.Refund) {
@@ -304,11 +304,12 @@ func (a *refundArrays) add(r *refundry.Refund) {
 	a.refundedAt = append(a.refundedAt, normTime(r.RefundedAt))
 	a.created, a.updated = append(a.created, normTime(r.Created)), append(a.updated, normTime(r.Updated))
 	a.descriptions = append(a.descriptions, r.Description)
+	a.gatewayReasons = append(a.gatewayReasons, r.GatewayReason)
 }
 
 func (a *refundArrays) args() []any {
 	return []any{a.ids, a.merchants, a.groups, a.sales, a.txns, a.lineItems, a.amounts, a.fees,
 		a.currencies, a.statuses, a.reasons, a.metadata, a.offsite, a.notify, a.gateways, a.grids, a.failures,
 		a.sources, a.names, a.extIDs, a.createdSources, a.refundedAt, a.created, a.updated,
-		a.descriptions}
+		a.descriptions, a.gatewayReasons}
 }

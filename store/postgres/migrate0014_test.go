@@ -80,19 +80,21 @@ func TestMigrate0014ReasonCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	want := map[string][2]string{
-		"r1": {"other", old["r1"]},
-		"r2": {"duplicate", ""},
-		"r3": {"", ""},
-		"r4": {"other", "Damaged"},
+	// The gateway reason is what the older binary sent: a reason that was
+	// one of Stripe's own, as it was, and nothing else.
+	want := map[string][3]string{
+		"r1": {"other", old["r1"], ""},
+		"r2": {"duplicate", "", "duplicate"},
+		"r3": {"", "", ""},
+		"r4": {"other", "Damaged", ""},
 	}
 	for id, w := range want {
 		r, err := s.FindRefund(ctx, "m1", id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Reason != w[0] || r.Description != w[1] {
-			t.Errorf("refund %s: reason %q description %q, want %q %q", id, r.Reason, r.Description, w[0], w[1])
+		if r.Reason != w[0] || r.Description != w[1] || r.GatewayReason != w[2] {
+			t.Errorf("refund %s: reason %q description %q gateway reason %q, want %q", id, r.Reason, r.Description, r.GatewayReason, w)
 		}
 	}
 	for _, m := range []string{"m1", "m2"} {

@@ -164,7 +164,7 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 
 const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason,
-	source, name, external_id, created_source, refunded_at, created, updated, description`
+	source, name, external_id, created_source, refunded_at, created, updated, description, gateway_reason`
 
 func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 	r := &refundry.Refund{}
@@ -172,7 +172,7 @@ func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 	err := row.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee, &r.Currency, &r.Status,
 		&r.Reason, &meta, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID, &r.FailureReason,
 		&r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &r.RefundedAt, &r.Created, &r.Updated,
-		&r.Description)
+		&r.Description, &r.GatewayReason)
 	if err != nil {
 		return nil, err
 	}

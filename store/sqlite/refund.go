@@ -178,12 +178,12 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
-		external_id, created_source, refunded_at, created, updated, description)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		external_id, created_source, refunded_at, created, updated, description, gateway_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
-		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description)
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason)
 	if err != nil {
 		return err
 	}
@@ -348,7 +348,7 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
-	created_source, refunded_at, created, updated, description FROM refunds`
+	created_source, refunded_at, created, updated, description, gateway_reason FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -364,7 +364,7 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
 			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
-			&r.Description); err != nil {
+			&r.Description, &r.GatewayReason); err != nil {
 			return nil, err
 		}
 		r.LineItemID = lineItem.String

@@ -129,6 +129,7 @@ func testReasons(t *testing.T, open Opener) {
 		sale := MustCreateSale(t, s, m.ID)
 		req := SaleRefund(m.ID, sale.ID, Amount(100))
 		req.Reason, req.Description = "damaged", "Box crushed; photo in ticket 42 — ünïcode kept"
+		req.GatewayReason = refundry.StripeRequestedByCustomer
 		r := MustRefund(t, s, req).Refunds[0]
 		if r.Reason != req.Reason || r.Description != req.Description {
 			t.Fatalf("CreateRefunds answered reason %q description %q", r.Reason, r.Description)
@@ -137,8 +138,8 @@ func testReasons(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Reason != req.Reason || got.Description != req.Description {
-			t.Fatalf("FindRefund: reason %q description %q", got.Reason, got.Description)
+		if got.Reason != req.Reason || got.Description != req.Description || got.GatewayReason != req.GatewayReason {
+			t.Fatalf("FindRefund: reason %q description %q gateway reason %q", got.Reason, got.Description, got.GatewayReason)
 		}
 		list, _, err := s.ListRefunds(ctx, m.ID, refundry.RefundFilter{SaleID: sale.ID})
 		if err != nil || len(list) != 1 || list[0].Description != req.Description {

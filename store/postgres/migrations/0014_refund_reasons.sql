@@ -29,6 +29,12 @@ INSERT INTO refund_reasons (merchant_id, code, label, stripe_reason, created)
 -- A refund's free text, apart from its reason code.
 ALTER TABLE refunds ADD COLUMN description TEXT NOT NULL DEFAULT '';
 
+-- What the gateway was told of why: before reason codes, a reason that
+-- was one of Stripe's own was sent to Stripe as it was, anything else was
+-- not. Kept so that recovery asks again with the first call's parameters.
+ALTER TABLE refunds ADD COLUMN gateway_reason TEXT NOT NULL DEFAULT '';
+UPDATE refunds SET gateway_reason = reason WHERE reason IN ('duplicate', 'fraudulent', 'requested_by_customer');
+
 -- Reasons written before codes existed were free text: each one that is
 -- not a default code becomes "other", its text kept whole as the
 -- description. An empty reason stays empty (no reason given).
