@@ -157,7 +157,11 @@ func sumLines(lines []RefundLine) int64 {
 // partly valid request.
 func requestedLines(sale *Sale, req RefundRequest) ([]RefundLine, error) {
 	if req.Target.SaleID == "" {
-		return nil, ParamErrorf(EINVALID, "lines", "Lines and shipping are refunded of a sale: name the sale, not a line item or a transaction.")
+		param := "lines"
+		if len(req.Lines) == 0 {
+			param = "shipping"
+		}
+		return nil, ParamErrorf(EINVALID, param, "Lines and shipping are refunded of a sale: name the sale, not a line item or a transaction.")
 	}
 	if req.Amount != nil || req.ExactRemainder {
 		return nil, ParamErrorf(EINVALID, "amount", "Name either an amount or lines and shipping, not both.")

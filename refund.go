@@ -2,6 +2,7 @@ package refundry
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -190,6 +191,9 @@ func (r *RefundRequest) Validate() error {
 	if r.Fee < 0 || (r.Amount != nil && r.Fee > *r.Amount) {
 		return ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
 	}
+	if err := r.validateLines(); err != nil {
+		return err
+	}
 	if err := checkTexts(500, "reason", r.Reason, "name", r.Name, "external_id", r.ExternalID, "created_source", r.CreatedSource); err != nil {
 		return err
 	}
@@ -201,6 +205,43 @@ func (r *RefundRequest) Validate() error {
 	}
 	if len(r.Metadata) > 0 && (!json.Valid(r.Metadata) || checkTexts(MaxMetadata, "metadata", string(r.Metadata)) != nil) {
 		return ParamErrorf(EINVALID, "metadata", "Metadata must be valid JSON in UTF-8.")
+	}
+	return nil
+}
+
+// validateLines checks a request's Lines and Shipping as far as they can
+// be without the sale: DecideRefund checks them against it.
+func (r *RefundRequest) validateLines() error {
+	if len(r.Lines) == 0 && r.Shipping == nil {
+		return nil
+	}
+	if r.Target.SaleID == "" {
+		param := "lines"
+		if len(r.Lines) == 0 {
+			param = "shipping"
+		}
+		return ParamErrorf(EINVALID, param, "Lines and shipping are refunded of a sale: name the sale, not a line item or a transaction.")
+	}
+	if r.Amount != nil || r.ExactRemainder {
+		return ParamErrorf(EINVALID, "amount", "Name either an amount or lines and shipping, not both.")
+	}
+	if len(r.Lines) > 1000 {
+		return ParamErrorf(EINVALID, "lines", "A refund names at most 1000 lines.")
+	}
+	for i, l := range r.Lines {
+		p := "lines[" + strconv.Itoa(i) + "]."
+		if l.LineItemID == "" {
+			return ParamErrorf(EINVALID, p+"line_item", "Name the line item.")
+		}
+		if l.Quantity < 0 || l.Quantity > 1_000_000 || (l.Quantity == 0 && l.Amount == nil) {
+			return ParamErrorf(EINVALID, p+"quantity", "Quantity must be a whole number of units, at least 1.")
+		}
+		if l.Amount != nil && (*l.Amount < 0 || *l.Amount > maxAmount || (*l.Amount == 0 && l.Quantity == 0)) {
+			return ParamErrorf(EINVALID, p+"amount", "Amount must be a positive whole number of minor units.")
+		}
+	}
+	if sh := r.Shipping; sh != nil && !sh.All && (sh.Amount <= 0 || sh.Amount > maxAmount) {
+		return ParamErrorf(EINVALID, "shipping", "Shipping is true or a positive whole number of minor units.")
 	}
 	return nil
 }

@@ -218,6 +218,9 @@ func decideAdoption(sale *Sale, rep RefundReport, now time.Time) (*ReportDecisio
 	// beyond what remains on them (an over-refund) it lands on none, and
 	// each line's cap holds.
 	r.Lines = AllocateLines(sale.LineItems, r.Amount)
+	if r.Lines == nil {
+		r.Lines = []RefundLine{} // as a store reads it back
+	}
 	after := cloneSale(sale)
 	rd := &RefundDecision{Refunds: []*Refund{r}, Sale: after}
 	ms := moves(r, 1)
