@@ -127,6 +127,8 @@ func TestRefundBadLines(t *testing.T) {
 		{"ShippingAboveWhatRemains", `{"sale": "%[1]s", "shipping": 501}`, 400, "shipping"},
 		{"ShippingWithoutSale", `{"shipping": true}`, 400, "sale"},
 		{"ShippingOnSaleWithout", `{"sale": "%[6]s", "shipping": true}`, 0, "shipping"},
+		{"LinesEmpty", `{"sale": "%[1]s", "lines": []}`, 400, "lines"},
+		{"ShippingFalseAlone", `{"sale": "%[1]s", "shipping": false}`, 400, "shipping"},
 		{"AmountWithLines", `{"sale": "%[1]s", "amount": 100, "lines": [{"line_item": "%[2]s", "quantity": 1}]}`, 400, "amount"},
 		{"LinesWithLineItemTarget", `{"line_item": "%[2]s", "lines": [{"line_item": "%[2]s", "quantity": 1}]}`, 400, "lines"},
 	} {
@@ -217,6 +219,14 @@ func TestRefundByQuantityAndShipping(t *testing.T) {
 	}
 	if got := viewLines(after); got[0].rem != 1375-579 || got[1].rem != 1000-421 || got[0].refundedQty != 1 {
 		t.Errorf("lines after the sale-level refund: %+v", got)
+	}
+
+	// The gadget's one unit after the sale-level refund took 4.21 of it:
+	// what is left, 5.79, never its whole 10.00. "shipping": false beside
+	// lines asks for no shipping.
+	r = e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"lines": [{"line_item": %q, "quantity": 1}], "shipping": false}`, gadget))
+	if r.status != 201 || refundLines(r.body) != fmt.Sprintf("%s:1:579", gadget) {
+		t.Fatalf("the gadget after the sale-level refund: %d %s", r.status, r.raw)
 	}
 	storetest.CheckInvariants(t, e.store, e.merchA.ID)
 }

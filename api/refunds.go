@@ -141,6 +141,16 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			return
 		}
 		itemized := len(lines) > 0 || shipping != nil
+		// "lines": [] or a lone "shipping": false asks for nothing; read
+		// as no itemization at all it would refund the whole sale.
+		if !itemized && req.Lines != nil {
+			Error(w, r, logger, paramInvalid("lines", "Name at least one line, or leave lines out."))
+			return
+		}
+		if !itemized && string(bytes.TrimSpace(req.Shipping)) == "false" {
+			Error(w, r, logger, paramInvalid("shipping", "shipping false with no lines asks for nothing: name lines, or leave shipping out."))
+			return
+		}
 		if itemized {
 			switch {
 			case req.LineItem != "" || req.Transaction != "" || req.Target != "":

@@ -111,6 +111,9 @@ func TestSaleLinesRemainAfterSaleRefund(t *testing.T) {
 		{"TwoOfOne", url.Values{"qty-" + widget.ID: {"2"}}, "Quantity must be a whole number between 1 and 1"},
 		{"Fraction", url.Values{"qty-" + widget.ID: {"1.5"}}, "must be a whole number of units"},
 		{"Negative", url.Values{"qty-" + widget.ID: {"-1"}}, "must be a whole number of units"},
+		// "00" units ask for nothing, so the form is an amount refund of
+		// the whole sale, which needs its confirmation like any other.
+		{"ZeroUnitsIsNoItemization", url.Values{"qty-" + widget.ID: {"00"}, "amount": {"0"}}, "The amount must be above zero"},
 		{"WithAmount", url.Values{"qty-" + gadget.ID: {"1"}, "amount": {"1.00"}}, "leave the amount empty"},
 		{"ShippingAgain", url.Values{"shipping": {"1"}}, "already been refunded"},
 	} {

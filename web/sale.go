@@ -210,6 +210,9 @@ func readRefundForm(v url.Values, sale *refundry.Sale) (refundForm, error) {
 			}
 			continue
 		}
+		if n == 0 {
+			continue
+		}
 		if f.Qty == nil {
 			f.Qty = map[string]int64{}
 		}
