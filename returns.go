@@ -181,6 +181,8 @@ func DecideReturn(sale *Sale, open []*Return, r *Return, now time.Time) (*Event,
 			return nil, ParamErrorf(EINVALID, returnLineParam(i, "line_item"), "No such line item on sale %s: %s", sale.ID, l.LineItemID)
 		case li.Kind == LineShipping:
 			return nil, ParamErrorf(EINVALID, returnLineParam(i, "line_item"), "Line item %s is shipping: it cannot be sent back. Refund it instead.", li.ID)
+		case li.Remaining() <= 0:
+			return nil, ParamErrorf(EINVALID, returnLineParam(i, "line_item"), "Line item %s is refunded in full: nothing remains to pay for its return.", li.ID)
 		case l.Quantity > left[li.ID]:
 			return nil, ParamErrorf(EINVALID, returnLineParam(i, "quantity"),
 				"Quantity %d is more than line item %s has left to return (%d of %d: the rest is refunded or in other open returns).",

@@ -9,8 +9,8 @@ import (
 )
 
 var (
-	saleID, retID              = refundry.NewID(), refundry.NewID()
-	lineA, lineB, lineC, lineZ = refundry.NewID(), refundry.NewID(), refundry.NewID(), refundry.NewID()
+	saleID, retID                     = refundry.NewID(), refundry.NewID()
+	lineA, lineB, lineC, lineD, lineZ = refundry.NewID(), refundry.NewID(), refundry.NewID(), refundry.NewID(), refundry.NewID()
 )
 
 func TestReturnTransitions(t *testing.T) {
@@ -57,13 +57,14 @@ func TestReturnTransitions(t *testing.T) {
 	}
 }
 
-// returnSale is a sale of 3 widgets, 2 gadgets (1 refunded by quantity)
-// and shipping.
+// returnSale is a sale of 3 widgets, 2 gadgets (1 refunded by quantity),
+// shipping, and 2 pins refunded in full by amount.
 func returnSale() *refundry.Sale {
 	return &refundry.Sale{ID: saleID, MerchantID: "m", Currency: "USD", LineItems: []*refundry.LineItem{
 		{ID: lineA, Kind: refundry.LineProduct, Quantity: 3, UnitAmount: 1000, Amount: 3000},
 		{ID: lineB, Kind: refundry.LineProduct, Quantity: 2, UnitAmount: 500, Amount: 1000, RefundedQuantity: 1, RefundedAmount: 500},
 		{ID: lineC, Kind: refundry.LineShipping, Quantity: 1, UnitAmount: 700, Amount: 700},
+		{ID: lineD, Kind: refundry.LineProduct, Quantity: 2, UnitAmount: 100, Amount: 200, RefundedAmount: 200},
 	}}
 }
 
@@ -92,6 +93,7 @@ func TestDecideReturn(t *testing.T) {
 		{name: "ErrShipping", lines: []refundry.ReturnLine{{shipping, 1}}, code: refundry.EINVALID, param: "lines[0].line_item"},
 		{name: "ErrTwice", lines: []refundry.ReturnLine{{widget, 1}, {widget, 1}}, code: refundry.EINVALID, param: "lines[1].line_item"},
 		{name: "ErrNoLines", code: refundry.EINVALID, param: "lines"},
+		{name: "ErrLineRefundedByAmount", lines: []refundry.ReturnLine{{lineD, 1}}, code: refundry.EINVALID, param: "lines[0].line_item"},
 		// Units an open return claims cannot be claimed again; those of
 		// a canceled return are free once more, and those of a refunded
 		// one are counted by the line's refunded quantity.

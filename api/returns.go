@@ -214,14 +214,10 @@ func handleRefundReturn(eng *engine.Engine, logger *slog.Logger) http.Handler {
 				return
 			}
 		}
-		var fee int64
-		if req.RestockingFee != "" {
-			n, err := refundry.ParseMinor(string(req.RestockingFee))
-			if err != nil || n < 0 {
-				Error(w, r, logger, paramInvalid("restocking_fee", "Parameter restocking_fee must be a whole number of minor units, 0 or more."))
-				return
-			}
-			fee = n
+		fee, err := restockingFee(req.RestockingFee)
+		if err != nil {
+			Error(w, r, logger, err)
+			return
 		}
 		id, err := idParam(r, "return")
 		if err != nil {
@@ -235,4 +231,18 @@ func handleRefundReturn(eng *engine.Engine, logger *slog.Logger) http.Handler {
 		}
 		edge.WriteJSON(w, http.StatusOK, renderReturn(ret))
 	})
+}
+
+// restockingFee reads "restocking_fee": absent is none; otherwise a whole
+// number of minor units, 0 or more. Whether it is above the refund's
+// amount is the refund's decision.
+func restockingFee(n json.Number) (int64, error) {
+	if n == "" {
+		return 0, nil
+	}
+	fee, err := refundry.ParseMinor(string(n))
+	if err != nil || fee < 0 {
+		return 0, paramInvalid("restocking_fee", "Parameter restocking_fee must be a whole number of minor units, 0 or more.")
+	}
+	return fee, nil
 }

@@ -231,3 +231,41 @@ func TestReturnReasonIsACode(t *testing.T) {
 		}
 	}
 }
+
+// Refunding one return from many clients at once refunds it once: each
+// gets the refunded return, and the money moves once.
+func TestRefundReturnConcurrent(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	sale := returnSale(t, env)
+	r := &refundry.Return{MerchantID: env.A.ID, SaleID: sale.ID, Lines: []refundry.ReturnLine{{LineItemID: sale.LineItems[0].ID, Quantity: 3}}}
+	if _, err := env.Engine.CreateReturn(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Engine.ReceiveReturn(ctx, env.A.ID, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	const clients = 8
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			got, _, err := env.Engine.RefundReturn(ctx, env.A.ID, r.ID, 100)
+			if err == nil && got.Status != refundry.ReturnRefunded {
+				err = errors.New("answered " + got.Status)
+			}
+			errs <- err
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	refunds, _, err := env.Engine.ListRefunds(ctx, env.A.ID, refundry.RefundFilter{SaleID: sale.ID})
+	if err != nil || len(refunds) != 1 {
+		t.Fatalf("%d refunds, want 1 (%v)", len(refunds), err)
+	}
+	if moved := env.Sim.Moved(refunds[0].ID); moved != 3300-100 {
+		t.Fatalf("moved %d", moved)
+	}
+}
