@@ -136,6 +136,8 @@ const (
 	AuditRefundCorrect  = "refund.correct"
 	AuditDisputeRecord  = "dispute.record"
 	AuditDisputeUpdate  = "dispute.update"
+	AuditReasonPut      = "refund_reason.put"
+	AuditReasonDelete   = "refund_reason.delete"
 )
 
 // SettleAction is the audit action of settling a refund as status: a

@@ -33,6 +33,9 @@ type Move struct {
 	ID     string
 	SaleID string
 	Delta  int64
+	// Quantity changes a line item's refunded units (OnLineItem only),
+	// kept between 0 and the line's quantity the same way.
+	Quantity int64
 	// Unbounded lets a positive move take the row's refunded amount above
 	// its amount: only for adopting a refund made at the gateway, whose
 	// money is gone already whatever the cap says (sale.over_refunded).
@@ -76,14 +79,17 @@ type RefundDecision struct {
 // amount or (with req.ExactRemainder) an amount that is not what remains.
 // sale is not changed; the decision's Sale is a copy.
 func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision, error) {
-	allocs, err := planRefund(sale, req.Target, req.Amount, req.Offsite, req.ExactRemainder)
+	allocs, lines, err := planLines(sale, req)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
-	for _, a := range allocs {
+	amounts := make([]int64, len(allocs))
+	for i, a := range allocs {
 		total += a.Amount
+		amounts[i] = a.Amount
 	}
+	perRefund := splitLines(lines, amounts)
 	if req.Fee < 0 || req.Fee > total {
 		return nil, ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
 	}
@@ -106,6 +112,7 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 			Reason: req.Reason, Metadata: meta, Offsite: a.Gateway == GatewayOffsite,
 			NotifyCustomer: req.NotifyCustomer, Gateway: a.Gateway, Source: req.Source, Name: req.Name,
 			ExternalID: req.ExternalID, CreatedSource: req.CreatedSource,
+			Description: req.Description, GatewayReason: req.GatewayReason, ReturnID: req.ReturnID, Lines: perRefund[i],
 			RefundedAt: refundedAt, Created: now, Updated: now,
 		}
 		fee -= r.Fee
@@ -145,22 +152,87 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 	return d, nil
 }
 
+// planLines decides the refunds req makes of sale (one per transaction
+// the money goes back through) and what they return of each line, in
+// line order, adding up to their amounts:
+//
+//   - Lines and Shipping: the units and amounts requested, their total
+//     taken from the transactions in order.
+//   - A line item's refund by amount: that line alone, no units.
+//   - A sale's or a transaction's refund: the amount allocated over the
+//     sale's lines (AllocateLines).
+func planLines(sale *Sale, req RefundRequest) ([]Allocation, []RefundLine, error) {
+	if len(req.Lines) == 0 && req.Shipping == nil {
+		allocs, err := planRefund(sale, req.Target, req.Amount, req.Offsite, req.ExactRemainder)
+		if err != nil {
+			return nil, nil, err
+		}
+		var total int64
+		for _, a := range allocs {
+			total += a.Amount
+		}
+		if req.Target.LineItemID != "" {
+			return allocs, []RefundLine{{LineItemID: req.Target.LineItemID, Amount: total}}, nil
+		}
+		return allocs, AllocateLines(sale.LineItems, total), nil
+	}
+	if _, err := LookupCurrency(sale.Currency); err != nil {
+		return nil, nil, err
+	}
+	if req.Target.SaleID != "" && req.Target.SaleID != sale.ID {
+		return nil, nil, Errorf(ENOTFOUND, "No such sale: %s", req.Target.SaleID)
+	}
+	lines, err := requestedLines(sale, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	total := sumLines(lines)
+	param := "lines"
+	if len(req.Lines) == 0 {
+		param = "shipping"
+	}
+	// Units whose money a refund by amount already returned can come back
+	// with no money; a request of nothing else has nothing to refund.
+	if total == 0 {
+		return nil, nil, ParamErrorf(EREFUNDED, param, "Nothing remains to refund of these lines: their amounts have already been refunded.")
+	}
+	if total > sale.Refundable() {
+		return nil, nil, ParamErrorf(ETOOLARGE, param, "The lines' amount (%d minor units) is greater than what remains refundable of the sale (%d).",
+			total, sale.Refundable())
+	}
+	allocs, err := takeFromTransactions(sale.Transactions, total, nil, req.Offsite, req.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	return allocs, lines, nil
+}
+
 // hold applies t's hold of r to the decision's sale and moves.
 func (d *RefundDecision) hold(t Transition, r *Refund) {
 	if t.Hold != Reserve {
 		return
 	}
-	d.Moves = append(d.Moves, moves(r, r.Amount)...)
-	applyMoves(d.Sale, moves(r, r.Amount))
+	d.Moves = append(d.Moves, moves(r, 1)...)
+	applyMoves(d.Sale, moves(r, 1))
 }
 
-// moves are the rows a refund holds its amount on, each changed by delta.
-func moves(r *Refund, delta int64) []Move {
-	out := []Move{{Kind: OnTransaction, ID: r.TransactionID, SaleID: r.SaleID, Delta: delta}}
-	if r.LineItemID != "" {
-		out = append(out, Move{Kind: OnLineItem, ID: r.LineItemID, SaleID: r.SaleID, Delta: delta})
+// moves are the rows a refund holds its amount on, each changed by its
+// part of the refund times sign (1 reserves, -1 releases): its
+// transaction and sale by its amount, each of its lines by the line's
+// amount and units. A release reverses exactly what the refund's stored
+// Lines reserved. A refund without lines (none is made since lines were
+// stored with every refund) holds its amount on its line item, if any.
+func moves(r *Refund, sign int64) []Move {
+	out := []Move{{Kind: OnTransaction, ID: r.TransactionID, SaleID: r.SaleID, Delta: sign * r.Amount}}
+	switch {
+	case len(r.Lines) > 0:
+		for _, l := range r.Lines {
+			out = append(out, Move{Kind: OnLineItem, ID: l.LineItemID, SaleID: r.SaleID, Delta: sign * l.Amount, Quantity: sign * l.Quantity})
+		}
+	case r.LineItemID != "":
+		out = append(out, Move{Kind: OnLineItem, ID: r.LineItemID, SaleID: r.SaleID, Delta: sign * r.Amount})
 	}
-	return append(out, Move{Kind: OnSale, ID: r.SaleID, SaleID: r.SaleID, Delta: delta})
+	return append(out, Move{Kind: OnSale, ID: r.SaleID, SaleID: r.SaleID, Delta: sign * r.Amount})
 }
 
 // mergeMoves sums the moves on one row into one, keeping the order in
@@ -174,6 +246,7 @@ func mergeMoves(ms []Move) []Move {
 			continue
 		}
 		out[i].Delta += m.Delta
+		out[i].Quantity += m.Quantity
 	}
 	return out
 }
@@ -196,6 +269,7 @@ func applyMoves(sale *Sale, ms []Move) {
 			for _, li := range sale.LineItems {
 				if li.ID == m.ID {
 					li.RefundedAmount += m.Delta
+					li.RefundedQuantity += m.Quantity
 				}
 			}
 		}
@@ -267,9 +341,9 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	d := &SettleDecision{Refund: &after, From: r.Status}
 	switch t.Hold {
 	case Release:
-		d.Moves = moves(&after, -after.Amount)
+		d.Moves = moves(&after, -1)
 	case Reserve:
-		d.Moves = moves(&after, after.Amount)
+		d.Moves = moves(&after, 1)
 	}
 	for _, typ := range t.Events {
 		ev, err := NewEvent(after.MerchantID, typ, "refund", after.ID, &after, now)

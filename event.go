@@ -23,6 +23,7 @@ var EventTypes = []string{
 	EventSaleCreated, EventSaleRefunded, EventRefundCreated, EventRefundSucceeded,
 	EventRefundFailed, EventRefundCanceled, EventReferralCreated, EventReferralVoided,
 	EventSaleOverRefunded, EventDisputeCreated, EventDisputeUpdated, EventDisputeClosed,
+	EventReturnCreated, EventReturnReceived, EventReturnRefunded, EventReturnCanceled,
 }
 
 // Event records one state change; Data is the object as it was after it.

@@ -9,10 +9,13 @@ import (
 // refund. RefundID doubles as the gateway's idempotency key, so asking
 // again after a crash never refunds twice (invariant 6).
 type GatewayRefund struct {
-	RefundID        string
-	Transaction     *Transaction
-	Amount          int64
-	Currency        string
+	RefundID    string
+	Transaction *Transaction
+	Amount      int64
+	Currency    string
+	// Reason is what the gateway is told of why: the gateway reason the
+	// refund's reason code maps to (RefundReason.StripeReason), never the
+	// code itself.
 	Reason          string
 	GatewayRefundID string    // set once the gateway has named the refund
 	Created         time.Time // when the refund was recorded

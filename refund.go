@@ -2,6 +2,7 @@ package refundry
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -45,7 +46,13 @@ type Refund struct {
 	Reason        string `json:"reason"`
 	// Description is free text about the refund; Reason is one of the
 	// merchant's reason codes.
-	Description     string          `json:"description"`
+	Description string `json:"description"`
+	// GatewayReason is what the gateway is told of why (the Stripe reason
+	// Reason mapped to when the refund was made). It is kept so that a
+	// retry, by recovery, sends the parameters of the first call, as the
+	// gateway's idempotency key requires, even if the merchant has
+	// remapped the code since.
+	GatewayReason   string          `json:"-"`
 	Metadata        json.RawMessage `json:"metadata"`
 	Offsite         bool            `json:"offsite"`
 	NotifyCustomer  bool            `json:"notify_customer"`
@@ -56,8 +63,11 @@ type Refund struct {
 	Name            string          `json:"name"`
 	ExternalID      string          `json:"external_id"`
 	CreatedSource   string          `json:"created_source"`
-	// Lines is what the refund returns of each line item; the amounts add
-	// up to Amount.
+	// Lines is what the refund returns of each line item, in line order;
+	// the amounts add up to Amount, but for a gateway's refund adopted
+	// beyond what remained on the sale's lines (an over-refund), whose
+	// excess lands on no line. A release (failure, cancel) reverses
+	// exactly these.
 	Lines []RefundLine `json:"lines"`
 	// ReturnID names the return the refund pays for, if any.
 	ReturnID string `json:"return"`
@@ -147,6 +157,9 @@ type RefundRequest struct {
 	Shipping *ShippingRequest
 	// Description is free text; Reason is a reason code.
 	Description string
+	// GatewayReason is what Reason maps to for the gateway; the engine
+	// sets it from the merchant's reasons, never an edge.
+	GatewayReason string
 	// ReturnID names the return the refund pays for.
 	ReturnID string
 	// Fee is what the merchant keeps of the whole refund (see
@@ -187,7 +200,13 @@ func (r *RefundRequest) Validate() error {
 	if r.Fee < 0 || (r.Amount != nil && r.Fee > *r.Amount) {
 		return ParamErrorf(EINVALID, "fee", "Fee must be between 0 and the refund's amount.")
 	}
+	if err := r.validateLines(); err != nil {
+		return err
+	}
 	if err := checkTexts(500, "reason", r.Reason, "name", r.Name, "external_id", r.ExternalID, "created_source", r.CreatedSource); err != nil {
+		return err
+	}
+	if err := checkTexts(MaxDescription, "description", r.Description); err != nil {
 		return err
 	}
 	if !r.RefundedAt.IsZero() && (r.RefundedAt.Year() < 1970 || r.RefundedAt.Year() > 9999) {
@@ -198,6 +217,43 @@ func (r *RefundRequest) Validate() error {
 	}
 	if len(r.Metadata) > 0 && (!json.Valid(r.Metadata) || checkTexts(MaxMetadata, "metadata", string(r.Metadata)) != nil) {
 		return ParamErrorf(EINVALID, "metadata", "Metadata must be valid JSON in UTF-8.")
+	}
+	return nil
+}
+
+// validateLines checks a request's Lines and Shipping as far as they can
+// be without the sale: DecideRefund checks them against it.
+func (r *RefundRequest) validateLines() error {
+	if len(r.Lines) == 0 && r.Shipping == nil {
+		return nil
+	}
+	if r.Target.SaleID == "" {
+		param := "lines"
+		if len(r.Lines) == 0 {
+			param = "shipping"
+		}
+		return ParamErrorf(EINVALID, param, "Lines and shipping are refunded of a sale: name the sale, not a line item or a transaction.")
+	}
+	if r.Amount != nil || r.ExactRemainder {
+		return ParamErrorf(EINVALID, "amount", "Name either an amount or lines and shipping, not both.")
+	}
+	if len(r.Lines) > 1000 {
+		return ParamErrorf(EINVALID, "lines", "A refund names at most 1000 lines.")
+	}
+	for i, l := range r.Lines {
+		p := "lines[" + strconv.Itoa(i) + "]."
+		if l.LineItemID == "" {
+			return ParamErrorf(EINVALID, p+"line_item", "Name the line item.")
+		}
+		if l.Quantity < 0 || l.Quantity > 1_000_000 || (l.Quantity == 0 && l.Amount == nil) {
+			return ParamErrorf(EINVALID, p+"quantity", "Quantity must be a whole number of units, at least 1.")
+		}
+		if l.Amount != nil && (*l.Amount < 0 || *l.Amount > maxAmount || (*l.Amount == 0 && l.Quantity == 0)) {
+			return ParamErrorf(EINVALID, p+"amount", "Amount must be a positive whole number of minor units.")
+		}
+	}
+	if sh := r.Shipping; sh != nil && !sh.All && (sh.Amount <= 0 || sh.Amount > maxAmount) {
+		return ParamErrorf(EINVALID, "shipping", "Shipping is true or a positive whole number of minor units.")
 	}
 	return nil
 }
@@ -294,6 +350,12 @@ func planRefund(sale *Sale, target RefundTarget, amount *int64, offsite, exact b
 		return nil, ParamErrorf(EINVALID, "amount", "Amount must equal the %s's remaining amount (%s %s), or be left out.",
 			targetNoun(target), FormatMajor(remaining, cur), cur.Code)
 	}
+	return takeFromTransactions(txns, want, li, offsite, target)
+}
+
+// takeFromTransactions takes want from txns in order, each giving what
+// remains on it, as the refunds to make.
+func takeFromTransactions(txns []*Transaction, want int64, li *LineItem, offsite bool, target RefundTarget) ([]Allocation, error) {
 	var out []Allocation
 	for _, t := range txns {
 		if want == 0 {

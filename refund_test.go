@@ -333,6 +333,30 @@ func TestRefundRequestValidate(t *testing.T) {
 		{"OKReason500", func(r *refundry.RefundRequest) { r.Reason = strings.Repeat("é", 250) }, "", ""},
 		{"OKMetadataObject", func(r *refundry.RefundRequest) { r.Metadata = json.RawMessage(`{"order":"1001"}`) }, "", ""},
 		{"OKMetadataLargest", func(r *refundry.RefundRequest) { r.Metadata = bigJSON(refundry.MaxMetadata) }, "", ""},
+		{"OKLines", func(r *refundry.RefundRequest) {
+			r.Lines = []refundry.LineRequest{{LineItemID: "li1", Quantity: 2}, {LineItemID: "li2", Amount: amt(5)}, {LineItemID: "li3", Quantity: 1, Amount: amt(0)}}
+		}, "", ""},
+		{"OKShipping", func(r *refundry.RefundRequest) { r.Shipping = &refundry.ShippingRequest{All: true} }, "", ""},
+		{"OKShippingAmount", func(r *refundry.RefundRequest) { r.Shipping = &refundry.ShippingRequest{Amount: 300} }, "", ""},
+		{"ErrLinesOfLineItem", func(r *refundry.RefundRequest) {
+			r.Target, r.Lines = li1Target, []refundry.LineRequest{{LineItemID: "li1", Quantity: 1}}
+		}, refundry.EINVALID, "lines"},
+		{"ErrLinesAndAmount", func(r *refundry.RefundRequest) {
+			r.Amount, r.Lines = amt(5), []refundry.LineRequest{{LineItemID: "li1", Quantity: 1}}
+		}, refundry.EINVALID, "amount"},
+		{"ErrLineWithoutItem", func(r *refundry.RefundRequest) { r.Lines = []refundry.LineRequest{{Quantity: 1}} }, refundry.EINVALID, "lines[0].line_item"},
+		{"ErrLineQuantityZero", func(r *refundry.RefundRequest) {
+			r.Lines = []refundry.LineRequest{{LineItemID: "li1", Quantity: 1}, {LineItemID: "li2"}}
+		}, refundry.EINVALID, "lines[1].quantity"},
+		{"ErrLineQuantityNegative", func(r *refundry.RefundRequest) { r.Lines = []refundry.LineRequest{{LineItemID: "li1", Quantity: -3}} }, refundry.EINVALID, "lines[0].quantity"},
+		{"ErrLineAmountNegative", func(r *refundry.RefundRequest) {
+			r.Lines = []refundry.LineRequest{{LineItemID: "li1", Quantity: 1, Amount: amt(-1)}}
+		}, refundry.EINVALID, "lines[0].amount"},
+		{"ErrLineAmountZeroNoUnits", func(r *refundry.RefundRequest) { r.Lines = []refundry.LineRequest{{LineItemID: "li1", Amount: amt(0)}} }, refundry.EINVALID, "lines[0].amount"},
+		{"ErrShippingZero", func(r *refundry.RefundRequest) { r.Shipping = &refundry.ShippingRequest{} }, refundry.EINVALID, "shipping"},
+		{"ErrShippingOfTransaction", func(r *refundry.RefundRequest) {
+			r.Target, r.Shipping = t1Target, &refundry.ShippingRequest{All: true}
+		}, refundry.EINVALID, "shipping"},
 		{"ErrNoTarget", func(r *refundry.RefundRequest) { r.Target = refundry.RefundTarget{} }, refundry.EINVALID, "sale"},
 		{"ErrTwoTargets", func(r *refundry.RefundRequest) { r.Target.TransactionID = "t1" }, refundry.EINVALID, "sale"},
 		{"ErrThreeTargets", func(r *refundry.RefundRequest) {

@@ -214,11 +214,18 @@ func decideAdoption(sale *Sale, rep RefundReport, now time.Time) (*ReportDecisio
 		RefundedAt: refundedAt, Created: now, Updated: now,
 	}
 	r.Group = r.ID
+	// The gateway's refund lands on the lines as a sale's refund would;
+	// beyond what remains on them (an over-refund) it lands on none, and
+	// each line's cap holds.
+	r.Lines = AllocateLines(sale.LineItems, r.Amount)
+	if r.Lines == nil {
+		r.Lines = []RefundLine{} // as a store reads it back
+	}
 	after := cloneSale(sale)
 	rd := &RefundDecision{Refunds: []*Refund{r}, Sale: after}
-	ms := moves(r, r.Amount)
+	ms := moves(r, 1)
 	for i := range ms {
-		ms[i].Unbounded = true
+		ms[i].Unbounded = ms[i].Kind != OnLineItem
 	}
 	rd.Moves = ms
 	applyMoves(after, ms)

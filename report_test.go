@@ -141,10 +141,27 @@ func TestDecideRefundReport(t *testing.T) {
 					r.TransactionID != "t2" || r.Currency != "USD" || r.Reason != "" || r.Amount != tt.rep.Amount {
 					t.Fatalf("adopted refund %+v", r)
 				}
+				// The transaction and the sale take it all, above what was
+				// paid if need be; the lines what remained on them, no more.
+				var onLines int64
 				for _, m := range d.Adopt.Moves {
+					if m.Kind == refundry.OnLineItem {
+						onLines += m.Delta
+						if m.Unbounded {
+							t.Fatalf("adoption move %+v: a line's cap holds", m)
+						}
+						continue
+					}
 					if !m.Unbounded || m.Delta != tt.rep.Amount {
 						t.Fatalf("adoption move %+v: want unbounded +%d", m, tt.rep.Amount)
 					}
+				}
+				var remained int64
+				for _, li := range sale.LineItems {
+					remained += li.Remaining()
+				}
+				if want := min(tt.rep.Amount, remained); onLines != want || onLines != refundLinesSum(r) {
+					t.Fatalf("adoption put %d on lines (refund lines %+v), want %d", onLines, r.Lines, want)
 				}
 				if d.Sale.OverRefunded() != (d.Sale.RefundedAmount > d.Sale.Amount) {
 					t.Fatal("OverRefunded disagrees with the amounts")
@@ -420,4 +437,12 @@ func TestValidateDispute(t *testing.T) {
 			}
 		})
 	}
+}
+
+func refundLinesSum(r *refundry.Refund) int64 {
+	var n int64
+	for _, l := range r.Lines {
+		n += l.Amount
+	}
+	return n
 }

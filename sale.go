@@ -164,11 +164,24 @@ func (s *Sale) Validate() error {
 		if li.Quantity <= 0 || li.Quantity > 1_000_000 {
 			return ParamErrorf(EINVALID, lineParam(i, "quantity"), "Quantity must be between 1 and 1000000.")
 		}
+		switch li.Kind {
+		case "":
+			li.Kind = LineProduct
+		case LineProduct, LineShipping:
+		default:
+			return ParamErrorf(EINVALID, lineParam(i, "kind"), "Kind must be product or shipping.")
+		}
 		if li.UnitAmount < 0 || li.UnitAmount > maxAmount/li.Quantity {
 			return ParamErrorf(EINVALID, lineParam(i, "unit_amount"), "Unit amount must be between 0 and %d.", maxAmount/li.Quantity)
 		}
-		li.Amount = li.Quantity * li.UnitAmount
+		// Both terms are at most maxAmount (2^53), so their sum cannot
+		// overflow before it is checked.
+		if li.TaxAmount < 0 || li.TaxAmount > maxAmount-li.Quantity*li.UnitAmount {
+			return ParamErrorf(EINVALID, lineParam(i, "tax_amount"), "Tax amount must be between 0 and %d.", maxAmount-li.Quantity*li.UnitAmount)
+		}
+		li.Amount = li.Quantity*li.UnitAmount + li.TaxAmount
 		li.RefundedAmount = 0
+		li.RefundedQuantity = 0
 		if total > maxAmount-li.Amount {
 			return ParamErrorf(EINVALID, "line_items", "The sale's total is too large.")
 		}

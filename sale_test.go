@@ -45,6 +45,23 @@ func TestSaleValidate(t *testing.T) {
 			s.Transactions[0].BaseCurrency, s.Transactions[0].BaseAmount = "eur", 1100
 		}, ""},
 		{"OKFeeEqualsAmount", func(s *refundry.Sale) { s.Transactions[0].Amount, s.Transactions[0].ProcessingFee = 1250, 1250 }, ""},
+		{"OKTaxAndShipping", func(s *refundry.Sale) {
+			s.LineItems[0].TaxAmount = 83
+			s.LineItems = append(s.LineItems, &refundry.LineItem{Name: "Post", Kind: refundry.LineShipping, Quantity: 1, UnitAmount: 490, TaxAmount: 10})
+		}, ""},
+		{"OKTaxOnlyLine", func(s *refundry.Sale) {
+			s.LineItems = append(s.LineItems, &refundry.LineItem{Name: "Duty", Quantity: 1, TaxAmount: 5})
+		}, ""},
+		{"OKLargestTotalWithTax", func(s *refundry.Sale) {
+			s.LineItems = []*refundry.LineItem{{Name: "Big", Quantity: 1, UnitAmount: maxAmount - 7, TaxAmount: 7}}
+		}, ""},
+		{"ErrKind", func(s *refundry.Sale) { s.LineItems[1].Kind = "discount" }, "line_items[1].kind"},
+		{"ErrKindCase", func(s *refundry.Sale) { s.LineItems[1].Kind = "Shipping" }, "line_items[1].kind"},
+		{"ErrTaxNegative", func(s *refundry.Sale) { s.LineItems[0].TaxAmount = -1 }, "line_items[0].tax_amount"},
+		{"ErrTaxAboveMax", func(s *refundry.Sale) {
+			s.LineItems[0].Quantity, s.LineItems[0].UnitAmount, s.LineItems[0].TaxAmount = 1, maxAmount-7, 8
+		}, "line_items[0].tax_amount"},
+		{"ErrTaxOverflow", func(s *refundry.Sale) { s.LineItems[0].TaxAmount = 1<<63 - 1 }, "line_items[0].tax_amount"},
 		{"ErrCurrencyUnknown", func(s *refundry.Sale) { s.Currency = "XYZ" }, "currency"},
 		{"ErrCurrencyRequired", func(s *refundry.Sale) { s.Currency = "" }, "currency"},
 		{"ErrReferenceTooLong", func(s *refundry.Sale) { s.Reference = strings.Repeat("r", 256) }, "reference"},
@@ -148,6 +165,20 @@ func TestSaleValidate_FillsIn(t *testing.T) {
 		}
 		if s.Transactions[0].Amount != 1000 || s.Transactions[1].BaseCurrency != "EUR" {
 			t.Errorf("payments = %+v, %+v", s.Transactions[0], s.Transactions[1])
+		}
+	})
+	t.Run("OKTaxKindAndRefundedQuantity", func(t *testing.T) {
+		s := validSale()
+		s.LineItems[0].TaxAmount, s.LineItems[0].RefundedQuantity = 83, 2
+		s.LineItems[1].Kind = refundry.LineShipping
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if li := s.LineItems[0]; li.Amount != 1083 || li.Kind != refundry.LineProduct || li.RefundedQuantity != 0 {
+			t.Fatalf("line 0 = %+v, want 2 x 500 + 83 tax = 1083, a product, nothing refunded", li)
+		}
+		if s.LineItems[1].Kind != refundry.LineShipping || s.Amount != 1333 || s.Transactions[0].Amount != 1333 {
+			t.Fatalf("sale = %+v", s)
 		}
 	})
 	// A new sale has refunded nothing, whatever a client sent: Validate

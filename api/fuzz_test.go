@@ -153,6 +153,13 @@ func FuzzDecodeRefund(f *testing.F) {
 		`{"sale": "dc1ij3bksdub4ah5uhr0"}`, `{"line_item": "dc1ij3bksdub4ah5uhr0", "amount": 1.25e3}`, `{"amount": 12.5}`,
 		`{"amount": -1}`, `{"amount": 1e400}`, `{"AMOUNT": 1, "amount": 2}`, `{"amount": 1, "amount": 2}`, `{"amount": "100"}`,
 		`{"metadata": [1]}`, `{"bogus": 1}`, `{"reason": "\ud800"}`,
+		`{"sale": "dc1ij3bksdub4ah5uhr0", "lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": 1}], "shipping": true}`,
+		`{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": 2, "amount": 999}, {"line_item": "dc1ij3bksdub4ah5uhr2", "amount": 5}]}`,
+		`{"sale": "dc1ij3bksdub4ah5uhr0", "shipping": 500}`, `{"shipping": false}`, `{"shipping": null}`,
+		`{"shipping": "true"}`, `{"shipping": 1.5}`, `{"shipping": -1}`, `{"shipping": 0}`, `{"shipping": {}}`, `{"shipping": [true]}`, `{"shipping": 1e2}`,
+		`{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": 0}]}`, `{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": -1}]}`,
+		`{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": 1.5}]}`, `{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1", "quantity": "1"}]}`,
+		`{"lines": [{"line_item": "dc1ij3bksdub4ah5uhr1"}]}`, `{"lines": [{"quantity": 1}]}`, `{"lines": [{"line_item": "x", "quantity": 1, "unit": 1}]}`, `{"lines": {}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -174,6 +181,27 @@ func FuzzDecodeRefund(f *testing.F) {
 				t.Fatalf("amount %q read as %d; exact value %d (%v)", req.Amount, *amount, want, ok)
 			}
 		}
+		if lines, err := req.lineRequests(); err == nil {
+			for i, l := range lines {
+				in := req.Lines[i]
+				if q, ok := exactMinor(string(in.Quantity)); in.Quantity != "" && (!ok || q < 1 || l.Quantity != q) {
+					t.Fatalf("lines[%d].quantity %q accepted as %d", i, in.Quantity, l.Quantity)
+				}
+				if in.Quantity == "" && l.Amount == nil {
+					t.Fatalf("lines[%d] accepted with neither quantity nor amount", i)
+				}
+				if l.Amount != nil {
+					if a, ok := exactMinor(string(in.Amount)); !ok || a < 1 || *l.Amount != a {
+						t.Fatalf("lines[%d].amount %q accepted as %d", i, in.Amount, *l.Amount)
+					}
+				}
+			}
+		}
+		if sh, err := req.shippingRequest(); err == nil && sh != nil && !sh.All {
+			if a, ok := exactMinor(string(bytes.TrimSpace(req.Shipping))); !ok || a < 1 || sh.Amount != a {
+				t.Fatalf("shipping %q accepted as %d", req.Shipping, sh.Amount)
+			}
+		}
 		roundTrip(t, body, &req, &refundRequest{})
 	})
 }
@@ -189,6 +217,9 @@ func FuzzDecodeSale(f *testing.F) {
 		`{"currency": "JPY", "line_items": [{"name": "x", "unit_amount": 500}], "payments": [{"amount": 200}, {"amount": 300}]}`,
 		`{"line_items": [{"quantity": 1.5, "unit_amount": 1}]}`, `{"line_items": [{"unit_amount": -1}]}`, `{"line_items": [{"unit_amount": 1e19}]}`,
 		`{"payment": {"stripe_charge": "ch_1"}, "payments": []}`, `{"customer": {"Email": "x"}}`,
+		`{"currency": "KWD", "line_items": [{"name": "Widget", "quantity": 2, "unit_amount": 1250, "tax_amount": 250}, {"name": "Shipping", "kind": "shipping", "unit_amount": 500}]}`,
+		`{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": -1}]}`, `{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": 0.5}]}`,
+		`{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": "1"}]}`, `{"line_items": [{"name": "x", "unit_amount": 1, "kind": 1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -207,7 +238,12 @@ func FuzzDecodeSale(f *testing.F) {
 					t.Fatalf("unit_amount %q read as %d", text, li.UnitAmount)
 				}
 			}
-			if li.Quantity < 0 || li.UnitAmount < 0 {
+			if text := req.LineItems[i].TaxAmount; text != "" {
+				if want, ok := exactMinor(string(text)); !ok || li.TaxAmount != want {
+					t.Fatalf("tax_amount %q read as %d", text, li.TaxAmount)
+				}
+			}
+			if li.Quantity < 0 || li.UnitAmount < 0 || li.TaxAmount < 0 {
 				t.Fatalf("negative line item accepted: %+v", li)
 			}
 		}
@@ -231,7 +267,7 @@ func FuzzDecodeSale(f *testing.F) {
 // sent; JSON rows re-encode to the same rows.
 func FuzzDecodeBatch(f *testing.F) {
 	for _, s := range []string{
-		`{"rows": [{"target": "dc1ij3bksdub4ah5uhr0", "amount": 100, "reason": "event cancelled"}, {"target": "ORDER-7"}]}`,
+		`{"rows": [{"target": "dc1ij3bksdub4ah5uhr0", "amount": 100, "reason": "late_delivery"}, {"target": "ORDER-7"}]}`,
 		`[{"target": "dc1ij3bksdub4ah5uhr0", "amount": 1}]`, `[{"target": "x", "amount": 0.5}]`, `{"rows": [{"target": "x", "Target": "y"}]}`,
 		`[{"target": "x", "amount": -1}]`, `{"rows": null}`, "target,amount,reason\nORDER-1,100,late\n",
 	} {

@@ -220,6 +220,16 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	// A line item refund, and an offsite one that starts succeeded.
 	li := s["line_items"].([]any)[1].(map[string]any)
 	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"line_item": %q, "amount": 100, "offsite": true}`, id(li)), 201)
+	// Lines with tax and shipping, refunded by quantity: the refund shows
+	// what it returned of each line, the sale each line's remains.
+	itemized := c.do("POST", "/v1/sales", "/v1/sales", key, `{"currency": "USD", "line_items": [
+		{"name": "Widget", "quantity": 2, "unit_amount": 1250, "tax_amount": 250},
+		{"name": "Shipping", "kind": "shipping", "unit_amount": 500}], "payment": {"gateway": "simulator"}}`, 201)
+	widget := id(itemized["line_items"].([]any)[0].(map[string]any))
+	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"lines": [{"line_item": %q, "quantity": 1}], "shipping": true}`, widget), 201)
+	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "lines": [{"line_item": %q, "quantity": 2}]}`, id(itemized), widget), 400)
+	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "shipping": "all"}`, id(itemized)), 400)
+	c.do("GET", "/v1/sales/{id}", "/v1/sales/"+id(itemized), key, "", 200)
 	// A sale paid by two transactions: the answer names the related refund.
 	split := env.Sale(testenv.SaleSpec{Units: []int64{1000, 1000}, PayRefs: []string{"a", "b"}, PayAmounts: []int64{1000, 1000}})
 	rs := c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q}`, split.ID), 201)
@@ -272,9 +282,11 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	webhookConformance(t, c, env)
 	notificationConformance(t, c, env)
 	batchConformance(t, c, env)
+	reasonsConformance(t, c, env)
 	keysConformance(t, c, env)
 	reconciliationConformance(t, c, env)
 	disputesConformance(t, c, env)
+	returnsConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 
 	for _, d := range c.documented() {

@@ -26,8 +26,10 @@ type saleRequest struct {
 	} `json:"campaign"`
 	LineItems []struct {
 		Name       string      `json:"name"`
+		Kind       string      `json:"kind"`
 		Quantity   json.Number `json:"quantity"`
 		UnitAmount json.Number `json:"unit_amount"`
+		TaxAmount  json.Number `json:"tax_amount"`
 	} `json:"line_items"`
 	Payment  *paymentRequest  `json:"payment"`
 	Payments []paymentRequest `json:"payments"`
@@ -67,7 +69,11 @@ func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: li.Name, Quantity: qty, UnitAmount: unit})
+		tax, err := wholeNumber(li.TaxAmount, p+"tax_amount", 0)
+		if err != nil {
+			return nil, err
+		}
+		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: li.Name, Kind: li.Kind, Quantity: qty, UnitAmount: unit, TaxAmount: tax})
 	}
 	payments := req.Payments
 	switch {

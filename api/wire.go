@@ -44,14 +44,21 @@ type campaignJSON struct {
 	Name string `json:"name"`
 }
 
+// lineItemJSON is a line with what was refunded of it by every refund
+// of the sale, allocated to the lines (docs/architecture.md), and what
+// remains: a sale-level refund lowers the lines' remains too.
 type lineItemJSON struct {
-	ID             string `json:"id"`
-	Object         string `json:"object"`
-	Name           string `json:"name"`
-	Quantity       int64  `json:"quantity"`
-	UnitAmount     int64  `json:"unit_amount"`
-	Amount         int64  `json:"amount"`
-	RefundedAmount int64  `json:"refunded_amount"`
+	ID               string `json:"id"`
+	Object           string `json:"object"`
+	Name             string `json:"name"`
+	Kind             string `json:"kind"`
+	Quantity         int64  `json:"quantity"`
+	UnitAmount       int64  `json:"unit_amount"`
+	TaxAmount        int64  `json:"tax_amount"`
+	Amount           int64  `json:"amount"`
+	RefundedAmount   int64  `json:"refunded_amount"`
+	RefundedQuantity int64  `json:"refunded_quantity"`
+	Refundable       int64  `json:"refundable_amount"`
 }
 
 type transactionJSON struct {
@@ -74,6 +81,15 @@ type transactionJSON struct {
 	DisputedAmount int64   `json:"disputed_amount"`
 }
 
+// lineKind is a line's kind; a line stored before lines had kinds (an
+// event's old snapshot) was a product.
+func lineKind(li *refundry.LineItem) string {
+	if li.Kind == "" {
+		return refundry.LineProduct
+	}
+	return li.Kind
+}
+
 func renderSale(s *refundry.Sale) saleJSON {
 	out := saleJSON{
 		ID: s.ID, Object: "sale", Reference: nullable(s.Reference), Currency: s.Currency,
@@ -87,7 +103,9 @@ func renderSale(s *refundry.Sale) saleJSON {
 	}
 	for _, li := range s.LineItems {
 		out.LineItems = append(out.LineItems, lineItemJSON{ID: li.ID, Object: "line_item", Name: li.Name,
-			Quantity: li.Quantity, UnitAmount: li.UnitAmount, Amount: li.Amount, RefundedAmount: li.RefundedAmount})
+			Kind: lineKind(li), Quantity: li.Quantity, UnitAmount: li.UnitAmount, TaxAmount: li.TaxAmount,
+			Amount: li.Amount, RefundedAmount: li.RefundedAmount, RefundedQuantity: li.RefundedQuantity,
+			Refundable: s.LineRefundable(li)})
 	}
 	for _, t := range s.Transactions {
 		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
@@ -117,6 +135,7 @@ type refundJSON struct {
 	Group           string          `json:"group"`
 	Related         []string        `json:"related,omitempty"`
 	Reason          *string         `json:"reason"`
+	Description     *string         `json:"description"`
 	Metadata        json.RawMessage `json:"metadata"`
 	Offsite         bool            `json:"offsite"`
 	NotifyCustomer  bool            `json:"notify_customer"`
@@ -125,7 +144,19 @@ type refundJSON struct {
 	FailureReason   *string         `json:"failure_reason"`
 	Source          string          `json:"source"`
 	RefundedAt      *int64          `json:"refunded_at"`
-	Created         int64           `json:"created"`
+	// Lines is what the refund returns of each line of the sale, adding
+	// up to its amount, whichever way it was asked for.
+	Lines []refundLineJSON `json:"lines"`
+	// Return is the return the refund pays for; its fee is then the
+	// return's restocking fee.
+	Return  *string `json:"return"`
+	Created int64   `json:"created"`
+}
+
+type refundLineJSON struct {
+	LineItem string `json:"line_item"`
+	Quantity int64  `json:"quantity"`
+	Amount   int64  `json:"amount"`
 }
 
 func renderRefund(r *refundry.Refund) refundJSON {
@@ -138,10 +169,19 @@ func renderRefund(r *refundry.Refund) refundJSON {
 	return refundJSON{
 		ID: r.ID, Object: "refund", Amount: r.Amount, Fee: r.Fee, Currency: r.Currency, Status: r.Status,
 		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
-		Reason: nullable(r.Reason), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
+		Reason: nullable(r.Reason), Description: nullable(r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
 		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
-		Source: r.Source, RefundedAt: refundTime(r), Created: unix(r.Created),
+		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Return: nullable(r.ReturnID),
+		Created: unix(r.Created),
 	}
+}
+
+func renderRefundLines(lines []refundry.RefundLine) []refundLineJSON {
+	out := make([]refundLineJSON, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, refundLineJSON{LineItem: l.LineItemID, Quantity: l.Quantity, Amount: l.Amount})
+	}
+	return out
 }
 
 // refundTime is refunded_at: null until the refund succeeded, since only

@@ -228,6 +228,11 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection's own writer
+// (flushing, deadlines) through the recorder: a streamed export needs
+// both.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // Observe gives every request an id (echoed in Request-Id, and in every log
 // line the request causes), logs it when done, and turns a panic into a
 // logged 500 so that one bad request never takes the server down.

@@ -45,6 +45,8 @@ var routes = map[string]Route{
 	"GET /v1/audit_log":                         {refundry.ScopeRead, ""},
 	"GET /v1/reconciliation_runs":               {refundry.ScopeRead, ""},
 	"GET /v1/reconciliation_runs/{id}":          {refundry.ScopeRead, ""},
+	"GET /v1/refund_reasons":                    {refundry.ScopeRead, ""},
+	"GET /v1/refunds/export":                    {refundry.ScopeRead, ""},
 	"/v1/":                                      {refundry.ScopeRead, ""}, // answers 404 whatever the key
 	// Native API: refunds.
 	"POST /v1/refunds":             {refundry.ScopeRefund, refundry.AuditRefundCreate},
@@ -59,6 +61,8 @@ var routes = map[string]Route{
 	"POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/replay": {refundry.ScopeWrite, refundry.AuditDeliveryReplay},
 	"POST /v1/api_keys":                                               {refundry.ScopeWrite, refundry.AuditAPIKeyCreate},
 	"POST /v1/api_keys/{id}/revoke":                                   {refundry.ScopeWrite, refundry.AuditAPIKeyRevoke},
+	"POST /v1/refund_reasons":                                         {refundry.ScopeWrite, refundry.AuditReasonPut},
+	"DELETE /v1/refund_reasons/{code}":                                {refundry.ScopeWrite, refundry.AuditReasonDelete},
 	// Dialects: every one of their routes is a refund.
 	"PUT /v2.0/sales/refund/{sale_id}":                {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"POST /v2.0/sales/refund/{sale_id}":               {refundry.ScopeRefund, refundry.AuditRefundCreate},
@@ -74,6 +78,14 @@ var routes = map[string]Route{
 	"GET /v1/disputes/{id}":  {refundry.ScopeRead, ""},
 	"POST /v1/disputes":      {refundry.ScopeWrite, refundry.AuditDisputeRecord},
 	"POST /v1/disputes/{id}": {refundry.ScopeWrite, refundry.AuditDisputeUpdate},
+	// Returns: the refund workflow of goods sent back, for the same
+	// people who refund.
+	"GET /v1/returns":               {refundry.ScopeRead, ""},
+	"GET /v1/returns/{id}":          {refundry.ScopeRead, ""},
+	"POST /v1/returns":              {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /v1/returns/{id}/receive": {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /v1/returns/{id}/cancel":  {refundry.ScopeRefund, refundry.AuditReturnCancel},
+	"POST /v1/returns/{id}/refund":  {refundry.ScopeRefund, refundry.AuditReturnRefund},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry
@@ -88,6 +100,10 @@ var sessionRoutes = map[string]Route{
 	"POST /dashboard/sales/{id}/refund/review": {refundry.ScopeRefund, ""},
 	"POST /dashboard/sales/{id}/refund":        {refundry.ScopeRefund, refundry.AuditRefundCreate},
 	"POST /dashboard/refunds/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditRefundCancel},
+	"POST /dashboard/sales/{id}/returns":       {refundry.ScopeRefund, refundry.AuditReturnCreate},
+	"POST /dashboard/returns/{id}/receive":     {refundry.ScopeRefund, refundry.AuditReturnReceive},
+	"POST /dashboard/returns/{id}/refund":      {refundry.ScopeRefund, refundry.AuditReturnRefund},
+	"POST /dashboard/returns/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditReturnCancel},
 	"POST /dashboard/":                         {refundry.ScopeRefund, ""},
 	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
 }

@@ -20,6 +20,24 @@ func (e *Engine) CreateRefundBatch(ctx context.Context, merchantID string, rows 
 	if err := refundry.ValidateBatchRows(rows); err != nil {
 		return nil, false, err
 	}
+	// Every row's reason is checked now, so that a batch is taken whole
+	// or refused whole; a reason deleted while the batch waits fails only
+	// its rows, when they are worked.
+	var reasons []*refundry.RefundReason
+	for i, r := range rows {
+		if r.Reason == "" {
+			continue
+		}
+		if reasons == nil {
+			var err error
+			if reasons, err = e.Stores.Reasons.ListRefundReasons(ctx, merchantID); err != nil {
+				return nil, false, err
+			}
+		}
+		if err := refundry.CheckReason(reasons, fmt.Sprintf("rows[%d].reason", i), r.Reason); err != nil {
+			return nil, false, err
+		}
+	}
 	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID}
 	replayed, err := bs.CreateRefundBatch(ctx, b, rows, idem)
 	return b, replayed, err

@@ -166,6 +166,13 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	reasons, err := e.checkReason(ctx, req.MerchantID, "reason", req.Reason)
+	if err != nil {
+		return nil, err
+	}
+	// Decided once, kept with the refund: every call about it, recovery's
+	// included, tells the gateway the same.
+	req.GatewayReason = refundry.StripeReasonOf(reasons, req.Reason)
 	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
@@ -403,10 +410,12 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 	return settled, claimed, nil
 }
 
+// gatewayRefund is what r's gateway is asked: the reason is the one its
+// code mapped to when it was made (Refund.GatewayReason).
 func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction) refundry.GatewayRefund {
 	return refundry.GatewayRefund{
 		RefundID: r.ID, Transaction: txn, Amount: r.Amount - r.Fee, Currency: r.Currency,
-		Reason: r.Reason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
+		Reason: r.GatewayReason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
 	}
 }
 

@@ -21,9 +21,16 @@ const (
 	refundEventMax  = 20
 )
 
+// lineRow is a line as the sale page shows it. Remaining is the line's
+// true remainder: every refund of the sale, sale- and payment-level ones
+// too, is allocated to the lines, so it falls with them.
 type lineRow struct {
 	Item      *refundry.LineItem
 	Remaining int64
+	// Units are the units not yet refunded by quantity, which the refund
+	// form offers; Qty what the form asked of them, to fill it again.
+	Units int64
+	Qty   string
 }
 
 type txnRow struct {
@@ -37,6 +44,7 @@ type txnRow struct {
 type refundRow struct {
 	R         *refundry.Refund
 	LineName  string            // the line item it was charged to, if any
+	Lines     []reviewLine      // what it returned of each line
 	Events    []*refundry.Event // oldest first: a timeline
 	Highlight bool
 	// Late is set for a refund the gateway reported failed after it had
@@ -81,12 +89,21 @@ type targetOption struct {
 
 // refundForm is the refund form as typed, to fill it again after an error.
 type refundForm struct {
-	Target  string
-	Amount  string // major units, as typed
-	Reason  string
-	Offsite bool
-	Notify  bool
+	Target      string
+	Amount      string // major units, as typed
+	Reason      string // one of the merchant's reason codes, or empty
+	Description string // free text
+	Offsite     bool
+	Notify      bool
+	// Qty are the units asked of each line by id ("qty-ID" fields), and
+	// Shipping asks for all the shipping that remains: a refund of what
+	// came back, instead of an amount.
+	Qty      map[string]int64
+	Shipping bool
 }
+
+// itemized reports whether the form asks for units or shipping.
+func (f refundForm) itemized() bool { return len(f.Qty) > 0 || f.Shipping }
 
 type saleData struct {
 	Sale      *refundry.Sale
@@ -98,14 +115,20 @@ type saleData struct {
 	Disputes    []*refundry.Dispute
 	OpenDispute bool // a payment is under an open dispute: refunds of it are refused
 	Lines       []lineRow
+	// Shipping is what remains of the sale's shipping: the form offers
+	// to refund it when there is some.
+	Shipping    int64
 	Txns        []txnRow
 	Refunds     []refundRow
 	RefundsMore bool
 	Referrals   []*refundry.Referral
 	Targets     []targetOption
+	Reasons     []*refundry.RefundReason // the merchant's, for the form
 	Form        refundForm
 	Error       string
 	Notice      string
+	// Returns are the sale's returns and the form to request one.
+	Returns returnsData
 }
 
 // loadSale reads everything the sale page shows.
@@ -123,10 +146,16 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		return nil, err
 	}
 	data.Disputes = disputes
+	if data.Reasons, err = d.eng.ListRefundReasons(ctx, merchantID); err != nil {
+		return nil, err
+	}
 	data.Targets = append(data.Targets, targetOption{"sale:" + sale.ID, "Whole sale (" + formatMoney(data.Remaining, sale.Currency) + " remains)"})
 	for _, li := range sale.LineItems {
 		rem := sale.LineRefundable(li)
-		data.Lines = append(data.Lines, lineRow{li, rem})
+		data.Lines = append(data.Lines, lineRow{Item: li, Remaining: rem, Units: max(li.Quantity-li.RefundedQuantity, 0)})
+		if li.Kind == refundry.LineShipping {
+			data.Shipping += rem
+		}
 		data.Targets = append(data.Targets, targetOption{"line:" + li.ID,
 			"Line item: " + li.Name + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
@@ -169,7 +198,11 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 				row.LineName = li.Name
 			}
 		}
+		row.Lines = namedLines(sale, ref.Lines)
 		data.Refunds = append(data.Refunds, row)
+	}
+	if data.Returns, err = d.loadReturns(ctx, merchantID, sale, data.Refunds); err != nil {
+		return nil, err
 	}
 	if sale.Reference != "" {
 		origin, err := d.eng.FindOrigin(ctx, merchantID, sale.Reference)
@@ -196,7 +229,7 @@ func (d *dashboard) handleSale(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	q := r.URL.Query()
 	data.Form.Target = q.Get("target")
-	data.Form.Reason = "requested_by_customer"
+	data.Form.Reason = refundry.ReasonRequestedByCustomer
 	// The notices name what the previous form did, after its redirect.
 	var done []string
 	for i := range data.Refunds {
@@ -208,6 +241,9 @@ func (d *dashboard) handleSale(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	if len(done) > 0 {
 		data.Notice = strings.Join(done, " ")
+	}
+	if id := q.Get("return"); id != "" {
+		data.Returns.notice(id, data.Sale.Currency)
 	}
 	d.renderSale(w, r, s, http.StatusOK, data)
 }
@@ -222,11 +258,82 @@ func (d *dashboard) renderSale(w http.ResponseWriter, r *http.Request, s *sessio
 	d.render(w, r, status, "sale", p)
 }
 
-func readRefundForm(v url.Values) refundForm {
-	return refundForm{
+// readRefundForm reads the form. A quantity field left empty or at 0
+// asks for nothing; one that is not a whole number of units at least 0
+// is an error naming its line.
+func readRefundForm(v url.Values, sale *refundry.Sale) (refundForm, error) {
+	f := refundForm{
 		Target: v.Get("target"), Amount: strings.TrimSpace(v.Get("amount")), Reason: strings.TrimSpace(v.Get("reason")),
-		Offsite: v.Get("offsite") != "", Notify: v.Get("notify") != "",
+		Description: strings.TrimSpace(v.Get("description")),
+		Offsite:     v.Get("offsite") != "", Notify: v.Get("notify") != "", Shipping: v.Get("shipping") != "",
 	}
+	var bad error
+	for _, li := range sale.LineItems {
+		text := strings.TrimSpace(v.Get("qty-" + li.ID))
+		if text == "" || text == "0" {
+			continue
+		}
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || n < 0 {
+			if bad == nil {
+				bad = refundry.ParamErrorf(refundry.EINVALID, "qty-"+li.ID, "The quantity of “%s” must be a whole number of units.", li.Name)
+			}
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		if f.Qty == nil {
+			f.Qty = map[string]int64{}
+		}
+		f.Qty[li.ID] = n
+	}
+	return f, bad
+}
+
+// request is the refund the form asks for. Units and shipping refund the
+// sale by what came back, so they go with the whole sale as target and
+// no amount: the lines' units decide it.
+func (f refundForm) request(sale *refundry.Sale, merchantID string) (refundry.RefundRequest, string, error) {
+	req := refundry.RefundRequest{MerchantID: merchantID, Reason: f.Reason, Description: f.Description, Offsite: f.Offsite,
+		NotifyCustomer: f.Notify, Source: refundry.SourceDashboard}
+	if !f.itemized() {
+		target, what, ok := parseTarget(f.Target, sale)
+		if !ok {
+			return req, "", refundry.ParamErrorf(refundry.EINVALID, "target", "Choose what to refund: the whole sale, a line item or a payment.")
+		}
+		amount, err := parseAmount(f.Amount, sale.Currency)
+		req.Target, req.Amount = target, amount
+		return req, what, err
+	}
+	if f.Amount != "" || f.Target != "sale:"+sale.ID {
+		return req, "", refundry.ParamErrorf(refundry.EINVALID, "amount",
+			"To refund by quantity or the shipping, choose the whole sale and leave the amount empty: the units decide it.")
+	}
+	req.Target = refundry.RefundTarget{SaleID: sale.ID}
+	var what []string
+	for _, li := range sale.LineItems {
+		if n := f.Qty[li.ID]; n > 0 {
+			req.Lines = append(req.Lines, refundry.LineRequest{LineItemID: li.ID, Quantity: n})
+			what = append(what, strconv.FormatInt(n, 10)+" × “"+li.Name+"”")
+		}
+	}
+	if f.Shipping {
+		req.Shipping = &refundry.ShippingRequest{All: true}
+		what = append(what, "the shipping")
+	}
+	return req, strings.Join(what, ", "), nil
+}
+
+// hash is what the form asks, for the idempotency of its confirmation.
+func (f refundForm) hash(sale *refundry.Sale, confirmed string) string {
+	parts := []string{sale.ID, f.Target, confirmed, f.Reason, f.Description,
+		strconv.FormatBool(f.Offsite), strconv.FormatBool(f.Notify), strconv.FormatBool(f.Shipping)}
+	for _, li := range sale.LineItems {
+		parts = append(parts, strconv.FormatInt(f.Qty[li.ID], 10))
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])
 }
 
 // parseTarget reads "sale:ID", "line:ID" or "txn:ID" and checks that the
@@ -280,6 +387,38 @@ type allocationRow struct {
 	Amount  int64
 }
 
+// reviewLine is what a refund returns of one line, as the store will
+// record it: units asked for, or the line's share of an amount.
+type reviewLine struct {
+	Name     string
+	Quantity int64
+	Amount   int64
+}
+
+// namedLines names refund lines by their line items, one row per line
+// (a refund over several payments may split a line between them).
+func namedLines(sale *refundry.Sale, lines []refundry.RefundLine) []reviewLine {
+	var out []reviewLine
+	at := map[string]int{}
+	for _, l := range lines {
+		i, ok := at[l.LineItemID]
+		if !ok {
+			i = len(out)
+			at[l.LineItemID] = i
+			name := l.LineItemID
+			for _, li := range sale.LineItems {
+				if li.ID == l.LineItemID {
+					name = li.Name
+				}
+			}
+			out = append(out, reviewLine{Name: name})
+		}
+		out[i].Quantity += l.Quantity
+		out[i].Amount += l.Amount
+	}
+	return out
+}
+
 type reviewData struct {
 	Sale        *refundry.Sale
 	What        string
@@ -288,13 +427,31 @@ type reviewData struct {
 	Full        bool
 	Form        refundForm
 	Allocations []allocationRow
+	Lines       []reviewLine
 	Token       string // the refund's idempotency token: a double submit refunds once
 }
 
+// decide is the refund the form asks for, decided against sale by the rule
+// the store applies when it writes it (refundry.DecideRefund), so that a
+// refund that would be refused is refused before anything is asked, and
+// the amount shown is the amount the store will take.
+func decide(sale *refundry.Sale, req refundry.RefundRequest) (int64, []*refundry.Refund, error) {
+	if err := req.Validate(); err != nil {
+		return 0, nil, err
+	}
+	d, err := refundry.DecideRefund(sale, req, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	var total int64
+	for _, rf := range d.Refunds {
+		total += rf.Amount
+	}
+	return total, d.Refunds, nil
+}
+
 // handleRefundReview checks a refund and shows what it will do, amount and
-// currency spelled out, for the user to confirm. It plans the refund with
-// the same rule the store applies when it writes it, so a refund that
-// would be refused is refused here, before anything is asked.
+// currency spelled out, for the user to confirm.
 func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s *session) {
 	data, err := d.loadSale(r.Context(), s.merchant.ID, r.PathValue("id"))
 	if err != nil {
@@ -302,33 +459,46 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	sale := data.Sale
-	data.Form = readRefundForm(r.PostForm)
-	target, what, ok := parseTarget(data.Form.Target, sale)
-	if !ok {
-		data.Error = "Choose what to refund: the whole sale, a line item or a payment."
+	data.Form, err = readRefundForm(r.PostForm, sale)
+	var req refundry.RefundRequest
+	var what string
+	if err == nil {
+		req, what, err = data.Form.request(sale, s.merchant.ID)
+	}
+	if refundry.ErrorParam(err) == "target" {
+		data.Error = refundry.ErrorMessage(err)
 		d.renderSale(w, r, s, http.StatusUnprocessableEntity, data)
 		return
 	}
-	amount, err := parseAmount(data.Form.Amount, sale.Currency)
-	var plan []refundry.Allocation
+	var total int64
+	var refunds []*refundry.Refund
 	if err == nil {
-		plan, err = refundry.PlanRefund(sale, target, amount, data.Form.Offsite)
+		total, refunds, err = decide(sale, req)
+	}
+	if err == nil {
+		// The reason is checked now too, so that the confirmation never
+		// offers what the refund would be refused for.
+		if refundry.CheckReason(data.Reasons, "reason", data.Form.Reason) != nil {
+			err = refundry.ParamErrorf(refundry.EINVALID, "reason", "Choose one of the reasons listed; write anything more in the description.")
+		}
 	}
 	if err != nil {
 		d.refuse(w, r, s, data, err)
 		return
 	}
-	rv := reviewData{Sale: sale, What: what, Full: amount == nil, Form: data.Form, Token: randomToken()}
-	for _, a := range plan {
-		rv.Amount += a.Amount
-		payment := a.TransactionID
+	rv := reviewData{Sale: sale, What: what, Amount: total, Full: req.Amount == nil && !data.Form.itemized(), Form: data.Form, Token: randomToken()}
+	var lines []refundry.RefundLine
+	for _, rf := range refunds {
+		payment := rf.TransactionID
 		for _, t := range sale.Transactions {
-			if t.ID == a.TransactionID {
+			if t.ID == rf.TransactionID {
 				payment = "#" + strconv.FormatInt(t.Number, 10)
 			}
 		}
-		rv.Allocations = append(rv.Allocations, allocationRow{payment, a.Gateway, a.Amount})
+		rv.Allocations = append(rv.Allocations, allocationRow{payment, rf.Gateway, rf.Amount})
+		lines = append(lines, rf.Lines...)
 	}
+	rv.Lines = namedLines(sale, lines)
 	rv.AmountText = formatMajor(rv.Amount, sale.Currency)
 	p := page{Title: "Confirm refund", Nav: "sales", Data: rv}
 	p.fill(r, s)
@@ -350,13 +520,20 @@ func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, s *session, d
 	default:
 		data.Error = refundry.ErrorMessage(err)
 	}
+	for i := range data.Lines {
+		if n := data.Form.Qty[data.Lines[i].Item.ID]; n > 0 {
+			data.Lines[i].Qty = strconv.FormatInt(n, 10)
+		}
+	}
 	d.renderSale(w, r, s, status, data)
 }
 
 // handleRefundConfirm makes the refund the user confirmed, through the
-// engine, with the amount stated on the confirmation page: if less
+// engine, for the amount stated on the confirmation page: if less
 // remains by now, the store's guard refuses it rather than refunding a
-// different amount than the one confirmed.
+// different amount than the one confirmed. A refund by units refunds the
+// units confirmed, which the store's guard refuses alike if they no
+// longer remain.
 func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, s *session) {
 	data, err := d.loadSale(r.Context(), s.merchant.ID, r.PathValue("id"))
 	if err != nil {
@@ -364,29 +541,28 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	sale := data.Sale
-	data.Form = readRefundForm(r.PostForm)
+	data.Form, err = readRefundForm(r.PostForm, sale)
 	token := r.PostForm.Get("token")
-	target, _, ok := parseTarget(data.Form.Target, sale)
-	if !ok || token == "" || len(token) > 64 || data.Form.Amount == "" {
+	// The amount confirmed is the amount asked (never "all that remains",
+	// which may be more by now), or, for units, what they came to.
+	confirmed := data.Form.Amount
+	if data.Form.itemized() {
+		data.Form.Amount = ""
+	}
+	if err != nil || token == "" || len(token) > 64 || confirmed == "" {
 		data.Error = "The confirmation was incomplete; nothing was refunded. Fill in the refund form again."
 		d.renderSale(w, r, s, http.StatusBadRequest, data)
 		return
 	}
-	amount, err := parseAmount(data.Form.Amount, sale.Currency)
+	req, _, err := data.Form.request(sale, s.merchant.ID)
 	if err != nil {
 		d.refuse(w, r, s, data, err)
 		return
 	}
-	f := data.Form
-	sum := sha256.Sum256([]byte(strings.Join([]string{sale.ID, f.Target, strconv.FormatInt(*amount, 10), f.Reason,
-		strconv.FormatBool(f.Offsite), strconv.FormatBool(f.Notify)}, "\x00")))
-	res, err := d.eng.Refund(r.Context(), refundry.RefundRequest{
-		MerchantID: s.merchant.ID, Target: target, Amount: amount, Reason: f.Reason,
-		Offsite: f.Offsite, NotifyCustomer: f.Notify, Source: refundry.SourceDashboard,
-		// The token was made for this one confirmation page, so pressing
-		// Confirm twice, or resending the form, refunds once (invariant 4).
-		Idempotency: &refundry.Idempotency{Key: "dashboard_" + token, Hash: hex.EncodeToString(sum[:])},
-	})
+	// The token was made for this one confirmation page, so pressing
+	// Confirm twice, or resending the form, refunds once (invariant 4).
+	req.Idempotency = &refundry.Idempotency{Key: "dashboard_" + token, Hash: data.Form.hash(sale, confirmed)}
+	res, err := d.eng.Refund(r.Context(), req)
 	if err != nil {
 		// The figures shown must be the current ones, beside the refusal.
 		if fresh, lerr := d.loadSale(r.Context(), s.merchant.ID, sale.ID); lerr == nil {
@@ -397,7 +573,7 @@ func (d *dashboard) handleRefundConfirm(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	d.logger.InfoContext(r.Context(), "dashboard refund", "merchant", s.merchant.ID, "sale", sale.ID,
-		"group", res.Refunds[0].Group, "amount", *amount, "currency", sale.Currency, "replayed", res.Replayed)
+		"group", res.Refunds[0].Group, "amount", confirmed, "currency", sale.Currency, "replayed", res.Replayed)
 	http.Redirect(w, r, saleURL(sale.ID)+"?done="+url.QueryEscape(res.Refunds[0].Group)+"#refunds", http.StatusSeeOther)
 }
 

@@ -60,9 +60,9 @@ func bulkCSV(sales []bulkSale) string {
 	b.WriteString("target,amount,reason\n")
 	for i, s := range sales {
 		tg := []string{s.id, s.lineItem, s.txn, s.ref, "pay-" + s.ref}[i%5]
-		fmt.Fprintf(&b, "%s,300,event canceled\n", tg)
+		fmt.Fprintf(&b, "%s,300,late_delivery\n", tg)
 	}
-	fmt.Fprintf(&b, "no-such-thing,300,x\n%s,5000,too much\n", sales[0].id)
+	fmt.Fprintf(&b, "no-such-thing,300,other\n%s,5000,other\n", sales[0].id)
 	return b.String()
 }
 
@@ -263,7 +263,7 @@ func TestRefundBatchesAPISurvivesKill(t *testing.T) {
 	big := makeSales(t, c, "BIG", 1000)
 	var rows []string
 	for _, s := range big {
-		rows = append(rows, fmt.Sprintf(`{"target": %q, "amount": 300, "reason": "event canceled"}`, s.id))
+		rows = append(rows, fmt.Sprintf(`{"target": %q, "amount": 300, "reason": "late_delivery"}`, s.id))
 	}
 	b = post("application/json", `{"rows": [`+strings.Join(rows, ",")+`]}`)
 	id := b["id"].(string)

@@ -107,7 +107,7 @@ func TestEnvTwinsUnambiguous(t *testing.T) {
 	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true, "REFUNDRY_STRIPE_KEY": true, "REFUNDRY_STRIPE_API_BASE": true}
 	twin := regexp.MustCompile(`\(env (REFUNDRY_[A-Z_]+)\)`)
 	owner := map[string]string{}
-	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile"} {
+	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile", "export refunds"} {
 		var stdout bytes.Buffer
 		if err := run(context.Background(), append(strings.Fields(cmd), "-h"), noEnv, &stdout, io.Discard); err != nil {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestEnvTwinsUnambiguous(t *testing.T) {
 			owner[name] = cmd
 		}
 	}
-	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT"} {
+	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT", "REFUNDRY_EXPORT_SINCE", "REFUNDRY_EXPORT_OUT"} {
 		if owner[name] == "" {
 			t.Errorf("no command has the twin %s", name)
 		}
@@ -196,7 +196,7 @@ func TestRefundCSVExitStatus(t *testing.T) {
 	id := sale["id"].(string)
 
 	good := filepath.Join(dir, "good.csv")
-	if err := os.WriteFile(good, []byte("target,amount,reason\n"+id+",100,x\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte("target,amount,reason\n"+id+",100,other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(context.Background(), []string{"refund", "--csv", good, "--target", base, "--key", key}, noEnv, io.Discard, io.Discard); err != nil {
@@ -204,7 +204,7 @@ func TestRefundCSVExitStatus(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.csv")
-	if err := os.WriteFile(bad, []byte("target,amount,reason\n"+id+",100,x\nno-such-thing,100,x\n"+id+",99999,x\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("target,amount,reason\n"+id+",100,other\nno-such-thing,100,other\n"+id+",99999,other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := run(context.Background(), []string{"refund", "--csv", bad, "--target", base, "--key", key}, noEnv, io.Discard, io.Discard)

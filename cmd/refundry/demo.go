@@ -173,7 +173,12 @@ func seedDemoData(ctx context.Context, eng *engine.Engine, m *refundry.Merchant,
 			s.Customer.FirstName, s.Customer.LastName = "Ann", "Lee"
 		}
 		for i, it := range d.items {
-			s.LineItems = append(s.LineItems, &refundry.LineItem{Name: d.names[i], Quantity: it[0], UnitAmount: it[1]})
+			li := &refundry.LineItem{Name: d.names[i], Quantity: it[0], UnitAmount: it[1]}
+			if li.Name == "Shipping" {
+				// So the dashboard's refund form offers the shipping.
+				li.Kind = refundry.LineShipping
+			}
+			s.LineItems = append(s.LineItems, li)
 		}
 		if _, err := eng.CreateSale(ctx, s, nil); err != nil {
 			return err

@@ -34,6 +34,7 @@ var twinNames = map[string]map[string]string{
 	"refundry key revoke":      {"id": "REFUNDRY_KEY_ID"},
 	"refundry backup":          {"out": "REFUNDRY_BACKUP_OUT"},
 	"refundry refund":          {"out": "REFUNDRY_REFUND_OUT"},
+	"refundry export refunds":  {"since": "REFUNDRY_EXPORT_SINCE", "until": "REFUNDRY_EXPORT_UNTIL", "out": "REFUNDRY_EXPORT_OUT"},
 }
 
 // twinName is the environment twin of a flag of fs.

@@ -72,13 +72,15 @@ Usage:
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
   refundry reconcile [--since 72h] [--merchant SLUG] [--db URL] [--json]
+  refundry export refunds --since DATE [--until DATE] --merchant SLUG [--db URL] [--out FILE]
   refundry version
 
 --db is sqlite:PATH (or a bare path) or postgres://...; default sqlite:refundry.db.
 Environment: every flag has a twin, REFUNDRY_ and its name in capitals
 (--db is REFUNDRY_DB, --stripe-api-base is REFUNDRY_STRIPE_API_BASE), but
 for names that mean one thing per command (REFUNDRY_MERCHANT_NAME,
-REFUNDRY_KEY_NAME, REFUNDRY_KEY_ID, REFUNDRY_BACKUP_OUT, REFUNDRY_REFUND_OUT)
+REFUNDRY_KEY_NAME, REFUNDRY_KEY_ID, REFUNDRY_BACKUP_OUT, REFUNDRY_REFUND_OUT,
+REFUNDRY_EXPORT_SINCE, REFUNDRY_EXPORT_UNTIL, REFUNDRY_EXPORT_OUT)
 and bench's (REFUNDRY_BENCH_...); a flag on the command line wins.
 "refundry COMMAND -h" lists them.
 Run "refundry COMMAND -h" for a command's flags; "refundry version" prints
@@ -160,6 +162,16 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return (&backupCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "reconcile":
 		return (&reconcileCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		if len(args) > 1 && args[1] == "refunds" {
+			return (&exportRefundsCommand{}).Run(ctx, args[2:], getenv, stdout, stderr)
+		}
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+		fmt.Fprint(stderr, usage)
+		return usageError{"export takes a subcommand: refunds"}
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil

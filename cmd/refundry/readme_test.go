@@ -54,7 +54,7 @@ func TestREADMEExamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			blocks := readBlocks(t, file)
 			dir := t.TempDir()
-			_, base, stdout, _ := startServe(t, bin, "--db", "sqlite:"+filepath.Join(dir, "demo.db"), "--demo")
+			_, base, stdout, _ := startServe(t, bin, "--db", "sqlite:"+filepath.Join(dir, "refundry.db"), "--demo")
 			key := stdout.await(t, regexp.MustCompile(`REFUNDRY_KEY=(\S+)`))
 			r := &readmeRun{t: t, file: name, bin: bin, base: base, key: key, dir: dir, values: map[string]string{}}
 			ran := r.runAll(blocks)

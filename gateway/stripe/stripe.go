@@ -398,8 +398,10 @@ func paymentObject(id string) (pi, ok bool) {
 	return false, false
 }
 
-// stripeReason tells whether a Refundry reason is one of Stripe's own
-// reason codes; free text stays in Refundry, since Stripe rejects it.
+// stripeReason tells whether a reason is one of Stripe's own reason
+// codes. The engine sends the one the refund's reason code maps to
+// (RefundReason.StripeReason); anything else is left out rather than
+// sent, since Stripe rejects it.
 func stripeReason(s string) bool {
 	switch stripeapi.RefundReason(s) {
 	case stripeapi.RefundReasonDuplicate, stripeapi.RefundReasonFraudulent, stripeapi.RefundReasonRequestedByCustomer:

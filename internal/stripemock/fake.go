@@ -111,6 +111,22 @@ func (f *Fake) SetAmount(refundID string, amount int64) {
 	}
 }
 
+// Refunds returns copies of the refunds Stripe holds for the payment, in
+// the order they were made.
+func (f *Fake) Refunds(paymentID string) []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []map[string]any
+	for _, re := range f.refunds[paymentID] {
+		c := make(map[string]any, len(re))
+		for k, v := range re {
+			c[k] = v
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // Forget drops every refund Stripe holds for the payment.
 func (f *Fake) Forget(paymentID string) {
 	f.mu.Lock()
@@ -174,6 +190,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 					}
 				}
 				re := f.newRefund(id, amount, "succeeded", md)
+				// The reason as Stripe keeps it: one of its own, or null.
+				re["reason"] = nil
+				if v := r.PostForm.Get("reason"); v != "" {
+					re["reason"] = v
+				}
 				if key != "" {
 					f.byKey[key] = re
 				}

@@ -270,6 +270,8 @@ type saleSpec struct {
 	merchant  int
 	currency  string
 	lines     [][2]int64 // quantity, unit amount
+	taxes     []int64    // each line's tax; none for a sale without
+	shipping  bool       // the last line is shipping
 	payments  []paySpec
 	reference string
 	email     string
@@ -308,11 +310,18 @@ func (d *driver) newSaleSpec() *saleSpec {
 		}
 	}
 	var total int64
+	taxed := r.IntN(2) == 0
 	for range 1 + r.IntN(4) {
 		q, u := int64(1+r.IntN(3)), int64(1+r.IntN(5000))
 		sp.lines = append(sp.lines, [2]int64{q, u})
 		total += q * u
+		if taxed {
+			tax := r.Int64N(u/5 + 1)
+			sp.taxes = append(sp.taxes, tax)
+			total += tax
+		}
 	}
+	sp.shipping = r.IntN(3) == 0
 	// One payment or several, cut at random points of the total.
 	k := []int{1, 1, 1, 2, 2, 3}[r.IntN(6)]
 	cuts := map[int64]bool{}
@@ -338,7 +347,14 @@ func (sp *saleSpec) build(merchantID string) *refundry.Sale {
 		Customer:   refundry.Customer{Email: sp.email, FirstName: sp.first, LastName: sp.last},
 		CampaignID: "camp", CampaignName: "Diff"}
 	for i, l := range sp.lines {
-		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: "Item " + strconv.Itoa(i), Quantity: l[0], UnitAmount: l[1]})
+		li := &refundry.LineItem{Name: "Item " + strconv.Itoa(i), Quantity: l[0], UnitAmount: l[1]}
+		if i < len(sp.taxes) {
+			li.TaxAmount = sp.taxes[i]
+		}
+		if sp.shipping && i == len(sp.lines)-1 {
+			li.Kind = refundry.LineShipping
+		}
+		s.LineItems = append(s.LineItems, li)
 	}
 	for i, p := range sp.payments {
 		s.Transactions = append(s.Transactions, &refundry.Transaction{Gateway: p.gateway, Amount: p.amount,
@@ -412,8 +428,10 @@ func (d *driver) feeCase() {
 type refundSpec struct {
 	merchant  int // who asks: another merchant's target is not found
 	sale      int
-	kind      string // sale, line, txn
+	kind      string // sale, line, txn; units (of line part), shipping
 	part      int
+	quantity  int64 // units
+	all       bool  // shipping: all that remains, else amount
 	amount    *int64
 	fee       int64
 	offsite   bool
@@ -449,13 +467,17 @@ func (d *driver) newRefundSpec() *refundSpec {
 	if r.IntN(25) == 0 {
 		sp.merchant = 1 - info.merchant // invariant 5: answered as missing
 	}
-	switch k := r.IntN(10); {
+	switch k := r.IntN(13); {
 	case k < 4 || !info.ok:
 		sp.kind = "sale"
 	case k < 7:
 		sp.kind, sp.part = "line", r.IntN(info.lines)
-	default:
+	case k < 10:
 		sp.kind, sp.part = "txn", r.IntN(info.txns)
+	case k < 12:
+		sp.kind, sp.part = "units", r.IntN(info.lines)
+	default:
+		sp.kind, sp.all = "shipping", r.IntN(2) == 0
 	}
 	if r.IntN(3) == 0 {
 		sp.reason = "requested_by_customer"
@@ -491,6 +513,23 @@ func (d *driver) newRefundSpec() *refundSpec {
 	default:
 		a := 1 + r.Int64N(remaining)
 		sp.amount = &a
+	}
+	switch sp.kind {
+	case "units":
+		// Units that remain, now and then one too many.
+		left := int64(1)
+		if sale != nil {
+			left = sale.LineItems[sp.part].RemainingQuantity()
+		}
+		sp.quantity = 1 + r.Int64N(left+1)
+		if r.IntN(10) > 0 {
+			sp.amount = nil // an amount beside lines is EINVALID
+		}
+	case "shipping":
+		sp.quantity = 1 + r.Int64N(700) // the amount, unless all
+		if r.IntN(10) > 0 {
+			sp.amount = nil
+		}
 	}
 	total := remaining
 	if sp.amount != nil {
@@ -537,6 +576,13 @@ func (d *driver) request(sp *refundSpec, s *side) refundry.RefundRequest {
 	if sp.metadata != "" {
 		req.Metadata = json.RawMessage(sp.metadata)
 	}
+	switch sale := s.sales[sp.sale]; {
+	case sale == nil:
+	case sp.kind == "units":
+		req.Lines = []refundry.LineRequest{{LineItemID: sale.LineItems[sp.part].ID, Quantity: sp.quantity}}
+	case sp.kind == "shipping":
+		req.Shipping = &refundry.ShippingRequest{All: sp.all, Amount: sp.quantity}
+	}
 	if sp.refunded {
 		req.RefundedAt = time.Date(2025, 12, 24, 18, 30, 0, 0, time.UTC)
 	}
@@ -577,7 +623,11 @@ func (d *driver) sendRefund(sp *refundSpec, idem *refundry.Idempotency) {
 		}
 	}
 	d.same("answer", answers...)
-	d.count("refund", answers[0])
+	what := "refund"
+	if sp.kind == "units" || sp.kind == "shipping" {
+		what = "refund of " + sp.kind
+	}
+	d.count(what, answers[0])
 	if first != nil && !first.Replayed {
 		for _, r := range first.Refunds {
 			d.refunds = append(d.refunds, refundInfo{merchant: sp.merchant, status: r.Status})

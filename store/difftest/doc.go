@@ -1,6 +1,7 @@
 // Package difftest holds the differential test of the two stores: one
 // long random sequence of requests (sales paid once or several times,
-// sale, line item and transaction refunds, fees, over-refunds, cancels,
+// sale, line item and transaction refunds, refunds of units and of
+// shipping on sales with tax, fees, over-refunds, cancels,
 // settlements of every outcome, idempotent replays, referrals voided by
 // a refund, gateway reports of refunds and disputes) sent to SQLite and
 // to PostgreSQL alike, whose every answer,

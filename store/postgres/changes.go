@@ -69,6 +69,7 @@ func (c *changes) merge(o *changes) {
 			continue
 		}
 		c.moves[i].Delta += m.Delta
+		c.moves[i].Quantity += m.Quantity
 		// One write per sale shares a pipeline round (claimSale), so two
 		// moves of one row are one write's; the cap is kept unless both
 		// waive it.
@@ -115,8 +116,23 @@ func (c *changes) queue(b *pgx.Batch) {
 		b.Queue(`INSERT INTO refunds (`+refundColumns+`)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
 				$9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::boolean[], $15::text[], $16::text[], $17::text[],
-				$18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[])`,
+				$18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[],
+				$25::text[], $26::text[])`,
 			a.args()...).Exec(check(len(c.inserts), errRetry))
+		var refunds, lineItems []string
+		var quantities, amounts []int64
+		for _, r := range c.inserts {
+			for _, l := range r.Lines {
+				refunds, lineItems = append(refunds, r.ID), append(lineItems, l.LineItemID)
+				quantities, amounts = append(quantities, l.Quantity), append(amounts, l.Amount)
+			}
+		}
+		queueLinkReturns(b, c.inserts, check)
+		if len(refunds) > 0 {
+			b.Queue(`INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])`,
+				refunds, lineItems, quantities, amounts).Exec(check(len(refunds), errRetry))
+		}
 	}
 	if len(c.settles) > 0 {
 		n := len(c.settles)
@@ -209,14 +225,15 @@ func (c *changes) queue(b *pgx.Batch) {
 func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.CommandTag) error) {
 	for _, kind := range []refundry.HoldKind{refundry.OnTransaction, refundry.OnLineItem, refundry.OnSale} {
 		var ids, sales []string
-		var deltas []int64
+		var deltas, quantities []int64
 		var unbounded []bool
 		reserves := false
 		for _, m := range c.moves {
 			if m.Kind == kind {
 				ids, sales, deltas = append(ids, m.ID), append(sales, m.SaleID), append(deltas, m.Delta)
+				quantities = append(quantities, m.Quantity)
 				unbounded = append(unbounded, m.Unbounded)
-				reserves = reserves || m.Delta > 0
+				reserves = reserves || m.Delta > 0 || m.Quantity > 0
 			}
 		}
 		if len(ids) == 0 {
@@ -230,6 +247,18 @@ func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.Co
 		ofSale := `t.sale_id = u.sale_id`
 		if kind == refundry.OnSale {
 			ofSale = `t.id = u.sale_id`
+		}
+		if kind == refundry.OnLineItem {
+			// A line's units move with its amount and stay within its
+			// count (invariant 2 extended to quantities).
+			b.Queue(`UPDATE line_items t SET refunded_amount = t.refunded_amount + u.delta,
+					refunded_quantity = t.refunded_quantity + u.quantity
+				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::bigint[]) AS u(id, sale_id, delta, unbounded, quantity)
+				WHERE t.id = u.id AND t.sale_id = u.sale_id AND t.refunded_amount + u.delta >= 0
+					AND (u.unbounded OR t.refunded_amount + u.delta <= t.amount)
+					AND t.refunded_quantity + u.quantity BETWEEN 0 AND t.quantity`,
+				ids, sales, deltas, unbounded, quantities).Exec(check(len(ids), fail))
+			continue
 		}
 		// An unbounded move (an adopted refund: its money is gone already)
 		// may take the row above its amount, never below zero.
@@ -252,6 +281,7 @@ type refundArrays struct {
 	gateways, grids, failures, sources, names, extIDs []string
 	createdSources                                    []string
 	refundedAt, created, updated                      []time.Time
+	descriptions, gatewayReasons                      []string
 }
 
 func (a *refundArrays) add(r *refundry.Refund) {
@@ -273,10 +303,13 @@ func (a *refundArrays) add(r *refundry.Refund) {
 	a.createdSources = append(a.createdSources, r.CreatedSource)
 	a.refundedAt = append(a.refundedAt, normTime(r.RefundedAt))
 	a.created, a.updated = append(a.created, normTime(r.Created)), append(a.updated, normTime(r.Updated))
+	a.descriptions = append(a.descriptions, r.Description)
+	a.gatewayReasons = append(a.gatewayReasons, r.GatewayReason)
 }
 
 func (a *refundArrays) args() []any {
 	return []any{a.ids, a.merchants, a.groups, a.sales, a.txns, a.lineItems, a.amounts, a.fees,
 		a.currencies, a.statuses, a.reasons, a.metadata, a.offsite, a.notify, a.gateways, a.grids, a.failures,
-		a.sources, a.names, a.extIDs, a.createdSources, a.refundedAt, a.created, a.updated}
+		a.sources, a.names, a.extIDs, a.createdSources, a.refundedAt, a.created, a.updated,
+		a.descriptions, a.gatewayReasons}
 }

@@ -33,6 +33,9 @@ func (s *Store) CreateMerchant(ctx context.Context, m *refundry.Merchant, key *r
 			mm.ID, mm.Slug, mm.Name, mm.Currency, mm.Created); err != nil {
 			return err
 		}
+		if err := seedReasons(ctx, tx, &mm); err != nil {
+			return err
+		}
 		if key != nil {
 			if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, merchant_id, name, scope, hash, created, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				k.ID, k.MerchantID, k.Name, string(k.Scope), k.Hash, k.Created, optTime(k.Expires)); err != nil {

@@ -88,6 +88,9 @@ func (s *Store) ClaimRefunds(ctx context.Context, c refundry.RecoveryClaim) ([]*
 		if err != nil {
 			return err
 		}
+		if err := loadRefundLines(ctx, tx, found); err != nil {
+			return err
+		}
 		byID := make(map[string]*refundry.Refund, len(found))
 		for _, r := range found {
 			byID[r.ID] = r

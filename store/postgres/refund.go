@@ -98,6 +98,7 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	if err != nil {
 		return nil, err
 	}
+	returned := queueCheckReturn(b, req)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -117,6 +118,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		return nil, err
 	}
 	if err := claimSale(tx, sale.ID); err != nil {
+		return nil, err
+	}
+	if err := returned(); err != nil {
 		return nil, err
 	}
 	d, err := refundry.DecideRefund(sale, req, now)
@@ -160,14 +164,15 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 
 const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason,
-	source, name, external_id, created_source, refunded_at, created, updated`
+	source, name, external_id, created_source, refunded_at, created, updated, description, gateway_reason`
 
 func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 	r := &refundry.Refund{}
 	var lineItem, meta *string
 	err := row.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee, &r.Currency, &r.Status,
 		&r.Reason, &meta, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID, &r.FailureReason,
-		&r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &r.RefundedAt, &r.Created, &r.Updated)
+		&r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &r.RefundedAt, &r.Created, &r.Updated,
+		&r.Description, &r.GatewayReason)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +183,66 @@ func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 		r.Metadata = json.RawMessage(*meta)
 	}
 	r.RefundedAt, r.Created, r.Updated = r.RefundedAt.UTC(), r.Created.UTC(), r.Updated.UTC()
+	r.Lines = []refundry.RefundLine{}
 	return r, nil
+}
+
+// refundLinesQuery reads the lines of the refunds $1 names, each refund's
+// in its sale's line order: a sale's line ids are made in that order and
+// sort by creation. Reading refund_lines alone, by its primary key, keeps
+// a SERIALIZABLE reader's predicate locks off line_items, which every
+// refund writes.
+const refundLinesQuery = `SELECT refund_id, line_item_id, quantity, amount FROM refund_lines
+	WHERE refund_id = ANY($1) ORDER BY refund_id, line_item_id`
+
+// queueRefundLines queues the read of the lines of the refunds ids names,
+// into lines by refund id: a write reads them in the round trip that
+// reads the refund.
+func queueRefundLines(b *pgx.Batch, ids []string, lines map[string][]refundry.RefundLine) {
+	b.Queue(refundLinesQuery, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			var l refundry.RefundLine
+			if err := rows.Scan(&id, &l.LineItemID, &l.Quantity, &l.Amount); err != nil {
+				return err
+			}
+			lines[id] = append(lines[id], l)
+		}
+		return rows.Err()
+	})
+}
+
+func attachLines(refunds []*refundry.Refund, lines map[string][]refundry.RefundLine) {
+	for _, r := range refunds {
+		if ls := lines[r.ID]; len(ls) > 0 {
+			r.Lines = ls
+		}
+	}
+}
+
+type querier interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// loadRefundLines fills in the lines of refunds with one query, however
+// many refunds a page holds.
+func loadRefundLines(ctx context.Context, q querier, refunds []*refundry.Refund) error {
+	if len(refunds) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		ids[i] = r.ID
+	}
+	lines := map[string][]refundry.RefundLine{}
+	b := &pgx.Batch{}
+	queueRefundLines(b, ids, lines)
+	queueRefundReturns(b, refunds)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	attachLines(refunds, lines)
+	return nil
 }
 
 func collectRefunds(rows pgx.Rows) ([]*refundry.Refund, error) {
@@ -198,6 +262,9 @@ func replayRefunds(ctx context.Context, tx pgx.Tx, merchantID string, rec *idemR
 	}
 	if len(found) != len(rec.resourceIDs) || len(found) == 0 {
 		return nil, fmt.Errorf("postgres: idempotency key names %d refunds, %d exist", len(rec.resourceIDs), len(found))
+	}
+	if err := loadRefundLines(ctx, tx, found); err != nil {
+		return nil, err
 	}
 	byID := map[string]*refundry.Refund{}
 	for _, r := range found {
@@ -252,12 +319,20 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 			r, rerr = scanRefund(row)
 			return nil
 		})
+		// A release reverses the refund's lines exactly: they are read in
+		// the same round trip.
+		lines := map[string][]refundry.RefundLine{}
+		queueRefundLines(b, []string{id}, lines)
+		var returnID string
+		queueRefundReturn(b, id, &returnID)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if rerr != nil {
 			return notFound(rerr, "No such refund: %s", id)
 		}
+		attachLines([]*refundry.Refund{r}, lines)
+		r.ReturnID = returnID
 		if err := claimSale(tx, r.SaleID); err != nil {
 			return err
 		}
@@ -300,6 +375,9 @@ func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (*refundr
 	if err != nil {
 		return nil, notFound(err, "No such refund: %s", id)
 	}
+	if err := loadRefundLines(ctx, s.pool, []*refundry.Refund{r}); err != nil {
+		return nil, translate(err)
+	}
 	return r, nil
 }
 
@@ -333,6 +411,9 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 		return nil, false, translate(err)
 	}
 	out, more := trimPage(out, f.Page)
+	if err := loadRefundLines(ctx, s.pool, out); err != nil {
+		return nil, false, translate(err)
+	}
 	return out, more, nil
 }
 
@@ -353,6 +434,9 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	if out == nil {
 		out = []*refundry.Refund{}
+	}
+	if err := loadRefundLines(ctx, s.pool, out); err != nil {
+		return nil, translate(err)
 	}
 	return out, nil
 }

@@ -71,6 +71,12 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 		if existing == nil {
 			existing = firstOf(byID)
 		}
+		if existing != nil {
+			// A settlement that releases reverses the refund's lines.
+			if err := loadRefundLines(ctx, tx, []*refundry.Refund{existing}); err != nil {
+				return err
+			}
+		}
 		d, err := refundry.DecideRefundReport(sale, existing, rep, now)
 		if err != nil {
 			return err

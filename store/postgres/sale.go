@@ -71,7 +71,10 @@ func prepareSale(sale *refundry.Sale, now time.Time) *refundry.Sale {
 			l.ID = refundry.NewID()
 		}
 		l.SaleID = in.ID
-		l.RefundedAmount = 0
+		l.RefundedAmount, l.RefundedQuantity = 0, 0
+		if l.Kind == "" {
+			l.Kind = refundry.LineProduct
+		}
 		in.LineItems[i] = &l
 	}
 	in.Transactions = make([]*refundry.Transaction, len(sale.Transactions))
@@ -109,9 +112,9 @@ func insertSale(ctx context.Context, tx pgx.Tx, in *refundry.Sale) (*refundry.Sa
 	}
 	b := &pgx.Batch{}
 	for i, li := range out.LineItems {
-		b.Queue(`INSERT INTO line_items (id, sale_id, merchant_id, ord, name, quantity, unit_amount, amount, refunded_amount)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)`,
-			li.ID, out.ID, out.MerchantID, i, li.Name, li.Quantity, li.UnitAmount, li.Amount)
+		b.Queue(`INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
+			li.ID, out.ID, out.MerchantID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount)
 	}
 	out.Transactions = make([]*refundry.Transaction, len(in.Transactions))
 	for i, t := range in.Transactions {
@@ -286,7 +289,7 @@ func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock
 		return rows.Err()
 	})
 	lis := []*refundry.LineItem{}
-	b.Queue(`SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items
+	b.Queue(`SELECT `+lineItemColumns+` FROM line_items
 		WHERE sale_id = `+bySale+` ORDER BY ord`, merchantID, arg).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			li, err := scanLineItem(rows)
@@ -370,7 +373,7 @@ func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
 		}
 		return nil
 	})
-	b.Queue(`SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+lineItemColumns+` FROM line_items WHERE sale_id = ANY($1) ORDER BY sale_id, ord`, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			li, err := scanLineItem(rows)
 			if err != nil {
@@ -395,9 +398,12 @@ func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
+const lineItemColumns = `id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity`
+
 func scanLineItem(row pgx.Row) (*refundry.LineItem, error) {
 	li := &refundry.LineItem{}
-	if err := row.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+	if err := row.Scan(&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
+		&li.RefundedAmount, &li.RefundedQuantity); err != nil {
 		return nil, err
 	}
 	return li, nil

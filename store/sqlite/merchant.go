@@ -35,6 +35,9 @@ func (s *Store) CreateMerchant(ctx context.Context, m *refundry.Merchant, key *r
 			m.ID, m.Slug, m.Name, m.Currency, micros(m.Created)); err != nil {
 			return err
 		}
+		if err := seedReasons(ctx, tx, m); err != nil {
+			return err
+		}
 		if key == nil {
 			return nil
 		}

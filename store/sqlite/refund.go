@@ -66,6 +66,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReturn(ctx, tx, req); err != nil {
+		return nil, err
+	}
 	d, err := refundry.DecideRefund(sale, req, tx.now)
 	if err != nil {
 		return nil, err
@@ -126,8 +129,16 @@ func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 			// above what was paid if need be (sale.over_refunded).
 			bound = ` >= 0`
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
-			WHERE id = ? AND refunded_amount + ?`+bound, m.Delta, m.ID, m.Delta)
+		text, args := `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
+			WHERE id = ? AND refunded_amount + ?`+bound, []any{m.Delta, m.ID, m.Delta}
+		if m.Kind == refundry.OnLineItem {
+			// A line's units move with its amount, kept within its count
+			// the same way (invariant 2 extended to quantities).
+			text, args = `UPDATE line_items SET refunded_amount = refunded_amount + ?, refunded_quantity = refunded_quantity + ?
+				WHERE id = ? AND refunded_amount + ?`+bound+` AND refunded_quantity + ? BETWEEN 0 AND quantity`,
+				[]any{m.Delta, m.Quantity, m.ID, m.Delta, m.Quantity}
+		}
+		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
 			return err
 		}
@@ -167,13 +178,22 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
-		external_id, created_source, refunded_at, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		external_id, created_source, refunded_at, created, updated, description, gateway_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
-		micros(r.RefundedAt), micros(r.Created), micros(r.Updated))
-	return err
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason)
+	if err != nil {
+		return err
+	}
+	for _, l := range r.Lines {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)`,
+			r.ID, l.LineItemID, l.Quantity, l.Amount); err != nil {
+			return err
+		}
+	}
+	return linkReturn(ctx, tx, r)
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -328,7 +348,7 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
-	created_source, refunded_at, created, updated FROM refunds`
+	created_source, refunded_at, created, updated, description, gateway_reason FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -343,7 +363,8 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 		var refundedAt, created, updated int64
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
-			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated); err != nil {
+			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
+			&r.Description, &r.GatewayReason); err != nil {
 			return nil, err
 		}
 		r.LineItemID = lineItem.String
@@ -351,9 +372,48 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 			r.Metadata = json.RawMessage(metadata.String)
 		}
 		r.RefundedAt, r.Created, r.Updated = fromMicros(refundedAt), fromMicros(created), fromMicros(updated)
+		r.Lines = []refundry.RefundLine{}
 		out = append(out, &r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, loadRefundLines(ctx, tx, out)
+}
+
+// loadRefundLines fills in the lines of refunds with one query, however
+// many refunds a page holds; each refund's lines in its sale's line order.
+func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) error {
+	if len(refunds) == 0 {
+		return nil
+	}
+	byID := make(map[string]*refundry.Refund, len(refunds))
+	ids := make([]string, len(refunds))
+	for i, r := range refunds {
+		byID[r.ID], ids[i] = r, r.ID
+	}
+	var q query
+	q.in("rl.refund_id", ids)
+	rows, err := tx.QueryContext(ctx, `SELECT rl.refund_id, rl.line_item_id, rl.quantity, rl.amount
+		FROM refund_lines rl JOIN line_items li ON li.id = rl.line_item_id`+q.sql()+` ORDER BY rl.refund_id, li.position`, q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var l refundry.RefundLine
+		if err := rows.Scan(&id, &l.LineItemID, &l.Quantity, &l.Amount); err != nil {
+			return err
+		}
+		byID[id].Lines = append(byID[id].Lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	return loadRefundReturns(ctx, tx, byID, ids)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

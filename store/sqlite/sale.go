@@ -81,8 +81,13 @@ func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 		li.ID = refundry.NewID()
 		li.SaleID = s.ID
 		li.RefundedAmount = 0
-		if _, err := tx.ExecContext(ctx, `INSERT INTO line_items (id, sale_id, position, name, quantity, unit_amount, amount) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			li.ID, s.ID, i, li.Name, li.Quantity, li.UnitAmount, li.Amount); err != nil {
+		li.RefundedQuantity = 0
+		if li.Kind == "" {
+			li.Kind = refundry.LineProduct
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO line_items (id, sale_id, position, name, kind, quantity, unit_amount, tax_amount, amount)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			li.ID, s.ID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount); err != nil {
 			return err
 		}
 	}
@@ -235,7 +240,8 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 
 	var lq query
 	lq.in("sale_id", ids)
-	rows, err = tx.QueryContext(ctx, `SELECT id, sale_id, name, quantity, unit_amount, amount, refunded_amount FROM line_items`+
+	rows, err = tx.QueryContext(ctx, `SELECT id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity
+		FROM line_items`+
 		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
 	if err != nil {
 		return nil, err
@@ -243,7 +249,8 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 	defer rows.Close()
 	for rows.Next() {
 		var li refundry.LineItem
-		if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Quantity, &li.UnitAmount, &li.Amount, &li.RefundedAmount); err != nil {
+		if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
+			&li.RefundedAmount, &li.RefundedQuantity); err != nil {
 			return nil, err
 		}
 		byID[li.SaleID].LineItems = append(byID[li.SaleID].LineItems, &li)

@@ -10,7 +10,8 @@ import (
 // CheckInvariants walks every sale and refund of the merchant and asserts
 // invariant 2 as stored: for every transaction, line item and sale,
 // refunded_amount equals the sum of its pending and succeeded refunds and
-// does not exceed what was paid. Other packages' tests (the engine, the
+// does not exceed what was paid; every refund lands on lines, and a
+// line's refunded units are its refunds' and never above its count. Other packages' tests (the engine, the
 // benchmarks) call it after hammering a store.
 func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
 	t.Helper()
@@ -20,6 +21,7 @@ func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
 	// Only a refund made at the gateway and adopted may take a row above
 	// what was paid (sale.over_refunded): its money was gone already.
 	adopted := map[string]bool{}
+	units := map[string]int64{} // refunded by quantity, by line item
 	var after string
 	for {
 		page, more, err := s.ListRefunds(ctx, merchantID, refundry.RefundFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit, StartingAfter: after}})
@@ -35,8 +37,16 @@ func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
 			}
 			reserved[r.SaleID] += r.Amount
 			reserved[r.TransactionID] += r.Amount
-			if r.LineItemID != "" {
-				reserved[r.LineItemID] += r.Amount
+			// Every refund lands on lines; its lines add up to its amount
+			// (an adopted over-refund's excess lands on none).
+			var onLines int64
+			for _, l := range r.Lines {
+				reserved[l.LineItemID] += l.Amount
+				units[l.LineItemID] += l.Quantity
+				onLines += l.Amount
+			}
+			if onLines != r.Amount && !(r.Source == refundry.SourceGateway && onLines < r.Amount) {
+				t.Errorf("refund %s of %d has lines adding up to %d: %+v", r.ID, r.Amount, onLines, r.Lines)
 			}
 			if r.Source == refundry.SourceGateway {
 				adopted[r.SaleID], adopted[r.TransactionID] = true, true
@@ -79,8 +89,19 @@ func CheckInvariants(t testing.TB, s refundry.Store, merchantID string) {
 			if txRefunded != sale.RefundedAmount {
 				t.Errorf("invariant 2: sale %s has %d refunded, its transactions %d", sale.ID, sale.RefundedAmount, txRefunded)
 			}
+			var linesRefunded int64
 			for _, li := range sale.LineItems {
 				check("line item", li.ID, li.Amount, li.RefundedAmount)
+				if li.RefundedAmount > li.Amount {
+					t.Errorf("invariant 2: line item %s has %d refunded of %d", li.ID, li.RefundedAmount, li.Amount)
+				}
+				if li.RefundedQuantity != units[li.ID] || li.RefundedQuantity < 0 || li.RefundedQuantity > li.Quantity {
+					t.Errorf("invariant 2: line item %s has %d of %d units refunded, its refunds %d", li.ID, li.RefundedQuantity, li.Quantity, units[li.ID])
+				}
+				linesRefunded += li.RefundedAmount
+			}
+			if linesRefunded != min(sale.RefundedAmount, sale.Amount) {
+				t.Errorf("sale %s has %d refunded, its lines %d", sale.ID, sale.RefundedAmount, linesRefunded)
 			}
 		}
 		if !more || len(page) == 0 {

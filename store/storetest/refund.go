@@ -37,6 +37,10 @@ func testRefunds(t *testing.T, open Opener) {
 			Gateway: refundry.GatewaySimulator, Source: refundry.SourceNative,
 			RefundedAt: r.Created, Created: r.Created, Updated: r.Created,
 		}
+		// A refund of the whole sale returns every line whole.
+		for _, li := range sale.LineItems {
+			want.Lines = append(want.Lines, refundry.RefundLine{LineItemID: li.ID, Amount: li.Amount})
+		}
 		sameJSON(t, "refund", r, want)
 		if r.MerchantID != m.ID {
 			t.Fatalf("MerchantID = %q", r.MerchantID)
@@ -115,7 +119,7 @@ func testRefunds(t *testing.T, open Opener) {
 		wantCode(t, err, refundry.EREFUNDED)
 
 		// Capped by the sale: a transaction refund leaves 500 on the sale,
-		// though 2000 remain on the line item.
+		// and lands on what remains, all of it on the second line.
 		MustRefund(t, s, TransactionRefund(m.ID, sale.Transactions[0].ID, Amount(1500)))
 		_, err = s.CreateRefunds(ctx, LineItemRefund(m.ID, b.ID, Amount(501)))
 		wantCode(t, err, refundry.ETOOLARGE)
@@ -124,7 +128,7 @@ func testRefunds(t *testing.T, open Opener) {
 			t.Fatalf("line item refund in full = %d, want what remains on the sale (500)", res.Refunds[0].Amount)
 		}
 		got := MustFindSale(t, s, m.ID, sale.ID)
-		if got.LineItems[0].RefundedAmount != 1000 || got.LineItems[1].RefundedAmount != 500 ||
+		if got.LineItems[0].RefundedAmount != 1000 || got.LineItems[1].RefundedAmount != 2000 ||
 			got.RefundedAmount != 3000 || got.Transactions[0].RefundedAmount != 3000 {
 			t.Fatalf("sale after = %+v", got)
 		}
@@ -161,10 +165,13 @@ func testRefunds(t *testing.T, open Opener) {
 			got.RefundedAmount != 2500 || got.Status != refundry.PaymentPartiallyRefunded {
 			t.Fatalf("sale after = %+v", got)
 		}
+		// The transaction's refunds land on the sale's lines all the same.
+		var onLines int64
 		for _, li := range got.LineItems {
-			if li.RefundedAmount != 0 {
-				t.Fatalf("a transaction refund was charged to line item %s", li.ID)
-			}
+			onLines += li.RefundedAmount
+		}
+		if onLines != 2500 {
+			t.Fatalf("lines refunded %d, want the transaction's 2500", onLines)
 		}
 		CheckInvariants(t, s, m.ID)
 	})

@@ -55,7 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("Event", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Page", func(t *testing.T) { testPages(t, open) })
 	t.Run("Invariant2", func(t *testing.T) { testInvariant2(t, open) })
+	t.Run("Lines", func(t *testing.T) { testLines(t, open) })
 	t.Run("Report", func(t *testing.T) { testReports(t, open) })
 	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, open) })
 	t.Run("OpenDisputes", func(t *testing.T) { testOpenDisputes(t, open) })
+	t.Run("Reasons", func(t *testing.T) { testReasons(t, open) })
+	t.Run("Return", func(t *testing.T) { testReturns(t, open) })
 }
