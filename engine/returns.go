@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"strings"
 
 	"github.com/refundry/refundry"
 )
@@ -19,33 +18,12 @@ func (e *Engine) CreateReturn(ctx context.Context, r *refundry.Return, idem *ref
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	if err := e.checkReturnReason(ctx, r); err != nil {
+	// The return's refund will carry its reason: refuse an unknown code
+	// now, by the rule every refund is checked by, not when it is refunded.
+	if err := e.CheckRefundReason(ctx, r.MerchantID, "reason", r.Reason); err != nil {
 		return false, err
 	}
 	return e.Stores.Returns.CreateReturn(ctx, r, idem)
-}
-
-// checkReturnReason refuses a return whose reason is not one of its
-// merchant's refund reason codes, now rather than when the return is
-// refunded, since its refund carries the code. A merchant that keeps no
-// codes at all restricts none.
-func (e *Engine) checkReturnReason(ctx context.Context, r *refundry.Return) error {
-	if r.Reason == "" {
-		return nil
-	}
-	reasons, err := e.Stores.Reasons.ListRefundReasons(ctx, r.MerchantID)
-	if err != nil || len(reasons) == 0 {
-		return err
-	}
-	codes := make([]string, len(reasons))
-	for i, rr := range reasons {
-		if rr.Code == r.Reason {
-			return nil
-		}
-		codes[i] = rr.Code
-	}
-	return refundry.ParamErrorf(refundry.EINVALID, "reason", "Reason %q is not one of this merchant's refund reasons (%s); put free text in description.",
-		r.Reason, strings.Join(codes, ", "))
 }
 
 // FindReturn returns ENOTFOUND if the merchant has no such return.
