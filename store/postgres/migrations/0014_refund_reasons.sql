@@ -43,4 +43,8 @@ UPDATE refunds SET description = reason, reason = 'other'
 		'wrong_item', 'not_received', 'late_delivery', 'other');
 
 -- The reasons report sums a merchant's refunds by reason over a period.
-CREATE INDEX refunds_merchant_created_idx ON refunds (merchant_id, created);
+-- Not (merchant_id, created): with it, PostgreSQL's generic plan for the
+-- lookups of one refund by id and merchant chose that index over the
+-- primary key and read every refund of the merchant (1.1 ms a lookup at
+-- 3,000 refunds, growing with the table).
+CREATE INDEX refunds_created_idx ON refunds (created);
