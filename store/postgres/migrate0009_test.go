@@ -16,29 +16,7 @@ import (
 // everything else), and a negative sum stays impossible.
 func TestMigrate0009KeepsData(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version >= 9 {
-			break
-		}
-		if _, err := conn.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dsn, conn := migratedBefore(t, ctx, 9)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, q := range []string{
 		`INSERT INTO merchants VALUES ('m1', 'old', 'Old', 'USD', $1)`,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry/store/storetest"
 )
 
@@ -12,29 +11,7 @@ import (
 // storetest.CheckUpgrade0012 for the rows and what they become.
 func TestMigrate0012AllocatesRefunds(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version >= 12 {
-			break
-		}
-		if _, err := conn.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dsn, conn := migratedBefore(t, ctx, 12)
 	refund := `INSERT INTO refunds (id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status, reason,
 		offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id, created_source, refunded_at, created, updated)
 		VALUES ($1, 'm1', $1, 's1', $2, $3, $4, 0, 'USD', $5, '', false, false, 'stripe', '', '', 'native', '', '', '', now(), now(), now())`

@@ -2,10 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -18,28 +14,7 @@ import (
 // the file is sound.
 func TestMigrate0009KeepsData(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "refundry.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, name := range names {
-		if filepath.Base(name) >= "0009" {
-			break
-		}
-		text, _ := fs.ReadFile(migrations, name)
-		if _, err := db.ExecContext(ctx, string(text)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, filepath.Base(name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := migratedBefore(t, ctx, "0009")
 	for _, q := range []string{
 		`INSERT INTO merchants VALUES ('m1', 'old', 'Old', 'USD', 0)`,
 		`INSERT INTO customers VALUES ('c1', 'm1', '', '', '')`,

@@ -2,10 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
-	"path/filepath"
-	"sort"
 	"testing"
 
 	"github.com/refundry/refundry/store/storetest"
@@ -18,28 +14,7 @@ import (
 // exactly what the backfill put on the lines.
 func TestMigrate0012AllocatesRefunds(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "refundry.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, name := range names {
-		if filepath.Base(name) >= "0012" {
-			break
-		}
-		text, _ := fs.ReadFile(migrations, name)
-		if _, err := db.ExecContext(ctx, string(text)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, filepath.Base(name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := migratedBefore(t, ctx, "0012")
 	refund := `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status, reason,
 		offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id, created_source, refunded_at, created, updated)
 		VALUES (?, 'm1', ?, 's1', ?, ?, ?, 0, 'USD', ?, '', 0, 0, 'stripe', '', '', 'native', '', '', '', 0, 0, 0)`

@@ -2,11 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/refundry/refundry"
@@ -18,28 +15,7 @@ import (
 // stays empty.
 func TestMigrate0014ReasonCodes(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "refundry.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, name := range names {
-		if filepath.Base(name) >= "0014" {
-			break
-		}
-		text, _ := fs.ReadFile(migrations, name)
-		if _, err := db.ExecContext(ctx, string(text)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, filepath.Base(name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := migratedBefore(t, ctx, "0014")
 	old := map[string]string{
 		"r1": "Customer changed her mind, see ticket #42",
 		"r2": "duplicate",
