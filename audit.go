@@ -12,7 +12,11 @@ import (
 // the request puts it in the context, and each store write that changes
 // data records it in the audit log, in the same transaction as the change.
 type Actor struct {
-	KeyID      string // an API key's id, or ActorCLI, ActorSystem
+	KeyID string // an API key's id, or ActorCLI, ActorSystem
+	// UserID is the dashboard user who acted, signed in with a password;
+	// empty for an API key (on the API or signed in to the dashboard with
+	// it), the CLI and the system.
+	UserID     string
 	RemoteAddr string
 	RequestID  string
 	Method     string // the HTTP method, or the CLI command
@@ -27,6 +31,21 @@ const (
 	// recovery of pending refunds and the refund batch worker.
 	ActorSystem = "system"
 )
+
+// Who names the actor as approvals compare identities: "user:ID" for a
+// dashboard user, "key:ID" for an API key, or ActorCLI, ActorSystem. Two
+// requests by the same person signed in twice are the same Who; a key
+// and a user are never the same.
+func (a Actor) Who() string {
+	switch {
+	case a.UserID != "":
+		return "user:" + a.UserID
+	case a.KeyID == "", a.KeyID == ActorCLI, a.KeyID == ActorSystem:
+		return a.KeyID
+	default:
+		return "key:" + a.KeyID
+	}
+}
 
 type actorKey struct{}
 
@@ -50,13 +69,16 @@ const AuditSucceeded = "succeeded"
 // AuditEntry is one write in the audit log: who (Actor), what (Action on
 // ObjectID), when, from where, and with what result.
 type AuditEntry struct {
-	ID         string    `json:"id"`
-	MerchantID string    `json:"merchant_id"`
-	Actor      Actor     `json:"actor"`
-	Action     string    `json:"action"`    // e.g. refund.create, api_key.revoke
-	ObjectID   string    `json:"object_id"` // "" when the write names none
-	Result     string    `json:"result"`    // AuditSucceeded or an error code
-	Created    time.Time `json:"created"`
+	ID         string `json:"id"`
+	MerchantID string `json:"merchant_id"`
+	Actor      Actor  `json:"actor"`
+	Action     string `json:"action"`    // e.g. refund.create, api_key.revoke
+	ObjectID   string `json:"object_id"` // "" when the write names none
+	Result     string `json:"result"`    // AuditSucceeded or an error code
+	// Note is why, where a person said: the reason given for approving,
+	// rejecting or resolving a refund.
+	Note    string    `json:"note"`
+	Created time.Time `json:"created"`
 }
 
 // NewAuditEntry returns the entry for a successful write made under ctx's
@@ -77,7 +99,9 @@ func NewAuditEntry(ctx context.Context, merchantID, action, objectID string, now
 func (e AuditEntry) Storable() AuditEntry {
 	e.ID, e.MerchantID = AuditText(e.ID), AuditText(e.MerchantID)
 	e.Action, e.ObjectID, e.Result = AuditText(e.Action), AuditText(e.ObjectID), AuditText(e.Result)
+	e.Note = AuditText(e.Note)
 	a := &e.Actor
+	a.UserID = AuditText(a.UserID)
 	a.KeyID, a.RemoteAddr, a.RequestID = AuditText(a.KeyID), AuditText(a.RemoteAddr), AuditText(a.RequestID)
 	a.Method, a.Path = AuditText(a.Method), AuditText(a.Path)
 	return e
@@ -138,12 +162,34 @@ const (
 	AuditDisputeUpdate  = "dispute.update"
 	AuditReasonPut      = "refund_reason.put"
 	AuditReasonDelete   = "refund_reason.delete"
+	// Refund controls.
+	AuditPolicyUpdate  = "refund_policy.update"
+	AuditRefundApprove = "refund.approve"
+	AuditRefundReject  = "refund.reject"
+	AuditRefundExpire  = "refund.expire"
+	AuditRefundReview  = "refund.review"  // sent to manual review
+	AuditRefundResolve = "refund.resolve" // resolved from manual review
+	AuditUserCreate    = "user.create"
+	AuditUserDisable   = "user.disable"
 )
 
-// SettleAction is the audit action of settling a refund as status: a
-// cancel is the client's doing, any other settlement the gateway's answer.
-func SettleAction(status string) string {
-	if status == RefundCanceled {
+// SettleAction is the audit action of moving a refund from one status to
+// another by a cause: an approver approves, rejects or resolves; an
+// expiry expires; recovery sends to review; a cancel is the client's
+// doing; any other settlement is the gateway's answer.
+func SettleAction(from, to string, by Cause) string {
+	switch {
+	case by == ByApprover && from == RefundRequiresApproval && to == RefundCanceled:
+		return AuditRefundReject
+	case by == ByApprover && from == RefundRequiresApproval:
+		return AuditRefundApprove
+	case by == ByApprover:
+		return AuditRefundResolve
+	case by == ByExpiry:
+		return AuditRefundExpire
+	case to == RefundRequiresAction:
+		return AuditRefundReview
+	case to == RefundCanceled:
 		return AuditRefundCancel
 	}
 	return AuditRefundSettle

@@ -47,6 +47,7 @@ type Move struct {
 type AuditRow struct {
 	Action   string
 	ObjectID string
+	Note     string // AuditEntry.Note
 }
 
 // RefundDecision is everything a refund request changes.
@@ -79,6 +80,9 @@ type RefundDecision struct {
 // amount or (with req.ExactRemainder) an amount that is not what remains.
 // sale is not changed; the decision's Sale is a copy.
 func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision, error) {
+	if err := CheckPolicy(req.Policy, sale, now); err != nil {
+		return nil, err
+	}
 	allocs, lines, err := planLines(sale, req)
 	if err != nil {
 		return nil, err
@@ -103,6 +107,9 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 	}
 	after := cloneSale(sale)
 	d := &RefundDecision{Sale: after}
+	// The money that leaves is what the customer gets back: the whole
+	// request less the fee the merchant keeps.
+	approval := req.Policy.NeedsApproval(req.Source, sale.Currency, total-req.Fee)
 	fee := req.Fee
 	for i, a := range allocs {
 		r := &Refund{
@@ -120,7 +127,12 @@ func DecideRefund(sale *Sale, req RefundRequest, now time.Time) (*RefundDecision
 		if i > 0 {
 			r.Group = d.Refunds[0].ID
 		}
+		r.RequestedBy = req.RequestedBy
 		r.Status = InitialStatus(r.Offsite, r.Fee == r.Amount)
+		if approval {
+			r.Status = RefundRequiresApproval
+			r.ApprovalExpires = now.Add(req.Policy.ApprovalExpiry())
+		}
 		t, err := LookupTransition(StatusNew, r.Status, ByClient)
 		if err != nil {
 			return nil, err
@@ -325,16 +337,25 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	if !settles(st.Status) {
 		return nil, ParamErrorf(EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
 	}
-	if r.Status == st.Status {
-		return &SettleDecision{Refund: r, Unchanged: true}, nil
-	}
 	by := st.By
 	if by == 0 {
 		by = ByGateway
 	}
+	// A gateway's answer repeated (a retry, a second webhook) changes
+	// nothing. A person's decision, or an expiry, is never a repeat: the
+	// second of two approvals must be refused, or the refund would be
+	// sent to its gateway twice.
+	if r.Status == st.Status && by&(ByApprover|ByExpiry) == 0 {
+		return &SettleDecision{Refund: r, Unchanged: true}, nil
+	}
 	t, err := LookupTransition(r.Status, st.Status, by)
 	if err != nil {
 		return nil, err
+	}
+	if by == ByApprover && r.Status == RefundRequiresApproval && st.Status != RefundCanceled {
+		if err := CheckApprover(r, st.Actor); err != nil {
+			return nil, err
+		}
 	}
 	after := *r
 	after.Settle(st, now)
@@ -355,7 +376,7 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	if notifies(t, &after) {
 		d.Notify = []*Refund{&after}
 	}
-	d.Audit = []AuditRow{{Action: SettleAction(st.Status), ObjectID: after.ID}}
+	d.Audit = []AuditRow{{Action: SettleAction(r.Status, st.Status, by), ObjectID: after.ID, Note: st.Note}}
 	return d, nil
 }
 

@@ -169,7 +169,8 @@ func TestDecideSettlement(t *testing.T) {
 		{name: "Repeated", from: refundry.RefundFailed, st: refundry.Settlement{Status: refundry.RefundFailed}, unchanged: true},
 		{name: "ErrClientSucceeds", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundSucceeded, By: refundry.ByClient}, code: refundry.ECONFLICT},
 		{name: "ErrFinal", from: refundry.RefundSucceeded, st: refundry.Settlement{Status: refundry.RefundFailed}, code: refundry.ECONFLICT},
-		{name: "ErrPending", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundPending}, code: refundry.EINVALID},
+		{name: "PendingRepeated", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundPending}, unchanged: true},
+		{name: "ErrClientRequiresAction", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByClient}, code: refundry.ECONFLICT},
 		{name: "ErrUnknown", from: refundry.RefundPending, st: refundry.Settlement{Status: "refunded"}, code: refundry.EINVALID},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +219,7 @@ func TestDecideSettlement(t *testing.T) {
 					}
 				}
 			}
-			if len(d.Audit) != 1 || d.Audit[0].Action != refundry.SettleAction(tt.st.Status) {
+			if len(d.Audit) != 1 || d.Audit[0].Action != refundry.SettleAction(refundry.RefundPending, tt.st.Status, tt.st.By) {
 				t.Fatalf("audit = %+v", d.Audit)
 			}
 		})

@@ -16,6 +16,15 @@ const (
 	EventRefundCanceled  = "refund.canceled"
 	EventReferralCreated = "referral.created"
 	EventReferralVoided  = "referral.voided"
+	// Refund controls (control.go): a refund held for approval, its
+	// approval, rejection or expiry; one sent to manual review, and one
+	// a person sent back to its gateway from review.
+	EventRefundRequiresApproval = "refund.requires_approval"
+	EventRefundApproved         = "refund.approved"
+	EventRefundRejected         = "refund.rejected"
+	EventRefundExpired          = "refund.expired"
+	EventRefundRequiresAction   = "refund.requires_action"
+	EventRefundRetried          = "refund.retried"
 )
 
 // EventTypes lists every event type, for validating filters.
@@ -24,6 +33,8 @@ var EventTypes = []string{
 	EventRefundFailed, EventRefundCanceled, EventReferralCreated, EventReferralVoided,
 	EventSaleOverRefunded, EventDisputeCreated, EventDisputeUpdated, EventDisputeClosed,
 	EventReturnCreated, EventReturnReceived, EventReturnRefunded, EventReturnCanceled,
+	EventRefundRequiresApproval, EventRefundApproved, EventRefundRejected, EventRefundExpired,
+	EventRefundRequiresAction, EventRefundRetried,
 }
 
 // Event records one state change; Data is the object as it was after it.

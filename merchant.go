@@ -39,8 +39,9 @@ func (m *Merchant) Validate() error {
 	return nil
 }
 
-// Scope is what an API key may do. Scopes nest: write allows everything
-// refund allows, refund everything read allows.
+// Scope is what an API key (or a dashboard user's role) may do. Scopes
+// nest: write allows everything approve allows, approve everything refund
+// allows, refund everything read allows.
 type Scope string
 
 const (
@@ -49,14 +50,18 @@ const (
 	// ScopeRefund reads, and creates and cancels refunds and refund
 	// batches, on the native API and on every dialect.
 	ScopeRefund Scope = "refund"
+	// ScopeApprove also approves and rejects refunds held for approval
+	// and resolves refunds in manual review: never a refund its own key
+	// or person asked for (see DecideSettlement).
+	ScopeApprove Scope = "approve"
 	// ScopeWrite does everything, managing API keys and webhook endpoints
 	// included.
 	ScopeWrite Scope = "write"
 )
 
-var scopeRank = map[Scope]int{ScopeRead: 1, ScopeRefund: 2, ScopeWrite: 3}
+var scopeRank = map[Scope]int{ScopeRead: 1, ScopeRefund: 2, ScopeApprove: 3, ScopeWrite: 4}
 
-// Valid reports whether s is one of the three scopes.
+// Valid reports whether s is one of the four scopes.
 func (s Scope) Valid() bool { return scopeRank[s] > 0 }
 
 // Allows reports whether a key of scope s may do what needs scope need.
@@ -95,7 +100,7 @@ func (k *APIKey) Validate(now time.Time) error {
 		return ParamErrorf(EINVALID, "name", "Name is required.")
 	}
 	if !k.Scope.Valid() {
-		return ParamErrorf(EINVALID, "scope", "Scope must be read, refund or write.")
+		return ParamErrorf(EINVALID, "scope", "Scope must be read, refund, approve or write.")
 	}
 	if !k.Expires.IsZero() && !k.Expires.After(now) {
 		return ParamErrorf(EINVALID, "expires_at", "expires_at must be in the future.")

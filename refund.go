@@ -14,6 +14,14 @@ const (
 	RefundSucceeded = "succeeded"
 	RefundFailed    = "failed"
 	RefundCanceled  = "canceled"
+	// RefundRequiresApproval holds its amount, but no gateway hears of
+	// it until a second person approves it (see RefundPolicy).
+	RefundRequiresApproval = "requires_approval"
+	// RefundRequiresAction holds its amount while a person decides what
+	// became of it: its gateway kept refusing it or left its outcome
+	// unknown past the review limits (ReviewRule). Recovery leaves it
+	// alone.
+	RefundRequiresAction = "requires_action"
 )
 
 // Sources name the edge a refund came through.
@@ -71,6 +79,22 @@ type Refund struct {
 	Lines []RefundLine `json:"lines"`
 	// ReturnID names the return the refund pays for, if any.
 	ReturnID string `json:"return"`
+	// RequestedBy is who asked for the refund (Actor.Who): the one
+	// identity that may not approve it.
+	RequestedBy string `json:"requested_by"`
+	// DecidedBy and DecisionNote are who last approved, rejected or
+	// resolved the refund by hand, and why; "system" when its approval
+	// expired.
+	DecidedBy    string `json:"decided_by"`
+	DecisionNote string `json:"decision_note"`
+	// ReviewReason says why the refund was sent to manual review.
+	ReviewReason string `json:"review_reason"`
+	// ApprovalExpires is when a refund requiring approval is released if
+	// nobody approves it; zero for the others.
+	ApprovalExpires time.Time `json:"approval_expires_at,omitzero"`
+	// Attempts is how many times recovery has asked the gateway about
+	// the refund; stores fill it in where recovery claims refunds.
+	Attempts int `json:"-"`
 	// RefundedAt dates the refund: when it was asked for, or the date its
 	// client gave (Talkable's refunded_at), and, once a refund asked for
 	// without a date succeeds, when it did. It is a refund time only for
@@ -105,6 +129,15 @@ func (r *Refund) Settle(st Settlement, now time.Time) {
 	}
 	if r.Status == RefundSucceeded && r.RefundedAt.Equal(r.Created) {
 		r.RefundedAt = now
+	}
+	switch {
+	case st.Status == RefundRequiresAction:
+		r.ReviewReason = st.Note
+	case st.By&(ByApprover|ByExpiry) != 0:
+		r.DecidedBy, r.DecisionNote = st.Actor, st.Note
+	}
+	if r.Status != RefundRequiresApproval {
+		r.ApprovalExpires = time.Time{}
 	}
 	r.Updated = now
 }
@@ -178,6 +211,13 @@ type RefundRequest struct {
 	// same transaction as the refund (Talkable's origin refund).
 	VoidReferrals bool
 	Idempotency   *Idempotency
+	// Policy is the merchant's refund policy, which the engine reads and
+	// DecideRefund applies under the store's lock; nil: no rules. A store
+	// fills in the sale's HeldRefunds when Policy.MaxRefundsPerSale is set.
+	Policy *RefundPolicy
+	// RequestedBy is who asks (Actor.Who of the request's actor); the
+	// engine sets it, never an edge.
+	RequestedBy string
 }
 
 // Validate checks the parts of a request that do not depend on stored state.
@@ -419,12 +459,21 @@ func targetNoun(t RefundTarget) string {
 	}
 }
 
-// Settlement is a final word on a pending refund: usually its gateway's.
+// Settlement is a word on a refund that moves its status: usually its
+// gateway's final answer; also a person's approval, rejection or
+// resolution, an approval's expiry, or recovery sending it to review.
 type Settlement struct {
-	Status          string // succeeded, failed or canceled
+	Status          string // the status the refund moves to
 	GatewayRefundID string
 	FailureReason   string
 	// By is who causes it, checked against the table Transitions; zero
 	// means ByGateway.
 	By Cause
+	// Actor is who decided it by hand (Actor.Who), for ByApprover and
+	// ByExpiry; DecideSettlement refuses an approval by the refund's own
+	// requester.
+	Actor string
+	// Note is why: a person's reason for a decision, or why recovery
+	// sent the refund to review.
+	Note string
 }

@@ -32,6 +32,9 @@ const (
 	// Limits an edge puts on a client, so that none can starve the rest.
 	ERATELIMITED = "rate_limited"    // the API key asked more often than allowed; retry later
 	ETIMEOUT     = "request_timeout" // the client sent its request too slowly
+	// The merchant's refund policy refuses the refund (RefundPolicy).
+	EWINDOW  = "refund_window_expired" // the sale is older than the policy's max_age_days
+	ETOOMANY = "too_many_refunds"      // the sale has max_refunds_per_sale refunds already
 )
 
 // Error is the project's error value: a code the edges map to a status, a

@@ -76,6 +76,11 @@ type Sale struct {
 	LineItems      []*LineItem    `json:"line_items"`
 	Transactions   []*Transaction `json:"transactions"`
 	Created        time.Time      `json:"created"`
+	// HeldRefunds counts the refund requests (refund groups) that hold
+	// money on the sale: those whose refunds are in a status that Holds.
+	// A store reads it under the sale's lock, and only when a request's
+	// policy limits refunds per sale; otherwise it is 0.
+	HeldRefunds int `json:"-"`
 }
 
 // LineItem is one product of a sale ("product sale" in RevCent's words),

@@ -130,6 +130,8 @@ type Store interface {
 	ReconciliationStore
 	ReturnStore
 	ReasonStore
+	PolicyStore
+	UserStore
 	Pinger
 	Close() error
 }
@@ -153,13 +155,45 @@ type Stores struct {
 	Reconcile ReconciliationStore
 	Returns   ReturnStore
 	Reasons   ReasonStore
+	Policies  PolicyStore
+	Users     UserStore
 	Health    Pinger
 }
 
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
 	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
-		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Health: s}
+		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Health: s}
+}
+
+// PolicyStore keeps each merchant's refund policy.
+type PolicyStore interface {
+	// FindRefundPolicy returns the merchant's policy; a merchant that
+	// never set one has an empty policy (no rules), not ENOTFOUND.
+	FindRefundPolicy(ctx context.Context, merchantID string) (*RefundPolicy, error)
+	// PutRefundPolicy stores p as the merchant's whole policy, audited as
+	// AuditPolicyUpdate in the same transaction.
+	PutRefundPolicy(ctx context.Context, p *RefundPolicy) error
+}
+
+// UserStore keeps the people who sign in to merchants' dashboards.
+type UserStore interface {
+	// CreateUser stores a validated user, audited as AuditUserCreate.
+	// Returns ECONFLICT if the merchant has a user with that email in any
+	// case, ENOTFOUND if the merchant does not exist.
+	CreateUser(ctx context.Context, u *User) error
+	// FindUser returns ENOTFOUND if the merchant has no such user.
+	FindUser(ctx context.Context, merchantID, id string) (*User, error)
+	// FindUserByEmail finds the merchant's user by email in any case;
+	// ENOTFOUND if there is none.
+	FindUserByEmail(ctx context.Context, merchantID, email string) (*User, error)
+	// ListUsers returns one page of the merchant's users, newest first,
+	// disabled ones included, and whether more follow.
+	ListUsers(ctx context.Context, merchantID string, p Page) ([]*User, bool, error)
+	// DisableUser marks the user disabled at now (once: disabling again
+	// keeps the first time), audited as AuditUserDisable. ENOTFOUND if
+	// the merchant has no such user.
+	DisableUser(ctx context.Context, merchantID, id string, now time.Time) (*User, error)
 }
 
 // MerchantStore keeps merchants and their API keys.
@@ -258,6 +292,16 @@ type RefundStore interface {
 	// its backoff, as after a claim. Refunds that are not pending (or not
 	// the merchant's) are left as they are.
 	DeferRefunds(ctx context.Context, merchantID string, ids []string, now time.Time) error
+	// ExpiredApprovals lists refunds of every merchant that require
+	// approval and whose ApprovalExpires is at or before now, earliest
+	// first, up to limit: what the expiry sweep releases (by SettleRefund
+	// with ByExpiry, which decides the race with an approval).
+	ExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]*Refund, error)
+	// RefundQueues returns, for each of QueueStatuses in order, how many
+	// of the merchant's refunds are in it and the smallest Updated among
+	// them (when the longest-waiting one entered it); merchantID "" counts
+	// every merchant's, for /metrics.
+	RefundQueues(ctx context.Context, merchantID string) ([]RefundQueue, error)
 }
 
 // ReferralStore keeps referrals and their origins.

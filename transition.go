@@ -1,6 +1,9 @@
 package refundry
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Cause names who makes a refund change status. The table below says who
 // may cause each transition; a transition asked for by anyone else is
@@ -23,6 +26,11 @@ const (
 	// or what reconciliation found listed. It may adopt a refund made at
 	// the gateway and correct a succeeded refund that failed late.
 	ByReport
+	// ByApprover is a person or key allowed to approve (scope approve)
+	// deciding a refund held for approval or for manual review.
+	ByApprover
+	// ByExpiry is an approval's deadline passing with nobody deciding.
+	ByExpiry
 )
 
 // Has reports whether c includes every cause of o.
@@ -34,7 +42,8 @@ func (c Cause) String() string {
 	for _, x := range []struct {
 		c    Cause
 		name string
-	}{{ByClient, "client"}, {ByGateway, "gateway"}, {ByRecovery, "recovery"}, {ByPerson, "person"}, {ByReport, "report"}} {
+	}{{ByClient, "client"}, {ByGateway, "gateway"}, {ByRecovery, "recovery"}, {ByPerson, "person"}, {ByReport, "report"},
+		{ByApprover, "approver"}, {ByExpiry, "expiry"}} {
 		if c&x.c != 0 {
 			names = append(names, x.name)
 		}
@@ -108,11 +117,48 @@ var Transitions = []Transition{
 	// backwards.
 	{From: RefundSucceeded, To: RefundFailed, By: ByReport,
 		Events: []string{EventRefundFailed}, Hold: Release},
+
+	// Approval (RefundPolicy): a refund at or above the merchant's
+	// threshold is held, its amount reserved, until someone other than
+	// its requester approves it (then it goes to its gateway, or succeeds
+	// at once if no money moves) or rejects it. Its requester may
+	// withdraw it; nobody deciding by its deadline releases it.
+	{From: StatusNew, To: RefundRequiresApproval, By: ByClient | ByPerson,
+		Events: []string{EventRefundCreated, EventRefundRequiresApproval}, Hold: Reserve},
+	{From: RefundRequiresApproval, To: RefundPending, By: ByApprover,
+		Events: []string{EventRefundApproved}, Hold: Keep},
+	{From: RefundRequiresApproval, To: RefundSucceeded, By: ByApprover,
+		Events: []string{EventRefundApproved, EventRefundSucceeded}, Hold: Keep, Notify: true},
+	{From: RefundRequiresApproval, To: RefundCanceled, By: ByApprover,
+		Events: []string{EventRefundRejected}, Hold: Release},
+	{From: RefundRequiresApproval, To: RefundCanceled, By: ByExpiry,
+		Events: []string{EventRefundExpired}, Hold: Release},
+	{From: RefundRequiresApproval, To: RefundCanceled, By: ByClient | ByPerson,
+		Events: []string{EventRefundCanceled}, Hold: Release},
+
+	// Manual review (ReviewRule): a refund its gateway kept refusing or
+	// left unknown too long waits for a person, its amount still held
+	// since the gateway may have paid. The person marks it succeeded
+	// (with the gateway's reference), failed, or sends it back to
+	// recovery; the gateway's own later report settles it too.
+	{From: RefundPending, To: RefundRequiresAction, By: ByRecovery,
+		Events: []string{EventRefundRequiresAction}, Hold: Keep},
+	{From: RefundRequiresAction, To: RefundSucceeded, By: ByApprover | ByReport,
+		Events: []string{EventRefundSucceeded}, Hold: Keep, Notify: true},
+	{From: RefundRequiresAction, To: RefundFailed, By: ByApprover | ByReport,
+		Events: []string{EventRefundFailed}, Hold: Release},
+	{From: RefundRequiresAction, To: RefundCanceled, By: ByReport,
+		Events: []string{EventRefundCanceled}, Hold: Release},
+	{From: RefundRequiresAction, To: RefundPending, By: ByApprover,
+		Events: []string{EventRefundRetried}, Hold: Keep},
 }
 
 // InitialStatus is the status a new refund is recorded in: succeeded when
 // no gateway has anything to do (offsite, or the merchant keeps it all as
 // the fee), pending otherwise, until its gateway answers.
+//
+// A refund that needs approval starts RefundRequiresApproval instead
+// (DecideRefund); approving it moves it to what InitialStatus says.
 func InitialStatus(offsite, feeCoversAll bool) string {
 	if offsite || feeCoversAll {
 		return RefundSucceeded
@@ -124,8 +170,13 @@ func InitialStatus(offsite, feeCoversAll bool) string {
 // by may cause it. It is the one place an illegal transition is refused:
 // ECONFLICT for a refund whose status does not allow it, EINVALID for a
 // status that is not one a refund can move to.
+//
+// Several transitions may join the same two statuses for different
+// causes (a refund requiring approval is canceled by a rejection, an
+// expiry or its requester, each with its own event): the one whose By
+// includes by is returned.
 func LookupTransition(from, to string, by Cause) (Transition, error) {
-	known := false
+	known, joined := false, false
 	for _, t := range Transitions {
 		if t.To != to {
 			continue
@@ -134,18 +185,22 @@ func LookupTransition(from, to string, by Cause) (Transition, error) {
 		if t.From != from {
 			continue
 		}
-		if !t.By.Has(by) {
-			return Transition{}, ParamErrorf(ECONFLICT, "status", "A %s cannot move a refund from %s to %s.", by, from, to)
+		joined = true
+		if t.By.Has(by) {
+			return t, nil
 		}
-		return t, nil
 	}
 	switch {
+	case joined:
+		return Transition{}, ParamErrorf(ECONFLICT, "status", "A %s cannot move a refund from %s to %s.", by, from, to)
 	case !known:
 		return Transition{}, ParamErrorf(EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
+	case to == RefundPending && from == RefundPending:
+		return Transition{}, ParamErrorf(ECONFLICT, "status", "The refund is already pending: it was approved or sent back to its gateway before.")
 	case to == RefundPending:
-		return Transition{}, ParamErrorf(ECONFLICT, "status", "A refund never moves back to pending; this one is %s.", from)
+		return Transition{}, ParamErrorf(ECONFLICT, "status", "Only a refund that requires approval or action can be sent to its gateway; this one is %s.", from)
 	case to == RefundCanceled:
-		return Transition{}, ParamErrorf(ECONFLICT, "status", "Only a pending refund can be canceled; this one has %s.", from)
+		return Transition{}, ParamErrorf(ECONFLICT, "status", "Only a pending refund or one awaiting approval can be canceled; this one is %s.", from)
 	default:
 		return Transition{}, ParamErrorf(ECONFLICT, "status", "The refund is already %s; it cannot become %s.", from, to)
 	}
@@ -166,17 +221,44 @@ func FinalStatus(status string) bool {
 // Holds reports whether a refund in status counts against what remains
 // refundable (invariant 2): it was reserved on creation and no transition
 // has released it since.
+//
+// A status holds if a transition into it reserves, or keeps what a
+// holding status it comes from held; a release into it means it does
+// not. The table never both releases into a status and keeps or
+// reserves into it (TestTransitions_HoldsConsistent).
 func Holds(status string) bool {
-	held := false
+	return holds(status, map[string]bool{})
+}
+
+func holds(status string, seen map[string]bool) bool {
+	if seen[status] {
+		return false
+	}
+	seen[status] = true
 	for _, t := range Transitions {
-		if t.From == StatusNew && t.To == status {
-			return t.Hold == Reserve
+		if t.To != status {
+			continue
 		}
-		if t.To == status && t.Hold == Reserve {
-			held = true
+		switch {
+		case t.Hold == Reserve:
+			return true
+		case t.Hold == Keep && t.From != StatusNew && holds(t.From, seen):
+			return true
 		}
 	}
-	return held
+	return false
+}
+
+// HoldingStatuses lists every status that Holds, in the table's order:
+// what a store counts against the cap.
+func HoldingStatuses() []string {
+	var out []string
+	for _, t := range Transitions {
+		if !slices.Contains(out, t.To) && Holds(t.To) {
+			out = append(out, t.To)
+		}
+	}
+	return out
 }
 
 // CanCancel reports why a refund in status cannot be canceled by by, or

@@ -1,6 +1,7 @@
 package refundry_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/refundry/refundry"
@@ -82,6 +83,8 @@ func TestStatusesFromTable(t *testing.T) {
 		{refundry.RefundSucceeded, true, true},
 		{refundry.RefundFailed, true, false},
 		{refundry.RefundCanceled, true, false},
+		{refundry.RefundRequiresApproval, false, true},
+		{refundry.RefundRequiresAction, false, true},
 	} {
 		if got := refundry.FinalStatus(tt.status); got != tt.final {
 			t.Errorf("FinalStatus(%s) = %v, want %v", tt.status, got, tt.final)
@@ -104,6 +107,52 @@ func TestStatusesFromTable(t *testing.T) {
 				t.Errorf("transition %s → %s appends unknown event %q", tr.From, tr.To, e)
 			}
 		}
+	}
+}
+
+// TestHoldingStatuses pins what stores count against the cap, and that
+// no status is both released into and kept or reserved into: Holds would
+// then depend on the path a refund took.
+func TestHoldingStatuses(t *testing.T) {
+	want := []string{refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundRequiresApproval, refundry.RefundRequiresAction}
+	if got := refundry.HoldingStatuses(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("HoldingStatuses() = %v, want %v", got, want)
+	}
+	for _, tr := range refundry.Transitions {
+		if tr.Hold != refundry.Release {
+			continue
+		}
+		if refundry.Holds(tr.To) {
+			t.Errorf("%s → %s releases, yet %s holds by another path", tr.From, tr.To, tr.To)
+		}
+	}
+}
+
+// TestLookupTransition_ByCause: one pair of statuses, three causes, three
+// events; a cause the pair does not list is refused.
+func TestLookupTransition_ByCause(t *testing.T) {
+	for _, tt := range []struct {
+		by    refundry.Cause
+		event string
+	}{
+		{refundry.ByApprover, refundry.EventRefundRejected},
+		{refundry.ByExpiry, refundry.EventRefundExpired},
+		{refundry.ByClient, refundry.EventRefundCanceled},
+		{refundry.ByPerson, refundry.EventRefundCanceled},
+	} {
+		tr, err := refundry.LookupTransition(refundry.RefundRequiresApproval, refundry.RefundCanceled, tt.by)
+		if err != nil || len(tr.Events) != 1 || tr.Events[0] != tt.event || tr.Hold != refundry.Release {
+			t.Errorf("LookupTransition(requires_approval, canceled, %s) = %+v, %v; want %s releasing", tt.by, tr, err, tt.event)
+		}
+	}
+	if _, err := refundry.LookupTransition(refundry.RefundRequiresApproval, refundry.RefundCanceled, refundry.ByGateway); refundry.ErrorCode(err) != refundry.ECONFLICT {
+		t.Errorf("a gateway canceled a refund it never heard of: %v", err)
+	}
+	if _, err := refundry.LookupTransition(refundry.RefundRequiresApproval, refundry.RefundPending, refundry.ByClient); refundry.ErrorCode(err) != refundry.ECONFLICT {
+		t.Errorf("a client approved a refund: %v", err)
+	}
+	if _, err := refundry.LookupTransition(refundry.RefundPending, refundry.RefundRequiresAction, refundry.ByRecovery); err != nil {
+		t.Errorf("recovery cannot send a refund to review: %v", err)
 	}
 }
 

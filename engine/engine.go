@@ -32,6 +32,9 @@ type Engine struct {
 	// InboxDelay is how long RunInbox waits after an event arrives
 	// before it applies the stored events (0: at once).
 	InboxDelay time.Duration
+	// Review is when recovery stops asking a gateway about a refund and
+	// sends it to manual review (refundry.RefundRequiresAction).
+	Review refundry.ReviewRule
 
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
@@ -52,6 +55,7 @@ func NewStores(stores refundry.Stores, logger *slog.Logger, gateways ...refundry
 		Now:            time.Now,
 		GatewayTimeout: 10 * time.Second,
 		EventParsers:   map[string]EventParser{},
+		Review:         refundry.ReviewRule{Attempts: refundry.DefaultReviewAttempts, Age: refundry.DefaultReviewAge},
 		inboxWake:      make(chan struct{}, 1),
 	}
 	for _, g := range gateways {
@@ -173,6 +177,12 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	// Decided once, kept with the refund: every call about it, recovery's
 	// included, tells the gateway the same.
 	req.GatewayReason = refundry.StripeReasonOf(reasons, req.Reason)
+	// The policy is applied by DecideRefund under the sale's lock; a
+	// change racing this request applies to the next one.
+	if req.Policy, err = e.Stores.Policies.FindRefundPolicy(ctx, req.MerchantID); err != nil {
+		return nil, err
+	}
+	req.RequestedBy = who(ctx)
 	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
@@ -317,6 +327,10 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	// client cancel is refused without a call.
 	if err := refundry.CanCancel(r.Status, refundry.ByClient); err != nil {
 		return nil, err
+	}
+	if r.Status == refundry.RefundRequiresApproval {
+		// Its gateway never heard of it: withdrawing it is ours alone.
+		return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, Actor: who(ctx)})
 	}
 	sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
 	if err != nil {
