@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry/gateway/simulator"
+	"github.com/refundry/refundry/internal/pgtest"
 )
 
 // client talks to a running server with one merchant's key; answers keep
@@ -206,12 +207,19 @@ func TestCrashRecoverySettlesPendingRefunds(t *testing.T) {
 //     gateway's idempotency makes the second send harmless.
 //
 // Calls that could have moved money and were sent again (no answer, an
-// error, or pending) are counted and reported.
+// error, or pending) are counted and reported. Both stores: a kill -9
+// leaves each in its own state (SQLite's WAL, PostgreSQL's aborted
+// sessions).
 func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "crash.db")
-	callLog := filepath.Join(dir, "calls.jsonl")
+	t.Run("sqlite", func(t *testing.T) {
+		neverRefundsTwice(t, bin, "sqlite:"+filepath.Join(t.TempDir(), "crash.db"))
+	})
+	t.Run("postgres", func(t *testing.T) { neverRefundsTwice(t, bin, pgtest.NewDatabase(t)) })
+}
+
+func neverRefundsTwice(t *testing.T, bin, db string) {
+	callLog := filepath.Join(t.TempDir(), "calls.jsonl")
 	key := newMerchant(t, bin, db)
 	args := []string{"--db", db, "--sim-call-log", callLog}
 	cmd, base, _, _ := startServe(t, bin, args...)
