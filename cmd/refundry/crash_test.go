@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry/gateway/simulator"
+	"github.com/refundry/refundry/internal/pgtest"
 )
 
 // client talks to a running server with one merchant's key; answers keep
@@ -198,15 +199,27 @@ func TestCrashRecoverySettlesPendingRefunds(t *testing.T) {
 //     as failed never was: money the gateway moved is never released to
 //     be refunded again;
 //   - per sale, the money the gateway moved (once per refund id answered
-//     succeeded) is the sale's refunded amount and never more than paid.
+//     succeeded) is the sale's refunded amount and never more than paid;
+//   - within one server life, a refund the gateway has answered for good
+//     is not sent again, unless recovery may have claimed it while its
+//     request's call was in flight: each call is one that could still have
+//     been needed, so a refund sent twice is seen even though the
+//     gateway's idempotency makes the second send harmless.
 //
 // Calls that could have moved money and were sent again (no answer, an
-// error, or pending) are counted and reported.
+// error, or pending) are counted and reported. Both stores: a kill -9
+// leaves each in its own state (SQLite's WAL, PostgreSQL's aborted
+// sessions).
 func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	db := "sqlite:" + filepath.Join(dir, "crash.db")
-	callLog := filepath.Join(dir, "calls.jsonl")
+	t.Run("sqlite", func(t *testing.T) {
+		neverRefundsTwice(t, bin, "sqlite:"+filepath.Join(t.TempDir(), "crash.db"))
+	})
+	t.Run("postgres", func(t *testing.T) { neverRefundsTwice(t, bin, pgtest.NewDatabase(t)) })
+}
+
+func neverRefundsTwice(t *testing.T, bin, db string) {
+	callLog := filepath.Join(t.TempDir(), "calls.jsonl")
 	key := newMerchant(t, bin, db)
 	args := []string{"--db", db, "--sim-call-log", callLog}
 	cmd, base, _, _ := startServe(t, bin, args...)
@@ -288,6 +301,8 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	type call struct {
 		req    simulator.Call
 		answer *simulator.Call
+		// The log lines of the call and of its answer (0: none).
+		line, answerLine int
 	}
 	var calls []*call
 	byCall := map[[2]int64]*call{}
@@ -299,7 +314,7 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 		id := [2]int64{int64(l.PID), l.Seq}
 		switch l.Op {
 		case simulator.OpRefund, simulator.OpCancel:
-			cl := &call{req: l}
+			cl := &call{req: l, line: i + 1}
 			calls = append(calls, cl)
 			byCall[id] = cl
 		case simulator.OpAnswer:
@@ -307,7 +322,7 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 			if cl == nil || cl.answer != nil || cl.req.Key != l.Key {
 				t.Fatalf("call log line %d answers no call of its own: %q", i+1, line)
 			}
-			cl.answer = &l
+			cl.answer, cl.answerLine = &l, i+1
 		}
 	}
 	perRefund := map[string][]*call{}
@@ -316,7 +331,7 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	}
 
 	moved := map[string]int64{} // by sale: what the gateway returned
-	resent, unknown, acrossKills := 0, 0, 0
+	resent, unknown, acrossKills, raced := 0, 0, 0, 0
 	for id, cls := range perRefund {
 		if cls[0].req.PID != cls[len(cls)-1].req.PID {
 			acrossKills++
@@ -328,7 +343,29 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 		}
 		answers := map[string]bool{}
 		open := 0 // calls that may have moved money before this one
+		// Within one server life, once the gateway has answered a refund
+		// for good, the engine records that answer and has no reason to
+		// send the refund again; a resend is a refund sent twice, which
+		// the gateway's idempotency alone would hide. The one resend
+		// allowed is recovery's claim racing the request's own call, and
+		// recovery claims only refunds recoveryMinAge old: a resend made
+		// sooner after the refund was created cannot be that race.
+		created := time.Unix(num(r["created"]), 0)
+		finalLine := map[int]int{} // by process: the line of its first final answer
 		for i, cl := range cls {
+			if at, ok := finalLine[cl.req.PID]; ok && cl.line > at {
+				if cl.req.At.Sub(created) < recoveryMinAge {
+					t.Errorf("refund %s was sent again (log line %d) by the server life that already had its final answer (line %d), less than %v after it was created",
+						id, cl.line, at, cl.req.At.Sub(created).Round(time.Millisecond))
+				} else {
+					raced++
+				}
+			}
+			if a := cl.answer; a != nil && a.Status != "" && a.Status != "pending" {
+				if _, ok := finalLine[cl.req.PID]; !ok {
+					finalLine[cl.req.PID] = cl.answerLine
+				}
+			}
 			q := cl.req
 			if q.Op != simulator.OpRefund || q.Amount != num(r["amount"])-num(r["fee"]) ||
 				!strings.EqualFold(q.Currency, r["currency"].(string)) || q.Transaction != r["transaction"] {
@@ -388,8 +425,8 @@ func TestCrashGatewayNeverRefundsTwice(t *testing.T) {
 	if acrossKills == 0 {
 		t.Errorf("no refund was asked about by more than one server life (%d lives in the log)", len(pids))
 	}
-	t.Logf("%d refunds stored (%d answered 201), %d gateway calls from %d server lives, %d refunds asked about again after a kill; %d calls without a known outcome, %d calls repeating one that may have moved money",
-		len(refunds), len(acked), len(calls), len(pids), acrossKills, unknown, resent)
+	t.Logf("%d refunds stored (%d answered 201), %d gateway calls from %d server lives, %d refunds asked about again after a kill; %d calls without a known outcome, %d calls repeating one that may have moved money; %d resends after a final answer, each old enough to be recovery racing the request",
+		len(refunds), len(acked), len(calls), len(pids), acrossKills, unknown, resent, raced)
 }
 
 // settledRefunds waits up to wait for recovery to settle every pending

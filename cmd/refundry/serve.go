@@ -28,6 +28,11 @@ import (
 	"github.com/refundry/refundry/web"
 )
 
+// recoveryMinAge is how old a pending refund must be before serve's
+// recovery asks about it: a younger one is left to its request's own
+// gateway call.
+const recoveryMinAge = 2 * time.Second
+
 type serveCommand struct{}
 
 func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -178,7 +183,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	op.recovery.Start()
-	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, 2*time.Second) })
+	wg.Go(func() { eng.RunRecovery(workCtx, time.Second, recoveryMinAge) })
 	wg.Go(func() { eng.RunInbox(workCtx, max(time.Second, *inboxDelay)) })
 	batches := engine.NewBatchWorker(eng, *batchLease)
 	batches.OnPass = op.batches.Beat

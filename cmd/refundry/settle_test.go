@@ -40,7 +40,8 @@ type settleFault struct {
 // request that made it is answered 2xx with the refund pending, on every
 // edge, even when recording the gateway's answer fails; a replay of its
 // Idempotency-Key answers the same refund, and recovery settles each one as
-// succeeded exactly once. Before, the client was told 500 or 503 and one
+// succeeded exactly once. Every edge is asked: native, RevCent, Payop,
+// Talkable, Jetti and KeepUp. Before, the client was told 500 or 503 and one
 // that retried refunded twice.
 func TestSettleFailureAnswersPending(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -154,6 +155,13 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	if _, err := eng.CreateSale(ctx, sale, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Talkable refunds a purchase whole, so it gets a sale of its own.
+	origin := &refundry.Sale{MerchantID: m.ID, Currency: "USD", Reference: "SETTLE-2",
+		LineItems:    []*refundry.LineItem{{Name: "ticket", Quantity: 1, UnitAmount: 2500}},
+		Transactions: []*refundry.Transaction{{Gateway: refundry.GatewaySimulator, Reference: "settle-pay-2"}}}
+	if _, err := eng.CreateSale(ctx, origin, nil); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 	li, txn := sale.LineItems[0], sale.Transactions[0]
@@ -215,6 +223,17 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	if p, _ := rc.body["pending_refund"].([]any); len(p) != 1 {
 		t.Fatalf("RevCent refund: %v, want one pending_refund", rc.body)
 	}
+	// Payop's 200 shows no refund status, only its identifier; Talkable's
+	// refund of a purchase no referral names answers ok. Neither is an
+	// error.
+	po := do("POST", "/v1/refunds/create", "", `{"transactionIdentifier": "settle-pay", "refundType": 2, "amount": 1.00}`, bearer)
+	if po.status != http.StatusOK || po.body["status"] != json.Number("1") || po.header.Get("identifier") == "" {
+		t.Fatalf("Payop refund: %d %v (identifier %q), want 200, status 1 and the refund's identifier", po.status, po.body, po.header.Get("identifier"))
+	}
+	tk := do("POST", "/api/v2/origins/"+origin.Reference+"/refund", "", `{"site_slug": "settle"}`, bearer)
+	if tk.status != http.StatusOK || tk.body["ok"] != true {
+		t.Fatalf("Talkable refund: %d %v, want 200 ok", tk.status, tk.body)
+	}
 	// Jetti's transaction carries its latest refund's status.
 	jt := do("PUT", fmt.Sprintf("/v1/transactions/%d/refund.json", txn.Number), "", `{"refundAmount": 2.00}`, bearer)
 	if jt.body["status"] != "pending" {
@@ -225,8 +244,8 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	// they answer from the refund made rather than "try again".
 	store.armed.Store(true)
 	jt = do("PUT", fmt.Sprintf("/v1/transactions/%d/refund.json", txn.Number), "", `{"refundAmount": 1.00}`, bearer)
-	if jt.body["status"] != "pending" || jt.body["refundAmount"] != json.Number("18.00") {
-		t.Fatalf("Jetti refund with reads failing: %v, want status pending, refundAmount 18.00", jt.body)
+	if jt.body["status"] != "pending" || jt.body["refundAmount"] != json.Number("19.00") {
+		t.Fatalf("Jetti refund with reads failing: %v, want status pending, refundAmount 19.00", jt.body)
 	}
 	store.lost.Store(false)
 	ku := do("POST", "/v2.0/sales/refund/"+sale.ID, "", ``, bearer)
@@ -240,14 +259,14 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pending) != 6 {
-		t.Fatalf("%d refunds pending, want the 6 answered", len(pending))
+	if len(pending) != 8 {
+		t.Fatalf("%d refunds pending, want the 8 answered", len(pending))
 	}
 
 	// The disk has room again: recovery settles each refund, once.
 	fault.exec(t, fault.off)
-	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 6 {
-		t.Fatalf("recovery settled %d (%v), want 6", n, err)
+	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 8 {
+		t.Fatalf("recovery settled %d (%v), want 8", n, err)
 	}
 	if n, err := eng.Recover(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 0 {
 		t.Fatalf("second recovery pass settled %d (%v), want 0", n, err)
@@ -277,14 +296,17 @@ func settleFailure(t *testing.T, real refundry.Store, fault settleFault) {
 		t.Fatal(err)
 	}
 	if r := got.Transactions[0].RefundedAmount; r != 10000 || got.Status != refundry.PaymentRefunded {
-		t.Fatalf("transaction refunded %d, sale %s; want 10000 (1800 in five partial refunds, KeepUp the rest), refunded", r, got.Status)
+		t.Fatalf("transaction refunded %d, sale %s; want 10000 (1900 in six partial refunds, KeepUp the rest), refunded", r, got.Status)
 	}
-	var sum int64
+	if got := storetest.MustFindSale(t, store, m.ID, origin.ID); got.RefundedAmount != 2500 || got.Status != refundry.PaymentRefunded {
+		t.Fatalf("Talkable's purchase refunded %d, %s; want 2500, refunded", got.RefundedAmount, got.Status)
+	}
+	sum := map[string]int64{}
 	for _, r := range pending {
-		sum += r.Amount
+		sum[r.SaleID] += r.Amount
 	}
-	if sum != 10000 {
-		t.Fatalf("the answered refunds add up to %d, want 10000: one refund per request", sum)
+	if sum[sale.ID] != 10000 || sum[origin.ID] != 2500 {
+		t.Fatalf("the answered refunds add up to %v, want 10000 and 2500: one refund per request", sum)
 	}
 	storetest.CheckInvariants(t, store, m.ID)
 }
