@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/internal/testenv"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser (CI's
@@ -294,4 +295,69 @@ func TestBrowserPhone(t *testing.T) {
 	)
 	checkNoSideways(t, ctx, "sale with a refusal")
 	screenshot(t, ctx, "phone-sale.png")
+
+	// A sale of long-named goods with a return in each state, and a
+	// refund of its units under review: the widest rows the sale page and
+	// the review have.
+	goods := phoneReturnSale(t, env)
+	step(t, ctx, "open a sale with returns",
+		chromedp.Navigate(base+"/sales/"+goods.ID),
+		chromedp.WaitVisible(chromedp.CSS("#fee-"+goods.received)),
+	)
+	checkNoSideways(t, ctx, "sale with returns")
+	screenshot(t, ctx, "phone-returns.png")
+	step(t, ctx, "review a refund by units",
+		chromedp.SendKeys(chromedp.CSS("#qty-"+goods.LineItems[0].ID), "1"),
+		chromedp.Click(chromedp.CSS("#review")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+	)
+	checkNoSideways(t, ctx, "review by units")
+	screenshot(t, ctx, "phone-review-units.png")
+}
+
+// returnsSale is a sale with a return in each state a sale page lists.
+type returnsSale struct {
+	*refundry.Sale
+	received string // the id of the return awaiting its refund
+}
+
+// phoneReturnSale makes a sale of goods with long names and returns of
+// them: one requested, one received and one refunded less a restocking
+// fee, each with a long description.
+func phoneReturnSale(t *testing.T, env *testenv.Env) returnsSale {
+	t.Helper()
+	ctx := context.Background()
+	s := &refundry.Sale{MerchantID: env.A.ID, Currency: "USD", Reference: "ORDER-2026-RETURNS-000000000042",
+		Customer: refundry.Customer{Email: "anastasia.konstantinopoulou-papadimitriou@example-customers.com", FirstName: "Anastasia"},
+		LineItems: []*refundry.LineItem{
+			{Name: "Extra-long organic cotton fitted bedsheet, king size, midnight blue", Quantity: 12, UnitAmount: 1234567, TaxAmount: 98765},
+			{Name: "Handmade ceramic espresso cup with saucer (set of two)", Quantity: 3, UnitAmount: 99999},
+			{Name: "Express international shipping", Kind: refundry.LineShipping, Quantity: 1, UnitAmount: 4999},
+		},
+		Transactions: []*refundry.Transaction{{Gateway: refundry.GatewaySimulator}}}
+	if _, err := env.Engine.CreateSale(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	s = env.Reload(s)
+	ret := func(line, qty int64) *refundry.Return {
+		r := &refundry.Return{MerchantID: env.A.ID, SaleID: s.ID, Reason: "damaged",
+			Description: "The parcel arrived crushed on one corner and the customer sent photographs of every item inside it",
+			Lines:       []refundry.ReturnLine{{LineItemID: s.LineItems[line].ID, Quantity: qty}}}
+		if _, err := env.Engine.CreateReturn(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ret(0, 2)
+	received := ret(0, 3)
+	refunded := ret(1, 2)
+	for _, r := range []*refundry.Return{received, refunded} {
+		if _, err := env.Engine.ReceiveReturn(ctx, env.A.ID, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := env.Engine.RefundReturn(ctx, env.A.ID, refunded.ID, 12345); err != nil {
+		t.Fatal(err)
+	}
+	return returnsSale{Sale: s, received: received.ID}
 }

@@ -52,7 +52,7 @@ func TestUnknownDBSchemeRefused(t *testing.T) {
 // usage on stdout and succeeds.
 func TestHelpExitsZero(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"merchant"}, {"key"}, {"key", "create"},
-		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {"reconcile"}, {}} {
+		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {"reconcile"}, {"export"}, {"export", "refunds"}, {}} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
 			var stdout, stderr bytes.Buffer
