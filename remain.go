@@ -9,9 +9,11 @@ package refundry
 // RefundReserves reports whether a refund in this status counts against
 // what was paid (invariant 2): a pending refund holds its amount until
 // the gateway answers, a succeeded one has moved it. Failed and canceled
-// refunds released theirs.
+// refunds released theirs. It is the transition table's answer (Holds),
+// not a list of its own, so a status added to the table with a Reserve
+// counts here too, on every edge that sums by it.
 func RefundReserves(status string) bool {
-	return status == RefundPending || status == RefundSucceeded
+	return Holds(status)
 }
 
 // Refundable is what remains refundable on the whole sale: what remains on

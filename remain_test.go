@@ -56,4 +56,13 @@ func TestRefundReserves(t *testing.T) {
 			t.Errorf("RefundReserves(%q) = %v, want %v", status, got, want)
 		}
 	}
+	// Which statuses reserve is said once, by the transition table: every
+	// status a transition names answers as the table's Hold column does.
+	for _, tr := range refundry.Transitions {
+		for _, status := range []string{tr.From, tr.To} {
+			if got, want := refundry.RefundReserves(status), refundry.Holds(status); got != want {
+				t.Errorf("RefundReserves(%q) = %v, but the table's Holds says %v", status, got, want)
+			}
+		}
+	}
 }

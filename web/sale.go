@@ -160,7 +160,9 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 			"Line item: " + li.Name + " (" + formatMoney(rem, sale.Currency) + " remains)"})
 	}
 	for _, t := range sale.Transactions {
-		rem := t.Refundable()
+		// What a refund of this payment may take: its own remainder,
+		// capped by the sale's, the rule PlanRefund refunds by.
+		rem := sale.TransactionRefundable(t)
 		row := txnRow{T: t, Remaining: rem}
 		// Disputes come newest first: the first open one wins, else the newest.
 		for _, dp := range disputes {
@@ -607,7 +609,7 @@ func (d *dashboard) handleCancelForm(w http.ResponseWriter, r *http.Request, s *
 	switch {
 	case !s.canRefund:
 		data.Error, status = readOnlyMessage, http.StatusForbidden
-	case ref.Status != refundry.RefundPending:
+	case refundry.CanCancel(ref.Status, refundry.ByPerson) != nil:
 		data.Error, status = "This refund is "+strings.ReplaceAll(ref.Status, "_", " ")+": only a pending refund can be canceled.", http.StatusConflict
 	}
 	p := page{Title: "Cancel refund", Nav: "sales", Data: data}

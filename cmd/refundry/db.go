@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/store/postgres"
 	"github.com/refundry/refundry/store/sqlite"
 )
@@ -31,7 +30,7 @@ func dbFlag(flagValue string, getenv func(string) string) string {
 // for PostgreSQL, sqlite:PATH or a bare path for SQLite. The commands
 // other than serve take REFUNDRY_ALLOW_ASYNC_COMMIT from the environment
 // alone.
-func openStore(ctx context.Context, url string, getenv func(string) string) (refundry.Store, error) {
+func openStore(ctx context.Context, url string, getenv func(string) string) (*database, error) {
 	o := storeOptions{groupCommit: true}
 	if v := getenv(allowAsyncCommitEnv); v != "" {
 		allow, err := strconv.ParseBool(v)
@@ -67,7 +66,7 @@ type storeOptions struct {
 var dbScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
 
 // openStoreWith is openStore with settings.
-func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.Store, error) {
+func openStoreWith(ctx context.Context, url string, o storeOptions) (*database, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		opts := []postgres.Option{postgres.WithGroupCommit(o.groupCommit), postgres.WithBatchObserver(o.onBatch)}
 		if o.allowAsyncCommit {
@@ -79,7 +78,10 @@ func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.St
 			// in so many words.
 			return nil, fmt.Errorf("%w; to run on it anyway, accepting that risk, pass serve --allow-async-commit or set %s=true", err, allowAsyncCommitEnv)
 		}
-		return s, err
+		if err != nil {
+			return nil, err
+		}
+		return postgresDatabase(s), nil
 	}
 	// A scheme we do not know is a mistake, not a file name: taken as a
 	// path, mysql://x would quietly become a SQLite file in a directory
@@ -92,7 +94,11 @@ func openStoreWith(ctx context.Context, url string, o storeOptions) (refundry.St
 	if path == "" {
 		return nil, usageError{"--db sqlite: needs a file path, as in sqlite:refundry.db"}
 	}
-	return sqlite.Open(ctx, path, sqlite.WithGroupCommit(o.groupCommit), sqlite.WithBatchObserver(o.onBatch))
+	s, err := sqlite.Open(ctx, path, sqlite.WithGroupCommit(o.groupCommit), sqlite.WithBatchObserver(o.onBatch))
+	if err != nil {
+		return nil, err
+	}
+	return sqliteDatabase(s), nil
 }
 
 // boolFromEnv fills a bool flag not given on the command line from its

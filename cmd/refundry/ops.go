@@ -31,21 +31,6 @@ type ops struct {
 	checks                             []health.Check
 }
 
-// migrationChecker and writeChecker are what both stores offer for
-// readiness beyond the domain's contract (refundry.Store), asked for here
-// so that it stays the domain's.
-type migrationChecker interface {
-	CheckMigrations(ctx context.Context) error
-}
-
-// writeChecker is a store that can prove, with a real write, that its
-// database accepts writes: a read-only file or database pings and reads
-// as usual, so ping alone would call ready a server whose every write
-// fails.
-type writeChecker interface {
-	CheckWritable(ctx context.Context) error
-}
-
 // workerMaxGap is the longest a healthy background loop goes between
 // passes: its longest backoff (a minute) plus a slow pass.
 const workerMaxGap = 3 * time.Minute
@@ -71,11 +56,11 @@ func newOps() (*ops, error) {
 
 // attach makes eng report to the metrics, exposes the store's pools,
 // pending refunds and outbox lag, and prepares the readiness checks.
-func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
+func (o *ops) attach(store *database, eng *engine.Engine) error {
 	eng.Observer = opsObserver{o.metrics, o.recovery}
 	cs := []prometheus.Collector{metrics.NewPendingCollector(oldestPending(store), time.Now)}
-	if pools := poolSource(store); pools != nil {
-		cs = append(cs, metrics.NewPoolCollector(pools))
+	if store.pools != nil {
+		cs = append(cs, metrics.NewPoolCollector(store.pools))
 	}
 	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
 	cs = append(cs, metrics.NewOverRefundedCollector(store.CountOverRefundedSales))
@@ -87,11 +72,11 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 		}
 	}
 	o.checks = append(o.checks, health.Check{Name: "database", Run: store.Ping})
-	if wc, ok := store.(writeChecker); ok {
-		o.checks = append(o.checks, health.Check{Name: "database_write", Run: wc.CheckWritable})
+	if store.checkWritable != nil {
+		o.checks = append(o.checks, health.Check{Name: "database_write", Run: store.checkWritable})
 	}
-	if mc, ok := store.(migrationChecker); ok {
-		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})
+	if store.checkMigrations != nil {
+		o.checks = append(o.checks, health.Check{Name: "migrations", Run: store.checkMigrations})
 	}
 	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check())
 	return nil
@@ -131,25 +116,41 @@ func oldestPending(store refundry.Store) metrics.OldestPending {
 	}
 }
 
-// poolSource describes the store's connection pools in the terms both
-// backends share, or nil for a store without pools.
-func poolSource(store refundry.Store) metrics.PoolSource {
-	switch s := store.(type) {
-	case *sqlite.Store:
-		return func() map[string]metrics.PoolStats {
+// database is a store as cmd opens it: the domain's contract
+// (refundry.Store), which the engine is given, and what concerns the
+// database itself, beyond that contract, for the people who run it: a
+// readiness check that proves writes are accepted (a read-only file or
+// database pings and reads as usual, so ping alone would call ready a
+// server whose every write fails), one that the schema is the one this
+// build migrates to, and the connection pools' figures. Each is taken
+// from the concrete store where it is opened, so the compiler checks
+// that both stores offer them; none is found by a type assertion.
+type database struct {
+	refundry.Store
+	checkWritable   func(context.Context) error
+	checkMigrations func(context.Context) error
+	pools           metrics.PoolSource // nil for a store without pools
+}
+
+// sqliteDatabase is an opened SQLite store with its checks and pools.
+func sqliteDatabase(s *sqlite.Store) *database {
+	return &database{Store: s, checkWritable: s.CheckWritable, checkMigrations: s.CheckMigrations,
+		pools: func() map[string]metrics.PoolStats {
 			w, r := s.PoolStats()
 			return map[string]metrics.PoolStats{"write": sqlStats(w), "read": sqlStats(r)}
-		}
-	case *postgres.Store:
-		return func() map[string]metrics.PoolStats {
+		}}
+}
+
+// postgresDatabase is an opened PostgreSQL store with its checks and pool.
+func postgresDatabase(s *postgres.Store) *database {
+	return &database{Store: s, checkWritable: s.CheckWritable, checkMigrations: s.CheckMigrations,
+		pools: func() map[string]metrics.PoolStats {
 			st := s.PoolStat()
 			return map[string]metrics.PoolStats{"main": {
 				Open: int64(st.TotalConns()), InUse: int64(st.AcquiredConns()), Idle: int64(st.IdleConns()),
 				MaxOpen: int64(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime(),
 			}}
-		}
-	}
-	return nil
+		}}
 }
 
 func sqlStats(s sql.DBStats) metrics.PoolStats {

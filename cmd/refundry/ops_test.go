@@ -20,6 +20,7 @@ import (
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/internal/testenv"
+	"github.com/refundry/refundry/store/postgres"
 	"github.com/refundry/refundry/store/sqlite"
 	"github.com/refundry/refundry/store/storetest"
 )
@@ -31,10 +32,25 @@ func mustOps(t testing.TB, store refundry.Store, eng *engine.Engine) *ops {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := op.attach(store, eng); err != nil {
+	if err := op.attach(testDatabase(store), eng); err != nil {
 		t.Fatal(err)
 	}
 	return op
+}
+
+// testDatabase is a test's store as openStore would have given it: with
+// its checks and pools when it is one of the two stores, and as it is (a
+// ping alone) when a test wrapped one to make it fail on purpose.
+func testDatabase(store refundry.Store) *database {
+	switch s := store.(type) {
+	case *database:
+		return s
+	case *sqlite.Store:
+		return sqliteDatabase(s)
+	case *postgres.Store:
+		return postgresDatabase(s)
+	}
+	return &database{Store: store}
 }
 
 // scrape fetches /metrics and returns each sample by its name and labels
