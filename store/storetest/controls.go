@@ -265,6 +265,16 @@ func testControls(t *testing.T, open Opener) {
 		if len(entries) != 1 || entries[0].ObjectID != r.ID || entries[0].Actor.UserID != actor.UserID || entries[0].Note != "looks right" {
 			t.Fatalf("approval audit = %+v", entries)
 		}
+		// A refused decision is recorded on its own, with who and why.
+		refused := &refundry.AuditEntry{MerchantID: m.ID, Actor: refundry.Actor{KeyID: "k", UserID: "u_requester"},
+			Action: refundry.AuditRefundReject, ObjectID: r.ID, Result: refundry.EFORBIDDEN, Note: "my own"}
+		if err := s.RecordAudit(ctx, refused); err != nil {
+			t.Fatal(err)
+		}
+		entries = ListAllAudit(t, s, m.ID, refundry.AuditFilter{Action: refundry.AuditRefundReject})
+		if len(entries) != 1 || entries[0].Actor.UserID != "u_requester" || entries[0].Note != "my own" || entries[0].Result != refundry.EFORBIDDEN {
+			t.Fatalf("refused decision's audit = %+v", entries)
+		}
 		// Sent to review by recovery, then resolved by a person.
 		review, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByRecovery,
 			Note: "The gateway kept refusing."})
