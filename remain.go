@@ -8,10 +8,10 @@ package refundry
 
 // RefundReserves reports whether a refund in this status counts against
 // what was paid (invariant 2): a pending refund holds its amount until
-// the gateway answers, a succeeded one has moved it. Failed and canceled
-// refunds released theirs. It is the transition table's answer (Holds),
-// not a list of its own, so a status added to the table with a Reserve
-// counts here too, on every edge that sums by it.
+// the gateway answers, a succeeded one has moved it, one waiting for a
+// person (approval, manual review) holds it meanwhile. Failed and
+// canceled refunds released theirs. It is Holds: the transition table
+// decides.
 func RefundReserves(status string) bool {
 	return Holds(status)
 }
