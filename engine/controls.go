@@ -266,3 +266,9 @@ func (e *Engine) SignIn(ctx context.Context, merchantSlug, email, password strin
 	}
 	return m, u, nil
 }
+
+// FindUserByEmail returns the merchant's user with that email, in any
+// case; ENOTFOUND if there is none.
+func (e *Engine) FindUserByEmail(ctx context.Context, merchantID, email string) (*refundry.User, error) {
+	return e.Stores.Users.FindUserByEmail(ctx, merchantID, strings.TrimSpace(email))
+}
