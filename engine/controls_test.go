@@ -333,6 +333,15 @@ func TestApproval(t *testing.T) {
 				}
 				env.advance(2*time.Hour + time.Second)
 				defer env.advance(-2*time.Hour - time.Second)
+				// Past the deadline, before the sweep: too late to approve.
+				_, err := env.eng.Approve(as(approver), env.m.ID, r.ID, "late")
+				wantCode(t, "approving past the deadline", err, refundry.ECONFLICT)
+				if got := env.find(r.ID); got.Status != refundry.RefundRequiresApproval || env.refunded(sale) != 900 {
+					t.Fatalf("a refused late approval changed the refund: %s", got.Status)
+				}
+				if n, _ := env.gw.calls(r.ID); n != 0 {
+					t.Fatalf("a late approval asked the gateway %d times", n)
+				}
 				if n, err := env.eng.ExpireApprovals(context.Background(), 10); err != nil || n != 1 {
 					t.Fatalf("ExpireApprovals after the deadline = %d, %v", n, err)
 				}
@@ -346,7 +355,7 @@ func TestApproval(t *testing.T) {
 				if got := env.events(r.ID); got[len(got)-1] != refundry.EventRefundExpired {
 					t.Errorf("events %v, want the last refund.expired", got)
 				}
-				_, err := env.eng.Approve(as(approver), env.m.ID, r.ID, "too late")
+				_, err = env.eng.Approve(as(approver), env.m.ID, r.ID, "too late")
 				wantCode(t, "approving an expired refund", err, refundry.ECONFLICT)
 			})
 			storetest.CheckInvariants(t, env.store, env.m.ID)
