@@ -693,3 +693,57 @@ func TestRunExpiry(t *testing.T) {
 		t.Fatalf("after RunExpiry: %s, sale refunded %d", got.Status, env.refunded(sale))
 	}
 }
+
+// The refunds of a bulk batch are asked for by whoever made the batch,
+// not by the worker that makes them: with approval_for_sources bulk, the
+// uploading key cannot approve them and another key can.
+func TestBulkRefundsApprovedBySomeoneElse(t *testing.T) {
+	for _, cs := range clockedStores {
+		t.Run(cs.name, func(t *testing.T) {
+			env := newControlEnv(t, cs)
+			env.policy(refundry.PolicyChange{
+				ApprovalThreshold:  refundry.Change[map[string]*int64]{Set: true, Value: &map[string]*int64{"USD": int64p(100)}},
+				ApprovalForSources: refundry.Change[[]string]{Set: true, Value: &[]string{refundry.SourceBulk}},
+			})
+			ctx := context.Background()
+			// Not bulk: no approval.
+			direct, err := env.refund(env.sale(), 200)
+			if err != nil || direct.Status != refundry.RefundSucceeded {
+				t.Fatalf("a native refund under a bulk-only rule: %+v, %v", direct, err)
+			}
+			var rows []*refundry.BatchRow
+			for range 2 {
+				rows = append(rows, &refundry.BatchRow{Target: env.sale().ID, Amount: int64p(300)})
+			}
+			b, _, err := env.eng.CreateRefundBatch(as(requester), env.m.ID, rows, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := engine.NewBatchWorker(env.eng, time.Minute)
+			for {
+				n, err := w.RunOnce(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			worked, err := env.eng.ListBatchRows(ctx, env.m.ID, b.ID, 0, 10)
+			if err != nil || len(worked) != 2 {
+				t.Fatalf("rows: %d, %v", len(worked), err)
+			}
+			for i, row := range worked {
+				r := env.find(row.RefundID)
+				if r.Status != refundry.RefundRequiresApproval || r.RequestedBy != "key:"+requester {
+					t.Fatalf("row %d's refund: %s requested by %q; want requires_approval by key:%s", i+1, r.Status, r.RequestedBy, requester)
+				}
+				_, err := env.eng.Approve(as(requester), env.m.ID, r.ID, "mine")
+				wantCode(t, "the uploader approving its batch's refund", err, refundry.EFORBIDDEN)
+				if got, err := env.eng.Approve(as(approver), env.m.ID, r.ID, "checked"); err != nil || got.Status != refundry.RefundSucceeded {
+					t.Fatalf("another key approving: %+v, %v", got, err)
+				}
+			}
+		})
+	}
+}

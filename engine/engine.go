@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -38,6 +39,9 @@ type Engine struct {
 
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
+	// batchBy remembers who made each refund batch this engine worked
+	// rows of (batchRequester), by batch id.
+	batchBy sync.Map
 }
 
 // New returns an engine over the stores one database keeps, with the
@@ -167,6 +171,12 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 // database transaction (invariants 3 and 6): a crash in between leaves a
 // pending refund that Recover settles with the same idempotency key.
 func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	return e.refund(ctx, req, who(ctx))
+}
+
+// refund is Refund asked for by requestedBy: ctx's actor, or for a row of
+// a bulk batch, whoever made the batch.
+func (e *Engine) refund(ctx context.Context, req refundry.RefundRequest, requestedBy string) (*refundry.RefundResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -182,7 +192,7 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 	if req.Policy, err = e.Stores.Policies.FindRefundPolicy(ctx, req.MerchantID); err != nil {
 		return nil, err
 	}
-	req.RequestedBy = who(ctx)
+	req.RequestedBy = requestedBy
 	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
