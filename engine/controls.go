@@ -177,6 +177,9 @@ func (e *Engine) RunExpiry(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		n, err := e.ExpireApprovals(ctx, expiryBatch)
+		if ctx.Err() == nil {
+			e.observe().ExpiryPass(n, err)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -677,11 +677,15 @@ func TestRunExpiry(t *testing.T) {
 	sale := env.sale()
 	r := env.held(sale, 300)
 	env.advance(time.Hour)
+	obs := &expiryObserver{countingObserver: &countingObserver{calls: map[string]int{}}}
+	env.eng.Observer = obs
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { env.eng.RunExpiry(ctx, time.Hour); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for env.find(r.ID).Status == refundry.RefundRequiresApproval {
+	// Until the first pass is over and reported (a pass ended by the
+	// cancel below would not be).
+	for passes, _ := obs.counts(); passes == 0; passes, _ = obs.counts() {
 		if time.Now().After(deadline) {
 			t.Fatal("RunExpiry did not release the expired refund at start")
 		}
@@ -692,6 +696,29 @@ func TestRunExpiry(t *testing.T) {
 	if got := env.find(r.ID); got.Status != refundry.RefundCanceled || env.refunded(sale) != 0 {
 		t.Fatalf("after RunExpiry: %s, sale refunded %d", got.Status, env.refunded(sale))
 	}
+	if passes, expired := obs.counts(); passes != 1 || expired != 1 {
+		t.Fatalf("the observer heard of %d passes releasing %d, want 1 pass releasing 1", passes, expired)
+	}
+}
+
+// expiryObserver counts the expiry sweep's passes and what they released.
+type expiryObserver struct {
+	*countingObserver
+	mu              sync.Mutex
+	passes, expired int
+}
+
+func (o *expiryObserver) ExpiryPass(n int, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.passes++
+	o.expired += n
+}
+
+func (o *expiryObserver) counts() (int, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.passes, o.expired
 }
 
 // The refunds of a bulk batch are asked for by whoever made the batch,

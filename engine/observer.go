@@ -31,6 +31,9 @@ type Observer interface {
 	// RefundReviewed is called when recovery sent a refund to manual
 	// review (refundry.RefundRequiresAction).
 	RefundReviewed(r *refundry.Refund)
+	// ExpiryPass is called after each pass of RunExpiry, with how many
+	// refunds it released.
+	ExpiryPass(expired int, err error)
 }
 
 // observe returns the engine's Observer, or one that does nothing, so
@@ -51,3 +54,4 @@ func (nopObserver) RecoveryPass(int, error)                          {}
 func (nopObserver) GatewayReport(string, string)                     {}
 func (nopObserver) ReconciliationRun(*refundry.ReconciliationRun)    {}
 func (nopObserver) RefundReviewed(*refundry.Refund)                  {}
+func (nopObserver) ExpiryPass(int, error)                            {}

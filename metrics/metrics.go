@@ -43,6 +43,8 @@ type Metrics struct {
 	reconCounts   *prometheus.CounterVec
 	mismatches    *prometheus.CounterVec
 	reviewed      *prometheus.CounterVec
+	expiryPasses  *prometheus.CounterVec
+	expired       prometheus.Counter
 }
 
 // New makes the collectors and registers them on reg. It fails only if
@@ -108,10 +110,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "refunds_sent_to_review_total",
 			Help: "Pending refunds recovery sent to manual review (requires_action) because their gateway gave no final answer within the review limits, by gateway.",
 		}, []string{"gateway"}),
+		expiryPasses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "approval_expiry_passes_total",
+			Help: "Passes of the sweep that releases refunds nobody approved by their deadline, by result (ok, error).",
+		}, []string{"result"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "approvals_expired_total",
+			Help: "Refunds awaiting approval that the sweep released because nobody approved them by their deadline (refund.expired).",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.refunds, m.settled,
 		m.refundedMinor, m.gatewayCalls, m.gatewayErrors, m.recovery, m.batchSize,
-		m.reports, m.reconRuns, m.reconCounts, m.mismatches, m.reviewed} {
+		m.reports, m.reconRuns, m.reconCounts, m.mismatches, m.reviewed, m.expiryPasses, m.expired} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -182,4 +192,15 @@ func (m *Metrics) ReconciliationRun(run *refundry.ReconciliationRun) {
 // RefundReviewed counts a refund recovery sent to manual review.
 func (m *Metrics) RefundReviewed(r *refundry.Refund) {
 	m.reviewed.WithLabelValues(r.Gateway).Inc()
+}
+
+// ExpiryPass counts one pass of the approval expiry sweep and the
+// refunds it released.
+func (m *Metrics) ExpiryPass(expired int, err error) {
+	m.expired.Add(float64(expired))
+	if err != nil {
+		m.expiryPasses.WithLabelValues("error").Inc()
+		return
+	}
+	m.expiryPasses.WithLabelValues("ok").Inc()
 }

@@ -28,7 +28,10 @@ type ops struct {
 	// Each background loop beats after every pass; /readyz fails if one
 	// has stopped or stalled. email runs only with a mail server.
 	recovery, webhooks, email, batches *health.Heartbeat
-	checks                             []health.Check
+	// expiry is the approval expiry sweep's; its gap follows serve's
+	// --approval-sweep-interval (expiryGap).
+	expiry *health.Heartbeat
+	checks []health.Check
 }
 
 // migrationChecker and writeChecker are what both stores offer for
@@ -60,7 +63,8 @@ func newOps() (*ops, error) {
 	}
 	o := &ops{registry: reg, metrics: m,
 		recovery: health.NewHeartbeat("recovery", workerMaxGap), webhooks: health.NewHeartbeat("webhooks", workerMaxGap),
-		email: health.NewHeartbeat("email", workerMaxGap), batches: health.NewHeartbeat("batches", workerMaxGap)}
+		email: health.NewHeartbeat("email", workerMaxGap), batches: health.NewHeartbeat("batches", workerMaxGap),
+		expiry: health.NewHeartbeat("expiry", workerMaxGap)}
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -72,7 +76,7 @@ func newOps() (*ops, error) {
 // attach makes eng report to the metrics, exposes the store's pools,
 // pending refunds and outbox lag, and prepares the readiness checks.
 func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
-	eng.Observer = opsObserver{o.metrics, o.recovery}
+	eng.Observer = opsObserver{o.metrics, o.recovery, o.expiry}
 	cs := []prometheus.Collector{metrics.NewPendingCollector(oldestPending(store), time.Now)}
 	if pools := poolSource(store); pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(pools))
@@ -96,7 +100,7 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	if mc, ok := store.(migrationChecker); ok {
 		o.checks = append(o.checks, health.Check{Name: "migrations", Run: mc.CheckMigrations})
 	}
-	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check())
+	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check(), o.expiry.Check())
 	return nil
 }
 
@@ -115,7 +119,19 @@ func (o *ops) mount(mux *http.ServeMux) {
 // loop's passes to its heartbeat too.
 type opsObserver struct {
 	*metrics.Metrics
-	recovery *health.Heartbeat
+	recovery, expiry *health.Heartbeat
+}
+
+func (o opsObserver) ExpiryPass(expired int, err error) {
+	o.Metrics.ExpiryPass(expired, err)
+	o.expiry.Beat()
+}
+
+// expiryGap is the longest the approval expiry sweep, run every
+// interval, goes between passes when healthy: never less than the other
+// loops' gap, and two intervals and a slow pass when it runs rarely.
+func expiryGap(interval time.Duration) time.Duration {
+	return max(workerMaxGap, 2*interval+time.Minute)
 }
 
 func (o opsObserver) RecoveryPass(settled int, err error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
+	"github.com/refundry/refundry/health"
 	"github.com/refundry/refundry/metrics"
 	"github.com/refundry/refundry/web"
 )
@@ -148,6 +149,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
 	eng.InboxDelay = *inboxDelay
 	eng.Review = refundry.ReviewRule{Attempts: *reviewAttempts, Age: *reviewAge}
+	op.expiry = health.NewHeartbeat("expiry", expiryGap(*approvalSweep))
 	if err := op.attach(store, eng); err != nil {
 		return err
 	}
@@ -194,6 +196,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batches.OnPass = op.batches.Beat
 	op.batches.Start()
 	wg.Go(func() { batches.Run(workCtx) })
+	op.expiry.Start()
 	wg.Go(func() { eng.RunExpiry(workCtx, *approvalSweep) })
 	if *reconcileInterval > 0 {
 		wg.Go(func() { eng.RunReconcile(workCtx, *reconcileInterval, reconcileWindow) })
