@@ -359,6 +359,11 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 		if err := CheckApprover(r, st.Actor); err != nil {
 			return nil, err
 		}
+		// The deadline is exact, not as late as the expiry sweep runs.
+		if !r.ApprovalExpires.IsZero() && !now.Before(r.ApprovalExpires) {
+			return nil, ParamErrorf(ECONFLICT, "status", "Refund %s waited for approval until %s and nobody approved it in time; it is released. Ask for it again if it is still due.",
+				r.ID, r.ApprovalExpires.UTC().Format(time.RFC3339))
+		}
 	}
 	after := *r
 	after.Settle(st, now)

@@ -159,6 +159,7 @@ func TestDecideSettlement(t *testing.T) {
 		delta     int64 // on each row; 0: no moves
 		event     string
 		notify    bool
+		expires   time.Time // the refund's ApprovalExpires
 	}{
 		{name: "Succeeded", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundSucceeded, GatewayRefundID: "re_1"},
 			event: refundry.EventRefundSucceeded, notify: true},
@@ -177,11 +178,26 @@ func TestDecideSettlement(t *testing.T) {
 		{name: "PendingRepeated", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundPending}, unchanged: true},
 		{name: "ErrClientRequiresAction", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByClient}, code: refundry.ECONFLICT},
 		{name: "ErrUnknown", from: refundry.RefundPending, st: refundry.Settlement{Status: "refunded"}, code: refundry.EINVALID},
+		// An approval past the deadline is refused even before the sweep
+		// has released the refund; a rejection is not.
+		{name: "ErrApprovedTooLate", from: refundry.RefundRequiresApproval, expires: created,
+			st: refundry.Settlement{Status: refundry.RefundPending, By: refundry.ByApprover, Actor: "key:b"}, code: refundry.ECONFLICT},
+		{name: "ApprovedInTime", from: refundry.RefundRequiresApproval, expires: now.Add(time.Second),
+			st: refundry.Settlement{Status: refundry.RefundPending, By: refundry.ByApprover, Actor: "key:b"}, event: refundry.EventRefundApproved},
+		{name: "RejectedTooLate", from: refundry.RefundRequiresApproval, expires: now,
+			st:    refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByApprover, Actor: "key:b"},
+			delta: -500, event: refundry.EventRefundRejected},
+		// Two withdrawals: the second finds the refund canceled, and is
+		// refused rather than taken for a repeat.
+		{name: "ErrWithdrawnTwice", from: refundry.RefundCanceled, st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval}, code: refundry.ECONFLICT},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := refund(tt.from)
+			r.ApprovalExpires = tt.expires
 			d, err := refundry.DecideSettlement(r, tt.st, now)
-			if !reflect.DeepEqual(r, refund(tt.from)) {
+			want := refund(tt.from)
+			want.ApprovalExpires = tt.expires
+			if !reflect.DeepEqual(r, want) {
 				t.Fatal("DecideSettlement changed the refund it was given")
 			}
 			if tt.code != "" {
@@ -224,7 +240,7 @@ func TestDecideSettlement(t *testing.T) {
 					}
 				}
 			}
-			if len(d.Audit) != 1 || d.Audit[0].Action != refundry.SettleAction(refundry.RefundPending, tt.st.Status, tt.st.By) {
+			if len(d.Audit) != 1 || d.Audit[0].Action != refundry.SettleAction(tt.from, tt.st.Status, tt.st.By) {
 				t.Fatalf("audit = %+v", d.Audit)
 			}
 		})

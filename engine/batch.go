@@ -126,10 +126,15 @@ func (e *Engine) resolveReference(ctx context.Context, merchantID, text string) 
 // References are resolved first. Returns ENOTFOUND on "target" if nothing
 // matches.
 func (e *Engine) RefundByTarget(ctx context.Context, text string, req refundry.RefundRequest) (*refundry.RefundResult, error) {
+	return e.refundByTarget(ctx, text, req, who(ctx))
+}
+
+// refundByTarget is RefundByTarget asked for by requestedBy.
+func (e *Engine) refundByTarget(ctx context.Context, text string, req refundry.RefundRequest, requestedBy string) (*refundry.RefundResult, error) {
 	if refundry.ValidID(text) {
 		for _, t := range idTargets(text) {
 			req.Target = t
-			res, err := e.Refund(ctx, req)
+			res, err := e.refund(ctx, req, requestedBy)
 			if refundry.ErrorCode(err) != refundry.ENOTFOUND {
 				return res, err
 			}
@@ -140,7 +145,44 @@ func (e *Engine) RefundByTarget(ctx context.Context, text string, req refundry.R
 		return nil, err
 	}
 	req.Target = target
-	return e.Refund(ctx, req)
+	return e.refund(ctx, req, requestedBy)
+}
+
+// batchRequester is who asked for the refunds of a batch: whoever made
+// the batch, as the audit entry written with it names them, not the
+// worker that makes its rows' refunds. The two-person rule holds for bulk
+// refunds too: the key or person who uploaded a batch cannot approve its
+// refunds. Read once per batch; "system" if it cannot be read.
+func (e *Engine) batchRequester(ctx context.Context, merchantID, batchID string) string {
+	if by, ok := e.batchBy.Load(batchID); ok {
+		return by.(string)
+	}
+	b, err := e.Stores.Batches.FindRefundBatch(ctx, merchantID, batchID)
+	if err != nil {
+		return refundry.ActorSystem
+	}
+	// The entry is written in the batch's own transaction, at its
+	// creation time; a minute either way bounds the read.
+	f := refundry.AuditFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}, Action: refundry.AuditBatchCreate,
+		CreatedFrom: b.Created.Add(-time.Minute), CreatedTo: b.Created.Add(time.Minute)}
+	for {
+		entries, more, err := e.Stores.Audit.ListAuditLog(ctx, merchantID, f)
+		if err != nil {
+			return refundry.ActorSystem
+		}
+		for _, en := range entries {
+			if en.ObjectID == batchID && en.Result == refundry.AuditSucceeded {
+				by := en.Actor.Who()
+				e.batchBy.Store(batchID, by)
+				return by
+			}
+		}
+		if !more || len(entries) == 0 {
+			e.Logger.WarnContext(ctx, "refund batch has no creation entry in the audit log; its refunds are asked for by the system", "batch", batchID)
+			return refundry.ActorSystem
+		}
+		f.StartingAfter = entries[len(entries)-1].ID
+	}
 }
 
 // errTransient marks a row that could not be worked for a moment (the
@@ -159,10 +201,10 @@ func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error
 	// The key's hash is the row's content, not the target it resolves
 	// to, so a replay after a crash finds the first refund whatever kind
 	// of target is tried first.
-	res, err := e.RefundByTarget(ctx, r.Target, refundry.RefundRequest{
+	res, err := e.refundByTarget(ctx, r.Target, refundry.RefundRequest{
 		MerchantID: r.MerchantID, Amount: r.Amount, Reason: r.Reason, Metadata: md,
 		Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
-	})
+	}, e.batchRequester(ctx, r.MerchantID, r.BatchID))
 	if err == nil {
 		first := res.Refunds[0]
 		r.RefundID, r.RefundStat, r.Error = first.ID, first.Status, ""

@@ -42,6 +42,9 @@ type Metrics struct {
 	reconRuns     prometheus.Counter
 	reconCounts   *prometheus.CounterVec
 	mismatches    *prometheus.CounterVec
+	reviewed      *prometheus.CounterVec
+	expiryPasses  *prometheus.CounterVec
+	expired       prometheus.Counter
 }
 
 // New makes the collectors and registers them on reg. It fails only if
@@ -103,10 +106,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "reconciliation_mismatches_total",
 			Help: "Differences between the ledger and a gateway that reconciliation could not resolve, by kind.",
 		}, []string{"kind"}),
+		reviewed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "refunds_sent_to_review_total",
+			Help: "Pending refunds recovery sent to manual review (requires_action) because their gateway gave no final answer within the review limits, by gateway.",
+		}, []string{"gateway"}),
+		expiryPasses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "approval_expiry_passes_total",
+			Help: "Passes of the sweep that releases refunds nobody approved by their deadline, by result (ok, error).",
+		}, []string{"result"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "approvals_expired_total",
+			Help: "Refunds awaiting approval that the sweep released because nobody approved them by their deadline (refund.expired).",
+		}),
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.refunds, m.settled,
 		m.refundedMinor, m.gatewayCalls, m.gatewayErrors, m.recovery, m.batchSize,
-		m.reports, m.reconRuns, m.reconCounts, m.mismatches} {
+		m.reports, m.reconRuns, m.reconCounts, m.mismatches, m.reviewed, m.expiryPasses, m.expired} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -172,4 +187,20 @@ func (m *Metrics) ReconciliationRun(run *refundry.ReconciliationRun) {
 	for _, mm := range run.Mismatches {
 		m.mismatches.WithLabelValues(mm.Kind).Inc()
 	}
+}
+
+// RefundReviewed counts a refund recovery sent to manual review.
+func (m *Metrics) RefundReviewed(r *refundry.Refund) {
+	m.reviewed.WithLabelValues(r.Gateway).Inc()
+}
+
+// ExpiryPass counts one pass of the approval expiry sweep and the
+// refunds it released.
+func (m *Metrics) ExpiryPass(expired int, err error) {
+	m.expired.Add(float64(expired))
+	if err != nil {
+		m.expiryPasses.WithLabelValues("error").Inc()
+		return
+	}
+	m.expiryPasses.WithLabelValues("ok").Inc()
 }

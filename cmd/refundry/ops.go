@@ -28,7 +28,10 @@ type ops struct {
 	// Each background loop beats after every pass; /readyz fails if one
 	// has stopped or stalled. email runs only with a mail server.
 	recovery, webhooks, email, batches *health.Heartbeat
-	checks                             []health.Check
+	// expiry is the approval expiry sweep's; its gap follows serve's
+	// --approval-sweep-interval (expiryGap).
+	expiry *health.Heartbeat
+	checks []health.Check
 }
 
 // workerMaxGap is the longest a healthy background loop goes between
@@ -45,7 +48,8 @@ func newOps() (*ops, error) {
 	}
 	o := &ops{registry: reg, metrics: m,
 		recovery: health.NewHeartbeat("recovery", workerMaxGap), webhooks: health.NewHeartbeat("webhooks", workerMaxGap),
-		email: health.NewHeartbeat("email", workerMaxGap), batches: health.NewHeartbeat("batches", workerMaxGap)}
+		email: health.NewHeartbeat("email", workerMaxGap), batches: health.NewHeartbeat("batches", workerMaxGap),
+		expiry: health.NewHeartbeat("expiry", workerMaxGap)}
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -57,7 +61,7 @@ func newOps() (*ops, error) {
 // attach makes eng report to the metrics, exposes the store's pools,
 // pending refunds and outbox lag, and prepares the readiness checks.
 func (o *ops) attach(store *database, eng *engine.Engine) error {
-	eng.Observer = opsObserver{o.metrics, o.recovery}
+	eng.Observer = opsObserver{o.metrics, o.recovery, o.expiry}
 	cs := []prometheus.Collector{metrics.NewPendingCollector(oldestPending(store), time.Now)}
 	if store.pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(store.pools))
@@ -66,6 +70,9 @@ func (o *ops) attach(store *database, eng *engine.Engine) error {
 	cs = append(cs, metrics.NewOverRefundedCollector(store.CountOverRefundedSales))
 	cs = append(cs, metrics.NewOpenDisputesCollector(store.CountOpenDisputes))
 	cs = append(cs, metrics.NewInboxCollector(eng.CountGatewayEvents))
+	cs = append(cs, metrics.NewQueueCollector(func(ctx context.Context) ([]refundry.RefundQueue, error) {
+		return eng.RefundQueues(ctx, "")
+	}, time.Now))
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {
 			return err
@@ -78,7 +85,7 @@ func (o *ops) attach(store *database, eng *engine.Engine) error {
 	if store.checkMigrations != nil {
 		o.checks = append(o.checks, health.Check{Name: "migrations", Run: store.checkMigrations})
 	}
-	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check())
+	o.checks = append(o.checks, o.recovery.Check(), o.webhooks.Check(), o.batches.Check(), o.expiry.Check())
 	return nil
 }
 
@@ -97,7 +104,19 @@ func (o *ops) mount(mux *http.ServeMux) {
 // loop's passes to its heartbeat too.
 type opsObserver struct {
 	*metrics.Metrics
-	recovery *health.Heartbeat
+	recovery, expiry *health.Heartbeat
+}
+
+func (o opsObserver) ExpiryPass(expired int, err error) {
+	o.Metrics.ExpiryPass(expired, err)
+	o.expiry.Beat()
+}
+
+// expiryGap is the longest the approval expiry sweep, run every
+// interval, goes between passes when healthy: never less than the other
+// loops' gap, and two intervals and a slow pass when it runs rarely.
+func expiryGap(interval time.Duration) time.Duration {
+	return max(workerMaxGap, 2*interval+time.Minute)
 }
 
 func (o opsObserver) RecoveryPass(settled int, err error) {

@@ -210,8 +210,12 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("batch worker not started: %d %v", code, c)
 	}
 	op.batches.Start()
+	if code, c := ready(); code != 503 || c["expiry"] != "fail" || c["batches"] != "ok" {
+		t.Fatalf("expiry sweep not started: %d %v", code, c)
+	}
+	op.expiry.Start()
 	if code, c := ready(); code != 200 || c[""] != "ready" || c["database"] != "ok" || c["database_write"] != "ok" || c["migrations"] != "ok" ||
-		c["recovery"] != "ok" || c["webhooks"] != "ok" || c["batches"] != "ok" {
+		c["recovery"] != "ok" || c["webhooks"] != "ok" || c["batches"] != "ok" || c["expiry"] != "ok" {
 		t.Fatalf("ready: %d %v", code, c)
 	}
 	env.Store.Close()
