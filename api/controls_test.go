@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -477,5 +478,66 @@ func TestUsersAPI(t *testing.T) {
 	}
 	if audit := c.audited(c.keyA, refundry.AuditUserCreate); len(audit) != 8 || audit[0] != refundry.AuditSucceeded || audit[1] != refundry.ECONFLICT || audit[7] != refundry.EFORBIDDEN {
 		t.Fatalf("audit of user.create: %v", audit)
+	}
+}
+
+// Racing decisions through the native API: of many approvals of one
+// refund, or approvals racing its requester's cancel, exactly one wins;
+// the others are 409, and the gateway moves the money at most once.
+func TestApprovalRaces(t *testing.T) {
+	c := newControlsEnv(t)
+	c.policy(`{"approval_threshold": {"USD": 0}}`)
+	ctx := context.Background()
+	var approvers []string
+	for i := range 4 {
+		_, text, err := c.eng.CreateAPIKey(ctx, c.merchA.ID, engine.KeySpec{Name: fmt.Sprintf("approver %d", i), Scope: refundry.ScopeApprove})
+		if err != nil {
+			t.Fatal(err)
+		}
+		approvers = append(approvers, text)
+	}
+	for _, tc := range []struct {
+		name   string
+		cancel bool
+	}{{"ApproveVsApprove", false}, {"ApproveVsCancel", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.sale(c.keyA, "pay", 3000).str("id")
+			id := c.refund(c.keyA, s, 3000).str("id")
+			const n = 16
+			statuses := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					if tc.cancel && i%2 == 1 {
+						statuses[i] = c.do("POST", "/v1/refunds/"+id+"/cancel", c.keyA, "").status
+						return
+					}
+					statuses[i] = c.do("POST", "/v1/refunds/"+id+"/approve", approvers[i%len(approvers)], "").status
+				})
+			}
+			wg.Wait()
+			// A cancel repeated answers the canceled refund again (200),
+			// so only approvals are counted as winners.
+			approved, canceled := 0, 0
+			for i, st := range statuses {
+				switch {
+				case st == 200 && tc.cancel && i%2 == 1:
+					canceled++
+				case st == 200:
+					approved++
+				case st != 409:
+					t.Errorf("status %d, want 200 or 409", st)
+				}
+			}
+			final := c.do("GET", "/v1/refunds/"+id, c.keyA, "").str("status")
+			moved := c.sim.Moved(id)
+			switch {
+			case final == refundry.RefundSucceeded && approved == 1 && canceled == 0 && moved == 3000 && c.refundable(s) == 0:
+			case final == refundry.RefundCanceled && approved == 0 && canceled > 0 && moved == 0 && c.refundable(s) == 3000:
+			default:
+				t.Fatalf("refund %s after %d approvals and %d cancels answered 200 (%v), moved %d, refundable %d",
+					final, approved, canceled, statuses, moved, c.refundable(s))
+			}
+		})
 	}
 }
