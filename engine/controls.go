@@ -57,7 +57,8 @@ func (e *Engine) Approve(ctx context.Context, merchantID, id, note string) (*ref
 	if err := refundry.CheckApprover(r, who(ctx)); err != nil {
 		return nil, err
 	}
-	st := refundry.Settlement{Status: refundry.InitialStatus(r.Offsite, r.Fee == r.Amount), By: refundry.ByApprover, Actor: who(ctx), Note: note}
+	st := refundry.Settlement{Status: refundry.InitialStatus(r.Offsite, r.Fee == r.Amount), By: refundry.ByApprover, Actor: who(ctx), Note: note,
+		From: refundry.RefundRequiresApproval}
 	approved, err := e.settle(ctx, r, st)
 	if err != nil || approved.Status != refundry.RefundPending {
 		return approved, err
@@ -72,7 +73,8 @@ func (e *Engine) Reject(ctx context.Context, merchantID, id, note string) (*refu
 	if err != nil {
 		return nil, err
 	}
-	return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByApprover, Actor: who(ctx), Note: note})
+	return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByApprover, Actor: who(ctx), Note: note,
+		From: refundry.RefundRequiresApproval})
 }
 
 // Resolve decides a refund in manual review as res says: succeeded with
@@ -89,6 +91,7 @@ func (e *Engine) Resolve(ctx context.Context, merchantID, id string, res refundr
 	if err != nil {
 		return nil, err
 	}
+	st.From = refundry.RefundRequiresAction
 	return e.settle(ctx, r, st)
 }
 
@@ -145,7 +148,7 @@ func (e *Engine) ExpireApprovals(ctx context.Context, limit int) (int, error) {
 	n := 0
 	for _, r := range due {
 		_, err := e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByExpiry, Actor: refundry.ActorSystem,
-			Note: "Nobody approved the refund by " + r.ApprovalExpires.UTC().Format(time.RFC3339) + "."})
+			Note: "Nobody approved the refund by " + r.ApprovalExpires.UTC().Format(time.RFC3339) + ".", From: refundry.RefundRequiresApproval})
 		switch refundry.ErrorCode(err) {
 		case "":
 			n++

@@ -344,8 +344,16 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 		return nil, err
 	}
 	if r.Status == refundry.RefundRequiresApproval {
-		// Its gateway never heard of it: withdrawing it is ours alone.
-		return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, Actor: who(ctx)})
+		// Its gateway never heard of it: withdrawing it is ours alone,
+		// unless an approval sent it to the gateway meanwhile (From).
+		withdrawn, err := e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, Actor: who(ctx),
+			From: refundry.RefundRequiresApproval})
+		if refundry.ErrorCode(err) == refundry.ECONFLICT {
+			if cur, ferr := e.Stores.Refunds.FindRefund(ctx, merchantID, id); ferr == nil && cur.Status == refundry.RefundCanceled {
+				return cur, nil // withdrawn, rejected or expired meanwhile: canceled all the same
+			}
+		}
+		return withdrawn, err
 	}
 	sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
 	if err != nil {
