@@ -23,6 +23,9 @@ func controlsConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if k := c.do("POST", "/v1/api_keys", "/v1/api_keys", key, `{"name": "second pair of eyes", "scope": "approve"}`, 201); k["scope"] != "approve" {
+		t.Fatalf("key of scope approve = %v", k)
+	}
 	missing := refundry.NewID()
 	id := func(m map[string]any) string { s, _ := m["id"].(string); return s }
 	big := `{"note": "` + strings.Repeat("x", api.MaxBody) + `"}`
