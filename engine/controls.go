@@ -107,8 +107,12 @@ func (e *Engine) awaiting(ctx context.Context, merchantID, id, status, verb stri
 		return nil, err
 	}
 	if r.Status != status {
-		return nil, refundry.Errorf(refundry.ECONFLICT, "Refund %s is %s; only a refund that is %s can be %s.",
-			id, r.Status, strings.ReplaceAll(status, "_", " "), verb)
+		waiting := "awaiting approval"
+		if status == refundry.RefundRequiresAction {
+			waiting = "in manual review"
+		}
+		return nil, refundry.Errorf(refundry.ECONFLICT, "Refund %s is %s; only a refund %s can be %s.",
+			id, strings.ReplaceAll(r.Status, "_", " "), waiting, verb)
 	}
 	return r, nil
 }

@@ -656,3 +656,31 @@ func TestManualReview(t *testing.T) {
 		})
 	}
 }
+
+// RunExpiry, the loop serve runs, releases a refund whose approval
+// deadline passed, at start, and stops with its context.
+func TestRunExpiry(t *testing.T) {
+	env := newControlEnv(t, clockedStores[0])
+	env.policy(refundry.PolicyChange{
+		ApprovalThreshold:   refundry.Change[map[string]*int64]{Set: true, Value: &map[string]*int64{"USD": int64p(100)}},
+		ApprovalExpiryHours: refundry.Change[int64]{Set: true, Value: int64p(1)},
+	})
+	sale := env.sale()
+	r := env.held(sale, 300)
+	env.advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { env.eng.RunExpiry(ctx, time.Hour); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for env.find(r.ID).Status == refundry.RefundRequiresApproval {
+		if time.Now().After(deadline) {
+			t.Fatal("RunExpiry did not release the expired refund at start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := env.find(r.ID); got.Status != refundry.RefundCanceled || env.refunded(sale) != 0 {
+		t.Fatalf("after RunExpiry: %s, sale refunded %d", got.Status, env.refunded(sale))
+	}
+}

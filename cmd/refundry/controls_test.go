@@ -291,3 +291,29 @@ func TestRefundQueueMetrics(t *testing.T) {
 		t.Errorf("closed database: refund_queue_scrape_ok = %v, want 0", got["refundry_refund_queue_scrape_ok"])
 	}
 }
+
+// serve refuses review limits and a sweep interval that cannot work, from
+// a flag or its twin, before it opens anything.
+func TestServeControlFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--review-after-attempts", "-1"}, nil, "--review-after-attempts"},
+		{[]string{"--review-after", "-1h"}, nil, "--review-after"},
+		{[]string{"--approval-sweep-interval", "0s"}, nil, "--approval-sweep-interval"},
+		{nil, map[string]string{"REFUNDRY_REVIEW_AFTER": "soon"}, "REFUNDRY_REVIEW_AFTER"},
+		{nil, map[string]string{"REFUNDRY_APPROVAL_SWEEP_INTERVAL": "-5s"}, "--approval-sweep-interval"},
+	} {
+		getenv := func(k string) string { return c.env[k] }
+		db := "sqlite:" + filepath.Join(t.TempDir(), "never.db")
+		err := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, c.args...), getenv, io.Discard, io.Discard)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("serve %v %v: %v (exit %d), want a usage error naming %s", c.args, c.env, err, exitCode(err), c.want)
+		}
+		if _, statErr := os.Stat(strings.TrimPrefix(db, "sqlite:")); statErr == nil {
+			t.Errorf("serve %v %v opened its database before refusing", c.args, c.env)
+		}
+	}
+}
