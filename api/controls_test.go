@@ -508,8 +508,11 @@ func TestUsersAPI(t *testing.T) {
 }
 
 // Racing decisions through the native API: of many approvals of one
-// refund, or approvals racing its requester's cancel, exactly one wins;
-// the others are 409, and the gateway moves the money at most once.
+// refund at most one is answered 200, the others 409. Racing its
+// requester's cancels, the refund ends succeeded (approved and sent, every
+// cancel refused) or canceled with nothing moved (withdrawn, or canceled
+// after an approval before its gateway took it); either way the gateway
+// moves the money at most once and the sale's remains agree with it.
 func TestApprovalRaces(t *testing.T) {
 	for _, store := range returnStores {
 		t.Run(store.name, func(t *testing.T) {
@@ -561,7 +564,9 @@ func TestApprovalRaces(t *testing.T) {
 					moved := c.sim.Moved(id)
 					switch {
 					case final == refundry.RefundSucceeded && approved == 1 && canceled == 0 && moved == 3000 && c.refundable(s) == 0:
-					case final == refundry.RefundCanceled && approved == 0 && canceled > 0 && moved == 0 && c.refundable(s) == 3000:
+					// An approval may win and the requester then cancel it
+					// before its gateway took it: canceled, nothing moved.
+					case final == refundry.RefundCanceled && approved <= 1 && canceled > 0 && moved == 0 && c.refundable(s) == 3000:
 					default:
 						t.Fatalf("refund %s after %d approvals and %d cancels answered 200 (%v), moved %d, refundable %d",
 							final, approved, canceled, statuses, moved, c.refundable(s))
