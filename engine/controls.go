@@ -158,13 +158,28 @@ func (e *Engine) ExpireApprovals(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// RunExpiry releases expired approvals every interval until ctx ends.
+// expiryBatch is the most approvals one expiry pass releases.
+const expiryBatch = 500
+
+// RunExpiry releases expired approvals at start and then every interval
+// until ctx ends. A pass that released a full batch is followed at once
+// by the next, so a backlog (a server stopped over a weekend) drains in
+// one go.
 func (e *Engine) RunExpiry(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := e.ExpireApprovals(ctx, 500); err != nil && ctx.Err() == nil {
-			e.Logger.WarnContext(ctx, "expiring approvals failed; trying again", "err", err)
+		n, err := e.ExpireApprovals(ctx, expiryBatch)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			e.Logger.WarnContext(ctx, "expiring approvals failed; trying again", "err", err, "retry_in", interval)
+		case n > 0:
+			e.Logger.InfoContext(ctx, "released refunds nobody approved in time", "count", n)
+			if n >= expiryBatch {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -250,4 +265,10 @@ func (e *Engine) SignIn(ctx context.Context, merchantSlug, email, password strin
 		return nil, nil, err
 	}
 	return m, u, nil
+}
+
+// FindUserByEmail returns the merchant's user with that email, in any
+// case; ENOTFOUND if there is none.
+func (e *Engine) FindUserByEmail(ctx context.Context, merchantID, email string) (*refundry.User, error) {
+	return e.Stores.Users.FindUserByEmail(ctx, merchantID, strings.TrimSpace(email))
 }
