@@ -79,3 +79,23 @@ func TestRefundPolicy(t *testing.T) {
 		}
 	})
 }
+
+// A refund in manual review (its gateway left it without an answer past
+// the review limits) shows as "pending", its amount counted.
+func TestRefundInReview(t *testing.T) {
+	s := newServer(t)
+	sale := s.Sale(testenv.SaleSpec{PayRefs: []string{"sim_pending_jetti_review"}})
+	path := refundPath(sale.Transactions[0].Number)
+	res := s.do(t, "PUT", path, `{"refundAmount": 3}`, "Authorization: Bearer "+s.KeyA, "Idempotency-Key: r1")
+	expect(t, res, map[string]any{"status": "pending", "refundAmount": "3.00"})
+	rs := s.refunds(t, sale)
+	if len(rs) != 1 {
+		t.Fatalf("%d refunds", len(rs))
+	}
+	s.Review(rs[0])
+	res = s.do(t, "PUT", path, `{"refundAmount": 3}`, "Authorization: Bearer "+s.KeyA, "Idempotency-Key: r1")
+	expect(t, res, map[string]any{"status": "pending", "refundAmount": "3.00"})
+	if got := s.refunds(t, sale); len(got) != 1 || got[0].Status != refundry.RefundRequiresAction {
+		t.Fatalf("refunds %+v", got)
+	}
+}

@@ -104,3 +104,26 @@ func TestRefundPolicy(t *testing.T) {
 		sameJSON(t, res.body, refunded)
 	})
 }
+
+// A refund in manual review (its gateway left it without an answer past
+// the review limits) is still answered pending: its amount is held and
+// the money has not gone back.
+func TestRefundInReview(t *testing.T) {
+	s := newServer(t)
+	sale := s.Sale(testenv.SaleSpec{PayRefs: []string{"sim_pending_keepup_review"}})
+	pending := `{"status": 200, "message": "sale refund pending", "data": {"status": "pending"}}`
+	sameJSON(t, s.do(t, http.MethodPut, "/v2.0/sales/refund/"+sale.ID, "", "Authorization: Bearer "+s.KeyA).body, pending)
+	rs := s.refunds(t, sale)
+	if len(rs) != 1 {
+		t.Fatalf("%d refunds", len(rs))
+	}
+	s.Review(rs[0])
+	res := s.do(t, http.MethodPut, "/v2.0/sales/refund/"+sale.ID, "", "Authorization: Bearer "+s.KeyA)
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	sameJSON(t, res.body, pending)
+	if n := len(s.refunds(t, sale)); n != 1 {
+		t.Fatalf("%d refunds after the repeat", n)
+	}
+}

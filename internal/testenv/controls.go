@@ -93,3 +93,29 @@ func (e *Env) Approve(r *refundry.Refund) *refundry.Refund {
 	}
 	return out
 }
+
+// Review sends the refund r, which its gateway holds pending (a payment
+// reference of simulator.PrefixPending), to manual review as recovery
+// does once the review limits are spent, and returns it in review.
+func (e *Env) Review(r *refundry.Refund) *refundry.Refund {
+	e.T.Helper()
+	ctx := context.Background()
+	rule := e.Engine.Review
+	e.Engine.Review = refundry.ReviewRule{Attempts: 1}
+	defer func() { e.Engine.Review = rule }()
+	for range 5 {
+		// An hour ahead: past any backoff.
+		if _, err := e.Engine.Recover(ctx, e.Engine.Now().Add(time.Hour), 100); err != nil {
+			e.T.Fatal(err)
+		}
+		got, err := e.Engine.FindRefund(ctx, r.MerchantID, r.ID)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		if got.Status == refundry.RefundRequiresAction {
+			return got
+		}
+	}
+	e.T.Fatalf("refund %s never reached manual review", r.ID)
+	return nil
+}
