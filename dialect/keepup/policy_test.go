@@ -96,6 +96,25 @@ func TestRefundPolicy(t *testing.T) {
 		sameJSON(t, s.do(t, http.MethodPut, "/v2.0/sales/refund/"+sale.ID, "", "Authorization: Bearer "+s.KeyA).body, refunded)
 	})
 
+	// approval_for_sources "dialects" holds the refunds of the five
+	// dialects, KeepUp's among them, and no other edge's.
+	t.Run("ForDialects", func(t *testing.T) {
+		s := newServer(t)
+		sources := []string{refundry.SourceDialects}
+		s.Policy(s.A, refundry.PolicyChange{ApprovalThreshold: testenv.Threshold("USD", 0),
+			ApprovalForSources: refundry.Change[[]string]{Set: true, Value: &sources}})
+		native := s.Sale(testenv.SaleSpec{})
+		if rf := s.PartRefund(native, 100); rf.Status != refundry.RefundSucceeded {
+			t.Fatalf("native refund is %s", rf.Status)
+		}
+		sale := s.Sale(testenv.SaleSpec{})
+		res := s.do(t, http.MethodPut, "/v2.0/sales/refund/"+sale.ID, "", "Authorization: Bearer "+s.KeyA)
+		sameJSON(t, res.body, `{"status": 200, "message": "sale refund pending", "data": {"status": "pending"}}`)
+		if rs := s.refunds(t, sale); len(rs) != 1 || rs[0].Status != refundry.RefundRequiresApproval {
+			t.Fatalf("refunds %+v", rs)
+		}
+	})
+
 	t.Run("BelowThreshold", func(t *testing.T) {
 		s := newServer(t)
 		s.Policy(s.A, refundry.PolicyChange{ApprovalThreshold: testenv.Threshold("USD", 1751)})
