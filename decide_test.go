@@ -172,7 +172,7 @@ func TestDecideSettlement(t *testing.T) {
 		{name: "ErrWithdrawnAfterApproval", from: refundry.RefundPending,
 			st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval}, code: refundry.ECONFLICT},
 		{name: "Withdrawn", from: refundry.RefundRequiresApproval,
-			st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval},
+			st:    refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval},
 			delta: -500, event: refundry.EventRefundCanceled},
 		{name: "PendingRepeated", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundPending}, unchanged: true},
 		{name: "ErrClientRequiresAction", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByClient}, code: refundry.ECONFLICT},
