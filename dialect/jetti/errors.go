@@ -48,6 +48,10 @@ var errorTable = edge.ErrorTable{
 	// 422 as the other refunds the transaction's state refuses; a message
 	// only, since no field of the body is at fault.
 	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Transaction is disputed: it has an open dispute (chargeback) and cannot be refunded until the dispute is closed."},
+	// The merchant's refund policy refuses it: 422 and a fixed message,
+	// as a dispute.
+	refundry.EWINDOW:  {Status: http.StatusUnprocessableEntity, Message: "Refund window expired: the merchant's policy allows no refund of this transaction so long after the sale."},
+	refundry.ETOOMANY: {Status: http.StatusUnprocessableEntity, Message: "Too many refunds: the sale has as many refunds as the merchant's policy allows."},
 	// The IETF Idempotency-Key draft's answer to a key reused with
 	// another payload.
 	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},

@@ -391,10 +391,11 @@ func render(sale *refundry.Sale, txn *refundry.Transaction, refunds []*refundry.
 		out.BaseAmount = &n
 	}
 	// processingFee parallels refundAmount: the fees kept on the refunds
-	// that count against the transaction (pending or succeeded).
+	// that count against the transaction (invariant 2: those whose status
+	// holds their amount, awaiting approval or review included).
 	var fees int64
 	for _, rf := range refunds {
-		if refundry.RefundReserves(rf.Status) {
+		if refundry.Holds(rf.Status) {
 			fees += rf.Fee
 		}
 	}
@@ -422,9 +423,14 @@ func render(sale *refundry.Sale, txn *refundry.Transaction, refunds []*refundry.
 	return out, nil
 }
 
-// status maps a refund's lifecycle to the seed's words.
+// status maps a refund's lifecycle to the seed's words. Every status is
+// named (TestStatusWords walks refundry.Transitions): "pending" is the
+// seed's word for a refund whose outcome is not yet known, which is also
+// one a merchant's policy holds for approval and one in manual review.
 func status(s string) string {
 	switch s {
+	case refundry.RefundPending, refundry.RefundRequiresApproval, refundry.RefundRequiresAction:
+		return "pending"
 	case refundry.RefundSucceeded:
 		return "complete"
 	case refundry.RefundFailed:
@@ -432,6 +438,8 @@ func status(s string) string {
 	case refundry.RefundCanceled:
 		return "cancelled"
 	}
+	// A status this edge does not know yet: not settled as far as a
+	// client can tell.
 	return "pending"
 }
 

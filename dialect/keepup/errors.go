@@ -29,13 +29,17 @@ var errorTable = edge.ErrorTable{
 	// code, so the message is fixed and starts with words a client can
 	// match.
 	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Sale is disputed: a payment of it has an open dispute (chargeback), and it cannot be refunded until the dispute is closed"},
-	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:       {Status: http.StatusConflict},
-	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
+	// The merchant's refund policy refuses it: 422 as the refusals
+	// above, with fixed messages for the same reason.
+	refundry.EWINDOW:       {Status: http.StatusUnprocessableEntity, Message: "Refund window expired: the merchant's policy allows no refund of this sale so long after it"},
+	refundry.ETOOMANY:      {Status: http.StatusUnprocessableEntity, Message: "Too many refunds: the sale has as many refunds as the merchant's policy allows"},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in KeepUp's shape. Anything not in the table is

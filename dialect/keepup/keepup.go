@@ -105,7 +105,7 @@ func handleRefundSale(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			logger.WarnContext(ctx, "reading the sale's pending refunds failed; answered from the refund made", "err", err)
 			pending, err = false, nil
 			for _, rf := range res.Refunds {
-				pending = pending || rf.Status == refundry.RefundPending
+				pending = pending || awaiting(rf.Status)
 			}
 		}
 		if err != nil {
@@ -158,11 +158,40 @@ func findSale(ctx context.Context, eng *engine.Engine, merchantID, saleID string
 	return eng.FindSale(ctx, merchantID, refundry.SaleLookup{Reference: saleID})
 }
 
-// refundPending reports whether a gateway still holds any of the sale's
-// refunds: the answer then says so rather than claim money went back.
+// refundPending reports whether any of the sale's refunds still awaits
+// its outcome (a gateway's answer, an approval, a person's review): the
+// answer then says so rather than claim money went back.
 func refundPending(ctx context.Context, eng *engine.Engine, merchantID, saleID string) (bool, error) {
-	refunds, _, err := eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{
-		Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: refundry.RefundPending,
-	})
-	return len(refunds) > 0, err
+	for _, status := range awaitingStatuses() {
+		refunds, _, err := eng.ListRefunds(ctx, merchantID, refundry.RefundFilter{
+			Page: refundry.Page{Limit: 1}, SaleID: saleID, Status: status,
+		})
+		if err != nil || len(refunds) > 0 {
+			return len(refunds) > 0, err
+		}
+	}
+	return false, nil
+}
+
+// awaiting reports whether a refund in status is answered "sale refund
+// pending": it holds its amount (refundry.Holds) but the money has not
+// gone back yet. That is a refund its gateway has not confirmed, one a
+// merchant's policy holds for approval and one in manual review; KeepUp
+// has one word for all three. A succeeded refund is "refunded"; a failed
+// one was answered with the gateway's reason; a canceled one holds
+// nothing.
+func awaiting(status string) bool {
+	return refundry.Holds(status) && status != refundry.RefundSucceeded
+}
+
+// awaitingStatuses lists the statuses awaiting reports, in the order of
+// refundry.Transitions.
+func awaitingStatuses() []string {
+	var out []string
+	for _, s := range refundry.HoldingStatuses() {
+		if awaiting(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

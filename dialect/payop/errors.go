@@ -27,13 +27,17 @@ var errorTable = edge.ErrorTable{
 	refundry.EINVALID:  {Status: http.StatusUnprocessableEntity},
 	// 422 as every refusal of the seed's.
 	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Transaction is disputed: it has an open dispute (chargeback) and cannot be refunded until the dispute is closed"},
-	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:       {Status: http.StatusConflict},
-	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
+	// The merchant's refund policy refuses it: 422 as every refusal of
+	// the seed's, with fixed messages a client can match.
+	refundry.EWINDOW:       {Status: http.StatusUnprocessableEntity, Message: "Refund window expired: the merchant's policy allows no refund of this transaction so long after it"},
+	refundry.ETOOMANY:      {Status: http.StatusUnprocessableEntity, Message: "Too many refunds: the transaction's sale has as many refunds as the merchant's policy allows"},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in Payop's shape. Anything not in the table is

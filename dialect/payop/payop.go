@@ -108,16 +108,25 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			return
 		}
 		// One transaction is one refund.
-		rf := res.Refunds[0]
-		if err := rf.Refusal(); err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("identifier", rf.ID)
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, successBody)
+		writeRefund(w, r, logger, res.Refunds[0])
 	})
+}
+
+// writeRefund answers the refund a request made. The seed's answer shows
+// no status: a refund whose gateway has not confirmed it, one the
+// merchant's policy holds for approval and one in manual review are
+// answered as a succeeded one, with its id in the "identifier" header
+// (the client learns the rest from the merchant's webhooks); only a
+// refund its gateway refused is an error.
+func writeRefund(w http.ResponseWriter, r *http.Request, logger *slog.Logger, rf *refundry.Refund) {
+	if err := rf.Refusal(); err != nil {
+		writeError(w, r, logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("identifier", rf.ID)
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, successBody)
 }
 
 // decodeCreateRefund checks everything about the request that does not

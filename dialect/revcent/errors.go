@@ -39,15 +39,20 @@ var errorTable = edge.ErrorTable{
 	// 409 as an already refunded product sale: the product sale's state,
 	// not the request, refuses it, until the dispute is closed.
 	refundry.ECHARGEDISPUTED: {Status: http.StatusConflict, Code: "charge_disputed", Message: "The product sale's payment has an open dispute (chargeback); it cannot be refunded until the dispute is closed."},
-	refundry.ETOOLARGE:       {Status: http.StatusUnprocessableEntity, Code: "amount_exceeds_refundable"},
-	refundry.EINVALID:        {Status: http.StatusUnprocessableEntity, Code: "invalid_request"},
-	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused"},
-	refundry.ECONFLICT:       {Status: http.StatusConflict, Code: "conflict"},
-	refundry.EGATEWAY:        {Status: http.StatusBadGateway, Code: "gateway_refused"},
-	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
-	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable, Code: "service_unavailable"},
-	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests, Code: "rate_limited"},
-	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout, Code: "request_timeout"},
+	// The merchant's refund policy refuses it: 409 as a dispute, since
+	// the product sale's age or its refunds so far refuse it, not the
+	// request; the error_code words are Refundry's own codes.
+	refundry.EWINDOW:       {Status: http.StatusConflict, Code: "refund_window_expired", Message: "The product sale's refund window has expired: the merchant's policy allows no refund so long after the sale."},
+	refundry.ETOOMANY:      {Status: http.StatusConflict, Code: "too_many_refunds", Message: "The sale has as many refunds as the merchant's policy allows; no more can be made on any of its product sales."},
+	refundry.ETOOLARGE:     {Status: http.StatusUnprocessableEntity, Code: "amount_exceeds_refundable"},
+	refundry.EINVALID:      {Status: http.StatusUnprocessableEntity, Code: "invalid_request"},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused"},
+	refundry.ECONFLICT:     {Status: http.StatusConflict, Code: "conflict"},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway, Code: "gateway_refused"},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable, Code: "service_unavailable"},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests, Code: "rate_limited"},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout, Code: "request_timeout"},
 }
 
 // invalidParams refines EINVALID by the parameter at fault. Amount faults

@@ -112,12 +112,22 @@ func render(call apiCall, sale *refundry.Sale, productSaleID string, cur refundr
 	var total int64
 	for _, rf := range refunds {
 		total += rf.Amount
-		if rf.Status == refundry.RefundPending {
+		if pendingRefund(rf.Status) {
 			out.PendingRefund = append(out.PendingRefund, rf.ID)
 		}
 	}
 	out.Amount = json.Number(refundry.FormatMajor(total, cur))
 	return out
+}
+
+// pendingRefund reports whether a refund in status belongs in
+// "pending_refund": it holds its amount (refundry.Holds) but the money
+// has not gone back yet. That is a refund its gateway has not confirmed,
+// one the merchant's policy holds for approval and one in manual review:
+// RevCent has one list for all three. A succeeded refund is refunded; a
+// failed one was answered with the gateway's reason.
+func pendingRefund(status string) bool {
+	return refundry.Holds(status) && status != refundry.RefundSucceeded
 }
 
 // checkProductSaleID applies the seed's path parameter schema,

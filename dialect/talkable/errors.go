@@ -27,13 +27,17 @@ var errorTable = edge.ErrorTable{
 	// 422, Talkable's validation status, as every refund the purchase's
 	// state refuses; the referrals stay as they were.
 	refundry.ECHARGEDISPUTED: {Status: http.StatusUnprocessableEntity, Message: "Purchase is disputed: its payment has an open dispute (chargeback), and it cannot be refunded until the dispute is closed"},
-	refundry.EIDEMPOTENCY:    {Status: http.StatusUnprocessableEntity},
-	refundry.ECONFLICT:       {Status: http.StatusConflict},
-	refundry.EGATEWAY:        {Status: http.StatusBadGateway},
-	refundry.EBODYTOOLARGE:   {Status: http.StatusRequestEntityTooLarge},
-	refundry.EUNAVAILABLE:    {Status: http.StatusServiceUnavailable},
-	refundry.ERATELIMITED:    {Status: http.StatusTooManyRequests},
-	refundry.ETIMEOUT:        {Status: http.StatusRequestTimeout},
+	// The merchant's refund policy refuses the purchase's refund: 422
+	// too, and the referrals stay as they were.
+	refundry.EWINDOW:       {Status: http.StatusUnprocessableEntity, Message: "Refund window expired: the merchant's policy allows no refund of this purchase so long after it"},
+	refundry.ETOOMANY:      {Status: http.StatusUnprocessableEntity, Message: "Too many refunds: the purchase has as many refunds as the merchant's policy allows"},
+	refundry.EIDEMPOTENCY:  {Status: http.StatusUnprocessableEntity},
+	refundry.ECONFLICT:     {Status: http.StatusConflict},
+	refundry.EGATEWAY:      {Status: http.StatusBadGateway},
+	refundry.EBODYTOOLARGE: {Status: http.StatusRequestEntityTooLarge},
+	refundry.EUNAVAILABLE:  {Status: http.StatusServiceUnavailable},
+	refundry.ERATELIMITED:  {Status: http.StatusTooManyRequests},
+	refundry.ETIMEOUT:      {Status: http.StatusRequestTimeout},
 }
 
 // writeError answers err in Talkable's shape. Anything not in the table is
