@@ -1,5 +1,7 @@
 // Package web is Refundry's dashboard: server-rendered pages where support
-// staff sign in with an API key, find a sale and refund it. Every refund
+// staff sign in (as a merchant's user with a password, or with an API
+// key), find a sale and refund it, and where approvers work the queues of
+// refunds waiting for approval or for a person's review. Every refund
 // goes through the engine like any other edge's, with Source "dashboard",
 // so the over-refund guard (invariant 2) and every other rule apply
 // unchanged.
@@ -40,6 +42,8 @@ type dashboard struct {
 	opts     Options
 	sessions *sessions
 	views    *views
+	// signinLimits bound password sign-in attempts.
+	signinLimits signinLimits
 }
 
 // NewHandler returns the dashboard, serving every path under /dashboard/.
@@ -56,7 +60,8 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts Options) http.Hand
 	if err != nil {
 		panic("web: " + err.Error())
 	}
-	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v}
+	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v,
+		signinLimits: newSigninLimits()}
 	return d.routes()
 }
 
@@ -81,6 +86,14 @@ func (d *dashboard) routes() http.Handler {
 	mux.Handle("GET "+basePath+"/refunds/{id}", d.auth(d.handleRefund))
 	mux.Handle("GET "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancelForm))
 	mux.Handle("POST "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancel))
+	mux.Handle("GET "+basePath+"/approvals", d.auth(d.handleApprovals))
+	mux.Handle("GET "+basePath+"/reviews", d.auth(d.handleReviews))
+	mux.Handle("GET "+basePath+"/refunds/{id}/approve", d.auth(d.handleDecisionForm(decideApprove)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/approve", d.auth(d.handleDecide(decideApprove)))
+	mux.Handle("GET "+basePath+"/refunds/{id}/reject", d.auth(d.handleDecisionForm(decideReject)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/reject", d.auth(d.handleDecide(decideReject)))
+	mux.Handle("GET "+basePath+"/refunds/{id}/resolve", d.auth(d.handleDecisionForm(decideResolve)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/resolve", d.auth(d.handleDecide(decideResolve)))
 	mux.Handle("GET "+basePath+"/disputes", d.auth(d.handleDisputes))
 	mux.Handle("GET "+basePath+"/disputes/{id}", d.auth(d.handleDispute))
 	mux.Handle("GET "+basePath+"/reconciliation", d.auth(d.handleRuns))
