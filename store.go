@@ -286,6 +286,8 @@ type RefundStore interface {
 	// the refunds asked before it and every pending refund is reached in
 	// bounded time (invariant 6). Stores serving several processes skip
 	// rows another claim holds, so two processes do not ask twice at once.
+	// Each refund's Attempts counts the times recovery has asked about it,
+	// the attempt this claim records included (1 at its first claim).
 	ClaimRefunds(ctx context.Context, c RecoveryClaim) ([]*Refund, error)
 	// DeferRefunds records that the merchant's refunds ids were just asked
 	// about at now and are still pending: each is due again at now plus

@@ -8,16 +8,17 @@ import (
 	"github.com/refundry/refundry"
 )
 
-const insertAuditSQL = `INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+const insertAuditSQL = `INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr,
+	request_id, method, path, note, created)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // auditArgs is every audit row's way into the table: through Storable,
 // since text PostgreSQL refuses (a NUL from a path with %00) would lose
 // the row, and with it the write.
 func auditArgs(entry *refundry.AuditEntry) []any {
 	e := entry.Storable()
-	return []any{e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr,
-		e.Actor.RequestID, e.Actor.Method, e.Actor.Path, normTime(e.Created)}
+	return []any{e.ID, e.MerchantID, e.Actor.KeyID, e.Actor.UserID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr,
+		e.Actor.RequestID, e.Actor.Method, e.Actor.Path, e.Note, normTime(e.Created)}
 }
 
 // audit records successful writes in the audit log, in the writes' own
@@ -82,8 +83,8 @@ func (s *Store) ListAuditLog(ctx context.Context, merchantID string, f refundry.
 	if !f.CreatedTo.IsZero() {
 		w.add("created < $%d", normTime(f.CreatedTo))
 	}
-	q := `SELECT id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created
-		FROM audit_log WHERE ` + w.page("id", f.Page)
+	q := `SELECT id, merchant_id, key_id, user_id, action, object_id, result, remote_addr, request_id, method, path, note,
+		created FROM audit_log WHERE ` + w.page("id", f.Page)
 	var out []*refundry.AuditEntry
 	err := s.read(ctx, func(tx pgx.Tx) error {
 		out = nil
@@ -94,8 +95,8 @@ func (s *Store) ListAuditLog(ctx context.Context, merchantID string, f refundry.
 		defer rows.Close()
 		for rows.Next() {
 			var e refundry.AuditEntry
-			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Actor.KeyID, &e.Action, &e.ObjectID, &e.Result, &e.Actor.RemoteAddr,
-				&e.Actor.RequestID, &e.Actor.Method, &e.Actor.Path, &e.Created); err != nil {
+			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Actor.KeyID, &e.Actor.UserID, &e.Action, &e.ObjectID, &e.Result,
+				&e.Actor.RemoteAddr, &e.Actor.RequestID, &e.Actor.Method, &e.Actor.Path, &e.Note, &e.Created); err != nil {
 				return err
 			}
 			e.Created = e.Created.UTC()

@@ -52,6 +52,7 @@ func (c *changes) addEffects(ctx context.Context, merchantID string, now time.Ti
 	}
 	for _, a := range rows {
 		if e := refundry.NewAuditEntry(ctx, merchantID, a.Action, a.ObjectID, now); e != nil {
+			e.Note = a.Note
 			st := e.Storable()
 			c.audit = append(c.audit, &st)
 		}
@@ -117,7 +118,7 @@ func (c *changes) queue(b *pgx.Batch) {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
 				$9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::boolean[], $15::text[], $16::text[], $17::text[],
 				$18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[],
-				$25::text[], $26::text[])`,
+				$25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::timestamptz[])`,
 			a.args()...).Exec(check(len(c.inserts), errRetry))
 		var refunds, lineItems []string
 		var quantities, amounts []int64
@@ -138,19 +139,28 @@ func (c *changes) queue(b *pgx.Batch) {
 		n := len(c.settles)
 		ids, froms, statuses := make([]string, n), make([]string, n), make([]string, n)
 		grids, reasons := make([]string, n), make([]string, n)
-		at, updated := make([]time.Time, n), make([]time.Time, n)
+		decidedBy, notes, reviews := make([]string, n), make([]string, n), make([]string, n)
+		at, updated, expires := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
 		for i, s := range c.settles {
 			ids[i], froms[i], statuses[i] = s.r.ID, s.from, s.r.Status
 			grids[i], reasons[i], at[i], updated[i] = s.r.GatewayRefundID, s.r.FailureReason, s.r.RefundedAt, s.r.Updated
+			decidedBy[i], notes[i], reviews[i] = s.r.DecidedBy, s.r.DecisionNote, s.r.ReviewReason
+			expires[i] = optNormTime(s.r.ApprovalExpires)
 		}
 		// The status condition makes each step happen once: a refund
-		// settled meanwhile is not found, and the write starts over.
+		// settled meanwhile is not found, and the write starts over. A
+		// refund that moves to pending (approved, or sent back from
+		// review) is due for recovery at once: its schedule starts afresh.
 		b.Queue(`UPDATE refunds r SET status = u.status, gateway_refund_id = u.grid, failure_reason = u.reason,
-				refunded_at = u.at, updated = u.updated
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-				AS u(id, from_status, status, grid, reason, at, updated)
+				refunded_at = u.at, updated = u.updated, decided_by = u.decided_by, decision_note = u.note,
+				review_reason = u.review, approval_expires_at = u.expires,
+				next_attempt_at = CASE WHEN u.status = 'pending' THEN NULL ELSE r.next_attempt_at END,
+				recovery_attempts = CASE WHEN u.status = 'pending' THEN 0 ELSE r.recovery_attempts END
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+				$8::text[], $9::text[], $10::text[], $11::timestamptz[])
+				AS u(id, from_status, status, grid, reason, at, updated, decided_by, note, review, expires)
 			WHERE r.id = u.id AND r.status = u.from_status`,
-			ids, froms, statuses, grids, reasons, at, updated).Exec(check(n, errRetry))
+			ids, froms, statuses, grids, reasons, at, updated, decidedBy, notes, reviews, expires).Exec(check(n, errRetry))
 	}
 	if len(c.events) > 0 {
 		n := len(c.events)
@@ -185,22 +195,24 @@ func (c *changes) queue(b *pgx.Batch) {
 	}
 	if len(c.audit) > 0 {
 		n := len(c.audit)
-		cols := make([][]string, 10)
+		cols := make([][]string, 12)
 		for i := range cols {
 			cols[i] = make([]string, n)
 		}
 		created := make([]time.Time, n)
 		for i, e := range c.audit {
-			for j, v := range []string{e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result,
-				e.Actor.RemoteAddr, e.Actor.RequestID, e.Actor.Method, e.Actor.Path} {
+			for j, v := range []string{e.ID, e.MerchantID, e.Actor.KeyID, e.Actor.UserID, e.Action, e.ObjectID, e.Result,
+				e.Actor.RemoteAddr, e.Actor.RequestID, e.Actor.Method, e.Actor.Path, e.Note} {
 				cols[j][i] = v
 			}
 			created[i] = normTime(e.Created)
 		}
-		b.Queue(`INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
+		b.Queue(`INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr, request_id,
+				method, path, note, created)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::text[], $11::timestamptz[])`,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], created).Exec(check(n, errRetry))
+				$9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])`,
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
+			created).Exec(check(n, errRetry))
 	}
 	if len(c.keys) > 0 {
 		n := len(c.keys)
@@ -282,6 +294,8 @@ type refundArrays struct {
 	createdSources                                    []string
 	refundedAt, created, updated                      []time.Time
 	descriptions, gatewayReasons                      []string
+	requestedBy, decidedBy, notes, reviewReasons      []string
+	approvalExpires                                   []*time.Time
 }
 
 func (a *refundArrays) add(r *refundry.Refund) {
@@ -305,11 +319,23 @@ func (a *refundArrays) add(r *refundry.Refund) {
 	a.created, a.updated = append(a.created, normTime(r.Created)), append(a.updated, normTime(r.Updated))
 	a.descriptions = append(a.descriptions, r.Description)
 	a.gatewayReasons = append(a.gatewayReasons, r.GatewayReason)
+	a.requestedBy, a.decidedBy = append(a.requestedBy, r.RequestedBy), append(a.decidedBy, r.DecidedBy)
+	a.notes, a.reviewReasons = append(a.notes, r.DecisionNote), append(a.reviewReasons, r.ReviewReason)
+	a.approvalExpires = append(a.approvalExpires, optNormTime(r.ApprovalExpires))
+}
+
+// optNormTime stores a time that may be absent as NULL, to the microsecond.
+func optNormTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	n := normTime(t)
+	return &n
 }
 
 func (a *refundArrays) args() []any {
 	return []any{a.ids, a.merchants, a.groups, a.sales, a.txns, a.lineItems, a.amounts, a.fees,
 		a.currencies, a.statuses, a.reasons, a.metadata, a.offsite, a.notify, a.gateways, a.grids, a.failures,
 		a.sources, a.names, a.extIDs, a.createdSources, a.refundedAt, a.created, a.updated,
-		a.descriptions, a.gatewayReasons}
+		a.descriptions, a.gatewayReasons, a.requestedBy, a.decidedBy, a.notes, a.reviewReasons, a.approvalExpires}
 }

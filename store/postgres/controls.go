@@ -2,49 +2,244 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry"
 )
 
 // Refund controls: policies, users, and the refunds waiting for a person.
 
+// FindRefundPolicy returns the merchant's policy; one never set is empty.
 func (s *Store) FindRefundPolicy(ctx context.Context, merchantID string) (*refundry.RefundPolicy, error) {
-	return &refundry.RefundPolicy{MerchantID: merchantID}, nil
+	var doc []byte
+	var updated time.Time
+	err := s.pool.QueryRow(ctx, `SELECT policy::text, updated FROM refund_policies WHERE merchant_id = $1`, merchantID).Scan(&doc, &updated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &refundry.RefundPolicy{MerchantID: merchantID}, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	p := &refundry.RefundPolicy{}
+	if err := json.Unmarshal(doc, p); err != nil {
+		return nil, fmt.Errorf("postgres: refund policy of %s: %w", merchantID, err)
+	}
+	p.MerchantID, p.Updated = merchantID, updated.UTC()
+	return p, nil
 }
 
+// PutRefundPolicy stores p as the merchant's whole policy, audited in the
+// same transaction. ENOTFOUND if the merchant does not exist.
 func (s *Store) PutRefundPolicy(ctx context.Context, p *refundry.RefundPolicy) error {
-	return refundry.Errorf(refundry.EINTERNAL, "refund policies are not stored yet")
+	stored := *p
+	if stored.Updated.IsZero() {
+		stored.Updated = s.now()
+	}
+	stored.Updated = normTime(stored.Updated)
+	doc, err := json.Marshal(&stored)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO refund_policies (merchant_id, policy, updated)
+			SELECT id, $2::jsonb, $3 FROM merchants WHERE id = $1
+			ON CONFLICT (merchant_id) DO UPDATE SET policy = excluded.policy, updated = excluded.updated`,
+			p.MerchantID, string(doc), stored.Updated)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return refundry.Errorf(refundry.ENOTFOUND, "No such merchant: %s", p.MerchantID)
+		}
+		return audit(ctx, tx, p.MerchantID, refundry.AuditPolicyUpdate, stored.Updated, "")
+	})
+	if err != nil {
+		return err
+	}
+	p.Updated = stored.Updated
+	return nil
 }
 
+const userColumns = `id, merchant_id, name, email, role, password_hash, disabled, created`
+
+// foldUserEmail is the expression of the unique index users_email_idx,
+// word for word, so that a lookup by email in any case is that index's.
+const foldUserEmail = `lower(email COLLATE "C")`
+
+func scanUser(row pgx.Row) (*refundry.User, error) {
+	var u refundry.User
+	var role string
+	var disabled *time.Time
+	if err := row.Scan(&u.ID, &u.MerchantID, &u.Name, &u.Email, &role, &u.PasswordHash, &disabled, &u.Created); err != nil {
+		return nil, err
+	}
+	u.Role, u.Created = refundry.Role(role), u.Created.UTC()
+	if disabled != nil {
+		u.Disabled = disabled.UTC()
+	}
+	return &u, nil
+}
+
+// CreateUser stores a validated user, audited. ECONFLICT if the merchant
+// has a user with that email in any case, ENOTFOUND if the merchant does
+// not exist.
 func (s *Store) CreateUser(ctx context.Context, u *refundry.User) error {
-	return refundry.Errorf(refundry.EINTERNAL, "users are not stored yet")
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	if len(u.PasswordHash) == 0 {
+		return refundry.ParamErrorf(refundry.EINVALID, "password", "A user needs a password.")
+	}
+	in := *u
+	if in.ID == "" {
+		in.ID = refundry.NewID()
+	}
+	if in.Created.IsZero() {
+		in.Created = s.now()
+	}
+	in.Created = normTime(in.Created)
+	if !in.Disabled.IsZero() {
+		in.Disabled = normTime(in.Disabled)
+	}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		// ON CONFLICT DO NOTHING on the folded email's unique index: a
+		// second user of that email, in any case, inserts no row, and
+		// neither does a merchant that does not exist; which it was is
+		// asked only then.
+		tag, err := tx.Exec(ctx, `INSERT INTO users (id, merchant_id, name, email, role, password_hash, disabled, created)
+			SELECT $1, id, $3, $4, $5, $6, $7, $8 FROM merchants WHERE id = $2
+			ON CONFLICT (merchant_id, `+foldUserEmail+`) DO NOTHING`,
+			in.ID, in.MerchantID, in.Name, in.Email, string(in.Role), in.PasswordHash, optTime(in.Disabled), in.Created)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var merchant bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM merchants WHERE id = $1)`, in.MerchantID).Scan(&merchant); err != nil {
+				return err
+			}
+			if !merchant {
+				return refundry.Errorf(refundry.ENOTFOUND, "No such merchant: %s", in.MerchantID)
+			}
+			return refundry.ParamErrorf(refundry.ECONFLICT, "email", "The merchant has a user with email %s already.", in.Email)
+		}
+		return audit(ctx, tx, in.MerchantID, refundry.AuditUserCreate, in.Created, in.ID)
+	})
+	if err != nil {
+		return err
+	}
+	*u = in
+	return nil
 }
 
+// FindUser returns ENOTFOUND if the merchant has no such user.
 func (s *Store) FindUser(ctx context.Context, merchantID, id string) (*refundry.User, error) {
-	return nil, refundry.Errorf(refundry.ENOTFOUND, "No such user: %s", id)
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND id = $2`, merchantID, id))
+	if err != nil {
+		return nil, notFound(err, "No such user: %s", id)
+	}
+	return u, nil
 }
 
+// FindUserByEmail finds the merchant's user by email in any case.
 func (s *Store) FindUserByEmail(ctx context.Context, merchantID, email string) (*refundry.User, error) {
-	return nil, refundry.Errorf(refundry.ENOTFOUND, "No such user: %s", email)
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND `+foldUserEmail+` = $2`,
+		merchantID, refundry.FoldCase(email)))
+	if err != nil {
+		return nil, notFound(err, "No such user: %s", email)
+	}
+	return u, nil
 }
 
+// ListUsers returns one page of the merchant's users, newest first.
 func (s *Store) ListUsers(ctx context.Context, merchantID string, p refundry.Page) ([]*refundry.User, bool, error) {
-	return nil, false, nil
+	if err := p.Normalize(); err != nil {
+		return nil, false, err
+	}
+	w := newWhere("merchant_id", merchantID)
+	q := `SELECT ` + userColumns + ` FROM users WHERE ` + w.page("id", p)
+	rows, err := s.pool.Query(ctx, q, w.args...)
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*refundry.User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	out, more := trimPage(out, p)
+	return out, more, nil
 }
 
+// DisableUser marks the user disabled at now, once: disabling again keeps
+// the first time. Audited every time, as every write asked for is.
 func (s *Store) DisableUser(ctx context.Context, merchantID, id string, now time.Time) (*refundry.User, error) {
-	return nil, refundry.Errorf(refundry.ENOTFOUND, "No such user: %s", id)
+	now = normTime(now)
+	var out *refundry.User
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `UPDATE users SET disabled = COALESCE(disabled, $3)
+			WHERE merchant_id = $1 AND id = $2 RETURNING `+userColumns, merchantID, id, now))
+		if err != nil {
+			return notFound(err, "No such user: %s", id)
+		}
+		out = u
+		return audit(ctx, tx, merchantID, refundry.AuditUserDisable, s.now(), id)
+	})
+	return out, err
 }
 
+// ExpiredApprovals lists the refunds requiring approval whose deadline is
+// at or before now, earliest first, from the partial index
+// refunds_approval_due_idx.
 func (s *Store) ExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]*refundry.Refund, error) {
-	return nil, nil
+	if limit <= 0 {
+		limit = refundry.MaxPageLimit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+refundColumns+` FROM refunds
+		WHERE status = 'requires_approval' AND approval_expires_at <= $1 ORDER BY approval_expires_at, id LIMIT $2`,
+		normTime(now), limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := collectRefunds(rows)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if out == nil {
+		out = []*refundry.Refund{}
+	}
+	if err := loadRefundLines(ctx, s.pool, out); err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
 }
 
+// RefundQueues counts the refunds waiting for a person, per queue, of
+// the merchant or (merchantID "") of every merchant, from the partial
+// index refunds_queue_idx, in one statement.
 func (s *Store) RefundQueues(ctx context.Context, merchantID string) ([]refundry.RefundQueue, error) {
-	out := make([]refundry.RefundQueue, len(refundry.QueueStatuses))
-	for i, st := range refundry.QueueStatuses {
-		out[i].Status = st
+	rows, err := s.pool.Query(ctx, `SELECT q.status, COUNT(r.id), MIN(r.updated)
+		FROM unnest($1::text[]) WITH ORDINALITY AS q(status, n)
+		LEFT JOIN refunds r ON r.status = q.status AND r.status IN ('requires_approval', 'requires_action')
+			AND ($2 = '' OR r.merchant_id = $2)
+		GROUP BY q.status, q.n ORDER BY q.n`, refundry.QueueStatuses, merchantID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (refundry.RefundQueue, error) {
+		var q refundry.RefundQueue
+		var oldest *time.Time
+		err := row.Scan(&q.Status, &q.Count, &oldest)
+		if oldest != nil {
+			q.Oldest = oldest.UTC()
+		}
+		return q, err
+	})
+	if err != nil {
+		return nil, translate(err)
 	}
 	return out, nil
 }

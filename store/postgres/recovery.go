@@ -101,6 +101,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, c refundry.RecoveryClaim) ([]*
 			if r == nil {
 				return errors.New("postgres: a claimed refund vanished")
 			}
+			r.Attempts = a.Attempts
 			claimed = append(claimed, r)
 		}
 		out = claimed

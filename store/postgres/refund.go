@@ -99,6 +99,13 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 		return nil, err
 	}
 	returned := queueCheckReturn(b, req)
+	held := -1
+	if req.Policy != nil && req.Policy.MaxRefundsPerSale != nil {
+		// Queued after the sale's lock, so it counts what the lock's
+		// previous holder committed: two requests cannot both see room
+		// for one more. Without the rule, no query.
+		queueHeldRefunds(b, req.MerchantID, req.Target, &held)
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
@@ -122,6 +129,9 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	}
 	if err := returned(); err != nil {
 		return nil, err
+	}
+	if held >= 0 {
+		sale.HeldRefunds = held
 	}
 	d, err := refundry.DecideRefund(sale, req, now)
 	if err != nil {
@@ -162,19 +172,42 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	return res, nil
 }
 
+// heldStatuses are refundry.HoldingStatuses(), the one list of the
+// statuses that hold money.
+var heldStatuses = refundry.HoldingStatuses()
+
+// queueHeldRefunds queues the count of the refund requests (groups) of
+// the sale t names whose refunds hold money, into n.
+func queueHeldRefunds(b *pgx.Batch, merchantID string, t refundry.RefundTarget, n *int) {
+	sale, arg := `$2`, t.SaleID
+	switch {
+	case t.LineItemID != "":
+		sale, arg = `(SELECT sale_id FROM line_items WHERE id = $2)`, t.LineItemID
+	case t.TransactionID != "":
+		sale, arg = `(SELECT sale_id FROM transactions WHERE id = $2)`, t.TransactionID
+	}
+	b.Queue(`SELECT COUNT(DISTINCT group_id) FROM refunds WHERE merchant_id = $1 AND sale_id = `+sale+` AND status = ANY($3)`,
+		merchantID, arg, heldStatuses).QueryRow(func(row pgx.Row) error { return row.Scan(n) })
+}
+
 const refundColumns = `id, merchant_id, group_id, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason,
-	source, name, external_id, created_source, refunded_at, created, updated, description, gateway_reason`
+	source, name, external_id, created_source, refunded_at, created, updated, description, gateway_reason,
+	requested_by, decided_by, decision_note, review_reason, approval_expires_at`
 
 func scanRefund(row pgx.Row) (*refundry.Refund, error) {
 	r := &refundry.Refund{}
 	var lineItem, meta *string
+	var expires *time.Time
 	err := row.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee, &r.Currency, &r.Status,
 		&r.Reason, &meta, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID, &r.FailureReason,
 		&r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &r.RefundedAt, &r.Created, &r.Updated,
-		&r.Description, &r.GatewayReason)
+		&r.Description, &r.GatewayReason, &r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires)
 	if err != nil {
 		return nil, err
+	}
+	if expires != nil {
+		r.ApprovalExpires = expires.UTC()
 	}
 	if lineItem != nil {
 		r.LineItemID = *lineItem

@@ -11,10 +11,16 @@ import (
 // failure never takes this row with it, nor leaves a row for a write that
 // was rolled back). Without an actor in ctx it writes nothing.
 func audit(ctx context.Context, tx *tx, merchantID, action, objectID string) error {
+	return auditNote(ctx, tx, merchantID, action, objectID, "")
+}
+
+// auditNote is audit with the reason a person gave (AuditEntry.Note).
+func auditNote(ctx context.Context, tx *tx, merchantID, action, objectID, note string) error {
 	e := refundry.NewAuditEntry(ctx, merchantID, action, objectID, tx.now)
 	if e == nil {
 		return nil
 	}
+	e.Note = note
 	return insertAudit(ctx, tx, e)
 }
 
@@ -22,10 +28,11 @@ func audit(ctx context.Context, tx *tx, merchantID, action, objectID string) err
 // so that SQLite keeps the very text PostgreSQL does.
 func insertAudit(ctx context.Context, tx *tx, entry *refundry.AuditEntry) error {
 	e := entry.Storable()
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.MerchantID, e.Actor.KeyID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr, e.Actor.RequestID,
-		e.Actor.Method, e.Actor.Path, micros(e.Created))
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr,
+		request_id, method, path, note, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Actor.KeyID, e.Actor.UserID, e.Action, e.ObjectID, e.Result, e.Actor.RemoteAddr, e.Actor.RequestID,
+		e.Actor.Method, e.Actor.Path, e.Note, micros(e.Created))
 	return err
 }
 
@@ -66,8 +73,8 @@ func (s *Store) ListAuditLog(ctx context.Context, merchantID string, f refundry.
 	tail := q.page("id", f.Page)
 	var out []*refundry.AuditEntry
 	err := s.view(ctx, func(tx *tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, merchant_id, key_id, action, object_id, result, remote_addr, request_id, method, path, created
-			FROM audit_log`+q.sql()+tail, q.args...)
+		rows, err := tx.QueryContext(ctx, `SELECT id, merchant_id, key_id, user_id, action, object_id, result, remote_addr, request_id, method, path,
+			note, created FROM audit_log`+q.sql()+tail, q.args...)
 		if err != nil {
 			return err
 		}
@@ -75,8 +82,8 @@ func (s *Store) ListAuditLog(ctx context.Context, merchantID string, f refundry.
 		for rows.Next() {
 			var e refundry.AuditEntry
 			var created int64
-			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Actor.KeyID, &e.Action, &e.ObjectID, &e.Result, &e.Actor.RemoteAddr,
-				&e.Actor.RequestID, &e.Actor.Method, &e.Actor.Path, &created); err != nil {
+			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Actor.KeyID, &e.Actor.UserID, &e.Action, &e.ObjectID, &e.Result,
+				&e.Actor.RemoteAddr, &e.Actor.RequestID, &e.Actor.Method, &e.Actor.Path, &e.Note, &created); err != nil {
 				return err
 			}
 			e.Created = fromMicros(created)

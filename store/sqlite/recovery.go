@@ -59,6 +59,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, c refundry.RecoveryClaim) ([]*
 			if err != nil {
 				return err
 			}
+			r.Attempts = a.Attempts
 			out = append(out, r)
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -69,6 +70,13 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	if err := checkReturn(ctx, tx, req); err != nil {
 		return nil, err
 	}
+	if req.Policy != nil && req.Policy.MaxRefundsPerSale != nil {
+		// Read under the write lock, as the amounts are: two requests
+		// cannot both see room for one more.
+		if sale.HeldRefunds, err = heldRefunds(ctx, tx, sale.ID); err != nil {
+			return nil, err
+		}
+	}
 	d, err := refundry.DecideRefund(sale, req, tx.now)
 	if err != nil {
 		return nil, err
@@ -100,6 +108,31 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 		}
 	}
 	return res, nil
+}
+
+// heldRefundsQuery counts the refund requests (groups) of a sale whose
+// refunds hold money: the statuses are refundry.HoldingStatuses(), the one
+// list, spelled out as literals when the package loads.
+var heldRefundsQuery = `SELECT COUNT(DISTINCT grp) FROM refunds WHERE sale_id = ? AND status IN (` +
+	quoteList(refundry.HoldingStatuses()) + `)`
+
+func heldRefunds(ctx context.Context, tx *tx, saleID string) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, heldRefundsQuery, saleID).Scan(&n)
+	return n, err
+}
+
+// quoteList spells statuses out as SQL string literals. They are the
+// package's own constants, never a client's text.
+func quoteList(values []string) string {
+	out := ""
+	for i, v := range values {
+		if i > 0 {
+			out += ", "
+		}
+		out += "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	return out
 }
 
 func notFoundTarget(t refundry.RefundTarget) error {
@@ -168,7 +201,7 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 		}
 	}
 	for _, a := range rows {
-		if err := audit(ctx, tx, merchantID, a.Action, a.ObjectID); err != nil {
+		if err := auditNote(ctx, tx, merchantID, a.Action, a.ObjectID, a.Note); err != nil {
 			return err
 		}
 	}
@@ -178,12 +211,14 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
-		external_id, created_source, refunded_at, created, updated, description, gateway_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		external_id, created_source, refunded_at, created, updated, description, gateway_reason,
+		requested_by, decided_by, decision_note, review_reason, approval_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
-		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason)
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason,
+		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires))
 	if err != nil {
 		return err
 	}
@@ -259,8 +294,16 @@ func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry
 	r := d.Refund
 	// The status condition makes the step happen once, and with it the
 	// moves below.
-	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?
-		WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated), r.ID, d.From)
+	// A refund that moves to pending (approved, or sent back from
+	// review) is due for recovery at once: its schedule starts afresh.
+	reset := ""
+	if r.Status == refundry.RefundPending {
+		reset = ", next_attempt_at = NULL, recovery_attempts = 0"
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?,
+		decided_by = ?, decision_note = ?, review_reason = ?, approval_expires_at = ?`+reset+`
+		WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated),
+		r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), r.ID, d.From)
 	if err != nil {
 		return err
 	}
@@ -348,7 +391,8 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
-	created_source, refunded_at, created, updated, description, gateway_reason FROM refunds`
+	created_source, refunded_at, created, updated, description, gateway_reason,
+	requested_by, decided_by, decision_note, review_reason, approval_expires_at FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -361,11 +405,16 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 		var r refundry.Refund
 		var lineItem, metadata sql.NullString
 		var refundedAt, created, updated int64
+		var expires sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
 			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
-			&r.Description, &r.GatewayReason); err != nil {
+			&r.Description, &r.GatewayReason,
+			&r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires); err != nil {
 			return nil, err
+		}
+		if expires.Valid {
+			r.ApprovalExpires = fromMicros(expires.Int64)
 		}
 		r.LineItemID = lineItem.String
 		if metadata.Valid {
@@ -417,5 +466,10 @@ func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) er
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nullMicros stores a time that may be absent as NULL.
+func nullMicros(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: micros(utc(t)), Valid: !t.IsZero()}
+}
 
 func nullBytes(b []byte) sql.NullString { return sql.NullString{String: string(b), Valid: len(b) > 0} }

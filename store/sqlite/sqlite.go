@@ -158,6 +158,14 @@ func (s *Store) Close() error {
 // recorded in schema_migrations, each in its own transaction with its
 // record, so a crash leaves each one either applied and recorded or
 // neither. BEGIN IMMEDIATE serializes two processes opening one file.
+//
+// Migrations run on one connection with foreign keys off, as SQLite's way
+// of changing a table's schema asks (a table is rebuilt, dropped and
+// renamed: https://www.sqlite.org/lang_altertable.html, "otheralter");
+// the pragma cannot change inside a transaction, so it is set around
+// them. Each migration's transaction checks every foreign key before it
+// commits, so a migration that broke one is rolled back whole; and the
+// connection is given back only with foreign keys on again.
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name    TEXT PRIMARY KEY,
@@ -170,20 +178,37 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	sort.Strings(names)
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
 	for _, name := range names {
-		if err := s.migrateOne(ctx, name); err != nil {
+		if err := migrateOne(ctx, conn, name); err != nil {
+			// The connection still has foreign keys off: it must not
+			// serve the store. Open fails and closes the pool.
 			return fmt.Errorf("sqlite: migration %s: %w", name, err)
 		}
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	var on int
+	if err := conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+		return fmt.Errorf("sqlite: foreign keys are not on again after the migrations (%d): %v", on, err)
 	}
 	return nil
 }
 
-func (s *Store) migrateOne(ctx context.Context, name string) error {
+func migrateOne(ctx context.Context, conn *sql.Conn, name string) error {
 	text, err := fs.ReadFile(migrations, name)
 	if err != nil {
 		return err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -198,11 +223,34 @@ func (s *Store) migrateOne(ctx context.Context, name string) error {
 	if _, err := tx.ExecContext(ctx, string(text)); err != nil {
 		return err
 	}
+	if err := checkForeignKeys(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES (?, ?)`,
 		filepath.Base(name), micros(time.Now())); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// checkForeignKeys fails if any row's foreign key names a row that does
+// not exist, naming the first.
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int64
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return err
+		}
+		return fmt.Errorf("a row of %s (rowid %d) names a missing row of %s", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 // tx is one database transaction and the time it acts at, so that every

@@ -206,9 +206,15 @@ func testSettle(t *testing.T, open Opener) {
 		m := MustCreateMerchant(t, s)
 		sale := MustCreateSale(t, s, m.ID)
 		r := MustRefund(t, s, SaleRefund(m.ID, sale.ID, Amount(100))).Refunds[0]
-		for _, st := range []string{refundry.RefundPending, "", "refunded"} {
+		for _, st := range []string{"", "refunded"} {
 			_, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: st})
 			wantCode(t, err, refundry.EINVALID)
+		}
+		// A gateway saying "still pending" changes nothing
+		// (refundry.DecideSettlement's PendingRepeated).
+		got, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundPending})
+		if err != nil || got.Status != refundry.RefundPending || !got.Updated.Equal(r.Updated) {
+			t.Fatalf("pending settled as pending = %+v, %v", got, err)
 		}
 	})
 }
