@@ -438,7 +438,7 @@ func TestResolveInDashboard(t *testing.T) {
 		want string
 	}{
 		{"NoNote", url.Values{"outcome": {"succeeded"}, "gateway_refund_id": {"re_123"}}, "Say why"},
-		{"NoReference", url.Values{"outcome": {"succeeded"}, "note": {"paid"}}, "needs the gateway's reference"},
+		{"NoReference", url.Values{"outcome": {"succeeded"}, "note": {"paid"}}, "needs the gateway&#39;s reference"},
 		{"BadOutcome", url.Values{"outcome": {"maybe"}, "note": {"hm"}}, "Outcome must be succeeded, failed or retry"},
 	} {
 		t.Run(bad.name, func(t *testing.T) {

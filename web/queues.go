@@ -295,6 +295,9 @@ func (d *dashboard) mayDecide(s *session, dc decision, ref *refundry.Refund) (st
 
 func (d *dashboard) renderDecision(w http.ResponseWriter, r *http.Request, s *session, status int, data *decisionData) {
 	title := data.Action + " refund"
+	if data.Decision == decideResolve {
+		title = "Resolve refund"
+	}
 	p := page{Title: title, Nav: data.Decision.Queue.Name, Data: data}
 	p.fill(r, s)
 	d.render(w, r, status, "decide", p)
