@@ -228,5 +228,8 @@ func TestBrowserPhoneControls(t *testing.T) {
 		step(t, ctx, "open "+page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("footer")))
 		checkNoSideways(t, ctx, page)
 	}
-	screenshot(t, ctx, "phone-approvals.png")
+	for _, page := range []string{"approvals", "reviews"} {
+		step(t, ctx, "open "+page, chromedp.Navigate(base+"/"+page), chromedp.WaitVisible(chromedp.CSS("#queue")))
+		screenshot(t, ctx, "phone-"+page+".png")
+	}
 }
