@@ -181,8 +181,15 @@ func TestSignInLimitsBuckets(t *testing.T) {
 		r.RemoteAddr = addr
 		return r
 	}
+	// One account's bucket emptied from one address, then that address's
+	// bucket from other accounts.
 	for i := range signInBurst {
 		if err := l.allow(from("10.0.0.1:"+strconv.Itoa(4000+i)), "store-a", "ana@example.com"); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	for i := signInBurst; i < addressBurst; i++ {
+		if err := l.allow(from("10.0.0.1:4000"), "store-a", "user"+strconv.Itoa(i)+"@example.com"); err != nil {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 	}

@@ -414,13 +414,18 @@ func (d *dashboard) startSession(w http.ResponseWriter, r *http.Request, m *refu
 	http.Redirect(w, r, localNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
-// Password sign-in limits: each client address, and each merchant and
-// email, may try signInBurst times at once and then signInPerMinute times
-// a minute. Guessing a password is slow from one address and slow for
-// one account from many addresses.
+// Password sign-in limits. Each merchant and email may be tried
+// signInBurst times at once and then signInPerMinute times a minute:
+// guessing one person's password is slow from however many addresses.
+// Each client address may try addressBurst times at once and then
+// addressPerMinute times a minute, more than one person needs, since an
+// office behind one proxy shares its address: trying many accounts from
+// one address is slow too.
 const (
-	signInPerMinute = 5
-	signInBurst     = 5
+	signInPerMinute  = 5
+	signInBurst      = 5
+	addressPerMinute = 20
+	addressBurst     = 20
 )
 
 // signinLimits are the password sign-in limits, a bucket per client
@@ -431,7 +436,7 @@ type signinLimits struct {
 
 func newSigninLimits() signinLimits {
 	return signinLimits{
-		byAddress: edge.NewRateLimiter(signInPerMinute/60.0, signInBurst),
+		byAddress: edge.NewRateLimiter(addressPerMinute/60.0, addressBurst),
 		byAccount: edge.NewRateLimiter(signInPerMinute/60.0, signInBurst),
 	}
 }
