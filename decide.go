@@ -341,6 +341,9 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	if by == 0 {
 		by = ByGateway
 	}
+	if st.From != "" && r.Status != st.From {
+		return nil, ParamErrorf(ECONFLICT, "status", "The refund is %s now, no longer %s: it was decided meanwhile.", r.Status, st.From)
+	}
 	// A gateway's answer repeated (a retry, a second webhook) changes
 	// nothing. A person's decision, or an expiry, is never a repeat: the
 	// second of two approvals must be refused, or the refund would be

@@ -476,4 +476,9 @@ type Settlement struct {
 	// Note is why: a person's reason for a decision, or why recovery
 	// sent the refund to review.
 	Note string
+	// From, if set, is the status the step was decided from: a refund
+	// that has left it meanwhile is not moved (ECONFLICT). A withdrawal
+	// of a refund awaiting approval sets it, so that it never cancels a
+	// refund an approval sent to its gateway in between.
+	From string
 }

@@ -8,10 +8,12 @@ package refundry
 
 // RefundReserves reports whether a refund in this status counts against
 // what was paid (invariant 2): a pending refund holds its amount until
-// the gateway answers, a succeeded one has moved it. Failed and canceled
-// refunds released theirs.
+// the gateway answers, a succeeded one has moved it, one waiting for a
+// person (approval, manual review) holds it meanwhile. Failed and
+// canceled refunds released theirs. It is Holds: the transition table
+// decides.
 func RefundReserves(status string) bool {
-	return status == RefundPending || status == RefundSucceeded
+	return Holds(status)
 }
 
 // Refundable is what remains refundable on the whole sale: what remains on

@@ -50,6 +50,7 @@ func TestRefundable(t *testing.T) {
 func TestRefundReserves(t *testing.T) {
 	for status, want := range map[string]bool{
 		refundry.RefundPending: true, refundry.RefundSucceeded: true,
+		refundry.RefundRequiresApproval: true, refundry.RefundRequiresAction: true,
 		refundry.RefundFailed: false, refundry.RefundCanceled: false, "": false,
 	} {
 		if got := refundry.RefundReserves(status); got != want {

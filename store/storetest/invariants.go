@@ -9,7 +9,8 @@ import (
 
 // CheckInvariants walks every sale and refund of the merchant and asserts
 // invariant 2 as stored: for every transaction, line item and sale,
-// refunded_amount equals the sum of its pending and succeeded refunds and
+// refunded_amount equals the sum of its refunds that hold money
+// (refundry.RefundReserves: pending, succeeded, waiting for a person) and
 // does not exceed what was paid; every refund lands on lines, and a
 // line's refunded units are its refunds' and never above its count. Other packages' tests (the engine, the
 // benchmarks) call it after hammering a store.

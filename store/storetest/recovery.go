@@ -71,6 +71,57 @@ func RunRecovery(t *testing.T, open Opener) {
 		checkIDs(t, claim(time.Now(), time.Now()), []string{theirs.ID})
 	})
 
+	// A claim counts the attempt it records; a refund waiting for a person
+	// is never claimed; one sent back to recovery from review (or approved)
+	// is due at once, its count started afresh.
+	t.Run("AttemptsAndReview", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		sale := MustCreateSale(t, s, m.ID)
+		r := MustRefund(t, s, SaleRefund(m.ID, sale.ID, Amount(100))).Refunds[0]
+		waiting := MustRefundAwaitingApproval(t, s, m.ID, sale.ID, 100)
+		claim := func(at time.Time) []*refundry.Refund {
+			t.Helper()
+			rs, err := s.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: at, Now: at, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rs
+		}
+		now := time.Now()
+		rs := claim(now)
+		if len(rs) != 1 || rs[0].ID != r.ID || rs[0].Attempts != 1 {
+			t.Fatalf("first claim = %v, want %s at attempt 1", rs, r.ID)
+		}
+		later := now.Add(refundry.RecoveryBackoffBase)
+		if rs := claim(later); len(rs) != 1 || rs[0].Attempts != 2 {
+			t.Fatalf("second claim = %v, want attempt 2", rs)
+		}
+		if _, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByRecovery,
+			Note: "no answer"}); err != nil {
+			t.Fatal(err)
+		}
+		far := now.Add(24 * time.Hour)
+		if rs := claim(far); len(rs) != 0 {
+			t.Fatalf("claimed refunds waiting for a person: %v", refundIDs(rs))
+		}
+		if _, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundPending, By: refundry.ByApprover,
+			Actor: "user:someone", Note: "ask again"}); err != nil {
+			t.Fatal(err)
+		}
+		// Due before the backoff its last claim set: the schedule restarted.
+		if rs := claim(later); len(rs) != 1 || rs[0].ID != r.ID || rs[0].Attempts != 1 {
+			t.Fatalf("claim after the retry = %v, want %s at attempt 1", rs, r.ID)
+		}
+		if _, err := s.SettleRefund(ctx, m.ID, waiting.ID, approve("user:someone")); err != nil {
+			t.Fatal(err)
+		}
+		if rs := claim(later); len(rs) != 1 || rs[0].ID != waiting.ID || rs[0].Attempts != 1 {
+			t.Fatalf("claim after the approval = %v, want %s at attempt 1", rs, waiting.ID)
+		}
+	})
+
 	// A merchant with many due refunds takes an equal share of a pass, and
 	// repeated passes walk past what they claimed: every due refund is
 	// claimed once before any is claimed again.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 )
@@ -64,6 +65,82 @@ func CheckUpgrade0012(t testing.TB, s refundry.Store) {
 	}
 	if li := res.Sale.LineItems[0]; li.RefundedAmount != 900 || li.RefundedQuantity != 1 {
 		t.Fatalf("after one unit: %+v", li)
+	}
+	CheckInvariants(t, s, "m1")
+}
+
+// CheckUpgrade0015 asserts the upgrade to 0015 of the database both
+// stores' migration tests make before it: merchant m1, sale s1 of 1000
+// (line l1, payment t1) with 400 refunded, refunds r1 (300, pending, on
+// l1), r2 (100, succeeded, on l1) and r3 (200, failed), API keys k1, k2
+// and k3 scoped read, refund and write, and audit entry a1. Every row is
+// kept as it was, the new columns are empty, and the new statuses and
+// scope are accepted.
+func CheckUpgrade0015(t testing.TB, s refundry.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for id, want := range map[string]struct {
+		status string
+		amount int64
+		lines  []refundry.RefundLine
+	}{
+		"r1": {refundry.RefundPending, 300, []refundry.RefundLine{{LineItemID: "l1", Amount: 300}}},
+		"r2": {refundry.RefundSucceeded, 100, []refundry.RefundLine{{LineItemID: "l1", Amount: 100}}},
+		"r3": {refundry.RefundFailed, 200, []refundry.RefundLine{}},
+	} {
+		r, err := s.FindRefund(ctx, "m1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != want.status || r.Amount != want.amount || !reflect.DeepEqual(r.Lines, want.lines) ||
+			r.SaleID != "s1" || r.TransactionID != "t1" || r.Gateway != "simulator" || r.Description != "kept" {
+			t.Fatalf("refund %s after 0015 = %+v", id, r)
+		}
+		if r.RequestedBy != "" || r.DecidedBy != "" || r.DecisionNote != "" || r.ReviewReason != "" || !r.ApprovalExpires.IsZero() {
+			t.Fatalf("refund %s after 0015 has controls it never had: %+v", id, r)
+		}
+	}
+	for id, scope := range map[string]refundry.Scope{"k1": refundry.ScopeRead, "k2": refundry.ScopeRefund, "k3": refundry.ScopeWrite} {
+		k, err := s.FindAPIKey(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Scope != scope || k.MerchantID != "m1" || string(k.Hash) != "hash-"+id || k.Name != "key "+id {
+			t.Fatalf("key %s after 0015 = %+v", id, k)
+		}
+	}
+	entries := ListAllAudit(t, s, "m1", refundry.AuditFilter{})
+	if len(entries) != 1 || entries[0].ID != "a1" || entries[0].Actor.KeyID != "k3" || entries[0].Actor.UserID != "" || entries[0].Note != "" {
+		t.Fatalf("audit log after 0015 = %+v", entries)
+	}
+	CheckInvariants(t, s, "m1")
+
+	// What 0015 lets in: a key scoped approve, a policy, a user, and a
+	// refund awaiting approval, approved.
+	key, _ := refundry.NewAPIKey("m1", time.Now())
+	key.Scope = refundry.ScopeApprove
+	if err := s.CreateAPIKey(ctx, key); err != nil {
+		t.Fatalf("a key scoped approve: %v", err)
+	}
+	if k, err := s.FindAPIKey(ctx, key.ID); err != nil || k.Scope != refundry.ScopeApprove {
+		t.Fatalf("key scoped approve = %+v, %v", k, err)
+	}
+	if err := s.PutRefundPolicy(ctx, &refundry.RefundPolicy{MerchantID: "m1", ApprovalThreshold: map[string]int64{"USD": 0}}); err != nil {
+		t.Fatal(err)
+	}
+	u := &refundry.User{MerchantID: "m1", Name: "Ana", Email: "ana@example.com", Role: refundry.RoleApprover, PasswordHash: []byte("h")}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	r := MustRefundAwaitingApproval(t, s, "m1", "s1", 100)
+	if _, err := s.SettleRefund(ctx, "m1", r.ID, approve("user:"+u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SettleRefund(ctx, "m1", "r1", refundry.Settlement{Status: refundry.RefundFailed}); err != nil {
+		t.Fatal(err)
+	}
+	if sale, err := s.FindSale(ctx, "m1", refundry.SaleLookup{ID: "s1"}); err != nil || sale.RefundedAmount != 200 {
+		t.Fatalf("sale after 0015, an approval and a failure = %+v, %v; want 200 refunded", sale, err)
 	}
 	CheckInvariants(t, s, "m1")
 }
