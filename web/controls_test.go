@@ -602,3 +602,37 @@ func TestStatusLabels(t *testing.T) {
 	}
 	mustContain(t, body, `<option value="requires_approval" selected>awaiting approval</option>`, `<option value="requires_action">needs review</option>`)
 }
+
+// TestWithdrawHeldRefund: the person who asked for a refund awaiting
+// approval may withdraw it through the cancel confirmation; no gateway
+// hears of it and its amount is released.
+func TestWithdrawHeldRefund(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	addUser(t, env, "Ag Agent", "ag@example.com", refundry.RoleAgent)
+	setPolicy(t, env, threshold("USD", 0))
+	sale := env.Sale(testenvSaleSpec{Reference: "WITHDRAW-1", Units: []int64{2500}})
+	b := h.browser(t)
+	csrf := b.signInAs("store-a", "ag@example.com", testPassword)
+	if status, body := b.refundInDashboard(csrf, sale, "5.00"); status != http.StatusOK {
+		t.Fatalf("refund: %d\n%s", status, body)
+	}
+	ref := onlyRefund(t, env, sale)
+	_, body := b.get("/dashboard/sales/" + sale.ID)
+	mustContain(t, body, `id="cancel-`+ref.ID+`"`, "Withdraw this refund…", `class="requested-by">Ag Agent`)
+	status, body := b.get("/dashboard/refunds/" + ref.ID + "/cancel")
+	if status != http.StatusOK {
+		t.Fatalf("withdraw form: %d\n%s", status, body)
+	}
+	mustContain(t, body, "Withdraw the refund of <strong>5.00 USD</strong>")
+	if status, body := b.post("/dashboard/refunds/"+ref.ID+"/cancel", url.Values{"csrf": {csrf}}); status != http.StatusOK {
+		t.Fatalf("withdraw: %d\n%s", status, body)
+	}
+	got, _ := env.Engine.FindRefund(context.Background(), env.A.ID, ref.ID)
+	if got.Status != refundry.RefundCanceled {
+		t.Errorf("withdrawn refund is %s", got.Status)
+	}
+	if s := env.Reload(sale); s.Refundable() != 2500 {
+		t.Errorf("refundable after withdrawal %d, want 2500", s.Refundable())
+	}
+}
