@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -52,7 +53,7 @@ func signOut(t *testing.T, ctx context.Context) {
 // disabled viewer is signed out; and password sign-in is rate-limited.
 func TestBrowserApproval(t *testing.T) {
 	ctx := browserContext(t)
-	h := newHarness(t, Options{})
+	h := newHarness(t, Options{signInRefill: time.Hour})
 	env := h.env
 	bg := context.Background()
 	addUser(t, env, "Ana Approver", "ana@example.com", refundry.RoleApprover)

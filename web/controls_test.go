@@ -139,7 +139,8 @@ func TestPasswordSignIn(t *testing.T) {
 // and per merchant and email; the answer is 429 with Retry-After, and
 // even the right password waits.
 func TestSignInRateLimit(t *testing.T) {
-	h := newHarness(t, Options{})
+	// Buckets that regain nothing during the test, however slow it runs.
+	h := newHarness(t, Options{signInRefill: time.Hour})
 	addUser(t, h.env, "Ana", "ana@example.com", refundry.RoleAgent)
 	b := h.browser(t)
 	for i := range signInBurst {
@@ -160,14 +161,14 @@ func TestSignInRateLimit(t *testing.T) {
 		t.Fatalf("attempt past the limit: %d, want 429", resp.StatusCode)
 	}
 	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if err != nil || wait < 1 || wait > 60 {
-		t.Errorf("Retry-After %q, want 1 to 60 seconds", resp.Header.Get("Retry-After"))
+	if err != nil || wait < 1 || wait > 3600 {
+		t.Fatalf("Retry-After %q, want 1 to 3600 seconds: one attempt's refill", resp.Header.Get("Retry-After"))
 	}
 	status, body := b.trySignIn("store-a", "ana@example.com", testPassword)
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("right password past the limit: %d, want 429", status)
 	}
-	mustContain(t, body, "Too many sign-in attempts. Wait ")
+	mustContain(t, body, "Too many sign-in attempts. Wait ", " seconds and try again.")
 	// An API key still signs in: the limits are the password form's.
 	b.signIn(h.env.KeyA)
 }
@@ -175,7 +176,7 @@ func TestSignInRateLimit(t *testing.T) {
 // TestSignInLimitsBuckets: the address's bucket and the account's are
 // separate; either, empty, refuses.
 func TestSignInLimitsBuckets(t *testing.T) {
-	l := newSigninLimits()
+	l := newSigninLimits(time.Hour)
 	from := func(addr string) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/dashboard/signin", nil)
 		r.RemoteAddr = addr
@@ -207,6 +208,27 @@ func TestSignInLimitsBuckets(t *testing.T) {
 				t.Errorf("code %q, want %q", got, tt.code)
 			}
 		})
+	}
+}
+
+// TestSignInLimitsDefaults: the limits as served allow a burst of
+// signInBurst attempts on one account, then refuse, saying when to retry.
+func TestSignInLimitsDefaults(t *testing.T) {
+	l := newSigninLimits(0)
+	r := httptest.NewRequest(http.MethodPost, "/dashboard/signin", nil)
+	for i := range signInBurst {
+		if err := l.allow(r, "store-a", "ana@example.com"); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	err := l.allow(r, "store-a", "ana@example.com")
+	if refundry.ErrorCode(err) != refundry.ERATELIMITED {
+		t.Fatalf("attempt past the burst: %v", err)
+	}
+	w := httptest.NewRecorder()
+	edge.SetRetryAfter(w, err)
+	if wait, _ := strconv.Atoi(w.Header().Get("Retry-After")); wait < 1 || wait > 60/signInPerMinute {
+		t.Errorf("Retry-After %q, want 1 to %d seconds", w.Header().Get("Retry-After"), 60/signInPerMinute)
 	}
 }
 

@@ -434,10 +434,18 @@ type signinLimits struct {
 	byAddress, byAccount *edge.RateLimiter
 }
 
-func newSigninLimits() signinLimits {
+// newSigninLimits makes the limits; refill > 0 replaces both buckets'
+// refill interval (tests).
+func newSigninLimits(refill time.Duration) signinLimits {
+	perSecond := func(perMinute float64) float64 {
+		if refill > 0 {
+			return 1 / refill.Seconds()
+		}
+		return perMinute / 60
+	}
 	return signinLimits{
-		byAddress: edge.NewRateLimiter(addressPerMinute/60.0, addressBurst),
-		byAccount: edge.NewRateLimiter(signInPerMinute/60.0, signInBurst),
+		byAddress: edge.NewRateLimiter(perSecond(addressPerMinute), addressBurst),
+		byAccount: edge.NewRateLimiter(perSecond(signInPerMinute), signInBurst),
 	}
 }
 

@@ -33,6 +33,11 @@ type Options struct {
 	// SessionMax ends a session this long after sign-in, used or not
 	// (default 12 hours).
 	SessionMax time.Duration
+
+	// signInRefill, for tests, is how long a password sign-in bucket
+	// takes to regain one attempt (default: a minute over the limit per
+	// minute), so that a slow run does not refill it mid-test.
+	signInRefill time.Duration
 }
 
 // dashboard holds what every handler needs.
@@ -61,7 +66,7 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts Options) http.Hand
 		panic("web: " + err.Error())
 	}
 	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v,
-		signinLimits: newSigninLimits()}
+		signinLimits: newSigninLimits(opts.signInRefill)}
 	return d.routes()
 }
 
