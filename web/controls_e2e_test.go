@@ -112,7 +112,7 @@ func TestBrowserApproval(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#confirm-decision")),
 		chromedp.WaitVisible(chromedp.CSS("#notice")),
 	)
-	if got := text(t, ctx, "#notice"); !strings.Contains(got, "decided: now succeeded.") {
+	if got := text(t, ctx, "#notice"); !strings.Contains(got, "approved: now succeeded.") {
 		t.Errorf("notice %q", got)
 	}
 	if got := text(t, ctx, "#approval-count"); got != "0" {

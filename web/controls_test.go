@@ -357,7 +357,7 @@ func TestApprovalInDashboard(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("approve: %d\n%s", status, body)
 		}
-		mustContain(t, body, `id="notice"`, "Refund "+ref.ID+" of 20.00 USD decided: now succeeded.", `id="approval-count">0<`)
+		mustContain(t, body, `id="notice"`, "Refund "+ref.ID+" of 20.00 USD approved: now succeeded.", `id="approval-count">0<`)
 		got, _ := env.Engine.FindRefund(context.Background(), env.A.ID, ref.ID)
 		if got.Status != refundry.RefundSucceeded || got.DecidedBy != "user:"+bo.ID || got.DecisionNote != "checked the order" {
 			t.Errorf("approved refund: %s decided by %q note %q", got.Status, got.DecidedBy, got.DecisionNote)
@@ -410,7 +410,7 @@ func TestRejectInDashboard(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("reject: %d\n%s", status, body)
 	}
-	mustContain(t, body, "decided: now canceled.")
+	mustContain(t, body, "of 5.00 USD rejected: its amount is released.")
 	got, _ := env.Engine.FindRefund(context.Background(), env.A.ID, ref.ID)
 	if got.Status != refundry.RefundCanceled || got.DecidedBy != "user:"+bo.ID || got.DecisionNote != "duplicate" {
 		t.Errorf("rejected refund: %s by %q note %q", got.Status, got.DecidedBy, got.DecisionNote)
@@ -502,7 +502,7 @@ func TestResolveInDashboard(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("resolve: %d\n%s", status, body)
 			}
-			mustContain(t, body, "now "+statusLabel(tt.want)+".")
+			mustContain(t, body, "resolved: now "+statusLabel(tt.want)+".")
 			got, _ := env.Engine.FindRefund(context.Background(), env.A.ID, ref.ID)
 			if got.Status != tt.want || got.DecidedBy != "user:"+bo.ID {
 				t.Errorf("resolved refund: %s by %q, want %s by user:%s", got.Status, got.DecidedBy, tt.want, bo.ID)

@@ -116,7 +116,7 @@ func (d *dashboard) handleQueue(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	if id := q.Get("done"); refundry.ValidID(id) {
 		if ref, err := d.eng.FindRefund(ctx, s.merchant.ID, id); err == nil {
-			data.Notice = decidedNotice(ref)
+			data.Notice = decidedNotice(ref, kind)
 		}
 	}
 	p := page{Title: kind.Title, Nav: kind.Name, Data: data}
@@ -124,16 +124,19 @@ func (d *dashboard) handleQueue(w http.ResponseWriter, r *http.Request, s *sessi
 	d.render(w, r, status, "queue", p)
 }
 
-// decidedNotice says what a decision just made did to a refund.
-func decidedNotice(ref *refundry.Refund) string {
+// decidedNotice says what a decision just made from a queue did to a
+// refund: approved (and what its gateway said), rejected, or resolved.
+func decidedNotice(ref *refundry.Refund, kind queueKind) string {
 	what := "Refund " + ref.ID + " of " + formatMoney(ref.Amount, ref.Currency)
 	switch {
-	case ref.Status == refundry.RefundRequiresApproval || ref.Status == refundry.RefundRequiresAction:
-		return what + " still " + statusLabel(ref.Status) + "."
-	case ref.DecidedBy == "":
-		return what + ": " + statusLabel(ref.Status) + "."
+	case ref.Status == kind.Status:
+		return what + " is still " + statusLabel(ref.Status) + "."
+	case kind == approvalQueue && ref.Status == refundry.RefundCanceled:
+		return what + " rejected: its amount is released."
+	case kind == approvalQueue:
+		return what + " approved: now " + statusLabel(ref.Status) + "."
 	}
-	return what + " decided: now " + statusLabel(ref.Status) + "."
+	return what + " resolved: now " + statusLabel(ref.Status) + "."
 }
 
 // since is how long ago t was, roughly, in words: "3 min", "5 h", "2 days".
