@@ -326,7 +326,7 @@ func TestApprovalInDashboard(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("queue: %d", status)
 		}
-		mustContain(t, body, `id="approval-count">1<`, `id="queue-`+ref.ID+`"`, `id="no-decide"`, "your scope is read")
+		mustContain(t, body, `id="approval-count">1<`, `id="queue-`+ref.ID+`"`, `id="no-decide"`, "your role allows read")
 		for _, button := range []string{"approve-", "reject-"} {
 			if strings.Contains(body, `id="`+button+ref.ID+`"`) {
 				t.Errorf("viewer is offered %s", button)
@@ -337,10 +337,15 @@ func TestApprovalInDashboard(t *testing.T) {
 			if status != http.StatusForbidden {
 				t.Errorf("viewer's forged %s: %d, want 403", verb, status)
 			}
-			mustContain(t, body, "your scope is read")
+			mustContain(t, body, "your role allows read")
 		}
 		if got, _ := env.Engine.FindRefund(context.Background(), env.A.ID, ref.ID); got.Status != refundry.RefundRequiresApproval {
 			t.Errorf("after the viewer's forgeries: %s", got.Status)
+		}
+		_, body = v.get("/dashboard/sales/" + sale.ID)
+		mustContain(t, body, `id="read-only"`, "You can read but not refund: your role is viewer.")
+		if strings.Contains(body, `id="approve-`+ref.ID+`"`) || strings.Contains(body, `id="review"`) {
+			t.Error("the viewer's sale page offers Approve or the refund form")
 		}
 	})
 	t.Run("SecondApproverApproves", func(t *testing.T) {

@@ -285,7 +285,7 @@ func (d *dashboard) handleDecisionForm(dc decision) func(http.ResponseWriter, *h
 func (d *dashboard) mayDecide(s *session, dc decision, ref *refundry.Refund) (string, int) {
 	switch {
 	case !s.canApprove:
-		return approveOnlyMessage(s.scope), http.StatusForbidden
+		return approveOnlyMessage(s), http.StatusForbidden
 	case ref.Status != dc.Status:
 		return "This refund is " + statusLabel(ref.Status) + ": only a refund that is " + statusLabel(dc.Status) + " can be " + dc.Verb + "d.", http.StatusConflict
 	case dc == decideApprove:

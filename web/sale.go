@@ -650,7 +650,7 @@ func (d *dashboard) handleCancelForm(w http.ResponseWriter, r *http.Request, s *
 	data, status := cancelData{Refund: ref, Sale: sale}, http.StatusOK
 	switch {
 	case !s.canRefund:
-		data.Error, status = readOnlyMessage, http.StatusForbidden
+		data.Error, status = readOnlyMessage(s), http.StatusForbidden
 	case refundry.CanCancel(ref.Status, refundry.ByClient) != nil:
 		data.Error, status = "This refund is "+statusLabel(ref.Status)+": only a pending refund, or one awaiting approval, can be canceled.", http.StatusConflict
 	}

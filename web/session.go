@@ -223,7 +223,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			// approver decides held refunds.
 			if route := edge.RouteOf(r); edge.Authorize(scope, route) != nil {
 				d.recordRefusal(ctx, s, route.Action, refundry.EFORBIDDEN)
-				d.renderError(w, r, s, http.StatusForbidden, refusedMessage(scope, route.Scope))
+				d.renderError(w, r, s, http.StatusForbidden, refusedMessage(s, route.Scope))
 				return
 			}
 		}
@@ -272,22 +272,31 @@ func (d *dashboard) recordRefusal(ctx context.Context, s *session, action, code 
 
 // refusedMessage says why a session may not use a form: a read session
 // may not refund, a refund session may not approve.
-func refusedMessage(have, need refundry.Scope) string {
+func refusedMessage(s *session, need refundry.Scope) string {
 	if need == refundry.ScopeApprove {
-		return approveOnlyMessage(have)
+		return approveOnlyMessage(s)
 	}
-	return readOnlyMessage
+	return readOnlyMessage(s)
 }
 
 // approveOnlyMessage says why a session sees the queues but no buttons.
-func approveOnlyMessage(have refundry.Scope) string {
-	return "You may see this queue but not decide: your scope is " + string(have) +
-		". Approving, rejecting and resolving refunds take the role approver or admin (or a key of scope approve or write)."
+func approveOnlyMessage(s *session) string {
+	if s.userID != "" {
+		return "You may see this queue but not decide: your role allows " + string(s.scope) +
+			". Approving, rejecting and resolving refunds take the role approver or admin; ask an admin of the merchant."
+	}
+	return "You may see this queue but not decide: this key's scope is " + string(s.scope) +
+		". Approving, rejecting and resolving refunds take a key of scope approve or write, or a user of role approver or admin."
 }
 
-// readOnlyMessage says why a read key's session has no refund form, and
+// readOnlyMessage says why a read session has no refund form, and
 // answers one that posts a refund form anyway.
-const readOnlyMessage = "This key can read but not refund: its scope is read. To refund or cancel refunds, sign out and sign in with a key of scope refund or write."
+func readOnlyMessage(s *session) string {
+	if s.userID != "" {
+		return "You can read but not refund: your role is viewer. To refund or cancel refunds, ask an admin of the merchant for the role agent, approver or admin."
+	}
+	return "This key can read but not refund: its scope is read. To refund or cancel refunds, sign out and sign in with a key of scope refund or write."
+}
 
 func signinURL(next string) string {
 	if next == "" || next == basePath+"/" {

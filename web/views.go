@@ -142,9 +142,8 @@ type page struct {
 func (p *page) fill(r *http.Request, s *session) {
 	if s != nil {
 		p.Merchant, p.CSRF, p.CanRefund, p.CanApprove = s.merchant, s.csrf, s.canRefund, s.canApprove
-		p.Who, p.Queues, p.NoApprove = s.name, s.queues, approveOnlyMessage(s.scope)
+		p.Who, p.Queues, p.NoApprove, p.ReadOnly = s.name, s.queues, approveOnlyMessage(s), readOnlyMessage(s)
 	}
-	p.ReadOnly = readOnlyMessage
 	p.RequestID = edge.RequestID(r.Context())
 }
 
