@@ -3,6 +3,7 @@ package refundry
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -342,7 +343,8 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 		by = ByGateway
 	}
 	if st.From != "" && r.Status != st.From {
-		return nil, ParamErrorf(ECONFLICT, "status", "The refund is %s now, no longer %s: it was decided meanwhile.", r.Status, st.From)
+		return nil, ParamErrorf(ECONFLICT, "status", "Refund %s is %s now, no longer %s: it was decided meanwhile.",
+			r.ID, r.Status, strings.ReplaceAll(st.From, "_", " "))
 	}
 	// A gateway's answer repeated (a retry, a second webhook) changes
 	// nothing. A person's decision, or an expiry, is never a repeat: the

@@ -177,6 +177,13 @@ func TestDecideSettlement(t *testing.T) {
 		{name: "PendingRepeated", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundPending}, unchanged: true},
 		{name: "ErrClientRequiresAction", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByClient}, code: refundry.ECONFLICT},
 		{name: "ErrUnknown", from: refundry.RefundPending, st: refundry.Settlement{Status: "refunded"}, code: refundry.EINVALID},
+		// A withdrawal read the refund awaiting approval; an approval sent
+		// it to its gateway meanwhile, so it is not canceled without the
+		// gateway's word.
+		{name: "WithdrawnAwaitingApproval", from: refundry.RefundRequiresApproval, st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval},
+			delta: -500, event: refundry.EventRefundCanceled},
+		{name: "ErrWithdrawnAfterApproval", from: refundry.RefundPending, st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval}, code: refundry.ECONFLICT},
+		{name: "ErrWithdrawnTwice", from: refundry.RefundCanceled, st: refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, From: refundry.RefundRequiresApproval}, code: refundry.ECONFLICT},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := refund(tt.from)

@@ -476,9 +476,11 @@ type Settlement struct {
 	// Note is why: a person's reason for a decision, or why recovery
 	// sent the refund to review.
 	Note string
-	// From, if set, is the status the step was decided from: a refund
-	// that has left it meanwhile is not moved (ECONFLICT). A withdrawal
-	// of a refund awaiting approval sets it, so that it never cancels a
-	// refund an approval sent to its gateway in between.
+	// From, if set, is the status the refund was read in when this was
+	// decided: a refund found in another under the store's lock is
+	// ECONFLICT, never decided again from where it moved. A requester
+	// withdrawing a refund awaiting approval must not cancel it once an
+	// approval has sent it to its gateway: pending to canceled is a
+	// client's step too, but only with the gateway's word.
 	From string
 }

@@ -8,10 +8,10 @@ package refundry
 
 // RefundReserves reports whether a refund in this status counts against
 // what was paid (invariant 2): a pending refund holds its amount until
-// the gateway answers, a succeeded one has moved it, one waiting for a
-// person (approval, manual review) holds it meanwhile. Failed and
-// canceled refunds released theirs. It is Holds: the transition table
-// decides.
+// the gateway answers, a succeeded one has moved it, and one waiting for
+// approval or for manual review holds it until a person decides. Failed
+// and canceled refunds released theirs. It is Holds: the transitions
+// table is the one statement of it.
 func RefundReserves(status string) bool {
 	return Holds(status)
 }

@@ -59,6 +59,11 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		status, typ, code = http.StatusUnauthorized, "authentication_error", "authentication_required"
 	case refundry.EFORBIDDEN:
 		status, typ, code = http.StatusForbidden, "permission_error", "insufficient_scope"
+		if param == "approver" {
+			// Two people must agree before money leaves: the scope is
+			// enough, the person is not (refundry.CheckApprover).
+			code, param = "self_approval", ""
+		}
 	case refundry.ENOTFOUND:
 		status, typ, code = http.StatusNotFound, "invalid_request_error", "resource_missing"
 	case refundry.ETOOLARGE:
@@ -71,6 +76,11 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		// (amount_too_large, already_refunded): the request is refused
 		// until the dispute closes, whereas 409 here means two writes met.
 		status, typ, code = http.StatusBadRequest, "invalid_request_error", "charge_disputed"
+	case refundry.EWINDOW, refundry.ETOOMANY:
+		// 400 with a code of its own, as the other refusals of a refund
+		// by the state of the money: the merchant's policy refuses this
+		// refund, and will refuse it again until the policy changes.
+		status, typ, code = http.StatusBadRequest, "invalid_request_error", refundry.ErrorCode(err)
 	case refundry.EINVALID:
 		status, typ, code = http.StatusBadRequest, "invalid_request_error", "parameter_invalid"
 		if param == "amount" {

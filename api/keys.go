@@ -59,7 +59,7 @@ func handleCreateAPIKey(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			return
 		}
 		if in.Scope == "" {
-			Error(w, r, logger, paramInvalid("scope", "Scope is required: read, refund or write."))
+			Error(w, r, logger, paramInvalid("scope", "Scope is required: read, refund, approve or write."))
 			return
 		}
 		spec := engine.KeySpec{Name: in.Name, Scope: refundry.Scope(in.Scope)}
@@ -120,12 +120,18 @@ func handleRevokeAPIKey(eng *engine.Engine, logger *slog.Logger) http.Handler {
 
 // auditEntryJSON is one row of the audit log.
 type auditEntryJSON struct {
-	ID         string  `json:"id"`
-	Object     string  `json:"object"`
-	Key        string  `json:"key"`
-	Action     string  `json:"action"`
-	ObjectID   *string `json:"object_id"`
-	Result     string  `json:"result"`
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Key    string `json:"key"`
+	Action string `json:"action"`
+	// User is the dashboard user who acted, signed in with a password;
+	// null for an API key, the CLI and the system.
+	User     *string `json:"user"`
+	ObjectID *string `json:"object_id"`
+	Result   string  `json:"result"`
+	// Note is why, where a person said: an approval's, a rejection's or
+	// a resolution's note.
+	Note       *string `json:"note"`
 	RemoteAddr string  `json:"remote_addr"`
 	RequestID  string  `json:"request_id"`
 	Method     string  `json:"method"`
@@ -159,7 +165,7 @@ func handleListAuditLog(eng *engine.Engine, logger *slog.Logger) http.Handler {
 }
 
 func renderAuditEntry(e *refundry.AuditEntry) auditEntryJSON {
-	return auditEntryJSON{ID: e.ID, Object: "audit_entry", Key: e.Actor.KeyID, Action: e.Action,
-		ObjectID: nullable(e.ObjectID), Result: e.Result, RemoteAddr: e.Actor.RemoteAddr, RequestID: e.Actor.RequestID,
+	return auditEntryJSON{ID: e.ID, Object: "audit_entry", Key: e.Actor.KeyID, User: nullable(e.Actor.UserID), Action: e.Action,
+		ObjectID: nullable(e.ObjectID), Result: e.Result, Note: nullable(e.Note), RemoteAddr: e.Actor.RemoteAddr, RequestID: e.Actor.RequestID,
 		Method: e.Actor.Method, Path: e.Actor.Path, Created: unix(e.Created)}
 }

@@ -288,6 +288,7 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	disputesConformance(t, c, env)
 	returnsConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
+	controlsConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {

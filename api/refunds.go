@@ -288,9 +288,10 @@ func refundFilter(r *http.Request) (refundry.RefundFilter, error) {
 	f := refundry.RefundFilter{Page: page, SaleID: q.Get("sale"), TransactionID: q.Get("transaction"),
 		LineItemID: q.Get("line_item"), Group: q.Get("group"), Status: q.Get("status"), Source: q.Get("source")}
 	switch f.Status {
-	case "", refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled:
+	case "", refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled,
+		refundry.RefundRequiresApproval, refundry.RefundRequiresAction:
 	default:
-		return f, paramInvalid("status", "Status must be pending, succeeded, failed or canceled.")
+		return f, paramInvalid("status", "Status must be pending, requires_approval, requires_action, succeeded, failed or canceled.")
 	}
 	if f.CreatedFrom, err = unixParam(q, "created[gte]"); err != nil {
 		return f, err

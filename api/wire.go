@@ -149,8 +149,17 @@ type refundJSON struct {
 	Lines []refundLineJSON `json:"lines"`
 	// Return is the return the refund pays for; its fee is then the
 	// return's restocking fee.
-	Return  *string `json:"return"`
-	Created int64   `json:"created"`
+	Return *string `json:"return"`
+	// Refund controls: who asked for the refund and who last decided it
+	// by hand (an API key "key:ID", a dashboard user "user:ID", "cli",
+	// or "system" for an expiry), why, why it went to manual review, and
+	// until when a refund requiring approval waits.
+	RequestedBy       *string `json:"requested_by"`
+	DecidedBy         *string `json:"decided_by"`
+	DecisionNote      *string `json:"decision_note"`
+	ReviewReason      *string `json:"review_reason"`
+	ApprovalExpiresAt *int64  `json:"approval_expires_at"`
+	Created           int64   `json:"created"`
 }
 
 type refundLineJSON struct {
@@ -172,6 +181,8 @@ func renderRefund(r *refundry.Refund) refundJSON {
 		Reason: nullable(r.Reason), Description: nullable(r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
 		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
 		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Return: nullable(r.ReturnID),
+		RequestedBy: nullable(r.RequestedBy), DecidedBy: nullable(r.DecidedBy), DecisionNote: nullable(r.DecisionNote),
+		ReviewReason: nullable(r.ReviewReason), ApprovalExpiresAt: optUnix(r.ApprovalExpires),
 		Created: unix(r.Created),
 	}
 }

@@ -225,6 +225,10 @@ func numberForm(path string, native bool) string {
 	}
 	name := path[strings.LastIndexAny(path, ".]")+1:]
 	switch {
+	case strings.HasPrefix(path, "approval_threshold."):
+		return "an integer number of minor units (1250 is 12.50 USD), or null"
+	case strings.HasPrefix(name, "max_") || strings.HasSuffix(name, "_days") || strings.HasSuffix(name, "_hours"):
+		return "an integer, or null"
 	case strings.HasSuffix(name, "_at"):
 		return "an integer (unix seconds)"
 	case name == "amount" || strings.HasSuffix(name, "_amount") || name == "processing_fee" || name == "subtotal":

@@ -86,6 +86,19 @@ var routes = map[string]Route{
 	"POST /v1/returns/{id}/receive": {refundry.ScopeRefund, refundry.AuditReturnReceive},
 	"POST /v1/returns/{id}/cancel":  {refundry.ScopeRefund, refundry.AuditReturnCancel},
 	"POST /v1/returns/{id}/refund":  {refundry.ScopeRefund, refundry.AuditReturnRefund},
+	// Refund controls: a second person's word on a refund held for
+	// approval or in manual review needs scope approve; the rules
+	// themselves, and the people who sign in, are the merchant's
+	// settings: write.
+	"POST /v1/refunds/{id}/approve": {refundry.ScopeApprove, refundry.AuditRefundApprove},
+	"POST /v1/refunds/{id}/reject":  {refundry.ScopeApprove, refundry.AuditRefundReject},
+	"POST /v1/refunds/{id}/resolve": {refundry.ScopeApprove, refundry.AuditRefundResolve},
+	"GET /v1/refund_policy":         {refundry.ScopeRead, ""},
+	"POST /v1/refund_policy":        {refundry.ScopeWrite, refundry.AuditPolicyUpdate},
+	"GET /v1/users":                 {refundry.ScopeRead, ""},
+	"GET /v1/users/{id}":            {refundry.ScopeRead, ""},
+	"POST /v1/users":                {refundry.ScopeWrite, refundry.AuditUserCreate},
+	"POST /v1/users/{id}/disable":   {refundry.ScopeWrite, refundry.AuditUserDisable},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry

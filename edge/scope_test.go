@@ -18,6 +18,14 @@ func TestAuthorize(t *testing.T) {
 		{"NativeRead", "GET", "GET /v1/sales", refundry.ScopeRead},
 		{"NativeRefund", "POST", "POST /v1/refunds", refundry.ScopeRefund},
 		{"NativeWrite", "POST", "POST /v1/api_keys", refundry.ScopeWrite},
+		{"NativeApprove", "POST", "POST /v1/refunds/{id}/approve", refundry.ScopeApprove},
+		{"NativeReject", "POST", "POST /v1/refunds/{id}/reject", refundry.ScopeApprove},
+		{"NativeResolve", "POST", "POST /v1/refunds/{id}/resolve", refundry.ScopeApprove},
+		{"NativePolicyRead", "GET", "GET /v1/refund_policy", refundry.ScopeRead},
+		{"NativePolicyWrite", "POST", "POST /v1/refund_policy", refundry.ScopeWrite},
+		{"NativeUsersRead", "GET", "GET /v1/users/{id}", refundry.ScopeRead},
+		{"NativeUserCreate", "POST", "POST /v1/users", refundry.ScopeWrite},
+		{"NativeUserDisable", "POST", "POST /v1/users/{id}/disable", refundry.ScopeWrite},
 		{"NativeUnknownPath", "POST", "/v1/", refundry.ScopeRead},
 		{"DialectRefund", "PUT", "PUT /transactions/{id}/refund.json", refundry.ScopeRefund},
 		{"UnlistedGet", "GET", "GET /v9/things", refundry.ScopeRead},
@@ -32,7 +40,7 @@ func TestAuthorize(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			route := edge.RouteFor(tt.pattern, tt.method)
-			for _, have := range []refundry.Scope{refundry.ScopeRead, refundry.ScopeRefund, refundry.ScopeWrite} {
+			for _, have := range []refundry.Scope{refundry.ScopeRead, refundry.ScopeRefund, refundry.ScopeApprove, refundry.ScopeWrite} {
 				want := have.Allows(tt.allowed)
 				err := edge.Authorize(have, route)
 				if (err == nil) != want || (err != nil && refundry.ErrorCode(err) != refundry.EFORBIDDEN) {

@@ -57,7 +57,8 @@ func (e *Engine) Approve(ctx context.Context, merchantID, id, note string) (*ref
 	if err := refundry.CheckApprover(r, who(ctx)); err != nil {
 		return nil, err
 	}
-	st := refundry.Settlement{Status: refundry.InitialStatus(r.Offsite, r.Fee == r.Amount), By: refundry.ByApprover, Actor: who(ctx), Note: note}
+	st := refundry.Settlement{Status: refundry.InitialStatus(r.Offsite, r.Fee == r.Amount), By: refundry.ByApprover, Actor: who(ctx), Note: note,
+		From: refundry.RefundRequiresApproval}
 	approved, err := e.settle(ctx, r, st)
 	if err != nil || approved.Status != refundry.RefundPending {
 		return approved, err
@@ -72,7 +73,8 @@ func (e *Engine) Reject(ctx context.Context, merchantID, id, note string) (*refu
 	if err != nil {
 		return nil, err
 	}
-	return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByApprover, Actor: who(ctx), Note: note})
+	return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByApprover, Actor: who(ctx), Note: note,
+		From: refundry.RefundRequiresApproval})
 }
 
 // Resolve decides a refund in manual review as res says: succeeded with
@@ -89,6 +91,7 @@ func (e *Engine) Resolve(ctx context.Context, merchantID, id string, res refundr
 	if err != nil {
 		return nil, err
 	}
+	st.From = refundry.RefundRequiresAction
 	return e.settle(ctx, r, st)
 }
 
@@ -104,8 +107,12 @@ func (e *Engine) awaiting(ctx context.Context, merchantID, id, status, verb stri
 		return nil, err
 	}
 	if r.Status != status {
-		return nil, refundry.Errorf(refundry.ECONFLICT, "Refund %s is %s; only a refund that is %s can be %s.",
-			id, r.Status, strings.ReplaceAll(status, "_", " "), verb)
+		waiting := "awaiting approval"
+		if status == refundry.RefundRequiresAction {
+			waiting = "in manual review"
+		}
+		return nil, refundry.Errorf(refundry.ECONFLICT, "Refund %s is %s; only a refund %s can be %s.",
+			id, strings.ReplaceAll(r.Status, "_", " "), waiting, verb)
 	}
 	return r, nil
 }
@@ -145,7 +152,7 @@ func (e *Engine) ExpireApprovals(ctx context.Context, limit int) (int, error) {
 	n := 0
 	for _, r := range due {
 		_, err := e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByExpiry, Actor: refundry.ActorSystem,
-			Note: "Nobody approved the refund by " + r.ApprovalExpires.UTC().Format(time.RFC3339) + "."})
+			Note: "Nobody approved the refund by " + r.ApprovalExpires.UTC().Format(time.RFC3339) + ".", From: refundry.RefundRequiresApproval})
 		switch refundry.ErrorCode(err) {
 		case "":
 			n++
@@ -158,13 +165,28 @@ func (e *Engine) ExpireApprovals(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// RunExpiry releases expired approvals every interval until ctx ends.
+// expiryBatch is the most approvals one expiry pass releases.
+const expiryBatch = 500
+
+// RunExpiry releases expired approvals at start and then every interval
+// until ctx ends. A pass that released a full batch is followed at once
+// by the next, so a backlog (a server stopped over a weekend) drains in
+// one go.
 func (e *Engine) RunExpiry(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := e.ExpireApprovals(ctx, 500); err != nil && ctx.Err() == nil {
-			e.Logger.WarnContext(ctx, "expiring approvals failed; trying again", "err", err)
+		n, err := e.ExpireApprovals(ctx, expiryBatch)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			e.Logger.WarnContext(ctx, "expiring approvals failed; trying again", "err", err, "retry_in", interval)
+		case n > 0:
+			e.Logger.InfoContext(ctx, "released refunds nobody approved in time", "count", n)
+			if n >= expiryBatch {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -250,4 +272,10 @@ func (e *Engine) SignIn(ctx context.Context, merchantSlug, email, password strin
 		return nil, nil, err
 	}
 	return m, u, nil
+}
+
+// FindUserByEmail returns the merchant's user with that email, in any
+// case; ENOTFOUND if there is none.
+func (e *Engine) FindUserByEmail(ctx context.Context, merchantID, email string) (*refundry.User, error) {
+	return e.Stores.Users.FindUserByEmail(ctx, merchantID, strings.TrimSpace(email))
 }

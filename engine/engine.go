@@ -231,13 +231,16 @@ func (e *Engine) Refund(ctx context.Context, req refundry.RefundRequest) (*refun
 
 // sendToGateway asks r's gateway to refund again, for recovery, and
 // records a final answer. It returns the settled refund, or nil when the
-// refund stays pending (the gateway said so, or its answer is unknown).
-func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (*refundry.Refund, error) {
-	out, err := e.callGateway(ctx, r, sale, refundry.ByRecovery)
+// refund stays pending (the gateway said so, or its answer is unknown);
+// unknown is then why the answer is unknown, nil when the gateway said
+// pending.
+func (e *Engine) sendToGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (settled *refundry.Refund, unknown, err error) {
+	out, unknown, err := e.askGateway(ctx, r, sale, refundry.ByRecovery)
 	if err != nil || out == nil {
-		return nil, err
+		return nil, unknown, err
 	}
-	return e.settle(ctx, r, *out)
+	settled, err = e.settle(ctx, r, *out)
+	return settled, nil, err
 }
 
 // unsettled is what a request is answered with when the gateway gave a
@@ -268,18 +271,26 @@ func (e *Engine) unsettled(ctx context.Context, r *refundry.Refund, err error) *
 // by is who the answer is recorded as coming from (see
 // refundry.Transitions).
 func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause) (*refundry.Settlement, error) {
+	out, _, err := e.askGateway(ctx, r, sale, by)
+	return out, err
+}
+
+// askGateway is callGateway, also telling why a refund left pending has
+// no answer (a timeout, a lost connection, no usable gateway): what
+// manual review is told of it.
+func (e *Engine) askGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause) (out *refundry.Settlement, unknown, err error) {
 	g := e.Gateways[r.Gateway]
 	txn := findTransaction(sale, r.TransactionID)
 	if g == nil || txn == nil {
 		e.Logger.ErrorContext(ctx, "refund has no usable gateway; left pending", "refund", r.ID, "gateway", r.Gateway)
-		return nil, nil
+		return nil, refundry.Errorf(refundry.EINTERNAL, "Gateway %q is not configured on this server.", r.Gateway), nil
 	}
 	// A client that hangs up must not cut the gateway call short: the
 	// refund is already promised, so the call gets its own deadline.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
 	start := time.Now()
-	out, err := g.Refund(callCtx, gatewayRefund(r, txn))
+	res, err := g.Refund(callCtx, gatewayRefund(r, txn))
 	e.observe().GatewayCall(r.Gateway, "refund", time.Since(start), err)
 	if err != nil {
 		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
@@ -287,15 +298,18 @@ func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refu
 			// The gateway turned the call away (its credentials, say) and
 			// needs a person; the refund stays pending and is sent again
 			// later, and the client is told now rather than left waiting.
-			return nil, &refundry.Error{Code: refundry.EGATEWAY, Err: err,
+			return nil, nil, &refundry.Error{Code: refundry.EGATEWAY, Err: err,
 				Message: refundry.ErrorMessage(err) + " Refund " + r.ID + " stays pending and is sent again once the gateway accepts it."}
 		}
-		return nil, nil
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = refundry.Errorf(refundry.EUNAVAILABLE, "Gateway %q did not answer within %s.", r.Gateway, e.GatewayTimeout)
+		}
+		return nil, err, nil
 	}
-	if out.Status == refundry.RefundPending {
-		return nil, nil
+	if res.Status == refundry.RefundPending {
+		return nil, nil, nil
 	}
-	return &refundry.Settlement{Status: out.Status, GatewayRefundID: out.GatewayRefundID, FailureReason: out.FailureReason, By: by}, nil
+	return &refundry.Settlement{Status: res.Status, GatewayRefundID: res.GatewayRefundID, FailureReason: res.FailureReason, By: by}, nil, nil
 }
 
 // settle records the gateway's final answer for r.
@@ -304,9 +318,10 @@ func (e *Engine) settle(ctx context.Context, r *refundry.Refund, st refundry.Set
 }
 
 // settled passes on SettleRefund's answer, telling the Observer of a
-// refund it settled.
+// refund it moved to a final status (an approval that sends a refund to
+// its gateway, or a move to review, is not one).
 func (e *Engine) settled(r *refundry.Refund, err error) (*refundry.Refund, error) {
-	if err == nil {
+	if err == nil && refundry.FinalStatus(r.Status) {
 		e.observe().RefundSettled(r)
 	}
 	return r, err
@@ -329,8 +344,16 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 		return nil, err
 	}
 	if r.Status == refundry.RefundRequiresApproval {
-		// Its gateway never heard of it: withdrawing it is ours alone.
-		return e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, Actor: who(ctx)})
+		// Its gateway never heard of it: withdrawing it is ours alone,
+		// unless an approval sent it to the gateway meanwhile (From).
+		withdrawn, err := e.settle(ctx, r, refundry.Settlement{Status: refundry.RefundCanceled, By: refundry.ByClient, Actor: who(ctx),
+			From: refundry.RefundRequiresApproval})
+		if refundry.ErrorCode(err) == refundry.ECONFLICT {
+			if cur, ferr := e.Stores.Refunds.FindRefund(ctx, merchantID, id); ferr == nil && cur.Status == refundry.RefundCanceled {
+				return cur, nil // withdrawn, rejected or expired meanwhile: canceled all the same
+			}
+		}
+		return withdrawn, err
 	}
 	sale, err := e.Stores.Sales.FindSale(ctx, merchantID, refundry.SaleLookup{ID: r.SaleID})
 	if err != nil {
@@ -387,6 +410,7 @@ func (e *Engine) Recover(ctx context.Context, before time.Time, limit int) (int,
 
 // recoverPass is Recover, also telling how many refunds it claimed.
 func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (settled, claimed int, err error) {
+	reviewed := 0
 	ctx = refundry.WithActor(ctx, refundry.Actor{KeyID: refundry.ActorSystem, Method: "recovery"})
 	pending, err := e.Stores.Refunds.ClaimRefunds(ctx, refundry.RecoveryClaim{Due: due, Now: e.Now(), Limit: limit})
 	if err != nil {
@@ -407,11 +431,12 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		if err != nil {
 			return settled, claimed, err
 		}
-		s, err := e.sendToGateway(ctx, r, sale)
+		s, unknown, err := e.sendToGateway(ctx, r, sale)
 		switch code := refundry.ErrorCode(err); {
-		case err == nil, errors.Is(err, context.Canceled):
-		case code == refundry.ECONFLICT:
-			// Settled meanwhile by another process: fine.
+		case err == nil:
+		case errors.Is(err, context.Canceled), code == refundry.ECONFLICT:
+			// Stopping, or settled meanwhile by another process: fine.
+			continue
 		case code == refundry.EGATEWAY:
 			// Logged by sendToGateway; the others still get their turn.
 		default:
@@ -419,9 +444,48 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		}
 		if s != nil {
 			settled++
+			continue
+		}
+		// Still pending: the gateway said so, gave no answer, or turned
+		// the call away. Past the review limits a person decides.
+		if err == nil {
+			err = unknown
+		}
+		if e.review(ctx, r, err) {
+			reviewed++
 		}
 	}
+	if reviewed > 0 {
+		e.Logger.InfoContext(ctx, "recovery sent refunds to manual review", "count", reviewed)
+	}
 	return settled, claimed, nil
+}
+
+// review moves r, which recovery just asked its gateway about and which
+// stays pending (lastErr: why, if the gateway gave no answer or turned
+// the call away), to manual review (refundry.RefundRequiresAction) when
+// e.Review says a person must decide. Recovery claims only pending
+// refunds, so it never asks about r again; its amount stays held, since
+// the gateway may have paid it. It reports whether r was moved.
+func (e *Engine) review(ctx context.Context, r *refundry.Refund, lastErr error) bool {
+	why := e.Review.Review(r, lastErr, e.Now())
+	if why == "" {
+		return false
+	}
+	moved, err := e.Stores.Refunds.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID,
+		refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByRecovery, Note: why})
+	if err != nil {
+		// Settled meanwhile (ECONFLICT), or the write failed: either way
+		// recovery meets it again only if it is still pending.
+		if refundry.ErrorCode(err) != refundry.ECONFLICT {
+			e.Logger.WarnContext(ctx, "could not send a refund to manual review; recovery asks about it again", "refund", r.ID, "err", err)
+		}
+		return false
+	}
+	e.Logger.WarnContext(ctx, "refund sent to manual review", "refund", r.ID, "merchant", r.MerchantID,
+		"gateway", r.Gateway, "attempts", r.Attempts, "reason", why)
+	e.observe().RefundReviewed(moved)
+	return true
 }
 
 // gatewayRefund is what r's gateway is asked: the reason is the one its

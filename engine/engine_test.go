@@ -241,6 +241,7 @@ type countingObserver struct {
 func (o *countingObserver) RefundCreated(*refundry.Refund)                {}
 func (o *countingObserver) RefundSettled(*refundry.Refund)                {}
 func (o *countingObserver) RecoveryPass(int, error)                       {}
+func (o *countingObserver) RefundReviewed(*refundry.Refund)               {}
 func (o *countingObserver) GatewayReport(string, string)                  {}
 func (o *countingObserver) ReconciliationRun(*refundry.ReconciliationRun) {}
 func (o *countingObserver) GatewayCall(_, op string, _ time.Duration, _ error) {

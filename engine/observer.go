@@ -28,6 +28,9 @@ type Observer interface {
 	GatewayReport(gateway, outcome string)
 	// ReconciliationRun is called after each reconciliation run is stored.
 	ReconciliationRun(run *refundry.ReconciliationRun)
+	// RefundReviewed is called when recovery sent a refund to manual
+	// review (refundry.RefundRequiresAction).
+	RefundReviewed(r *refundry.Refund)
 }
 
 // observe returns the engine's Observer, or one that does nothing, so
@@ -47,3 +50,4 @@ func (nopObserver) GatewayCall(string, string, time.Duration, error) {}
 func (nopObserver) RecoveryPass(int, error)                          {}
 func (nopObserver) GatewayReport(string, string)                     {}
 func (nopObserver) ReconciliationRun(*refundry.ReconciliationRun)    {}
+func (nopObserver) RefundReviewed(*refundry.Refund)                  {}

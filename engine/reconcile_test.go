@@ -39,6 +39,7 @@ func (o *runObserver) RefundCreated(*refundry.Refund)                   {}
 func (o *runObserver) RefundSettled(*refundry.Refund)                   {}
 func (o *runObserver) GatewayCall(string, string, time.Duration, error) {}
 func (o *runObserver) RecoveryPass(int, error)                          {}
+func (o *runObserver) RefundReviewed(*refundry.Refund)                  {}
 func (o *runObserver) GatewayReport(string, string)                     {}
 func (o *runObserver) ReconciliationRun(r *refundry.ReconciliationRun) {
 	o.mu.Lock()

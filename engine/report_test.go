@@ -31,6 +31,7 @@ func (o *reportObserver) RefundSettled(r *refundry.Refund) {
 }
 func (o *reportObserver) GatewayCall(string, string, time.Duration, error) {}
 func (o *reportObserver) RecoveryPass(int, error)                          {}
+func (o *reportObserver) RefundReviewed(*refundry.Refund)                  {}
 func (o *reportObserver) ReconciliationRun(*refundry.ReconciliationRun)    {}
 func (o *reportObserver) GatewayReport(gateway, outcome string) {
 	o.mu.Lock()

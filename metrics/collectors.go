@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/refundry/refundry"
 )
 
 // PoolStats is one database connection pool as both stores can describe
@@ -231,6 +232,76 @@ func (c inboxCollector) Collect(ch chan<- prometheus.Metric) {
 	for outcome, n := range counts {
 		if outcome != "" {
 			ch <- prometheus.MustNewConstMetric(inboxStored, prometheus.GaugeValue, float64(n), outcome)
+		}
+	}
+}
+
+// RefundQueues returns the queues of refunds waiting for a person, of
+// every merchant (engine.RefundQueues with no merchant).
+type RefundQueues func(ctx context.Context) ([]refundry.RefundQueue, error)
+
+// queueNames label each queue status in the metrics.
+var queueNames = map[string]string{refundry.RefundRequiresApproval: "approval", refundry.RefundRequiresAction: "review"}
+
+var (
+	queueSize = prometheus.NewDesc(Namespace+"_refund_queue_size",
+		"Refunds waiting for a person, by queue: approval (requires_approval, waiting for a second person) and review (requires_action, its gateway gave no final answer).",
+		[]string{"queue"}, nil)
+	queueOldest = prometheus.NewDesc(Namespace+"_refund_queue_oldest_seconds",
+		"How long the refund waiting longest in each queue has waited (0 when the queue is empty).", []string{"queue"}, nil)
+	queueUp = prometheus.NewDesc(Namespace+"_refund_queue_scrape_ok",
+		"1 if the refund queues could be read from the database at this scrape, 0 if not.", nil, nil)
+)
+
+type queueCollector struct {
+	queues RefundQueues
+	now    func() time.Time
+}
+
+// NewQueueCollector exposes the approval and review queues, read from
+// the store at every scrape with a short deadline, as NewPendingCollector
+// does: an alert on the review queue's size, or on the approval queue's
+// age nearing the approval expiry, finds refunds nobody is deciding.
+func NewQueueCollector(queues RefundQueues, now func() time.Time) prometheus.Collector {
+	return queueCollector{queues, now}
+}
+
+func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueSize
+	ch <- queueOldest
+	ch <- queueUp
+}
+
+func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	qs, err := c.queues(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(queueUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(queueUp, prometheus.GaugeValue, 1)
+	now := c.now()
+	// Every queue is reported, empty or not, so that an alert on it
+	// never sees the series vanish.
+	seen := map[string]bool{}
+	for _, q := range qs {
+		name, ok := queueNames[q.Status]
+		if !ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		age := 0.0
+		if q.Count > 0 && !q.Oldest.IsZero() {
+			age = max(0, now.Sub(q.Oldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(queueSize, prometheus.GaugeValue, float64(q.Count), name)
+		ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, age, name)
+	}
+	for _, name := range queueNames {
+		if !seen[name] {
+			ch <- prometheus.MustNewConstMetric(queueSize, prometheus.GaugeValue, 0, name)
+			ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, 0, name)
 		}
 	}
 }

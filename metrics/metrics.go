@@ -42,6 +42,7 @@ type Metrics struct {
 	reconRuns     prometheus.Counter
 	reconCounts   *prometheus.CounterVec
 	mismatches    *prometheus.CounterVec
+	reviewed      *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them on reg. It fails only if
@@ -103,10 +104,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "reconciliation_mismatches_total",
 			Help: "Differences between the ledger and a gateway that reconciliation could not resolve, by kind.",
 		}, []string{"kind"}),
+		reviewed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "refunds_sent_to_review_total",
+			Help: "Pending refunds recovery sent to manual review (requires_action) because their gateway gave no final answer within the review limits, by gateway.",
+		}, []string{"gateway"}),
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.refunds, m.settled,
 		m.refundedMinor, m.gatewayCalls, m.gatewayErrors, m.recovery, m.batchSize,
-		m.reports, m.reconRuns, m.reconCounts, m.mismatches} {
+		m.reports, m.reconRuns, m.reconCounts, m.mismatches, m.reviewed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -172,4 +177,9 @@ func (m *Metrics) ReconciliationRun(run *refundry.ReconciliationRun) {
 	for _, mm := range run.Mismatches {
 		m.mismatches.WithLabelValues(mm.Kind).Inc()
 	}
+}
+
+// RefundReviewed counts a refund recovery sent to manual review.
+func (m *Metrics) RefundReviewed(r *refundry.Refund) {
+	m.reviewed.WithLabelValues(r.Gateway).Inc()
 }

@@ -153,7 +153,7 @@ func TestKeyCreateNamesFlags(t *testing.T) {
 	}{
 		{[]string{"--name", "ci"}, "--scope"},
 		{[]string{"--scope", "read"}, "--name"},
-		{[]string{"--name", "ci", "--scope", "admin"}, "--scope must be read, refund or write"},
+		{[]string{"--name", "ci", "--scope", "admin"}, "--scope must be read, refund, approve or write"},
 		{[]string{"--name", " ", "--scope", "read"}, "--name: "},
 		{[]string{"--name", "ci", "--scope", "read", "--expires", "2001-01-01T00:00:00Z"}, "--expires must be in the future"},
 	} {

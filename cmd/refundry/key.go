@@ -20,7 +20,7 @@ import (
 type keyCommand struct{}
 
 const keyUsage = `Usage:
-  refundry key create --merchant SLUG --name NAME --scope read|refund|write [--expires RFC3339] [--db URL]
+  refundry key create --merchant SLUG --name NAME --scope read|refund|approve|write [--expires RFC3339] [--db URL]
   refundry key list   --merchant SLUG [--db URL]
   refundry key revoke --merchant SLUG --id KEY_ID [--db URL]
 
@@ -46,7 +46,7 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "the key's name (required)")
-		scope = fs.String("scope", "", "read, refund or write (required)")
+		scope = fs.String("scope", "", "read, refund, approve or write (required)")
 		expires = fs.String("expires", "", "when the key stops working, RFC 3339; default never")
 	case "revoke":
 		id = fs.String("id", "", "the key's id (required)")
@@ -59,7 +59,7 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 	for _, f := range []struct {
 		name  string
 		value *string
-	}{{"--merchant SLUG", slug}, {"--name NAME", name}, {"--scope read|refund|write", scope}, {"--id KEY_ID", id}} {
+	}{{"--merchant SLUG", slug}, {"--name NAME", name}, {"--scope read|refund|approve|write", scope}, {"--id KEY_ID", id}} {
 		if f.value != nil && *f.value == "" {
 			missing = append(missing, f.name)
 		}
@@ -141,7 +141,7 @@ func keyFlagError(err error) error {
 	case "--name":
 		msg = "--name: " + refundry.ErrorMessage(err)
 	case "--scope":
-		msg = "--scope must be read, refund or write"
+		msg = "--scope must be read, refund, approve or write"
 	case "--expires":
 		msg = "--expires must be in the future"
 	}

@@ -66,8 +66,10 @@ const usage = `Refundry: a self-hosted refunds engine.
 Usage:
   refundry serve [--addr :8080] [--db URL] [--demo]
   refundry merchant create --slug SLUG --name NAME [--currency USD] [--db URL]
-  refundry key create --merchant SLUG --name NAME --scope read|refund|write [--expires RFC3339] [--db URL]
+  refundry key create --merchant SLUG --name NAME --scope read|refund|approve|write [--expires RFC3339] [--db URL]
   refundry key list|revoke --merchant SLUG [--id KEY_ID] [--db URL]
+  refundry policy show|set --merchant SLUG [--max-age-days N|none] [--approval-threshold USD=100000 ...] [--db URL]
+  refundry user add|list|disable --merchant SLUG [--email EMAIL --name NAME --role ROLE] [--db URL]
   refundry backup --out FILE [--db sqlite:PATH]
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
@@ -154,6 +156,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{"merchant takes a subcommand: create"}
 	case "key":
 		return (&keyCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "policy":
+		return (&policyCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return (&userCommand{stdin: os.Stdin}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return (&benchCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "refund":

@@ -81,6 +81,9 @@ func (o *ops) attach(store refundry.Store, eng *engine.Engine) error {
 	cs = append(cs, metrics.NewOverRefundedCollector(store.CountOverRefundedSales))
 	cs = append(cs, metrics.NewOpenDisputesCollector(store.CountOpenDisputes))
 	cs = append(cs, metrics.NewInboxCollector(eng.CountGatewayEvents))
+	cs = append(cs, metrics.NewQueueCollector(func(ctx context.Context) ([]refundry.RefundQueue, error) {
+		return eng.RefundQueues(ctx, "")
+	}, time.Now))
 	for _, c := range cs {
 		if err := o.registry.Register(c); err != nil {
 			return err

@@ -50,6 +50,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	reconcileInterval := fs.Duration("reconcile-interval", 15*time.Minute, "compare the ledger with the gateways this often, for the payments with activity in the last 72h; 0 turns the sweep off")
 	stripeWebhookSecret := fs.String("stripe-webhook-secret", "", "signing secret (whsec_...) of the Stripe webhook endpoint that sends events to POST /v1/gateway_events/stripe; unset, that route answers 404")
 	inboxDelay := fs.Duration("inbox-delay", 0, "how long the inbox worker waits after a gateway event arrives before it applies the stored events (0: at once); events stay stored meanwhile, across restarts")
+	reviewAttempts := fs.Int("review-after-attempts", refundry.DefaultReviewAttempts, "send a pending refund to manual review (requires_action) once recovery has asked its gateway this many times without a final answer; 0: no limit by attempts")
+	reviewAge := fs.Duration("review-after", refundry.DefaultReviewAge, "send a pending refund to manual review once it is this old without a final answer from its gateway; 0: no limit by age")
+	approvalSweep := fs.Duration("approval-sweep-interval", 30*time.Second, "how often refunds awaiting approval past their deadline are released (refund.expired)")
 	var limits serverLimits
 	limits.flags(fs)
 	fs.Usage = func() {
@@ -89,6 +92,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	}
 	if *inboxDelay < 0 {
 		return usageError{fmt.Sprintf("--inbox-delay must be 0 or more, got %v", *inboxDelay)}
+	}
+	if *reviewAttempts < 0 || *reviewAge < 0 {
+		return usageError{fmt.Sprintf("--review-after-attempts and --review-after must be 0 (no limit) or more, got %d and %v", *reviewAttempts, *reviewAge)}
+	}
+	if *approvalSweep <= 0 {
+		return usageError{fmt.Sprintf("--approval-sweep-interval must be more than 0, got %v", *approvalSweep)}
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return usageError{fmt.Sprintf("--rate-limit must be 0 (off) or more and --rate-burst at least 1, got %v and %d", *rateLimit, *rateBurst)}
@@ -138,6 +147,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	eng.EventParsers[refundry.GatewayStripe] = stripe.ParseEvent
 	eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
 	eng.InboxDelay = *inboxDelay
+	eng.Review = refundry.ReviewRule{Attempts: *reviewAttempts, Age: *reviewAge}
 	if err := op.attach(store, eng); err != nil {
 		return err
 	}
@@ -184,6 +194,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	batches.OnPass = op.batches.Beat
 	op.batches.Start()
 	wg.Go(func() { batches.Run(workCtx) })
+	wg.Go(func() { eng.RunExpiry(workCtx, *approvalSweep) })
 	if *reconcileInterval > 0 {
 		wg.Go(func() { eng.RunReconcile(workCtx, *reconcileInterval, reconcileWindow) })
 	}

@@ -217,29 +217,37 @@ func (s *Store) ExpiredApprovals(ctx context.Context, now time.Time, limit int) 
 	return out, nil
 }
 
+// queuesQuery counts the refunds of every queue, the merchant's (with
+// merchant_id = $1 added) or all, from the partial index
+// refunds_queue_idx, whose condition it repeats.
+const queuesQuery = `SELECT status, COUNT(*), MIN(updated) FROM refunds
+	WHERE status IN ('requires_approval', 'requires_action')`
+
 // RefundQueues counts the refunds waiting for a person, per queue, of
-// the merchant or (merchantID "") of every merchant, from the partial
-// index refunds_queue_idx, in one statement.
+// the merchant or (merchantID "") of every merchant.
 func (s *Store) RefundQueues(ctx context.Context, merchantID string) ([]refundry.RefundQueue, error) {
-	rows, err := s.pool.Query(ctx, `SELECT q.status, COUNT(r.id), MIN(r.updated)
-		FROM unnest($1::text[]) WITH ORDINALITY AS q(status, n)
-		LEFT JOIN refunds r ON r.status = q.status AND r.status IN ('requires_approval', 'requires_action')
-			AND ($2 = '' OR r.merchant_id = $2)
-		GROUP BY q.status, q.n ORDER BY q.n`, refundry.QueueStatuses, merchantID)
+	text, args := queuesQuery+` GROUP BY status`, []any(nil)
+	if merchantID != "" {
+		text, args = queuesQuery+` AND merchant_id = $1 GROUP BY status`, []any{merchantID}
+	}
+	rows, err := s.pool.Query(ctx, text, args...)
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (refundry.RefundQueue, error) {
-		var q refundry.RefundQueue
-		var oldest *time.Time
-		err := row.Scan(&q.Status, &q.Count, &oldest)
-		if oldest != nil {
-			q.Oldest = oldest.UTC()
-		}
-		return q, err
+	counted := map[string]refundry.RefundQueue{}
+	var q refundry.RefundQueue
+	_, err = pgx.ForEachRow(rows, []any{&q.Status, &q.Count, &q.Oldest}, func() error {
+		q.Oldest = q.Oldest.UTC()
+		counted[q.Status] = q
+		return nil
 	})
 	if err != nil {
 		return nil, translate(err)
+	}
+	out := make([]refundry.RefundQueue, len(refundry.QueueStatuses))
+	for i, st := range refundry.QueueStatuses {
+		out[i] = counted[st]
+		out[i].Status = st
 	}
 	return out, nil
 }

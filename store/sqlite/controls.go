@@ -232,41 +232,46 @@ func (s *Store) ExpiredApprovals(ctx context.Context, now time.Time, limit int) 
 	return out, err
 }
 
-// queueQueries count each queue from the partial index refunds_queue:
-// its status is spelled out, as SQLite uses a partial index only for a
-// literal it can match.
-var queueQueries = func() map[string][2]string {
-	out := map[string][2]string{}
-	for _, st := range refundry.QueueStatuses {
-		all := `SELECT COUNT(*), MIN(updated) FROM refunds WHERE status = '` + st + `'`
-		out[st] = [2]string{all, all + ` AND merchant_id = ?`}
-	}
-	return out
-}()
+// queuesQuery counts the refunds of every queue, the merchant's (with
+// merchant_id = ? added) or all. Its IN list is the partial index
+// refunds_queue's condition word for word: SQLite uses a partial index
+// only for a query that repeats its condition, and then reads the index
+// alone, never a refund row.
+const queuesQuery = `SELECT status, COUNT(*), MIN(updated) FROM refunds
+	WHERE status IN ('requires_approval', 'requires_action')`
 
 // RefundQueues counts the refunds waiting for a person, per queue, of
 // the merchant or (merchantID "") of every merchant.
 func (s *Store) RefundQueues(ctx context.Context, merchantID string) ([]refundry.RefundQueue, error) {
-	out := make([]refundry.RefundQueue, len(refundry.QueueStatuses))
+	text, args := queuesQuery+` GROUP BY status`, []any(nil)
+	if merchantID != "" {
+		text, args = queuesQuery+` AND merchant_id = ? GROUP BY status`, []any{merchantID}
+	}
+	counted := map[string]refundry.RefundQueue{}
 	err := s.view(ctx, func(tx *tx) error {
-		for i, st := range refundry.QueueStatuses {
-			text, args := queueQueries[st][0], []any(nil)
-			if merchantID != "" {
-				text, args = queueQueries[st][1], []any{merchantID}
-			}
-			var oldest sql.NullInt64
-			out[i].Status = st
-			if err := tx.QueryRowContext(ctx, text, args...).Scan(&out[i].Count, &oldest); err != nil {
+		rows, err := tx.QueryContext(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var q refundry.RefundQueue
+			var oldest int64
+			if err := rows.Scan(&q.Status, &q.Count, &oldest); err != nil {
 				return err
 			}
-			if oldest.Valid {
-				out[i].Oldest = fromMicros(oldest.Int64)
-			}
+			q.Oldest = fromMicros(oldest)
+			counted[q.Status] = q
 		}
-		return nil
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, err
+	}
+	out := make([]refundry.RefundQueue, len(refundry.QueueStatuses))
+	for i, st := range refundry.QueueStatuses {
+		out[i] = counted[st]
+		out[i].Status = st
 	}
 	return out, nil
 }

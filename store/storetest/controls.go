@@ -265,6 +265,16 @@ func testControls(t *testing.T, open Opener) {
 		if len(entries) != 1 || entries[0].ObjectID != r.ID || entries[0].Actor.UserID != actor.UserID || entries[0].Note != "looks right" {
 			t.Fatalf("approval audit = %+v", entries)
 		}
+		// A refused decision is recorded on its own, with who and why.
+		refused := &refundry.AuditEntry{MerchantID: m.ID, Actor: refundry.Actor{KeyID: "k", UserID: "u_requester"},
+			Action: refundry.AuditRefundReject, ObjectID: r.ID, Result: refundry.EFORBIDDEN, Note: "my own"}
+		if err := s.RecordAudit(ctx, refused); err != nil {
+			t.Fatal(err)
+		}
+		entries = ListAllAudit(t, s, m.ID, refundry.AuditFilter{Action: refundry.AuditRefundReject})
+		if len(entries) != 1 || entries[0].Actor.UserID != "u_requester" || entries[0].Note != "my own" || entries[0].Result != refundry.EFORBIDDEN {
+			t.Fatalf("refused decision's audit = %+v", entries)
+		}
 		// Sent to review by recovery, then resolved by a person.
 		review, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByRecovery,
 			Note: "The gateway kept refusing."})
@@ -354,43 +364,52 @@ func testControls(t *testing.T, open Opener) {
 	})
 
 	// max_refunds_per_sale = 3 under 64 concurrent requests on one sale:
-	// exactly 3 refund requests hold money, every other is ETOOMANY.
+	// exactly 3 refund requests hold money, every other is ETOOMANY. Then
+	// again over four sales at once, so that a group commit's batch holds
+	// requests of several sales side by side.
 	t.Run("MaxRefundsPerSaleConcurrent", func(t *testing.T) {
 		t.Parallel()
 		const workers = 64
 		s := open(t)
 		m := MustCreateMerchant(t, s)
-		sale := MustCreateSale(t, s, m.ID)
 		three := int64(3)
 		policy := &refundry.RefundPolicy{MerchantID: m.ID, MaxRefundsPerSale: &three}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		errs := make([]error, workers)
-		for i := range workers {
-			wg.Go(func() {
-				<-start
-				req := SaleRefund(m.ID, sale.ID, Amount(10))
-				req.Policy = policy
-				_, errs[i] = s.CreateRefunds(ctx, req)
-			})
-		}
-		close(start)
-		wg.Wait()
-		made := 0
-		for i, err := range errs {
-			switch refundry.ErrorCode(err) {
-			case "":
-				made++
-			case refundry.ETOOMANY:
-			default:
-				t.Fatalf("request %d: %v", i, err)
+		for _, n := range []int{1, 4} {
+			sales := make([]*refundry.Sale, n)
+			for i := range sales {
+				sales[i] = MustCreateSale(t, s, m.ID)
 			}
-		}
-		if made != 3 {
-			t.Fatalf("%d refunds made under a cap of 3", made)
-		}
-		if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 30 {
-			t.Fatalf("sale refunded %d, want 30", got.RefundedAmount)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make([]error, workers)
+			for i := range workers {
+				wg.Go(func() {
+					<-start
+					req := SaleRefund(m.ID, sales[i%n].ID, Amount(10))
+					req.Policy = policy
+					_, errs[i] = s.CreateRefunds(ctx, req)
+				})
+			}
+			close(start)
+			wg.Wait()
+			made := map[string]int{}
+			for i, err := range errs {
+				switch refundry.ErrorCode(err) {
+				case "":
+					made[sales[i%n].ID]++
+				case refundry.ETOOMANY:
+				default:
+					t.Fatalf("request %d: %v", i, err)
+				}
+			}
+			for _, sale := range sales {
+				if made[sale.ID] != 3 {
+					t.Fatalf("%d refunds of sale %s made under a cap of 3", made[sale.ID], sale.ID)
+				}
+				if got := MustFindSale(t, s, m.ID, sale.ID); got.RefundedAmount != 30 {
+					t.Fatalf("sale refunded %d, want 30", got.RefundedAmount)
+				}
+			}
 		}
 		CheckInvariants(t, s, m.ID)
 	})
