@@ -663,3 +663,32 @@ func TestWithdrawHeldRefund(t *testing.T) {
 		t.Errorf("refundable after withdrawal %d, want 2500", s.Refundable())
 	}
 }
+
+// TestApprovalSourcesInDashboard: a threshold limited to some sources
+// holds a dashboard refund only when it names the dashboard.
+func TestApprovalSourcesInDashboard(t *testing.T) {
+	h := newHarness(t, Options{})
+	env := h.env
+	b := h.browser(t)
+	csrf := b.signIn(env.KeyA)
+	for _, tt := range []struct {
+		sources []string
+		want    string
+	}{
+		{[]string{refundry.SourceNative, refundry.SourceDialects}, refundry.RefundSucceeded},
+		{[]string{refundry.SourceDashboard}, refundry.RefundRequiresApproval},
+	} {
+		t.Run(strings.Join(tt.sources, "+"), func(t *testing.T) {
+			c := threshold("USD", 100)
+			c.ApprovalForSources = refundry.Change[[]string]{Set: true, Value: &tt.sources}
+			setPolicy(t, env, c)
+			sale := env.Sale(testenvSaleSpec{Units: []int64{2500}})
+			if status, body := b.refundInDashboard(csrf, sale, "2.00"); status != http.StatusOK {
+				t.Fatalf("refund: %d\n%s", status, body)
+			}
+			if got := onlyRefund(t, env, sale); got.Status != tt.want {
+				t.Errorf("refund is %s, want %s", got.Status, tt.want)
+			}
+		})
+	}
+}
