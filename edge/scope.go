@@ -102,10 +102,11 @@ var routes = map[string]Route{
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry
-// a session made by signing in with a key: the session may do what its
-// key's scope allows, re-read on every request. Every form but sign-out
-// refunds or cancels, so it needs scope refund, as the API's refund
-// routes do. A pattern without a method is looked up with the request's
+// a session made by signing in with a key or as a user: the session may
+// do what its key's scope or its user's role allows, re-read on every
+// request. The forms that refund or cancel need scope refund, as the
+// API's refund routes do; approving, rejecting and resolving a held
+// refund need scope approve, as the API's do. A pattern without a method is looked up with the request's
 // method first ("POST /dashboard/"), so that a form posted to a page that
 // does not exist is refused to a read key as every other form is.
 var sessionRoutes = map[string]Route{
@@ -117,8 +118,13 @@ var sessionRoutes = map[string]Route{
 	"POST /dashboard/returns/{id}/receive":     {refundry.ScopeRefund, refundry.AuditReturnReceive},
 	"POST /dashboard/returns/{id}/refund":      {refundry.ScopeRefund, refundry.AuditReturnRefund},
 	"POST /dashboard/returns/{id}/cancel":      {refundry.ScopeRefund, refundry.AuditReturnCancel},
-	"POST /dashboard/":                         {refundry.ScopeRefund, ""},
-	"/dashboard/":                              {refundry.ScopeRead, ""}, // answers 404 whatever the session
+	// Approval and manual review: a person of role approver or admin, or
+	// a key of scope approve, decides; everyone else sees the queues.
+	"POST /dashboard/refunds/{id}/approve": {refundry.ScopeApprove, refundry.AuditRefundApprove},
+	"POST /dashboard/refunds/{id}/reject":  {refundry.ScopeApprove, refundry.AuditRefundReject},
+	"POST /dashboard/refunds/{id}/resolve": {refundry.ScopeApprove, refundry.AuditRefundResolve},
+	"POST /dashboard/":                     {refundry.ScopeRefund, ""},
+	"/dashboard/":                          {refundry.ScopeRead, ""}, // answers 404 whatever the session
 }
 
 // publicRoutes are the routes no API key reaches: a gateway's inbound

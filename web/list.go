@@ -22,9 +22,10 @@ const scanBudget = 1000
 
 var (
 	saleStatuses   = []string{refundry.PaymentPaid, refundry.PaymentPartiallyRefunded, refundry.PaymentRefunded}
-	refundStatuses = []string{refundry.RefundPending, refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled}
-	gateways       = []string{refundry.GatewaySimulator, refundry.GatewayStripe, refundry.GatewayOffsite}
-	sources        = []string{refundry.SourceNative, refundry.SourceDashboard, refundry.SourceBulk, refundry.SourceKeepUp,
+	refundStatuses = []string{refundry.RefundPending, refundry.RefundRequiresApproval, refundry.RefundRequiresAction,
+		refundry.RefundSucceeded, refundry.RefundFailed, refundry.RefundCanceled}
+	gateways = []string{refundry.GatewaySimulator, refundry.GatewayStripe, refundry.GatewayOffsite}
+	sources  = []string{refundry.SourceNative, refundry.SourceDashboard, refundry.SourceBulk, refundry.SourceKeepUp,
 		refundry.SourceTalkable, refundry.SourceRevCent, refundry.SourcePayop, refundry.SourceJetti, refundry.SourceGateway}
 )
 

@@ -50,6 +50,10 @@ type refundRow struct {
 	// Late is set for a refund the gateway reported failed after it had
 	// succeeded: the customer never got the money the books said was sent.
 	Late *lateFailure
+	// RequestedBy and DecidedBy name who asked for the refund and who
+	// last decided it by hand; Own is set when the session asked for it.
+	RequestedBy, DecidedBy string
+	Own                    bool
 }
 
 // lateFailure is what happened to a refund that failed late, and when.
@@ -188,13 +192,14 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		return nil, err
 	}
 	data.RefundsMore = more
+	name := d.namer(ctx, merchantID)
 	for _, ref := range refunds {
 		events, _, err := d.eng.ListEvents(ctx, merchantID, refundry.EventFilter{ObjectID: ref.ID, Page: refundry.Page{Limit: refundEventMax}})
 		if err != nil {
 			return nil, err
 		}
 		slices.Reverse(events)
-		row := refundRow{R: ref, Events: events, Late: findLateFailure(ref, events)}
+		row := refundRow{R: ref, Events: events, Late: findLateFailure(ref, events), RequestedBy: name(ref.RequestedBy), DecidedBy: name(ref.DecidedBy)}
 		for _, li := range sale.LineItems {
 			if li.ID == ref.LineItemID {
 				row.LineName = li.Name
@@ -238,7 +243,11 @@ func (d *dashboard) handleSale(w http.ResponseWriter, r *http.Request, s *sessio
 		row := &data.Refunds[i]
 		if (q.Get("done") != "" && row.R.Group == q.Get("done")) || (q.Get("canceled") != "" && row.R.ID == q.Get("canceled")) {
 			row.Highlight = true
-			done = append(done, "Refund "+row.R.ID+" of "+formatMoney(row.R.Amount, row.R.Currency)+": "+row.R.Status+".")
+			msg := "Refund " + row.R.ID + " of " + formatMoney(row.R.Amount, row.R.Currency) + ": " + statusLabel(row.R.Status) + "."
+			if row.R.Status == refundry.RefundRequiresApproval {
+				msg += " Someone other than you must approve it before the gateway is asked; it waits in the approval queue."
+			}
+			done = append(done, msg)
 		}
 	}
 	if len(done) > 0 {
@@ -254,6 +263,10 @@ func (d *dashboard) renderSale(w http.ResponseWriter, r *http.Request, s *sessio
 	title := "Sale " + data.Sale.ID
 	if data.Sale.Reference != "" {
 		title = "Order " + data.Sale.Reference
+	}
+	for i := range data.Refunds {
+		row := &data.Refunds[i]
+		row.Own = row.R.RequestedBy != "" && row.R.RequestedBy == s.who
 	}
 	p := page{Title: title, Nav: "sales", Data: data}
 	p.fill(r, s)
@@ -431,17 +444,39 @@ type reviewData struct {
 	Allocations []allocationRow
 	Lines       []reviewLine
 	Token       string // the refund's idempotency token: a double submit refunds once
+	// Approval is set when the merchant's policy holds the refund for
+	// approval: until when it would wait.
+	Approval time.Time
+}
+
+// heldRefunds counts the refund requests of the sale page that hold money,
+// as the store counts them under the sale's lock for a policy's
+// max_refunds_per_sale: for the confirmation page only, so that a refund
+// the policy refuses is refused before it is confirmed. The store's count
+// decides when the refund is made.
+func heldRefunds(rows []refundRow) int {
+	groups := map[string]bool{}
+	for _, row := range rows {
+		if refundry.Holds(row.R.Status) {
+			g := row.R.Group
+			if g == "" {
+				g = row.R.ID
+			}
+			groups[g] = true
+		}
+	}
+	return len(groups)
 }
 
 // decide is the refund the form asks for, decided against sale by the rule
 // the store applies when it writes it (refundry.DecideRefund), so that a
 // refund that would be refused is refused before anything is asked, and
 // the amount shown is the amount the store will take.
-func decide(sale *refundry.Sale, req refundry.RefundRequest) (int64, []*refundry.Refund, error) {
+func decide(sale *refundry.Sale, req refundry.RefundRequest, now time.Time) (int64, []*refundry.Refund, error) {
 	if err := req.Validate(); err != nil {
 		return 0, nil, err
 	}
-	d, err := refundry.DecideRefund(sale, req, time.Now())
+	d, err := refundry.DecideRefund(sale, req, now)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -475,7 +510,13 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 	var total int64
 	var refunds []*refundry.Refund
 	if err == nil {
-		total, refunds, err = decide(sale, req)
+		// The merchant's policy too: a refund it refuses is refused now,
+		// and one it holds for approval is said to be on this page.
+		req.Policy, err = d.eng.RefundPolicy(r.Context(), s.merchant.ID)
+	}
+	if err == nil {
+		sale.HeldRefunds = heldRefunds(data.Refunds)
+		total, refunds, err = decide(sale, req, d.eng.Now())
 	}
 	if err == nil {
 		// The reason is checked now too, so that the confirmation never
@@ -489,6 +530,9 @@ func (d *dashboard) handleRefundReview(w http.ResponseWriter, r *http.Request, s
 		return
 	}
 	rv := reviewData{Sale: sale, What: what, Amount: total, Full: req.Amount == nil && !data.Form.itemized(), Form: data.Form, Token: randomToken()}
+	if len(refunds) > 0 && refunds[0].Status == refundry.RefundRequiresApproval {
+		rv.Approval = refunds[0].ApprovalExpires
+	}
 	var lines []refundry.RefundLine
 	for _, rf := range refunds {
 		payment := rf.TransactionID
@@ -517,7 +561,7 @@ func (d *dashboard) refuse(w http.ResponseWriter, r *http.Request, s *session, d
 		return
 	}
 	switch refundry.ErrorCode(err) {
-	case refundry.ETOOLARGE, refundry.EREFUNDED, refundry.ECHARGEDISPUTED:
+	case refundry.ETOOLARGE, refundry.EREFUNDED, refundry.ECHARGEDISPUTED, refundry.EWINDOW, refundry.ETOOMANY:
 		data.Error = "Refund refused: " + refundry.ErrorMessage(err)
 	default:
 		data.Error = refundry.ErrorMessage(err)
@@ -608,9 +652,9 @@ func (d *dashboard) handleCancelForm(w http.ResponseWriter, r *http.Request, s *
 	data, status := cancelData{Refund: ref, Sale: sale}, http.StatusOK
 	switch {
 	case !s.canRefund:
-		data.Error, status = readOnlyMessage, http.StatusForbidden
+		data.Error, status = readOnlyMessage(s), http.StatusForbidden
 	case refundry.CanCancel(ref.Status, refundry.ByPerson) != nil:
-		data.Error, status = "This refund is "+strings.ReplaceAll(ref.Status, "_", " ")+": only a pending refund can be canceled.", http.StatusConflict
+		data.Error, status = "This refund is "+statusLabel(ref.Status)+": only a pending refund, or one awaiting approval, can be canceled.", http.StatusConflict
 	}
 	p := page{Title: "Cancel refund", Nav: "sales", Data: data}
 	p.fill(r, s)

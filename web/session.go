@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,14 +34,27 @@ const (
 
 type session struct {
 	merchant *refundry.Merchant
-	keyID    string
-	csrf     string // the per-session token every POST must carry
-	// canRefund is whether the key may refund, set by auth on every
-	// request from the key it reads then: pages offer refund and cancel
-	// forms only to sessions that may use them.
-	canRefund bool
-	created   time.Time
-	seen      time.Time
+	// A session is a key's (signed in with an API key) or a user's
+	// (signed in with a password): exactly one of keyID and userID is set.
+	keyID  string
+	userID string
+	csrf   string // the per-session token every POST must carry
+	// The fields below are set by auth on every request from the key or
+	// user it reads then, never kept from sign-in.
+	//
+	// canRefund and canApprove are whether the session's scope allows
+	// refunding and approving: pages offer forms and buttons only to
+	// sessions that may use them.
+	canRefund  bool
+	canApprove bool
+	// who is the session's identity as approvals compare them
+	// (refundry.Actor.Who); name is how the header shows it.
+	who     string
+	name    string
+	scope   refundry.Scope
+	queues  queueCounts
+	created time.Time
+	seen    time.Time
 }
 
 type sessions struct {
@@ -65,8 +80,9 @@ func hashID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// create starts a session and returns the id for the cookie.
-func (ss *sessions) create(m *refundry.Merchant, keyID string, idle, max time.Duration) string {
+// create starts a session of a key (keyID) or a user (userID) and
+// returns the id for the cookie.
+func (ss *sessions) create(m *refundry.Merchant, keyID, userID string, idle, max time.Duration) string {
 	id := randomToken()
 	now := ss.now()
 	ss.mu.Lock()
@@ -83,7 +99,7 @@ func (ss *sessions) create(m *refundry.Merchant, keyID string, idle, max time.Du
 		}
 		delete(ss.byHash, oldest)
 	}
-	ss.byHash[hashID(id)] = &session{merchant: m, keyID: keyID, csrf: randomToken(), created: now, seen: now}
+	ss.byHash[hashID(id)] = &session{merchant: m, keyID: keyID, userID: userID, csrf: randomToken(), created: now, seen: now}
 	return id
 }
 
@@ -159,13 +175,15 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := cookieValue(r, sessionCookie)
 		s := d.sessions.get(id, d.opts.SessionIdle, d.opts.SessionMax)
-		var key *refundry.APIKey
+		var actor refundry.Actor
+		var scope refundry.Scope
 		if s != nil {
-			// A key deleted, revoked or expired since sign-in ends its
-			// sessions: it is read afresh on every request, never cached.
+			// A key deleted, revoked or expired, or a user disabled, since
+			// sign-in ends its sessions: each is read afresh on every
+			// request, never cached.
 			var err error
-			key, err = d.eng.FindAPIKey(r.Context(), s.keyID)
-			if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && key.Usable(d.eng.Now()) != nil) {
+			actor, scope, err = d.identify(r.Context(), s)
+			if refundry.ErrorCode(err) == refundry.EUNAUTHORIZED {
 				d.sessions.delete(id)
 				s = nil
 			} else if err != nil {
@@ -182,8 +200,15 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			return
 		}
 		// Who may do what is edge's one table, for the dashboard as for
-		// every API route: a session may do what its key's scope allows.
-		s.canRefund = edge.May(key.Scope, http.MethodPost, basePath+"/sales/{id}/refund")
+		// every API route: a session may do what its key's scope, or its
+		// user's role, allows.
+		s.canRefund = edge.May(scope, http.MethodPost, basePath+"/sales/{id}/refund")
+		s.canApprove = edge.May(scope, http.MethodPost, basePath+"/refunds/{id}/approve")
+		s.who, s.scope = actor.Who(), scope
+		actor.RemoteAddr, actor.RequestID = r.RemoteAddr, edge.RequestID(r.Context())
+		actor.Method, actor.Path = r.Method, r.URL.Path
+		ctx := refundry.WithActor(r.Context(), actor)
+		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
@@ -194,22 +219,84 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 				d.renderError(w, r, s, http.StatusForbidden, "This form was not sent from your dashboard session (its security token is missing or wrong), so nothing was changed. Reload the page and try again.")
 				return
 			}
-			// Every dashboard form but sign-out refunds: a read key may look,
-			// not refund, as on the API.
-			if edge.Authorize(key.Scope, edge.RouteOf(r)) != nil {
-				d.renderError(w, r, s, http.StatusForbidden, readOnlyMessage)
+			// A read key may look, not refund, as on the API; only an
+			// approver decides held refunds.
+			if route := edge.RouteOf(r); edge.Authorize(scope, route) != nil {
+				d.recordRefusal(ctx, s, route.Action, refundry.EFORBIDDEN)
+				d.renderError(w, r, s, http.StatusForbidden, refusedMessage(s, route.Scope))
 				return
 			}
 		}
-		ctx := refundry.WithActor(r.Context(), refundry.Actor{KeyID: key.ID, RemoteAddr: r.RemoteAddr,
-			RequestID: edge.RequestID(r.Context()), Method: r.Method, Path: r.URL.Path})
-		h(w, r.WithContext(ctx), s)
+		s.queues = d.queueCounts(ctx, s.merchant.ID)
+		h(w, r, s)
 	})
 }
 
-// readOnlyMessage says why a read key's session has no refund form, and
+// identify reads the session's key or user as it is now and returns the
+// actor the session acts as and its scope; EUNAUTHORIZED when the key is
+// gone, revoked or expired, or the user gone or disabled.
+func (d *dashboard) identify(ctx context.Context, s *session) (refundry.Actor, refundry.Scope, error) {
+	gone := refundry.Errorf(refundry.EUNAUTHORIZED, "signed out")
+	if s.userID != "" {
+		u, err := d.eng.FindUser(ctx, s.merchant.ID, s.userID)
+		if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && u.Usable() != nil) {
+			return refundry.Actor{}, "", gone
+		} else if err != nil {
+			return refundry.Actor{}, "", err
+		}
+		s.name = u.Name + " (" + string(u.Role) + ")"
+		return refundry.Actor{UserID: u.ID}, u.Role.Scope(), nil
+	}
+	key, err := d.eng.FindAPIKey(ctx, s.keyID)
+	if refundry.ErrorCode(err) == refundry.ENOTFOUND || (err == nil && key.Usable(d.eng.Now()) != nil) {
+		return refundry.Actor{}, "", gone
+	} else if err != nil {
+		return refundry.Actor{}, "", err
+	}
+	s.name = "key " + key.Name + " (" + string(key.Scope) + ")"
+	return refundry.Actor{KeyID: key.ID}, key.Scope, nil
+}
+
+// recordRefusal audits a decision the session was refused (approving
+// without the scope, one's own refund, twice): a refused write changed
+// nothing and so left no row of its own. Routes that write no audit row
+// of their own (action "") are not recorded.
+func (d *dashboard) recordRefusal(ctx context.Context, s *session, action, code string) {
+	if action == "" {
+		return
+	}
+	if err := d.eng.RecordRefusal(context.WithoutCancel(ctx), s.merchant.ID, action, code); err != nil {
+		d.logger.ErrorContext(ctx, "dashboard: audit of a refused write failed", "action", action, "result", code, "err", err)
+	}
+}
+
+// refusedMessage says why a session may not use a form: a read session
+// may not refund, a refund session may not approve.
+func refusedMessage(s *session, need refundry.Scope) string {
+	if need == refundry.ScopeApprove {
+		return approveOnlyMessage(s)
+	}
+	return readOnlyMessage(s)
+}
+
+// approveOnlyMessage says why a session sees the queues but no buttons.
+func approveOnlyMessage(s *session) string {
+	if s.userID != "" {
+		return "You may see this queue but not decide: your role allows " + string(s.scope) +
+			". Approving, rejecting and resolving refunds take the role approver or admin; ask an admin of the merchant."
+	}
+	return "You may see this queue but not decide: this key's scope is " + string(s.scope) +
+		". Approving, rejecting and resolving refunds take a key of scope approve or write, or a user of role approver or admin."
+}
+
+// readOnlyMessage says why a read session has no refund form, and
 // answers one that posts a refund form anyway.
-const readOnlyMessage = "This key can read but not refund: its scope is read. To refund or cancel refunds, sign out and sign in with a key of scope refund or write."
+func readOnlyMessage(s *session) string {
+	if s.userID != "" {
+		return "You can read but not refund: your role is viewer. To refund or cancel refunds, ask an admin of the merchant for the role agent, approver or admin."
+	}
+	return "This key can read but not refund: its scope is read. To refund or cancel refunds, sign out and sign in with a key of scope refund or write."
+}
 
 func signinURL(next string) string {
 	if next == "" || next == basePath+"/" {
@@ -231,6 +318,11 @@ type signinData struct {
 	Token string
 	Next  string
 	Error string
+	// Password is set when the error answers the password form, which
+	// is then filled again with Merchant and Email (never the password).
+	Password bool
+	Merchant string
+	Email    string
 }
 
 func (d *dashboard) handleSignInForm(w http.ResponseWriter, r *http.Request) {
@@ -238,26 +330,33 @@ func (d *dashboard) handleSignInForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, localNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	d.renderSignIn(w, r, http.StatusOK, "")
+	d.renderSignIn(w, r, http.StatusOK, signinData{})
 }
 
-// renderSignIn shows the form with a fresh double-submit token: there is
+// renderSignIn shows the forms with a fresh double-submit token: there is
 // no session to hold a CSRF token yet, so the token sits in a cookie the
 // form must echo, which a cross-site page can neither read nor set.
-func (d *dashboard) renderSignIn(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	token := randomToken()
-	d.setCookie(w, r, signinCookie, token, basePath+"/signin", 600)
-	d.render(w, r, status, "signin", page{Title: "Sign in", Data: signinData{Token: token, Next: localNext(r.FormValue("next")), Error: msg}})
+func (d *dashboard) renderSignIn(w http.ResponseWriter, r *http.Request, status int, data signinData) {
+	data.Token = randomToken()
+	data.Next = localNext(r.FormValue("next"))
+	d.setCookie(w, r, signinCookie, data.Token, basePath+"/signin", 600)
+	d.render(w, r, status, "signin", page{Title: "Sign in", Data: data})
 }
 
+// handleSignIn signs in with an API key, or, when the form carries an
+// email, as one of a merchant's users with a password.
 func (d *dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		d.renderSignIn(w, r, http.StatusBadRequest, "The form could not be read.")
+		d.renderSignIn(w, r, http.StatusBadRequest, signinData{Error: "The form could not be read."})
 		return
 	}
 	if !sameToken(r.PostForm.Get("csrf"), cookieValue(r, signinCookie)) {
-		d.renderSignIn(w, r, http.StatusForbidden, "The sign-in form expired or was not sent from this page. Try again.")
+		d.renderSignIn(w, r, http.StatusForbidden, signinData{Error: "The sign-in form expired or was not sent from this page. Try again."})
+		return
+	}
+	if r.PostForm.Has("email") {
+		d.handlePasswordSignIn(w, r)
 		return
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
@@ -268,23 +367,111 @@ func (d *dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		if key == "" {
 			msg = "Paste an API key to sign in."
 		}
-		d.renderSignIn(w, r, http.StatusUnauthorized, msg)
+		d.renderSignIn(w, r, http.StatusUnauthorized, signinData{Error: msg})
 		return
 	} else if err != nil {
 		d.renderInternal(w, r, nil, err)
 		return
 	}
 	keyID, _, _ := refundry.ParseAPIKey(key)
+	d.startSession(w, r, m, keyID, "")
+	d.logger.InfoContext(r.Context(), "dashboard sign-in", "merchant", m.ID, "key", keyID)
+}
+
+// handlePasswordSignIn checks a user's password through the engine, after
+// the sign-in limits: a wrong password and an unknown merchant or email
+// get the same answer, so the form reveals neither.
+func (d *dashboard) handlePasswordSignIn(w http.ResponseWriter, r *http.Request) {
+	form := signinData{Password: true, Merchant: strings.TrimSpace(r.PostForm.Get("merchant")), Email: strings.TrimSpace(r.PostForm.Get("email"))}
+	password := r.PostForm.Get("password")
+	if form.Merchant == "" || form.Email == "" || password == "" {
+		form.Error = "Give the merchant, your email and your password to sign in."
+		d.renderSignIn(w, r, http.StatusUnauthorized, form)
+		return
+	}
+	if err := d.signinLimits.allow(r, form.Merchant, form.Email); err != nil {
+		edge.SetRetryAfter(w, err)
+		form.Error = "Too many sign-in attempts. Wait " + w.Header().Get("Retry-After") + " seconds and try again."
+		d.logger.WarnContext(r.Context(), "dashboard sign-in rate-limited", "merchant", form.Merchant, "remote", r.RemoteAddr)
+		d.renderSignIn(w, r, http.StatusTooManyRequests, form)
+		return
+	}
+	m, u, err := d.eng.SignIn(r.Context(), form.Merchant, form.Email, password)
+	if refundry.ErrorCode(err) == refundry.EUNAUTHORIZED {
+		form.Error = refundry.ErrorMessage(err)
+		d.renderSignIn(w, r, http.StatusUnauthorized, form)
+		return
+	} else if err != nil {
+		d.renderInternal(w, r, nil, err)
+		return
+	}
+	d.startSession(w, r, m, "", u.ID)
+	d.logger.InfoContext(r.Context(), "dashboard sign-in", "merchant", m.ID, "user", u.ID)
+}
+
+// startSession starts a session of the key or user and sends the browser
+// where it was going.
+func (d *dashboard) startSession(w http.ResponseWriter, r *http.Request, m *refundry.Merchant, keyID, userID string) {
 	// A new id at every sign-in: an id planted before sign-in (session
 	// fixation) never becomes a signed-in one.
 	if old := cookieValue(r, sessionCookie); old != "" {
 		d.sessions.delete(old)
 	}
-	id := d.sessions.create(m, keyID, d.opts.SessionIdle, d.opts.SessionMax)
+	id := d.sessions.create(m, keyID, userID, d.opts.SessionIdle, d.opts.SessionMax)
 	d.setCookie(w, r, sessionCookie, id, basePath+"/", 0)
 	d.setCookie(w, r, signinCookie, "", basePath+"/signin", -1)
-	d.logger.InfoContext(r.Context(), "dashboard sign-in", "merchant", m.ID, "key", keyID)
 	http.Redirect(w, r, localNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// Password sign-in limits. Each merchant and email may be tried
+// signInBurst times at once and then signInPerMinute times a minute:
+// guessing one person's password is slow from however many addresses.
+// Each client address may try addressBurst times at once and then
+// addressPerMinute times a minute, more than one person needs, since an
+// office behind one proxy shares its address: trying many accounts from
+// one address is slow too.
+const (
+	signInPerMinute  = 5
+	signInBurst      = 5
+	addressPerMinute = 20
+	addressBurst     = 20
+)
+
+// signinLimits are the password sign-in limits, a bucket per client
+// address and a bucket per account.
+type signinLimits struct {
+	byAddress, byAccount *edge.RateLimiter
+}
+
+// newSigninLimits makes the limits; refill > 0 replaces both buckets'
+// refill interval (tests).
+func newSigninLimits(refill time.Duration) signinLimits {
+	perSecond := func(perMinute float64) float64 {
+		if refill > 0 {
+			return 1 / refill.Seconds()
+		}
+		return perMinute / 60
+	}
+	return signinLimits{
+		byAddress: edge.NewRateLimiter(perSecond(addressPerMinute), addressBurst),
+		byAccount: edge.NewRateLimiter(perSecond(signInPerMinute), signInBurst),
+	}
+}
+
+// allow takes a token from the address's bucket and the account's, or
+// returns ERATELIMITED with the wait (edge.SetRetryAfter reads it). Every
+// attempt counts, right or wrong, before its password is checked: the
+// check costs a bcrypt hash, which a flood of attempts must not buy.
+func (l signinLimits) allow(r *http.Request, merchant, email string) error {
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	if err := l.byAddress.Allow("addr:" + addr); err != nil {
+		return err
+	}
+	// Emails and slugs compare as the stores find them: case aside.
+	return l.byAccount.Allow("account:" + strings.ToLower(merchant) + "\x00" + strings.ToLower(email))
 }
 
 func (d *dashboard) handleSignOut(w http.ResponseWriter, r *http.Request, s *session) {

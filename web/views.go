@@ -23,7 +23,8 @@ var assets embed.FS
 
 // viewNames lists every page; loadViews parses each with the layout at
 // start, so a missing or broken template stops the server from starting.
-var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "cancel", "error", "disputes", "runs", "run"}
+var viewNames = []string{"signin", "overview", "search", "sales", "refunds", "sale", "review", "cancel", "error", "disputes", "runs", "run",
+	"queue", "decide"}
 
 type views struct {
 	pages      map[string]*template.Template
@@ -34,11 +35,32 @@ var funcs = template.FuncMap{
 	"money":  formatMoney,
 	"major":  formatMajor,
 	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"words":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"words":  spaced,
+	"status": statusLabel,
 	"plural": plural,
 	"name":   customerName,
 	// disputeOpen is the one rule of which disputes refuse refunds.
 	"disputeOpen": disputeOpen,
+}
+
+// spaced is a name in words: "partially_refunded" is "partially refunded".
+func spaced(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+// statusLabels are the words for the refund statuses whose names are not
+// words a person would use.
+var statusLabels = map[string]string{
+	refundry.RefundRequiresApproval: "awaiting approval",
+	refundry.RefundRequiresAction:   "needs review",
+}
+
+// statusLabel is a status as people read it: "awaiting approval" for
+// requires_approval, "needs review" for requires_action, and the others'
+// names in words ("partially refunded").
+func statusLabel(status string) string {
+	if l, ok := statusLabels[status]; ok {
+		return l
+	}
+	return spaced(status)
 }
 
 // plural is the word for n things: "1 refund", "2 refunds", "0 refunds".
@@ -107,7 +129,11 @@ type page struct {
 	Merchant   *refundry.Merchant
 	CSRF       string
 	CanRefund  bool // the session's key may refund: show refund and cancel forms
+	CanApprove bool // the session may approve, reject and resolve: show their buttons
 	ReadOnly   string
+	NoApprove  string // why the queues show no buttons, for a session that may not decide
+	Who        string // who is signed in: the user's name or the key's
+	Queues     queueCounts
 	RequestID  string
 	CSSVersion string
 	Data       any
@@ -115,9 +141,9 @@ type page struct {
 
 func (p *page) fill(r *http.Request, s *session) {
 	if s != nil {
-		p.Merchant, p.CSRF, p.CanRefund = s.merchant, s.csrf, s.canRefund
+		p.Merchant, p.CSRF, p.CanRefund, p.CanApprove = s.merchant, s.csrf, s.canRefund, s.canApprove
+		p.Who, p.Queues, p.NoApprove, p.ReadOnly = s.name, s.queues, approveOnlyMessage(s), readOnlyMessage(s)
 	}
-	p.ReadOnly = readOnlyMessage
 	p.RequestID = edge.RequestID(r.Context())
 }
 
@@ -181,8 +207,13 @@ func domainStatus(err error) (int, bool) {
 	switch refundry.ErrorCode(err) {
 	case refundry.ENOTFOUND:
 		return http.StatusNotFound, true
-	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY, refundry.ECHARGEDISPUTED:
+	case refundry.EINVALID, refundry.ETOOLARGE, refundry.EREFUNDED, refundry.EIDEMPOTENCY, refundry.ECHARGEDISPUTED,
+		refundry.EWINDOW, refundry.ETOOMANY:
 		return http.StatusUnprocessableEntity, true
+	case refundry.EFORBIDDEN:
+		return http.StatusForbidden, true
+	case refundry.ERATELIMITED:
+		return http.StatusTooManyRequests, true
 	case refundry.ECONFLICT:
 		return http.StatusConflict, true
 	case refundry.EGATEWAY:

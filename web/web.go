@@ -1,5 +1,7 @@
 // Package web is Refundry's dashboard: server-rendered pages where support
-// staff sign in with an API key, find a sale and refund it. Every refund
+// staff sign in (as a merchant's user with a password, or with an API
+// key), find a sale and refund it, and where approvers work the queues of
+// refunds waiting for approval or for a person's review. Every refund
 // goes through the engine like any other edge's, with Source "dashboard",
 // so the over-refund guard (invariant 2) and every other rule apply
 // unchanged.
@@ -31,6 +33,11 @@ type Options struct {
 	// SessionMax ends a session this long after sign-in, used or not
 	// (default 12 hours).
 	SessionMax time.Duration
+
+	// signInRefill, for tests, is how long a password sign-in bucket
+	// takes to regain one attempt (default: a minute over the limit per
+	// minute), so that a slow run does not refill it mid-test.
+	signInRefill time.Duration
 }
 
 // dashboard holds what every handler needs.
@@ -40,6 +47,8 @@ type dashboard struct {
 	opts     Options
 	sessions *sessions
 	views    *views
+	// signinLimits bound password sign-in attempts.
+	signinLimits signinLimits
 }
 
 // NewHandler returns the dashboard, serving every path under /dashboard/.
@@ -56,7 +65,8 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts Options) http.Hand
 	if err != nil {
 		panic("web: " + err.Error())
 	}
-	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v}
+	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v,
+		signinLimits: newSigninLimits(opts.signInRefill)}
 	return d.routes()
 }
 
@@ -81,6 +91,14 @@ func (d *dashboard) routes() http.Handler {
 	mux.Handle("GET "+basePath+"/refunds/{id}", d.auth(d.handleRefund))
 	mux.Handle("GET "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancelForm))
 	mux.Handle("POST "+basePath+"/refunds/{id}/cancel", d.auth(d.handleCancel))
+	mux.Handle("GET "+basePath+"/approvals", d.auth(d.handleApprovals))
+	mux.Handle("GET "+basePath+"/reviews", d.auth(d.handleReviews))
+	mux.Handle("GET "+basePath+"/refunds/{id}/approve", d.auth(d.handleDecisionForm(decideApprove)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/approve", d.auth(d.handleDecide(decideApprove)))
+	mux.Handle("GET "+basePath+"/refunds/{id}/reject", d.auth(d.handleDecisionForm(decideReject)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/reject", d.auth(d.handleDecide(decideReject)))
+	mux.Handle("GET "+basePath+"/refunds/{id}/resolve", d.auth(d.handleDecisionForm(decideResolve)))
+	mux.Handle("POST "+basePath+"/refunds/{id}/resolve", d.auth(d.handleDecide(decideResolve)))
 	mux.Handle("GET "+basePath+"/disputes", d.auth(d.handleDisputes))
 	mux.Handle("GET "+basePath+"/disputes/{id}", d.auth(d.handleDispute))
 	mux.Handle("GET "+basePath+"/reconciliation", d.auth(d.handleRuns))

@@ -75,6 +75,8 @@ func TestRenderEmpty(t *testing.T) {
 		"disputes": disputesData{},
 		"runs":     runsData{},
 		"run":      runData{Run: &refundry.ReconciliationRun{}},
+		"queue":    queueData{},
+		"decide":   &decisionData{Refund: &refundry.Refund{}, Sale: sale},
 	}
 	for _, name := range viewNames {
 		for _, signedIn := range []bool{false, true} {
@@ -472,7 +474,7 @@ func TestCancel(t *testing.T) {
 	if status != http.StatusConflict {
 		t.Errorf("cancel page of a canceled refund: %d, want 409", status)
 	}
-	mustContain(t, body, "This refund is canceled: only a pending refund can be canceled.")
+	mustContain(t, body, "This refund is canceled: only a pending refund, or one awaiting approval, can be canceled.")
 	if status, _ := b.get("/dashboard/refunds/not-an-id/cancel"); status != http.StatusNotFound {
 		t.Errorf("cancel page of no refund: %d, want 404", status)
 	}
