@@ -69,15 +69,19 @@ func TestSimulator(t *testing.T) {
 
 func TestStripe(t *testing.T) {
 	t.Parallel()
-	stateless := "stripe-mock keeps no state and takes any key and id: it cannot refuse, hold a refund pending, or know a payment"
+	stateless := "stripe-mock (and the Fake that keeps refunds over its fixtures) decides nothing: it cannot refuse, hold a refund pending, or tell a key or payment it does not know"
+	// The Fake keeps the refunds stripe-mock forgets, replaying one for an
+	// Idempotency-Key it has seen: the Stripe side of the ledger.
+	fake := mock.NewFake(t)
+	var seq atomic.Int64
 	run(t, harness{
 		name: "stripe",
 		pay: func(t *testing.T, amount int64, currency string, b behaviour, unknown bool) *refundry.Transaction {
-			return &refundry.Transaction{ID: "txn_conformance", Gateway: refundry.GatewayStripe, GatewayChargeID: "pi_conformance",
-				Currency: currency, Amount: amount}
+			id := fmt.Sprintf("pi_conformance_%d", seq.Add(1))
+			return &refundry.Transaction{ID: id, Gateway: refundry.GatewayStripe, GatewayChargeID: id, Currency: currency, Amount: amount}
 		},
 		gateway: func(t *testing.T, c conn) refundry.Gateway {
-			base, err := url.Parse(mock.Require(t))
+			base, err := url.Parse(fake.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +98,22 @@ func TestStripe(t *testing.T) {
 			}
 			return g
 		},
-		ledger: func(*testing.T, *refundry.Transaction, string) (ledger, bool) { return ledger{}, false },
+		ledger: func(t *testing.T, txn *refundry.Transaction, _ string) (ledger, bool) {
+			l := ledger{PendingKnown: true}
+			for _, re := range fake.Refunds(txn.GatewayChargeID) {
+				amount, ok := re["amount"].(int64)
+				if !ok {
+					t.Fatalf("the fake's refund amount is %T", re["amount"])
+				}
+				switch re["status"] {
+				case "succeeded":
+					l.Succeeded += amount
+				case "pending":
+					l.Pending += amount
+				}
+			}
+			return l, true
+		},
 		errorBody: func(status int) string {
 			typ, code := "invalid_request_error", "resource_missing"
 			if status >= 500 {
