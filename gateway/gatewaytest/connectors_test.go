@@ -3,6 +3,7 @@ package gatewaytest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +24,9 @@ import (
 	"github.com/refundry/refundry/gateway/payop"
 	"github.com/refundry/refundry/gateway/revcent"
 	"github.com/refundry/refundry/gateway/simulator"
+	"github.com/refundry/refundry/internal/pgtest"
 	"github.com/refundry/refundry/internal/testenv"
+	"github.com/refundry/refundry/store/postgres"
 )
 
 // connector describes one connector and the Refundry that plays its
@@ -109,20 +112,46 @@ var connectors = []connector{
 	},
 }
 
+// TestConnectors runs the suite for each connector against a Refundry on
+// each store: SQLite on disk, and PostgreSQL when REFUNDRY_TEST_POSTGRES
+// names a server.
 func TestConnectors(t *testing.T) {
-	for _, c := range connectors {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			run(t, playing(t, c))
-		})
+	for _, st := range []string{"sqlite", "postgres"} {
+		for _, c := range connectors {
+			t.Run(st+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				run(t, playing(t, c, newEnv(t, st)))
+			})
+		}
 	}
+}
+
+// newEnv is a live Refundry on the store named: testenv's on SQLite, the
+// same parts over a fresh PostgreSQL database.
+func newEnv(t *testing.T, store string) *testenv.Env {
+	if store == "sqlite" {
+		return testenv.New(t)
+	}
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sim := simulator.New()
+	env := &testenv.Env{T: t, Store: s, Engine: engine.New(s, logger, sim), Sim: sim, Logger: logger}
+	env.A = &refundry.Merchant{Slug: "store-a", Name: "Store A", Currency: "USD"}
+	if env.KeyA, err = env.Engine.CreateMerchant(ctx, env.A); err != nil {
+		t.Fatal(err)
+	}
+	return env
 }
 
 // playing is the harness of connector c: a Refundry (engine, SQLite on
 // disk, the simulator as its own payment gateway) plays the provider
 // through c's dialect handler.
-func playing(t *testing.T, c connector) harness {
-	env := testenv.New(t)
+func playing(t *testing.T, c connector, env *testenv.Env) harness {
 	handler := c.handler(env.Engine, env.Logger)
 	var (
 		mu    sync.Mutex
