@@ -110,7 +110,7 @@ func (g *Gateway) Refund(ctx context.Context, r refundry.GatewayRefund) (refundr
 	if len(id) != idLength {
 		return httpjson.Failed("RevCent", "\""+id+"\" is not a 20 character product sale id"), nil
 	}
-	if r.Transaction.Currency != "" && r.Currency != "" && !strings.EqualFold(r.Currency, r.Transaction.Currency) {
+	if r.Transaction != nil && r.Transaction.Currency != "" && r.Currency != "" && !strings.EqualFold(r.Currency, r.Transaction.Currency) {
 		return httpjson.Failed("RevCent", "the refund is in "+r.Currency+" but the payment in "+r.Transaction.Currency), nil
 	}
 	if r.Amount <= 0 {

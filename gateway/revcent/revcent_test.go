@@ -66,3 +66,22 @@ func TestAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestLineWithoutPayment: a refund naming only the product sale (no
+// payment) is sent, in its own currency.
+func TestLineWithoutPayment(t *testing.T) {
+	var path string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		io.WriteString(w, `{"api_call_id": "cccccccccccccccccccc", "code": 1, "amount": 5, "pending_refund": [], "result": "ok"}`)
+	}))
+	defer srv.Close()
+	g, err := revcent.New(revcent.Config{BaseURL: srv.URL, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.Refund(context.Background(), refundry.GatewayRefund{RefundID: "re_1", GatewayLineID: "pppppppppppppppppppp", Amount: 5, Currency: "JPY"})
+	if err != nil || res.Status != refundry.RefundSucceeded || path != "/v2/product_sales/pppppppppppppppppppp/refund" {
+		t.Fatalf("Refund = %+v, %v (path %s)", res, err, path)
+	}
+}
