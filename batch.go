@@ -36,10 +36,14 @@ const MaxBatchRows = 500_000
 type RefundBatch struct {
 	ID         string
 	MerchantID string
-	Status     string
-	Counts     BatchCounts
-	Created    time.Time
-	Updated    time.Time
+	// RequestedBy is who made the batch (Actor.Who): the requester of
+	// every refund its rows make, so that none of them is approved by
+	// its own uploader. Empty for batches made before it was kept.
+	RequestedBy string
+	Status      string
+	Counts      BatchCounts
+	Created     time.Time
+	Updated     time.Time
 }
 
 // BatchCounts counts a batch's rows by status.
@@ -80,13 +84,15 @@ type BatchRow struct {
 	Target     string // as given; resolved when the row is worked
 	Amount     *int64 // minor units; nil refunds all that remains
 	Reason     string
-	Status     string
-	RefundID   string // the first refund made, if any
-	RefundStat string // that refund's status when the row was finished
-	Error      string // why the row failed
-	Attempts   int    // claims so far
-	LeaseUntil time.Time
-	Updated    time.Time
+	// RequestedBy is the batch's (RefundBatch.RequestedBy).
+	RequestedBy string
+	Status      string
+	RefundID    string // the first refund made, if any
+	RefundStat  string // that refund's status when the row was finished
+	Error       string // why the row failed
+	Attempts    int    // claims so far
+	LeaseUntil  time.Time
+	Updated     time.Time
 }
 
 // IdempotencyKey is the key the row's refund is made with: a worker that

@@ -38,7 +38,7 @@ func (e *Engine) CreateRefundBatch(ctx context.Context, merchantID string, rows 
 			return nil, false, err
 		}
 	}
-	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID}
+	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID, RequestedBy: who(ctx)}
 	replayed, err := bs.CreateRefundBatch(ctx, b, rows, idem)
 	return b, replayed, err
 }
@@ -148,41 +148,14 @@ func (e *Engine) refundByTarget(ctx context.Context, text string, req refundry.R
 	return e.refund(ctx, req, requestedBy)
 }
 
-// batchRequester is who asked for the refunds of a batch: whoever made
-// the batch, as the audit entry written with it names them, not the
-// worker that makes its rows' refunds. The two-person rule holds for bulk
-// refunds too: the key or person who uploaded a batch cannot approve its
-// refunds. Read once per batch; "system" if it cannot be read.
-func (e *Engine) batchRequester(ctx context.Context, merchantID, batchID string) string {
-	if by, ok := e.batchBy.Load(batchID); ok {
-		return by.(string)
-	}
-	b, err := e.Stores.Batches.FindRefundBatch(ctx, merchantID, batchID)
-	if err != nil {
+// batchRequester is who asked for the refunds of a batch row: whoever
+// made the batch, so that the uploader cannot approve them; the system
+// for a batch made before its maker was kept.
+func batchRequester(r *refundry.BatchRow) string {
+	if r.RequestedBy == "" {
 		return refundry.ActorSystem
 	}
-	// The entry is written in the batch's own transaction, at its
-	// creation time; a minute either way bounds the read.
-	f := refundry.AuditFilter{Page: refundry.Page{Limit: refundry.MaxPageLimit}, Action: refundry.AuditBatchCreate,
-		CreatedFrom: b.Created.Add(-time.Minute), CreatedTo: b.Created.Add(time.Minute)}
-	for {
-		entries, more, err := e.Stores.Audit.ListAuditLog(ctx, merchantID, f)
-		if err != nil {
-			return refundry.ActorSystem
-		}
-		for _, en := range entries {
-			if en.ObjectID == batchID && en.Result == refundry.AuditSucceeded {
-				by := en.Actor.Who()
-				e.batchBy.Store(batchID, by)
-				return by
-			}
-		}
-		if !more || len(entries) == 0 {
-			e.Logger.WarnContext(ctx, "refund batch has no creation entry in the audit log; its refunds are asked for by the system", "batch", batchID)
-			return refundry.ActorSystem
-		}
-		f.StartingAfter = entries[len(entries)-1].ID
-	}
+	return r.RequestedBy
 }
 
 // errTransient marks a row that could not be worked for a moment (the
@@ -204,7 +177,7 @@ func (e *Engine) RefundBatchRow(ctx context.Context, r *refundry.BatchRow) error
 	res, err := e.refundByTarget(ctx, r.Target, refundry.RefundRequest{
 		MerchantID: r.MerchantID, Amount: r.Amount, Reason: r.Reason, Metadata: md,
 		Source: refundry.SourceBulk, Idempotency: &refundry.Idempotency{Key: r.IdempotencyKey(), Hash: rowHash(r)},
-	}, e.batchRequester(ctx, r.MerchantID, r.BatchID))
+	}, batchRequester(r))
 	if err == nil {
 		first := res.Refunds[0]
 		r.RefundID, r.RefundStat, r.Error = first.ID, first.Status, ""

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -39,9 +38,6 @@ type Engine struct {
 
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
-	// batchBy remembers who made each refund batch this engine worked
-	// rows of (batchRequester), by batch id.
-	batchBy sync.Map
 }
 
 // New returns an engine over the stores one database keeps, with the

@@ -36,8 +36,8 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated) VALUES ($1, $2, $3, $4, $5, $5)`,
-			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), now); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated, requested_by) VALUES ($1, $2, $3, $4, $5, $5, $6)`,
+			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), now, b.RequestedBy); err != nil {
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"refund_batch_rows"},
@@ -49,7 +49,7 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 		if err != nil {
 			return err
 		}
-		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, Status: refundry.BatchProcessing,
+		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, RequestedBy: b.RequestedBy, Status: refundry.BatchProcessing,
 			Counts: refundry.BatchCounts{Total: len(rows), Pending: len(rows)}, Created: now, Updated: now}
 		return audit(ctx, tx, b.MerchantID, refundry.AuditBatchCreate, now, b.ID)
 	})
@@ -71,8 +71,8 @@ func (s *Store) FindRefundBatch(ctx context.Context, merchantID, id string) (b *
 
 func findBatch(ctx context.Context, tx pgx.Tx, merchantID, id string) (*refundry.RefundBatch, error) {
 	b := &refundry.RefundBatch{ID: id, MerchantID: merchantID}
-	err := tx.QueryRow(ctx, `SELECT status, total, created, updated FROM refund_batches WHERE merchant_id = $1 AND id = $2`,
-		merchantID, id).Scan(&b.Status, &b.Counts.Total, &b.Created, &b.Updated)
+	err := tx.QueryRow(ctx, `SELECT status, total, created, updated, requested_by FROM refund_batches WHERE merchant_id = $1 AND id = $2`,
+		merchantID, id).Scan(&b.Status, &b.Counts.Total, &b.Created, &b.Updated, &b.RequestedBy)
 	if err != nil {
 		return nil, notFound(err, "No such refund batch: %s", id)
 	}
@@ -98,7 +98,7 @@ func findBatch(ctx context.Context, tx pgx.Tx, merchantID, id string) (*refundry
 }
 
 const batchRowColumns = `r.batch_id, b.merchant_id, r.row_num, r.target, r.amount, r.reason, r.status, r.refund_id,
-	r.refund_status, r.error, r.attempts, r.lease_until, r.updated`
+	r.refund_status, r.error, r.attempts, r.lease_until, r.updated, b.requested_by`
 
 func scanBatchRows(rows pgx.Rows) ([]*refundry.BatchRow, error) {
 	defer rows.Close()
@@ -106,7 +106,7 @@ func scanBatchRows(rows pgx.Rows) ([]*refundry.BatchRow, error) {
 	for rows.Next() {
 		r := &refundry.BatchRow{}
 		if err := rows.Scan(&r.BatchID, &r.MerchantID, &r.Row, &r.Target, &r.Amount, &r.Reason, &r.Status, &r.RefundID,
-			&r.RefundStat, &r.Error, &r.Attempts, &r.LeaseUntil, &r.Updated); err != nil {
+			&r.RefundStat, &r.Error, &r.Attempts, &r.LeaseUntil, &r.Updated, &r.RequestedBy); err != nil {
 			return nil, err
 		}
 		r.LeaseUntil, r.Updated = orZero(r.LeaseUntil), r.Updated.UTC()

@@ -30,8 +30,8 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 			stored, err = findBatch(ctx, tx, b.MerchantID, ids[0])
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated) VALUES (?, ?, ?, ?, ?, ?)`,
-			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), micros(tx.now), micros(tx.now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), micros(tx.now), micros(tx.now), b.RequestedBy); err != nil {
 			return err
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
@@ -54,7 +54,7 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 		if err := audit(ctx, tx, b.MerchantID, refundry.AuditBatchCreate, b.ID); err != nil {
 			return err
 		}
-		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, Status: refundry.BatchProcessing,
+		stored = &refundry.RefundBatch{ID: b.ID, MerchantID: b.MerchantID, RequestedBy: b.RequestedBy, Status: refundry.BatchProcessing,
 			Counts: refundry.BatchCounts{Total: len(rows), Pending: len(rows)}, Created: tx.now, Updated: tx.now}
 		return nil
 	})
@@ -77,8 +77,8 @@ func (s *Store) FindRefundBatch(ctx context.Context, merchantID, id string) (b *
 func findBatch(ctx context.Context, tx *tx, merchantID, id string) (*refundry.RefundBatch, error) {
 	b := &refundry.RefundBatch{ID: id, MerchantID: merchantID}
 	var created, updated int64
-	err := tx.QueryRowContext(ctx, `SELECT status, total, created, updated FROM refund_batches WHERE merchant_id = ? AND id = ?`,
-		merchantID, id).Scan(&b.Status, &b.Counts.Total, &created, &updated)
+	err := tx.QueryRowContext(ctx, `SELECT status, total, created, updated, requested_by FROM refund_batches WHERE merchant_id = ? AND id = ?`,
+		merchantID, id).Scan(&b.Status, &b.Counts.Total, &created, &updated, &b.RequestedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("refund batch", id)
 	} else if err != nil {
@@ -106,7 +106,7 @@ func findBatch(ctx context.Context, tx *tx, merchantID, id string) (*refundry.Re
 }
 
 const batchRowColumns = `SELECT r.batch_id, b.merchant_id, r.row_num, r.target, r.amount, r.reason, r.status, r.refund_id,
-	r.refund_status, r.error, r.attempts, r.lease_until, r.updated FROM refund_batch_rows r JOIN refund_batches b ON b.id = r.batch_id `
+	r.refund_status, r.error, r.attempts, r.lease_until, r.updated, b.requested_by FROM refund_batch_rows r JOIN refund_batches b ON b.id = r.batch_id `
 
 func queryBatchRows(ctx context.Context, tx *tx, q string, args ...any) ([]*refundry.BatchRow, error) {
 	rows, err := tx.QueryContext(ctx, batchRowColumns+q, args...)
@@ -120,7 +120,7 @@ func queryBatchRows(ctx context.Context, tx *tx, q string, args ...any) ([]*refu
 		var amount sql.NullInt64
 		var lease, updated int64
 		if err := rows.Scan(&r.BatchID, &r.MerchantID, &r.Row, &r.Target, &amount, &r.Reason, &r.Status, &r.RefundID,
-			&r.RefundStat, &r.Error, &r.Attempts, &lease, &updated); err != nil {
+			&r.RefundStat, &r.Error, &r.Attempts, &lease, &updated, &r.RequestedBy); err != nil {
 			return nil, err
 		}
 		if amount.Valid {

@@ -39,7 +39,7 @@ func batchRows(targets ...string) []*refundry.BatchRow {
 
 func mustCreateBatch(tb testing.TB, bs refundry.BatchStore, merchantID string, rows []*refundry.BatchRow) *refundry.RefundBatch {
 	tb.Helper()
-	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID}
+	b := &refundry.RefundBatch{ID: refundry.NewID(), MerchantID: merchantID, RequestedBy: "key:uploader"}
 	if _, err := bs.CreateRefundBatch(context.Background(), b, rows, nil); err != nil {
 		tb.Fatalf("CreateRefundBatch: %v", err)
 	}
@@ -93,6 +93,11 @@ func testBatchCreate(t *testing.T, open batchOpener) {
 	}
 	checkTime(t, "created", b.Created)
 	wantCounts(t, bs, m.ID, b.ID, refundry.BatchCounts{Total: 3, Pending: 3}, refundry.BatchProcessing)
+	// Its maker is kept, and every row carries it, claimed or listed: the
+	// requester of the refunds the rows make.
+	if found, err := bs.FindRefundBatch(ctx, m.ID, b.ID); err != nil || found.RequestedBy != "key:uploader" {
+		t.Fatalf("batch read back = %+v, %v; want requested by key:uploader", found, err)
+	}
 
 	rows, err := bs.ListBatchRows(ctx, m.ID, b.ID, 0, 2)
 	if err != nil {
@@ -100,7 +105,7 @@ func testBatchCreate(t *testing.T, open batchOpener) {
 	}
 	if len(rows) != 2 || rows[0].Row != 1 || rows[0].Target != "a" || rows[0].Amount != nil || rows[1].Row != 2 ||
 		rows[1].Amount == nil || *rows[1].Amount != 200 || rows[0].Reason != "event canceled" || rows[0].Status != refundry.BatchRowPending ||
-		rows[0].MerchantID != m.ID {
+		rows[0].MerchantID != m.ID || rows[0].RequestedBy != "key:uploader" {
 		t.Fatalf("rows = %+v %+v", rows[0], rows[1])
 	}
 	rest, err := bs.ListBatchRows(ctx, m.ID, b.ID, 2, 10)
@@ -164,7 +169,8 @@ func testBatchClaim(t *testing.T, open batchOpener) {
 	b := mustCreateBatch(t, bs, m.ID, batchRows("a", "b", "c", "d"))
 
 	got := claimOwn(t, bs, b.ID, time.Minute, 1000)
-	if len(got) != 4 || got[0].Status != refundry.BatchRowProcessing || got[0].Attempts != 1 || !got[0].LeaseUntil.After(time.Now()) {
+	if len(got) != 4 || got[0].Status != refundry.BatchRowProcessing || got[0].Attempts != 1 || !got[0].LeaseUntil.After(time.Now()) ||
+		got[3].RequestedBy != "key:uploader" {
 		t.Fatalf("claimed %d rows: %+v", len(got), got)
 	}
 	wantCounts(t, bs, m.ID, b.ID, refundry.BatchCounts{Total: 4, Processing: 4}, refundry.BatchProcessing)

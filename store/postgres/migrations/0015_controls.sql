@@ -55,3 +55,7 @@ CREATE INDEX users_merchant_idx ON users (merchant_id, id);
 -- The dashboard user who acted, and why, where a person said.
 ALTER TABLE audit_log ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_log ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+-- Who made a refund batch: its rows' refunds are asked for by them, so
+-- the uploader cannot approve them.
+ALTER TABLE refund_batches ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
