@@ -151,13 +151,19 @@ func transient(err error) bool {
 // RunInbox applies stored gateway events until ctx ends: at start, when
 // ReceiveGatewayEvent wakes it, and every interval (events another
 // process stored, or left by a pass that failed once their lease ends).
-// With InboxDelay set, a pass waits that long after its wake-up, so that
-// a refund's own request records the gateway's answer before the
-// gateway's event about it is applied. A pass that finished a full batch
+// With InboxDelay set, every pass, the first included, waits that long
+// after its wake-up, so that a refund's own request records the
+// gateway's answer before the gateway's event about it is applied. A pass that finished a full batch
 // is followed at once by the next. Failures back off, doubling up to a
 // minute; the events stay stored and are applied after.
 func (e *Engine) RunInbox(ctx context.Context, interval time.Duration) {
 	backoff := interval
+	// The first pass waits the delay too: an event acknowledged while the
+	// server starts gets the same head start for its refund's own request
+	// as any later one, whichever of the listener and this loop is first.
+	if !e.sleep(ctx, e.InboxDelay) {
+		return
+	}
 	for {
 		n, err := e.ApplyGatewayEvents(ctx, inboxBatch)
 		wait := interval
@@ -183,14 +189,24 @@ func (e *Engine) RunInbox(ctx context.Context, interval time.Duration) {
 		case <-e.inboxWake:
 			t.Stop()
 		}
-		if e.InboxDelay > 0 {
-			t := time.NewTimer(e.InboxDelay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if !e.sleep(ctx, e.InboxDelay) {
+			return
 		}
+	}
+}
+
+// sleep waits d (nothing for d <= 0) and reports whether ctx is still
+// live after it.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
