@@ -1,69 +1,39 @@
 package jetti_test
 
 import (
-	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/gateway/internal/answertest"
 	"github.com/refundry/refundry/gateway/jetti"
 )
 
-// TestAnswers is docs/gateways.md's Payop table: each answer Payop may
-// give, and the result or error it becomes.
+// answers is docs/gateways.md's Jetti table: each answer Jetti may give,
+// and the result or error it becomes.
+var answers = []answertest.Case{
+	{Name: "Complete", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "complete", "stripeRefundId": null}`, Result: refundry.RefundSucceeded},
+	{Name: "Pending", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 3, "status": "pending", "stripeRefundId": null}`, Result: refundry.RefundPending},
+	{Name: "Error", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "error", "stripeRefundId": null}`, Result: refundry.RefundFailed},
+	{Name: "Cancelled", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "cancelled", "stripeRefundId": null}`, Result: refundry.RefundCanceled},
+	{Name: "UnknownStatus", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "weird", "stripeRefundId": null}`, Code: refundry.EGATEWAY},
+	{Name: "LessRefunded", Status: 200, Body: `{"id": 42, "amount": 5, "refundAmount": 0.99, "status": "complete", "stripeRefundId": null}`, Code: refundry.EGATEWAY},
+	{Name: "OtherTransaction", Status: 200, Body: `{"id": 43, "amount": 5, "refundAmount": 1, "status": "complete", "stripeRefundId": null}`, Code: refundry.EGATEWAY},
+	{Name: "BadRequest", Status: 400, Body: `{"message": "bad", "errors": {"refundAmount": ["bad"]}}`, Result: refundry.RefundFailed},
+	{Name: "NotFound", Status: 404, Body: `{"message": "Transaction not found."}`, Result: refundry.RefundFailed},
+	{Name: "TooLarge", Status: 422, Body: `{"message": "too large"}`, Result: refundry.RefundFailed},
+	{Name: "GatewayRefused", Status: 502, Body: `{"message": "Card closed"}`, Result: refundry.RefundFailed},
+	{Name: "Proxy502", Status: 502, Body: `<html>Bad Gateway</html>`, Code: refundry.EUNAVAILABLE},
+	{Name: "NotFoundNotJetti", Status: 404, Body: `not found`, Code: refundry.EGATEWAY},
+	{Name: "Unauthorized", Status: 401, Body: `{"message": "no token"}`, Code: refundry.EGATEWAY},
+	{Name: "Conflict", Status: 409, Body: `{"message": "busy"}`, Code: refundry.EUNAVAILABLE},
+	{Name: "TooMany", Status: 429, Body: `{"message": "slow"}`, Code: refundry.EUNAVAILABLE},
+	{Name: "Internal", Status: 500, Body: ``, Code: refundry.EUNAVAILABLE},
+}
+
+// TestAnswers sends one refund to each of answers.
 func TestAnswers(t *testing.T) {
-	tests := []struct {
-		name       string
-		status     int
-		body       string
-		wantStatus string // a result; "" means an error of wantCode
-		wantCode   string
-	}{
-		{"Complete", 200, `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "complete", "stripeRefundId": null}`, refundry.RefundSucceeded, ""},
-		{"Pending", 200, `{"id": 42, "amount": 5, "refundAmount": 3, "status": "pending", "stripeRefundId": null}`, refundry.RefundPending, ""},
-		{"Error", 200, `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "error", "stripeRefundId": null}`, refundry.RefundFailed, ""},
-		{"Cancelled", 200, `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "cancelled", "stripeRefundId": null}`, refundry.RefundCanceled, ""},
-		{"UnknownStatus", 200, `{"id": 42, "amount": 5, "refundAmount": 1.00, "status": "weird", "stripeRefundId": null}`, "", refundry.EGATEWAY},
-		{"LessRefunded", 200, `{"id": 42, "amount": 5, "refundAmount": 0.99, "status": "complete", "stripeRefundId": null}`, "", refundry.EGATEWAY},
-		{"OtherTransaction", 200, `{"id": 43, "amount": 5, "refundAmount": 1, "status": "complete", "stripeRefundId": null}`, "", refundry.EGATEWAY},
-		{"BadRequest", 400, `{"message": "bad", "errors": {"refundAmount": ["bad"]}}`, refundry.RefundFailed, ""},
-		{"NotFound", 404, `{"message": "Transaction not found."}`, refundry.RefundFailed, ""},
-		{"TooLarge", 422, `{"message": "too large"}`, refundry.RefundFailed, ""},
-		{"GatewayRefused", 502, `{"message": "Card closed"}`, refundry.RefundFailed, ""},
-		{"Proxy502", 502, `<html>Bad Gateway</html>`, "", refundry.EUNAVAILABLE},
-		{"NotFoundNotJetti", 404, `not found`, "", refundry.EGATEWAY},
-		{"Unauthorized", 401, `{"message": "no token"}`, "", refundry.EGATEWAY},
-		{"Conflict", 409, `{"message": "busy"}`, "", refundry.EUNAVAILABLE},
-		{"TooMany", 429, `{"message": "slow"}`, "", refundry.EUNAVAILABLE},
-		{"Internal", 500, ``, "", refundry.EUNAVAILABLE},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tc.status)
-				io.WriteString(w, tc.body)
-			}))
-			defer srv.Close()
-			g, err := jetti.New(jetti.Config{BaseURL: srv.URL, Token: "t"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := g.Refund(context.Background(), refundry.GatewayRefund{RefundID: "re_1",
-				Transaction: &refundry.Transaction{GatewayChargeID: "42", Currency: "USD", Amount: 100}, Amount: 100, Currency: "USD"})
-			if tc.wantStatus != "" {
-				if err != nil || res.Status != tc.wantStatus {
-					t.Fatalf("Refund = %+v, %v; want %s", res, err, tc.wantStatus)
-				}
-				if res.Status == refundry.RefundFailed && res.FailureReason == "" {
-					t.Error("no failure reason")
-				}
-				return
-			}
-			if refundry.ErrorCode(err) != tc.wantCode {
-				t.Fatalf("Refund = %+v, %v; want %s", res, err, tc.wantCode)
-			}
-		})
-	}
+	answertest.Run(t, answers, func(u string) (refundry.Gateway, error) {
+		return jetti.New(jetti.Config{BaseURL: u, Token: "t"})
+	}, refundry.GatewayRefund{RefundID: "re_1",
+		Transaction: &refundry.Transaction{GatewayChargeID: "42", Currency: "USD", Amount: 100}, Amount: 100, Currency: "USD"})
 }
