@@ -171,6 +171,9 @@ const (
 	AuditRefundResolve = "refund.resolve" // resolved from manual review
 	AuditUserCreate    = "user.create"
 	AuditUserDisable   = "user.disable"
+
+	AuditGatewayAccountCreate = "gateway_account.create"
+	AuditGatewayAccountRemove = "gateway_account.remove"
 )
 
 // SettleAction is the audit action of moving a refund from one status to

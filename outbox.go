@@ -72,6 +72,12 @@ type WebhookEndpoint struct {
 	FailingSince  time.Time
 	Created       time.Time
 	Updated       time.Time
+	// GatewayAccount is set on the endpoint a Talkable gateway account
+	// keeps (made and removed with the account, never listed among the
+	// merchant's webhook endpoints): its deliveries are not webhooks but
+	// calls that void a refunded sale's referrals at Talkable, retried
+	// and recorded like any delivery.
+	GatewayAccount string
 }
 
 // MaxEndpointURL bounds an endpoint's URL.

@@ -2,6 +2,7 @@ package refundry
 
 import (
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,14 @@ const (
 	GatewaySimulator = "simulator"
 	GatewayStripe    = "stripe"
 	GatewayOffsite   = "offsite"
+	GatewayPayop     = KindPayop
+	GatewayRevCent   = KindRevCent
+	GatewayJetti     = KindJetti
+	GatewayKeepUp    = KindKeepUp
 )
+
+// PaymentGateways lists the gateways a payment may name.
+var PaymentGateways = []string{GatewaySimulator, GatewayStripe, GatewayOffsite, GatewayPayop, GatewayRevCent, GatewayJetti, GatewayKeepUp}
 
 // Customer is the person who paid for a sale; one per email and merchant.
 type Customer struct {
@@ -99,6 +107,9 @@ type LineItem struct {
 	// RefundedQuantity counts the units refunded by quantity; never above
 	// Quantity (invariant 2 extended to quantities).
 	RefundedQuantity int64 `json:"refunded_quantity"`
+	// GatewayLineID is the gateway's own id of the line, for a gateway
+	// that refunds line by line (RevCent's product_sale_id); "" if none.
+	GatewayLineID string `json:"gateway_line_id"`
 }
 
 // Line kinds.
@@ -116,13 +127,19 @@ type Transaction struct {
 	Reference       string `json:"reference"`
 	Gateway         string `json:"gateway"`
 	GatewayChargeID string `json:"gateway_charge_id"`
-	Currency        string `json:"currency"`
-	Amount          int64  `json:"amount"`
-	RefundedAmount  int64  `json:"refunded_amount"`
-	Status          string `json:"status"`
-	ProcessingFee   int64  `json:"processing_fee"`
-	BaseAmount      int64  `json:"base_amount"`
-	BaseCurrency    string `json:"base_currency"`
+	// GatewayAccount is the id of the merchant's GatewayAccount the
+	// payment was taken through; "" for a payment through a gateway the
+	// server configures for everyone (the simulator, --stripe-key) or
+	// offsite. The engine fills it, when a payment names none, with the
+	// merchant's only active account of the payment's kind.
+	GatewayAccount string `json:"gateway_account"`
+	Currency       string `json:"currency"`
+	Amount         int64  `json:"amount"`
+	RefundedAmount int64  `json:"refunded_amount"`
+	Status         string `json:"status"`
+	ProcessingFee  int64  `json:"processing_fee"`
+	BaseAmount     int64  `json:"base_amount"`
+	BaseCurrency   string `json:"base_currency"`
 	// DisputeStatus is the status of the transaction's latest dispute, ""
 	// when it has none. While it is open (DisputeOpen) no refund of the
 	// transaction is made: the card network may return the money too.
@@ -210,10 +227,11 @@ func (s *Sale) Validate() error {
 		if t.Gateway == "" {
 			t.Gateway = GatewaySimulator
 		}
-		switch t.Gateway {
-		case GatewaySimulator, GatewayStripe, GatewayOffsite:
-		default:
-			return ParamErrorf(EINVALID, payParam(i, "gateway"), "Gateway must be simulator, stripe or offsite.")
+		if !slices.Contains(PaymentGateways, t.Gateway) {
+			return ParamErrorf(EINVALID, payParam(i, "gateway"), "Gateway must be one of %s.", strings.Join(PaymentGateways, ", "))
+		}
+		if t.GatewayAccount != "" && (t.Gateway == GatewayOffsite || len(t.GatewayAccount) > 64) {
+			return ParamErrorf(EINVALID, payParam(i, "gateway_account"), "An offsite payment has no gateway account.")
 		}
 		if t.Amount <= 0 || t.Amount > maxAmount {
 			return ParamErrorf(EINVALID, payParam(i, "amount"), "Payment amount must be above zero.")
@@ -235,8 +253,8 @@ func (s *Sale) Validate() error {
 		if err := checkTexts(255, payParam(i, "reference"), t.Reference, payParam(i, "gateway_charge_id"), t.GatewayChargeID); err != nil {
 			return err
 		}
-		if t.GatewayChargeID != "" && t.Gateway != GatewayStripe {
-			return ParamErrorf(EINVALID, payParam(i, "gateway"), "A Stripe charge or payment intent needs the stripe gateway.")
+		if t.GatewayChargeID != "" && (t.Gateway == GatewaySimulator || t.Gateway == GatewayOffsite) {
+			return ParamErrorf(EINVALID, payParam(i, "gateway"), "A gateway charge id needs a gateway that names its payments (stripe, payop, revcent, jetti, keepup).")
 		}
 		t.Currency = s.Currency
 		t.Status = PaymentPaid

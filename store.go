@@ -132,6 +132,7 @@ type Store interface {
 	ReasonStore
 	PolicyStore
 	UserStore
+	GatewayAccountStore
 	Pinger
 	Close() error
 }
@@ -157,13 +158,14 @@ type Stores struct {
 	Reasons   ReasonStore
 	Policies  PolicyStore
 	Users     UserStore
+	Accounts  GatewayAccountStore
 	Health    Pinger
 }
 
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
 	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
-		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Health: s}
+		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Accounts: s, Health: s}
 }
 
 // PolicyStore keeps each merchant's refund policy.

@@ -35,6 +35,12 @@ type Engine struct {
 	// Review is when recovery stops asking a gateway about a refund and
 	// sends it to manual review (refundry.RefundRequiresAction).
 	Review refundry.ReviewRule
+	// Secrets seals and opens gateway accounts' credentials; nil when the
+	// server has no secrets key, and then no account can be created.
+	Secrets refundry.Sealer
+	// Connect makes the gateway that calls the provider of an opened
+	// account (its Credentials set): gateway/connect.New in production.
+	Connect func(a *refundry.GatewayAccount) (refundry.Gateway, error)
 
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
