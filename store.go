@@ -134,6 +134,7 @@ type Store interface {
 	UserStore
 	GatewayAccountStore
 	Pinger
+	StatementCounter
 	Close() error
 }
 
@@ -160,12 +161,13 @@ type Stores struct {
 	Users     UserStore
 	Accounts  GatewayAccountStore
 	Health    Pinger
+	Stats     StatementCounter
 }
 
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
 	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
-		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Accounts: s, Health: s}
+		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Accounts: s, Health: s, Stats: s}
 }
 
 // PolicyStore keeps each merchant's refund policy.
@@ -338,4 +340,11 @@ type Pinger interface {
 	// loops probe it while it is down so that they resume as soon as it
 	// is back. Returns an error when it does not.
 	Ping(ctx context.Context) error
+}
+
+// StatementCounter counts the SQL statements a store has executed since
+// it was opened (each statement of a batch or pipeline counted once), for
+// the statements per refund that `refundry bench` reports.
+type StatementCounter interface {
+	Statements() int64
 }
