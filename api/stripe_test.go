@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/gateway/stripe"
@@ -80,16 +81,24 @@ func TestStripeRefunds(t *testing.T) {
 		}
 		te.Engine.Gateways[bad.Name()] = bad
 		defer func() { te.Engine.Gateways[g.Name()] = g }()
+		// Answered, never an error a client would retry on: the refund
+		// waits in manual review with Stripe's words, its amount held.
 		r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"sale": %q, "amount": 700}`, s.str("id")))
-		if r.status != 502 || r.errCode() != "gateway_error" || !strings.Contains(r.raw, "API key") {
+		if r.status != 201 || r.str("status") != "requires_action" || !strings.Contains(r.str("review_reason"), "API key") {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 		list := e.do("GET", "/v1/refunds?sale="+s.str("id"), e.keyA, "")
 		refunds := objects(list.body["data"])
-		if len(refunds) != 1 || refunds[0]["status"] != "pending" {
+		if len(refunds) != 1 || refunds[0]["status"] != "requires_action" {
 			t.Fatalf("refunds after the refusal: %s", list.raw)
 		}
+		// The key fixed, a person sends it back; recovery sends it again.
 		te.Engine.Gateways[g.Name()] = g
+		actor := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "k", Method: "test"})
+		if _, err := te.Engine.Resolve(actor, te.A.ID, refunds[0]["id"].(string),
+			refundry.Resolution{Outcome: refundry.ResolveRetry, Note: "key fixed"}); err != nil {
+			t.Fatal(err)
+		}
 		if n, err := te.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 1 {
 			t.Fatalf("Recover with the right key = %d, %v", n, err)
 		}
