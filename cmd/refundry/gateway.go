@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,29 +58,41 @@ func kindCredentials(kind string) string {
 	return strings.Join(k.Credentials, ", ")
 }
 
-// credentialFlag collects repeated --credential NAME=VALUE flags.
-type credentialFlag map[string]string
+// credentialFlag collects repeated --credential NAME=VALUE flags. Set
+// never fails: the flag package would quote the value in its error, and
+// the value is a secret; the first mistake is kept in err instead.
+type credentialFlag struct {
+	values map[string]string
+	err    error
+}
 
-func (c credentialFlag) String() string {
-	// Never the values: flag prints defaults, and errors may quote it.
-	names := make([]string, 0, len(c))
-	for n := range c {
+func (c *credentialFlag) String() string {
+	// Never the values: flag prints defaults.
+	if c == nil {
+		return ""
+	}
+	names := make([]string, 0, len(c.values))
+	for n := range c.values {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return strings.Join(names, ",")
 }
 
-func (c credentialFlag) Set(v string) error {
+func (c *credentialFlag) Set(v string) error {
+	if c.err != nil {
+		return nil
+	}
 	name, value, ok := strings.Cut(v, "=")
 	name = strings.TrimSpace(name)
-	if !ok || name == "" {
-		return errors.New("want NAME=VALUE, e.g. token=...")
+	switch _, dup := c.values[name]; {
+	case !ok || name == "":
+		c.err = usageError{"--credential: want NAME=VALUE, e.g. token=..."}
+	case dup:
+		c.err = usageError{fmt.Sprintf("--credential %s given twice", name)}
+	default:
+		c.values[name] = value
 	}
-	if _, dup := c[name]; dup {
-		return fmt.Errorf("credential %q given twice", name)
-	}
-	c[name] = value
 	return nil
 }
 
@@ -100,7 +111,7 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 	fs.SetOutput(stderr)
 	db := fs.String("db", "", "database: sqlite:PATH or postgres://... (env REFUNDRY_DB)")
 	var slug, kind, baseURL, id, keyFile *string
-	creds := credentialFlag{}
+	creds := &credentialFlag{values: map[string]string{}}
 	if sub != "reseal" {
 		slug = fs.String("merchant", "", "the merchant's slug (required)")
 	}
@@ -122,6 +133,9 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return usageError{fmt.Sprintf("gateway %s takes no arguments, got %q", sub, fs.Arg(0))}
+	}
+	if creds.err != nil {
+		return creds.err
 	}
 	var missing []string
 	for _, f := range []struct {
@@ -149,8 +163,8 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 		if _, ok := refundry.AccountKinds[*kind]; !ok {
 			return usageError{fmt.Sprintf("--kind must be one of %s, got %q", strings.Join(refundry.AccountKindNames(), ", "), *kind)}
 		}
-		account.Kind, account.BaseURL, account.Credentials = *kind, *baseURL, creds
-		if len(creds) == 0 && len(refundry.AccountKinds[*kind].Credentials) > 0 {
+		account.Kind, account.BaseURL, account.Credentials = *kind, *baseURL, creds.values
+		if len(creds.values) == 0 && len(refundry.AccountKinds[*kind].Credentials) > 0 {
 			read, err := readCredentials(c.stdin, *kind)
 			if err != nil {
 				return err
