@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
@@ -282,7 +281,7 @@ func accountFlagError(err error) error {
 }
 
 // accountLine is how the command line shows an account: the native API's
-// shape, credentials as hints only.
+// shape (times in Unix seconds), credentials as hints only.
 type accountLine struct {
 	ID          string            `json:"id"`
 	Object      string            `json:"object"`
@@ -290,19 +289,19 @@ type accountLine struct {
 	BaseURL     string            `json:"base_url"`
 	Credentials map[string]string `json:"credentials"`
 	Status      string            `json:"status"`
-	Created     string            `json:"created"`
-	RemovedAt   *string           `json:"removed_at"`
+	Created     int64             `json:"created"`
+	RemovedAt   *int64            `json:"removed_at"`
 }
 
 func accountJSON(a *refundry.GatewayAccount) accountLine {
 	out := accountLine{ID: a.ID, Object: "gateway_account", Kind: a.Kind, BaseURL: a.BaseURL,
-		Credentials: map[string]string{}, Status: "active", Created: a.Created.UTC().Format(time.RFC3339)}
+		Credentials: map[string]string{}, Status: "active", Created: a.Created.Unix()}
 	for f, h := range a.Hints {
 		out.Credentials[f] = h
 	}
 	if !a.Active() {
 		out.Status = "removed"
-		removed := a.Removed.UTC().Format(time.RFC3339)
+		removed := a.Removed.Unix()
 		out.RemovedAt = &removed
 	}
 	return out
