@@ -149,12 +149,10 @@ func AccountKindNames() []string {
 // Sealer seals and opens credentials (AES-256-GCM, see package secrets).
 // KeyID names the key a sealed value was made with, so that a key can be
 // rotated: values sealed with an older key still open while it is kept,
-// and Seal always uses the newest. ad is authenticated, not encrypted:
-// the engine passes the account's id, so that a sealed value copied onto
-// another account's row does not open there.
+// and Seal always uses the newest.
 type Sealer interface {
-	Seal(plain, ad []byte) (sealed []byte, keyID string, err error)
-	Open(sealed []byte, keyID string, ad []byte) ([]byte, error)
+	Seal(plain []byte) (sealed []byte, keyID string, err error)
+	Open(sealed []byte, keyID string) ([]byte, error)
 }
 
 // GatewayAccountStore keeps merchants' gateway accounts. It only ever
