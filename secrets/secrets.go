@@ -154,10 +154,12 @@ func (k *Keyring) KeyIDs() []string {
 	return out
 }
 
-// Seal encrypts plain under the first key, authenticating ad with it,
-// and returns a random 12-byte nonce followed by the ciphertext and its
-// tag, and the key's id.
-func (k *Keyring) Seal(plain, ad []byte) ([]byte, string, error) {
+// Seal encrypts plain under the first key and returns a random 12-byte
+// nonce followed by the ciphertext and its tag, and the key's id. What
+// plain holds is the caller's: the engine seals the account's id with
+// its credentials and checks it on opening, so that a sealed value moved
+// onto another account's row is refused.
+func (k *Keyring) Seal(plain []byte) ([]byte, string, error) {
 	first := k.keys[0]
 	nonce := make([]byte, first.aead.NonceSize(), first.aead.NonceSize()+len(plain)+first.aead.Overhead())
 	// Random nonces under one key are safe for far more values than a
@@ -165,15 +167,14 @@ func (k *Keyring) Seal(plain, ad []byte) ([]byte, string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, "", err
 	}
-	return first.aead.Seal(nonce, nonce, plain, ad), first.id, nil
+	return first.aead.Seal(nonce, nonce, plain, nil), first.id, nil
 }
 
-// Open decrypts a value Seal made with the key keyID names and the same
-// ad. It refuses, with EINTERNAL and without a word of the value, a key
-// the keyring does not hold (dropped from the key file before its values
-// were re-sealed) and a value that does not authenticate (altered, or
-// sealed for another account).
-func (k *Keyring) Open(sealed []byte, keyID string, ad []byte) ([]byte, error) {
+// Open decrypts a value Seal made with the key keyID names. It refuses,
+// with EINTERNAL and without a word of the value, a key the keyring does
+// not hold (dropped from the key file before its values were re-sealed)
+// and a value that does not authenticate (altered).
+func (k *Keyring) Open(sealed []byte, keyID string) ([]byte, error) {
 	for _, key := range k.keys {
 		if key.id != keyID {
 			continue
@@ -182,9 +183,9 @@ func (k *Keyring) Open(sealed []byte, keyID string, ad []byte) ([]byte, error) {
 		if len(sealed) < ns+key.aead.Overhead() {
 			return nil, refundry.Errorf(refundry.EINTERNAL, "sealed credentials are too short to open")
 		}
-		plain, err := key.aead.Open(nil, sealed[:ns], sealed[ns:], ad)
+		plain, err := key.aead.Open(nil, sealed[:ns], sealed[ns:], nil)
 		if err != nil {
-			return nil, refundry.Errorf(refundry.EINTERNAL, "sealed credentials do not open under key %s: altered, or sealed for another account", keyID)
+			return nil, refundry.Errorf(refundry.EINTERNAL, "sealed credentials do not open under key %s: they were altered", keyID)
 		}
 		return plain, nil
 	}

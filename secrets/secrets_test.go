@@ -133,8 +133,7 @@ func TestLoad(t *testing.T) {
 func TestSealOpen(t *testing.T) {
 	k := mustParse(t, hexA)
 	plain := []byte(`{"token":"tok_live_0123456789abcdef"}`)
-	ad := []byte("acct_00000000000001")
-	sealed, id, err := k.Seal(plain, ad)
+	sealed, id, err := k.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,37 +146,40 @@ func TestSealOpen(t *testing.T) {
 	if len(sealed) != 12+len(plain)+16 {
 		t.Errorf("sealed is %d bytes, want nonce 12 + %d + tag 16", len(sealed), len(plain))
 	}
-	again, _, err := k.Seal(plain, ad)
+	again, _, err := k.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Equal(again[:12], sealed[:12]) || bytes.Equal(again, sealed) {
 		t.Error("two seals share a nonce")
 	}
-	got, err := k.Open(sealed, id, ad)
+	got, err := k.Open(sealed, id)
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("Open = %q, %v; want %q", got, err, plain)
 	}
 
 	flipped := bytes.Clone(sealed)
 	flipped[20] ^= 1
+	nonce := bytes.Clone(sealed)
+	nonce[0] ^= 1
+	tag := bytes.Clone(sealed)
+	tag[len(tag)-1] ^= 1
 	for _, tt := range []struct {
 		name   string
 		sealed []byte
 		keyID  string
-		ad     []byte
 		says   string
 	}{
-		{"ErrOtherAccount", sealed, id, []byte("acct_00000000000002"), "another account"},
-		{"ErrNoAccount", sealed, id, nil, "another account"},
-		{"ErrAltered", flipped, id, ad, "altered"},
-		{"ErrTruncated", sealed[:20], id, ad, "too short"},
-		{"ErrEmpty", nil, id, ad, "too short"},
-		{"ErrUnknownKey", sealed, mustParse(t, hexB).KeyID(), ad, "does not hold"},
-		{"ErrNoKeyID", sealed, "", ad, "does not hold"},
+		{"ErrAltered", flipped, id, "altered"},
+		{"ErrNonceAltered", nonce, id, "altered"},
+		{"ErrTagAltered", tag, id, "altered"},
+		{"ErrTruncated", sealed[:20], id, "too short"},
+		{"ErrEmpty", nil, id, "too short"},
+		{"ErrUnknownKey", sealed, mustParse(t, hexB).KeyID(), "does not hold"},
+		{"ErrNoKeyID", sealed, "", "does not hold"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := k.Open(tt.sealed, tt.keyID, tt.ad)
+			got, err := k.Open(tt.sealed, tt.keyID)
 			if err == nil {
 				t.Fatalf("Open = %q, want an error", got)
 			}
@@ -192,10 +194,9 @@ func TestSealOpen(t *testing.T) {
 // and keep A below, so that A's values still open while new ones are
 // sealed under B; re-seal A's values under B; drop A.
 func TestRotation(t *testing.T) {
-	ad := []byte("acct_rotation")
 	plain := []byte(`{"api_key":"rc_live_abcdefghijklmnop"}`)
 	a := mustParse(t, hexA)
-	sealedA, idA, err := a.Seal(plain, ad)
+	sealedA, idA, err := a.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,10 +205,10 @@ func TestRotation(t *testing.T) {
 	if ba.KeyID() == idA {
 		t.Fatal("the rotated keyring still seals under A")
 	}
-	if got, err := ba.Open(sealedA, idA, ad); err != nil || !bytes.Equal(got, plain) {
+	if got, err := ba.Open(sealedA, idA); err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("B+A cannot open A's value: %q, %v", got, err)
 	}
-	resealed, idB, err := ba.Seal(plain, ad)
+	resealed, idB, err := ba.Seal(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,10 +217,10 @@ func TestRotation(t *testing.T) {
 	}
 
 	b := mustParse(t, hexB)
-	if got, err := b.Open(resealed, idB, ad); err != nil || !bytes.Equal(got, plain) {
+	if got, err := b.Open(resealed, idB); err != nil || !bytes.Equal(got, plain) {
 		t.Errorf("B alone cannot open the re-sealed value: %q, %v", got, err)
 	}
-	if _, err := b.Open(sealedA, idA, ad); err == nil || !strings.Contains(err.Error(), "reseal") {
+	if _, err := b.Open(sealedA, idA); err == nil || !strings.Contains(err.Error(), "reseal") {
 		t.Errorf("B alone opening a value left under A: %v, want an error saying to reseal", err)
 	}
 }
@@ -236,11 +237,11 @@ func TestEphemeral(t *testing.T) {
 	if k1.KeyID() == k2.KeyID() {
 		t.Error("two ephemeral keyrings share a key")
 	}
-	sealed, id, err := k1.Seal([]byte("x"), nil)
+	sealed, id, err := k1.Seal([]byte("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k2.Open(sealed, id, nil); err == nil {
+	if _, err := k2.Open(sealed, id); err == nil {
 		t.Error("one ephemeral keyring opens another's value")
 	}
 }
