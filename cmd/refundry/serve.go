@@ -22,6 +22,7 @@ import (
 	"github.com/refundry/refundry/dialect/talkable"
 	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
+	"github.com/refundry/refundry/gateway/connect"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
 	"github.com/refundry/refundry/health"
@@ -161,7 +162,14 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	eng.InboxDelay = *inboxDelay
 	eng.Review = refundry.ReviewRule{Attempts: *reviewAttempts, Age: *reviewAge}
 	if keyring != nil {
+		// Without a key no account opens, so only a server with one
+		// connects to accounts' providers (and pays the engine's check of
+		// each refund against its payment's gateway).
 		eng.Secrets = keyring
+		eng.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
+			// nil: each connector's own client, with its own timeout.
+			return connect.New(a, nil)
+		}
 		if *secretsKeyFile == "" {
 			logger.Warn("no --secrets-key-file: gateway accounts added to this demo are sealed with a key that lives only until serve stops, and cannot be used after a restart")
 		}
