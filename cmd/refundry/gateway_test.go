@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -96,5 +97,125 @@ func TestReadCredentials(t *testing.T) {
 	long := `{"token": "` + strings.Repeat("x", maxCredentialsJSON) + `"}`
 	if _, err := readCredentials(strings.NewReader(long), "payop"); err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Errorf("readCredentials(%d bytes) = %v, want refused as too long", len(long), err)
+	}
+}
+
+// gateway add|list|remove on a database, as an operator runs them: what
+// the engine refuses is named by the flag that carried it, the twins
+// REFUNDRY_SECRETS_KEY_FILE and REFUNDRY_GATEWAY_... work, and removal
+// is answered for the merchant's own accounts only.
+func TestGatewayCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "gw.db")
+	key := writeKeyFile(t, dir, "key", testKeyA)
+	merchantKey(t, db, "shop")
+	merchantKey(t, db, "other")
+	ctx := context.Background()
+	runEnv := func(env map[string]string, stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		c := &gatewayCommand{stdin: strings.NewReader(stdin)}
+		err := c.Run(ctx, append(args, "--db", db), func(k string) string { return env[k] }, &out, io.Discard)
+		return out.String(), err
+	}
+	keyEnv := map[string]string{"REFUNDRY_SECRETS_KEY_FILE": key}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ErrBaseURL", []string{"--kind", "payop", "--base-url", "ftp://payop.example", "--credential", "token=tok_0123456789abcdef"}, "--base-url"},
+		{"ErrJettiNeedsBaseURL", []string{"--kind", "jetti", "--credential", "token=tok_0123456789abcdef"}, "--base-url"},
+		{"ErrMissingCredential", []string{"--kind", "talkable", "--credential", "api_key=tk_0123456789abcdef"}, "--credential site_slug"},
+		{"ErrUnknownCredential", []string{"--kind", "payop", "--credential", "token=tok_0123456789abcdef", "--credential", "pin=1234"}, "--credential pin"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runEnv(keyEnv, "", append([]string{"add", "--merchant", "shop"}, tt.args...)...)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "0123456789") {
+				t.Errorf("gateway add %v: %v (exit %d), want a usage error naming %s", tt.args, err, exitCode(err), tt.want)
+			}
+		})
+	}
+	if out, _ := runEnv(nil, "", "list", "--merchant", "shop"); out != "" {
+		t.Fatalf("refused adds stored accounts: %s", out)
+	}
+
+	// The kind and a credential from the environment; the simulator
+	// needs none, and reads nothing from standard input.
+	out, err := runEnv(map[string]string{"REFUNDRY_SECRETS_KEY_FILE": key, "REFUNDRY_GATEWAY_KIND": "keepup", "REFUNDRY_GATEWAY_CREDENTIAL": "api_key=ku_live_0123456789abcdef"}, "", "add", "--merchant", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ku accountLine
+	if err := json.Unmarshal([]byte(out), &ku); err != nil || ku.Kind != "keepup" || ku.BaseURL != "https://api.keepup.store" || ku.Credentials["api_key"] != "cdef" || ku.Status != "active" || ku.RemovedAt != nil || ku.Created == 0 {
+		t.Fatalf("gateway add keepup printed %q (%v)", out, err)
+	}
+	out, err = runEnv(keyEnv, "not read", "add", "--merchant", "shop", "--kind", "simulator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sim accountLine
+	if err := json.Unmarshal([]byte(out), &sim); err != nil || sim.Kind != "simulator" || len(sim.Credentials) != 0 {
+		t.Fatalf("gateway add simulator printed %q (%v)", out, err)
+	}
+	if out, _ := runEnv(nil, "", "list", "--merchant", "shop"); strings.Count(out, "\n") != 2 || !strings.Contains(out, ku.ID) || !strings.Contains(out, sim.ID) {
+		t.Fatalf("gateway list: %q", out)
+	}
+	if out, _ := runEnv(nil, "", "list", "--merchant", "other"); out != "" {
+		t.Fatalf("another merchant lists the shop's accounts: %q", out)
+	}
+
+	// Another merchant's account is answered as a missing one.
+	if _, err := runEnv(map[string]string{"REFUNDRY_GATEWAY_ID": ku.ID}, "", "remove", "--merchant", "other"); err == nil || exitCode(err) != 1 {
+		t.Errorf("other merchant removing the shop's account: %v", err)
+	}
+	out, err = runEnv(nil, "", "remove", "--merchant", "shop", "--id", ku.ID)
+	var removed accountLine
+	if err != nil || json.Unmarshal([]byte(out), &removed) != nil || removed.Status != "removed" || removed.RemovedAt == nil {
+		t.Fatalf("gateway remove printed %q (%v)", out, err)
+	}
+	if _, err := runEnv(nil, "", "remove", "--merchant", "shop", "--id", ku.ID); err == nil {
+		t.Error("an account removed twice")
+	}
+	if out, _ := runEnv(nil, "", "list", "--merchant", "shop"); strings.Contains(out, ku.ID) || !strings.Contains(out, sim.ID) {
+		t.Fatalf("gateway list after remove: %q", out)
+	}
+}
+
+// serve refuses a bad key file at start, naming the line and never
+// quoting it; a demo without one gets a key of its own, any other server
+// none.
+func TestServeSecretsKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.key")
+	if err := os.WriteFile(bad, []byte("# k\n"+testKeyA+"\n"+testKeyA[:40]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + filepath.Join(dir, "never.db")
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--db", db, "--secrets-key-file", bad},
+		{"serve", "--addr", "127.0.0.1:0", "--db", db, "--secrets-key-file", filepath.Join(dir, "missing.key")},
+	} {
+		err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--secrets-key-file") || strings.Contains(err.Error(), testKeyA[:40]) {
+			t.Errorf("%v: %v (exit %d), want a usage error naming the flag, not the key", args, err, exitCode(err))
+		}
+	}
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", db}, func(k string) string {
+		if k == "REFUNDRY_SECRETS_KEY_FILE" {
+			return bad
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("serve with REFUNDRY_SECRETS_KEY_FILE naming a bad file: %v, want it refused naming line 3", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never.db")); err == nil {
+		t.Error("serve opened the database before checking its key file")
+	}
+	if k, err := serveKeyring("", true); err != nil || k == nil {
+		t.Errorf("a demo without a key file: %v, %v; want a key of its own", k, err)
+	}
+	if k, err := serveKeyring("", false); err != nil || k != nil {
+		t.Errorf("a server without a key file: %v, %v; want none", k, err)
 	}
 }
