@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -234,6 +235,17 @@ func credentialsNeverInClear(t *testing.T, bin, db string) {
 	} else {
 		raw, _ := json.Marshal(m)
 		printed.Write(raw)
+	}
+	// That refund is not final, so the account is not removed.
+	var errb bytes.Buffer
+	err := (&gatewayCommand{}).Run(context.Background(), []string{"remove", "--merchant", "sealed", "--id", first.ID, "--db", db}, noEnv, io.Discard, &errb)
+	if err == nil || exitCode(err) != 1 {
+		t.Errorf("gateway remove of an account with a refund not final: %v, want it refused", err)
+	} else {
+		t.Logf("gateway remove refused: %v", err)
+	}
+	if out := gatewayCLI(t, db, "", "list", "--merchant", "sealed"); !strings.Contains(out, first.ID) {
+		t.Errorf("a refused removal removed the account: %s", out)
 	}
 	if n := strings.Count(printed.String(), `"object":"gateway_account"`); n < 4 {
 		t.Errorf("accounts shown %d times, want at least the 3 added and the list:\n%s", n, printed.String())
