@@ -41,14 +41,14 @@ flags, or without any, a JSON object read from standard input, e.g.
 in shell history). They are sealed with the first key of the secrets key
 file and never printed: answers show their last four characters.
 list prints the merchant's active accounts, one JSON object a line.
-remove refuses while refunds through the account still hold money.
+remove refuses while a refund of the account's payments is not final.
 reseal re-seals every account sealed under an older key with the key
 file's first key: the step of a key rotation before the old key is
 dropped (see docs/gateways.md, "Accounts").
 `
 
-// credentialFields by kind, for the usage line and the error that lists
-// what a kind needs.
+// kindCredentials lists the credentials a kind needs, for the error that
+// asks for them.
 func kindCredentials(kind string) string {
 	k := refundry.AccountKinds[kind]
 	if len(k.Credentials) == 0 {
@@ -118,7 +118,7 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 	case "add":
 		kind = fs.String("kind", "", "the provider: "+strings.Join(refundry.AccountKindNames(), ", ")+" (required)")
 		baseURL = fs.String("base-url", "", "the provider's API address, http(s); default: the one its document names (required for jetti)")
-		fs.Var(creds, "credential", "a credential, NAME=VALUE, once per field the kind needs (stripe: secret_key; payop, jetti: token; revcent, keepup: api_key; talkable: api_key and site_slug); without any, a JSON object of them is read from standard input")
+		fs.Var(creds, "credential", "a credential, `NAME=VALUE`, once per field the kind needs (stripe: secret_key; payop, jetti: token; revcent, keepup: api_key; talkable: api_key and site_slug); without any, a JSON object of them is read from standard input")
 	case "remove":
 		id = fs.String("id", "", "the account's id (required)")
 	}
