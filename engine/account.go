@@ -191,6 +191,23 @@ func (e *Engine) GatewayAccountDeliveries(ctx context.Context, merchantID, id st
 	return e.Stores.Outbox.ListDeliveries(ctx, merchantID, a.ID, p)
 }
 
+// OpenGatewayAccount returns a merchant's account, removed or not, with
+// its credentials in clear text: for the workers that call a provider
+// on the account's behalf (the Talkable delivery of package notify),
+// never for an answer. ENOTFOUND; EUNAVAILABLE when the credentials do
+// not open with this server's keys.
+func (e *Engine) OpenGatewayAccount(ctx context.Context, merchantID, id string) (*refundry.GatewayAccount, error) {
+	a, err := e.Stores.Accounts.FindGatewayAccount(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Credentials, err = e.open(a); err != nil {
+		return nil, err
+	}
+	a.Sealed = nil
+	return a, nil
+}
+
 // accountGateway returns the gateway of a merchant's account, opening
 // and building it once.
 func (e *Engine) accountGateway(ctx context.Context, merchantID, id string) (refundry.Gateway, error) {

@@ -502,9 +502,7 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		if hold, why := e.holdOneShot(ctx, r, sale); hold {
 			// Never sent again: a person decides, now or once the review
 			// limits pass.
-			switch {
-			case why == errAnswerDue:
-			case why != nil && e.toReview(ctx, r, refundry.ErrorMessage(why)), why == nil && e.review(ctx, r, nil):
+			if why != nil && e.toReview(ctx, r, refundry.ErrorMessage(why)) || why == nil && e.review(ctx, r, nil) {
 				reviewed++
 			}
 			continue
@@ -539,16 +537,15 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 	return settled, claimed, nil
 }
 
-// errAnswerDue is holdOneShot's word for a refund whose request may
-// still be waiting for its gateway's answer: left alone this pass.
-var errAnswerDue = errors.New("engine: the refund's own gateway call may still be running")
-
 // holdOneShot reports whether recovery must not ask r's gateway about r:
 // the gateway is OneShot (refundry.OneShot), so a second call could
 // refund twice. why, when set, sends r to manual review at once: no
 // answer to the request's own call was ever recorded (a crash, or the
 // process stopped, between the reservation and the answer), so whether
-// the money moved is unknown. A refund its gateway acknowledged as
+// the money moved is unknown. (Recovery leaves refunds younger than its
+// age limit to their request; a call slower than that, answered after
+// its refund went to review, is not recorded over the review, which a
+// person then resolves: never a second call.) A refund its gateway acknowledged as
 // pending (its call recorded, Attempts above 1) waits for the review
 // limits or the gateway's own report. A refund a person sent back from
 // review (ReviewReason set, schedule reset) is sent: that person
@@ -567,10 +564,6 @@ func (e *Engine) holdOneShot(ctx context.Context, r *refundry.Refund, sale *refu
 	}
 	if r.ReviewReason != "" {
 		return false, nil
-	}
-	if e.Now().Sub(r.Created) < 2*e.GatewayTimeout {
-		// Its request may still be waiting for the answer.
-		return true, errAnswerDue
 	}
 	return true, refundry.Errorf(refundry.EUNAVAILABLE,
 		"No answer from %s was recorded for this refund, and %s offers no way to ask about it or send it again safely: check at %s whether it was made, then resolve it.",
