@@ -281,12 +281,13 @@ func accountFlagError(err error) error {
 }
 
 // accountLine is how the command line shows an account: the native API's
-// shape (times in Unix seconds), credentials as hints only.
+// shape (times in Unix seconds, base_url null for none), credentials as
+// hints only, each the end of a longer secret ("…ab12").
 type accountLine struct {
 	ID          string            `json:"id"`
 	Object      string            `json:"object"`
 	Kind        string            `json:"kind"`
-	BaseURL     string            `json:"base_url"`
+	BaseURL     *string           `json:"base_url"`
 	Credentials map[string]string `json:"credentials"`
 	Status      string            `json:"status"`
 	Created     int64             `json:"created"`
@@ -294,9 +295,15 @@ type accountLine struct {
 }
 
 func accountJSON(a *refundry.GatewayAccount) accountLine {
-	out := accountLine{ID: a.ID, Object: "gateway_account", Kind: a.Kind, BaseURL: a.BaseURL,
+	out := accountLine{ID: a.ID, Object: "gateway_account", Kind: a.Kind,
 		Credentials: map[string]string{}, Status: "active", Created: a.Created.Unix()}
+	if a.BaseURL != "" {
+		out.BaseURL = &a.BaseURL
+	}
 	for f, h := range a.Hints {
+		if h != "" {
+			h = "…" + h
+		}
 		out.Credentials[f] = h
 	}
 	if !a.Active() {
