@@ -219,3 +219,25 @@ func TestServeSecretsKeyFile(t *testing.T) {
 		t.Errorf("a server without a key file: %v, %v; want none", k, err)
 	}
 }
+
+func TestKeyFileExposed(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o600, false}, {0o400, false}, {0o640, true}, {0o644, true}, {0o606, true}} {
+		path := filepath.Join(dir, tt.mode.String())
+		if err := os.WriteFile(path, []byte(testKeyA+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		if got := keyFileExposed(path); (got != "") != tt.warn {
+			t.Errorf("mode %v: warning %q, want one %v", tt.mode, got, tt.warn)
+		}
+	}
+	if got := keyFileExposed(""); got != "" {
+		t.Errorf("no key file: %q", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -170,6 +171,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 			// nil: each connector's own client, with its own timeout.
 			return connect.New(a, nil)
 		}
+		if warning := keyFileExposed(*secretsKeyFile); warning != "" {
+			logger.Warn(warning)
+		}
 		if *secretsKeyFile == "" {
 			logger.Warn("no --secrets-key-file: gateway accounts added to this demo are sealed with a key that lives only until serve stops, and cannot be used after a restart")
 		}
@@ -304,4 +308,19 @@ func serveKeyring(path string, demo bool) (*secrets.Keyring, error) {
 		return secrets.Ephemeral()
 	}
 	return nil, nil
+}
+
+// keyFileExposed warns of a secrets key file that users other than its
+// owner may read or change: with the database, it is every merchant's
+// credentials in clear. A warning, not a refusal, since some secret
+// stores mount files readable by a group the service alone is in.
+func keyFileExposed(path string) string {
+	if path == "" {
+		return ""
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the secrets key file %s is open to users other than its owner (mode %v): chmod 600 it", path, fi.Mode().Perm())
 }
