@@ -262,12 +262,9 @@ func credentialsNeverInClear(t *testing.T, bin, db string) {
 // A refund through a merchant's Payop account, made through a second
 // Refundry playing Payop (its Payop dialect, with its own ledger).
 type rotationRig struct {
-	t        *testing.T
-	bin, db  string
-	dir      string
-	provider *client // the Refundry playing Payop
-	shop     string  // the shop's API key
-	saleID   string
+	t      *testing.T
+	shop   string // the shop's API key
+	saleID string
 }
 
 // refund makes a refund of amount through the running shop server and
@@ -320,7 +317,7 @@ func keyRotation(t *testing.T, bin, db string) {
 	keyB := writeKeyFile(t, dir, "b.key", testKeyB)
 	idA, idB := secrets.KeyID(mustHex(t, testKeyA)), secrets.KeyID(mustHex(t, testKeyB))
 
-	r := &rotationRig{t: t, bin: bin, db: db, dir: dir, shop: merchantKey(t, db, "shop")}
+	r := &rotationRig{t: t, shop: merchantKey(t, db, "shop")}
 	var acct accountLine
 	out := gatewayCLI(t, db, `{"token": "`+pkey+`"}`, "add", "--merchant", "shop", "--kind", "payop", "--base-url", pbase, "--secrets-key-file", keyA)
 	if err := json.Unmarshal([]byte(out), &acct); err != nil {
