@@ -164,8 +164,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	eng.Review = refundry.ReviewRule{Attempts: *reviewAttempts, Age: *reviewAge}
 	if keyring != nil {
 		// Without a key no account opens, so only a server with one
-		// connects to accounts' providers (and pays the engine's check of
-		// each refund against its payment's gateway).
+		// connects to accounts' providers; without, the engine answers
+		// that it cannot call them.
 		eng.Secrets = keyring
 		eng.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
 			// nil: each connector's own client, with its own timeout.
