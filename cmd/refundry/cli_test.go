@@ -52,7 +52,8 @@ func TestUnknownDBSchemeRefused(t *testing.T) {
 // usage on stdout and succeeds.
 func TestHelpExitsZero(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"merchant", "create"}, {"merchant"}, {"key"}, {"key", "create"},
-		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {"reconcile"}, {"export"}, {"export", "refunds"}, {}} {
+		{"key", "list"}, {"key", "revoke"}, {"backup"}, {"bench"}, {"refund"}, {"reconcile"}, {"export"}, {"export", "refunds"},
+		{"gateway"}, {"gateway", "add"}, {"gateway", "list"}, {"gateway", "remove"}, {"gateway", "reseal"}, {}} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)
 			var stdout, stderr bytes.Buffer
@@ -104,10 +105,10 @@ func TestVersion(t *testing.T) {
 // merchant. Only the database and the merchant a key command acts on are
 // shared, and they mean the same everywhere.
 func TestEnvTwinsUnambiguous(t *testing.T) {
-	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true, "REFUNDRY_STRIPE_KEY": true, "REFUNDRY_STRIPE_API_BASE": true}
+	shared := map[string]bool{"REFUNDRY_DB": true, "REFUNDRY_MERCHANT": true, "REFUNDRY_STRIPE_KEY": true, "REFUNDRY_STRIPE_API_BASE": true, "REFUNDRY_SECRETS_KEY_FILE": true}
 	twin := regexp.MustCompile(`\(env (REFUNDRY_[A-Z_]+)\)`)
 	owner := map[string]string{}
-	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile", "export refunds"} {
+	for _, cmd := range []string{"serve", "merchant create", "key create", "key list", "key revoke", "backup", "bench", "refund", "reconcile", "export refunds", "gateway add", "gateway list", "gateway remove", "gateway reseal"} {
 		var stdout bytes.Buffer
 		if err := run(context.Background(), append(strings.Fields(cmd), "-h"), noEnv, &stdout, io.Discard); err != nil {
 			t.Fatal(err)
@@ -120,7 +121,7 @@ func TestEnvTwinsUnambiguous(t *testing.T) {
 			owner[name] = cmd
 		}
 	}
-	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT", "REFUNDRY_EXPORT_SINCE", "REFUNDRY_EXPORT_OUT"} {
+	for _, name := range []string{"REFUNDRY_MERCHANT_NAME", "REFUNDRY_KEY_NAME", "REFUNDRY_KEY_ID", "REFUNDRY_BACKUP_OUT", "REFUNDRY_REFUND_OUT", "REFUNDRY_EXPORT_SINCE", "REFUNDRY_EXPORT_OUT", "REFUNDRY_GATEWAY_KIND", "REFUNDRY_GATEWAY_ID", "REFUNDRY_SECRETS_KEY_FILE"} {
 		if owner[name] == "" {
 			t.Errorf("no command has the twin %s", name)
 		}

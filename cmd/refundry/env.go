@@ -35,6 +35,8 @@ var twinNames = map[string]map[string]string{
 	"refundry backup":          {"out": "REFUNDRY_BACKUP_OUT"},
 	"refundry refund":          {"out": "REFUNDRY_REFUND_OUT"},
 	"refundry export refunds":  {"since": "REFUNDRY_EXPORT_SINCE", "until": "REFUNDRY_EXPORT_UNTIL", "out": "REFUNDRY_EXPORT_OUT"},
+	"refundry gateway add":     {"kind": "REFUNDRY_GATEWAY_KIND", "base-url": "REFUNDRY_GATEWAY_BASE_URL", "credential": "REFUNDRY_GATEWAY_CREDENTIAL"},
+	"refundry gateway remove":  {"id": "REFUNDRY_GATEWAY_ID"},
 }
 
 // twinName is the environment twin of a flag of fs.

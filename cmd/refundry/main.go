@@ -70,6 +70,7 @@ Usage:
   refundry key list|revoke --merchant SLUG [--id KEY_ID] [--db URL]
   refundry policy show|set --merchant SLUG [--max-age-days N|none] [--approval-threshold USD=100000 ...] [--db URL]
   refundry user add|list|disable --merchant SLUG [--email EMAIL --name NAME --role ROLE] [--db URL]
+  refundry gateway add|list|remove|reseal [--merchant SLUG] [--kind KIND --credential NAME=VALUE ...] [--secrets-key-file FILE] [--db URL]
   refundry backup --out FILE [--db sqlite:PATH]
   refundry bench [--target URL --key KEY | --db URL] [--concurrency 64] [--refunds 10000] [--json]
   refundry refund --csv FILE [--out OUTCOME.csv] --target URL --key KEY
@@ -82,7 +83,9 @@ Environment: every flag has a twin, REFUNDRY_ and its name in capitals
 (--db is REFUNDRY_DB, --stripe-api-base is REFUNDRY_STRIPE_API_BASE), but
 for names that mean one thing per command (REFUNDRY_MERCHANT_NAME,
 REFUNDRY_KEY_NAME, REFUNDRY_KEY_ID, REFUNDRY_BACKUP_OUT, REFUNDRY_REFUND_OUT,
-REFUNDRY_EXPORT_SINCE, REFUNDRY_EXPORT_UNTIL, REFUNDRY_EXPORT_OUT)
+REFUNDRY_EXPORT_SINCE, REFUNDRY_EXPORT_UNTIL, REFUNDRY_EXPORT_OUT,
+REFUNDRY_GATEWAY_KIND, REFUNDRY_GATEWAY_BASE_URL, REFUNDRY_GATEWAY_CREDENTIAL,
+REFUNDRY_GATEWAY_ID)
 and bench's (REFUNDRY_BENCH_...); a flag on the command line wins.
 "refundry COMMAND -h" lists them.
 Run "refundry COMMAND -h" for a command's flags; "refundry version" prints
@@ -160,6 +163,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return (&policyCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return (&userCommand{stdin: os.Stdin}).Run(ctx, args[1:], getenv, stdout, stderr)
+	case "gateway":
+		return (&gatewayCommand{stdin: os.Stdin}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return (&benchCommand{}).Run(ctx, args[1:], getenv, stdout, stderr)
 	case "refund":

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,12 @@ import (
 	"github.com/refundry/refundry/dialect/talkable"
 	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/engine"
+	"github.com/refundry/refundry/gateway/connect"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/gateway/stripe"
 	"github.com/refundry/refundry/health"
 	"github.com/refundry/refundry/metrics"
+	"github.com/refundry/refundry/secrets"
 	"github.com/refundry/refundry/web"
 )
 
@@ -58,6 +61,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	inboxDelay := fs.Duration("inbox-delay", 0, "how long the inbox worker waits after a gateway event arrives before it applies the stored events (0: at once); events stay stored meanwhile, across restarts")
 	reviewAttempts := fs.Int("review-after-attempts", refundry.DefaultReviewAttempts, "send a pending refund to manual review (requires_action) once recovery has asked its gateway this many times without a final answer; 0: no limit by attempts")
 	reviewAge := fs.Duration("review-after", refundry.DefaultReviewAge, "send a pending refund to manual review once it is this old without a final answer from its gateway; 0: no limit by age")
+	secretsKeyFile := fs.String("secrets-key-file", "", "file of the keys gateway accounts' credentials are sealed with: one key a line, 64 hexadecimal characters, the first sealing, the others opening what they sealed (unset: no account can be added; with --demo, a key is made that lives only until serve stops)")
 	approvalSweep := fs.Duration("approval-sweep-interval", 30*time.Second, "how often refunds awaiting approval past their deadline are released (refund.expired)")
 	var limits serverLimits
 	limits.flags(fs)
@@ -112,6 +116,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	if err != nil {
 		return err
 	}
+	keyring, err := serveKeyring(*secretsKeyFile, *demo)
+	if err != nil {
+		return err
+	}
 	sim := simulator.New()
 	if *simCallLog != "" {
 		if err := sim.LogCalls(*simCallLog); err != nil {
@@ -154,6 +162,22 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 	eng.EventParsers[refundry.GatewaySimulator] = simulator.ParseEvent
 	eng.InboxDelay = *inboxDelay
 	eng.Review = refundry.ReviewRule{Attempts: *reviewAttempts, Age: *reviewAge}
+	if keyring != nil {
+		// Without a key no account opens, so only a server with one
+		// connects to accounts' providers; without, the engine answers
+		// that it cannot call them.
+		eng.Secrets = keyring
+		eng.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
+			// nil: each connector's own client, with its own timeout.
+			return connect.New(a, nil)
+		}
+		if warning := keyFileExposed(*secretsKeyFile); warning != "" {
+			logger.Warn(warning)
+		}
+		if *secretsKeyFile == "" {
+			logger.Warn("no --secrets-key-file: gateway accounts added to this demo are sealed with a key that lives only until serve stops, and cannot be used after a restart")
+		}
+	}
 	op.expiry = health.NewHeartbeat("expiry", expiryGap(*approvalSweep))
 	if err := op.attach(store, eng); err != nil {
 		return err
@@ -265,4 +289,38 @@ func fromEnv(flagValue *string, getenv func(string) string, name string) {
 	if *flagValue == "" {
 		*flagValue = getenv(name)
 	}
+}
+
+// serveKeyring loads the secrets key file. Without one, a demo server
+// makes a key of its own, so that accounts can be tried out; any other
+// server has no keyring, and refuses to add accounts (the engine answers
+// unavailable) rather than store credentials it could not open after a
+// restart.
+func serveKeyring(path string, demo bool) (*secrets.Keyring, error) {
+	if path != "" {
+		k, err := secrets.Load(path)
+		if err != nil {
+			return nil, usageError{"--secrets-key-file: " + err.Error()}
+		}
+		return k, nil
+	}
+	if demo {
+		return secrets.Ephemeral()
+	}
+	return nil, nil
+}
+
+// keyFileExposed warns of a secrets key file that users other than its
+// owner may read or change: with the database, it is every merchant's
+// credentials in clear. A warning, not a refusal, since some secret
+// stores mount files readable by a group the service alone is in.
+func keyFileExposed(path string) string {
+	if path == "" {
+		return ""
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the secrets key file %s is open to users other than its owner (mode %v): chmod 600 it", path, fi.Mode().Perm())
 }
