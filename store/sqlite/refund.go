@@ -212,23 +212,25 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
 		external_id, created_source, refunded_at, created, updated, description, gateway_reason,
-		requested_by, decided_by, decision_note, review_reason, approval_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		requested_by, decided_by, decision_note, review_reason, approval_expires_at, return_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
 		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason,
-		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires))
-	if err != nil {
+		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), nullString(r.ReturnID))
+	if err != nil || len(r.Lines) == 0 {
 		return err
 	}
+	// One statement for all of the refund's lines.
+	text := `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?)`, len(r.Lines)-1)
+	args := make([]any, 0, 4*len(r.Lines))
 	for _, l := range r.Lines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)`,
-			r.ID, l.LineItemID, l.Quantity, l.Amount); err != nil {
-			return err
-		}
+		args = append(args, r.ID, l.LineItemID, l.Quantity, l.Amount)
 	}
-	return linkReturn(ctx, tx, r)
+	_, err = tx.ExecContext(ctx, text, args...)
+	return err
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -392,7 +394,7 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
 	created_source, refunded_at, created, updated, description, gateway_reason,
-	requested_by, decided_by, decision_note, review_reason, approval_expires_at FROM refunds`
+	requested_by, decided_by, decision_note, review_reason, approval_expires_at, return_id FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -403,20 +405,20 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 	var out []*refundry.Refund
 	for rows.Next() {
 		var r refundry.Refund
-		var lineItem, metadata sql.NullString
+		var lineItem, metadata, returnID sql.NullString
 		var refundedAt, created, updated int64
 		var expires sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
 			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
 			&r.Description, &r.GatewayReason,
-			&r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires); err != nil {
+			&r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires, &returnID); err != nil {
 			return nil, err
 		}
 		if expires.Valid {
 			r.ApprovalExpires = fromMicros(expires.Int64)
 		}
-		r.LineItemID = lineItem.String
+		r.LineItemID, r.ReturnID = lineItem.String, returnID.String
 		if metadata.Valid {
 			r.Metadata = json.RawMessage(metadata.String)
 		}
@@ -458,11 +460,7 @@ func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) er
 		}
 		byID[id].Lines = append(byID[id].Lines, l)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows.Close()
-	return loadRefundReturns(ctx, tx, byID, ids)
+	return rows.Err()
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
