@@ -227,7 +227,7 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 		case part == 0:
 			sale = &refundry.Sale{ID: t[0], MerchantID: t[1], Reference: t[2], Currency: t[3], CampaignID: t[4], CampaignName: t[5],
 				Customer: refundry.Customer{ID: t[6], Email: t[7], FirstName: t[8], LastName: t[9]},
-				Amount: i[0], RefundedAmount: i[1], Created: fromMicros(i[2]),
+				Amount:   i[0], RefundedAmount: i[1], Created: fromMicros(i[2]),
 				LineItems: []*refundry.LineItem{}, Transactions: []*refundry.Transaction{}}
 			sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
 		case sale == nil:
@@ -253,7 +253,7 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 }
 
 // The three parts of findSale's UNION, each ten text columns and seven
-// integer ones after its part number and position (padded with '' and 0,
+// integer ones after its part number and position (padded with empty texts and zeros,
 // so that every column scans into one Go type), each followed by the
 // subquery that picks the sale.
 const (
