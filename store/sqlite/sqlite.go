@@ -50,6 +50,8 @@ type Store struct {
 	// batch gathers CreateRefunds and SettleRefund into shared write
 	// transactions (group commit); nil when group commit is off.
 	batch *group.Batcher[*tx]
+	// held keeps refunds just created for their settlement.
+	held held
 	// statements counts what Statements reports.
 	statements atomic.Int64
 }
