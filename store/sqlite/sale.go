@@ -17,8 +17,13 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	}
 	// Work on a copy, so that a failed transaction leaves the caller's sale
 	// without half-assigned ids.
-	out := cloneSale(sale)
-	err = s.update(ctx, func(tx *tx) error {
+	var out *refundry.Sale
+	// Grouped like a refund: a burst of sales (a shop's checkout, bench's
+	// first phase) shares commits instead of paying an fsync each. A run
+	// may be repeated (runBatch), so each starts from a fresh copy.
+	ctx = s.writeContext(ctx)
+	err = s.grouped(ctx, func(tx *tx) error {
+		out, replayed = cloneSale(sale), false
 		ids, err := seenKey(ctx, tx, sale.MerchantID, idem, resourceSale)
 		if err != nil {
 			return err
