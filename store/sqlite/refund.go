@@ -377,7 +377,7 @@ func writeSettled(ctx context.Context, tx *tx, merchantID string, d *refundry.Se
 
 // FindRefund returns ENOTFOUND if there is no such refund.
 func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (r *refundry.Refund, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		r, err = findRefund(ctx, tx, merchantID, id)
 		return err
 	})

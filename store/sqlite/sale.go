@@ -151,7 +151,7 @@ func findOrCreateCustomer(ctx context.Context, tx *tx, merchantID string, c *ref
 
 // FindSale returns the sale with its line items and transactions.
 func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (sale *refundry.Sale, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		sale, err = findSale(ctx, tx, merchantID, by)
 		return err
 	})

@@ -259,9 +259,12 @@ func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
 }
 
 // tx is one database transaction and the time it acts at, so that every
-// timestamp written by one request is the same instant.
+// timestamp written by one request is the same instant. Tx is nil for a
+// read made outside any transaction (readOne): then its statements run on
+// db, the read pool.
 type tx struct {
 	*sql.Tx
+	db    *sql.DB
 	now   time.Time
 	stmts *stmtCache // nil: every statement prepared afresh
 	// count is the store's statement counter.
@@ -433,6 +436,15 @@ func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 	s.statements.Add(2)
 	defer t.Rollback()
 	return translate(fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.readStmts, count: &s.statements}))
+}
+
+// readOne runs fn on the read pool without a transaction: for a read of
+// one statement, which is a consistent snapshot by itself, or of rows
+// that never change once committed after one that says they exist (a
+// refund, then its lines). BEGIN and ROLLBACK would be two statements
+// more than the read, on every authentication and every sale looked up.
+func (s *Store) readOne(ctx context.Context, fn func(*tx) error) error {
+	return translate(fn(&tx{db: s.read, now: utc(s.Now()), stmts: s.readStmts, count: &s.statements}))
 }
 
 // utc is the form of every stored time: UTC, to the microsecond, as

@@ -42,4 +42,24 @@ func TestStatementsPerRefund(t *testing.T) {
 			t.Errorf("settlement %d: %d statements, want 5", i, n)
 		}
 	}
+	// Reads outside a transaction: the sale in one statement, a refund
+	// and its lines in two, no BEGIN or ROLLBACK.
+	res := storetest.MustRefund(t, s, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(1)))
+	for _, read := range []struct {
+		name string
+		n    int64
+		fn   func() error
+	}{
+		{"FindSale", 1, func() error { _, err := s.FindSale(ctx, m.ID, refundry.SaleLookup{ID: sale.ID}); return err }},
+		{"FindRefund", 2, func() error { _, err := s.FindRefund(ctx, m.ID, res.Refunds[0].ID); return err }},
+		{"FindMerchant", 1, func() error { _, err := s.FindMerchant(ctx, m.ID); return err }},
+	} {
+		before := s.Statements()
+		if err := read.fn(); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Statements() - before; n != read.n {
+			t.Errorf("%s: %d statements, want %d", read.name, n, read.n)
+		}
+	}
 }

@@ -94,6 +94,9 @@ func (t *tx) ExecContext(ctx context.Context, text string, args ...any) (sql.Res
 	if st := t.stmt(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
+	if t.Tx == nil {
+		return t.db.ExecContext(ctx, text, args...)
+	}
 	return t.Tx.ExecContext(ctx, text, args...)
 }
 
@@ -103,6 +106,9 @@ func (t *tx) QueryContext(ctx context.Context, text string, args ...any) (*sql.R
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
+	if t.Tx == nil {
+		return t.db.QueryContext(ctx, text, args...)
+	}
 	return t.Tx.QueryContext(ctx, text, args...)
 }
 
@@ -111,6 +117,9 @@ func (t *tx) QueryRowContext(ctx context.Context, text string, args ...any) *sql
 	t.countWrite(text)
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.db.QueryRowContext(ctx, text, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, text, args...)
 }
@@ -134,8 +143,8 @@ func (t *tx) stmt(ctx context.Context, text string) *sql.Stmt {
 		return nil
 	}
 	st := t.stmts.get(text)
-	if st == nil {
-		return nil
+	if st == nil || t.Tx == nil {
+		return st // outside a transaction, the pool's statement as it is
 	}
 	// Bound to the transaction's connection: prepared there once, then
 	// reused; closed with the transaction, leaving the cached one open.
