@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/refundry/refundry"
 )
@@ -205,15 +206,19 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 	for range 3 {
 		args = append(args, q.args...)
 	}
+	// No ORDER BY: it would sort the UNION's rows in a temporary b-tree;
+	// the few parts are put in their order here instead.
 	rows, err := tx.QueryContext(ctx, saleParts+`(`+target+`)
 		UNION ALL `+lineParts+`(`+target+`)
-		UNION ALL `+paymentParts+`(`+target+`)
-		ORDER BY 1, 2`, args...)
+		UNION ALL `+paymentParts+`(`+target+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var sale *refundry.Sale
+	var lines []*refundry.LineItem
+	var payments []*refundry.Transaction
+	var linePos, paymentPos []int
 	var part, position int
 	var t [10]string
 	var i [7]int64
@@ -228,24 +233,23 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		switch {
-		case part == 0:
+		switch part {
+		case 0:
 			sale = &refundry.Sale{ID: t[0], MerchantID: t[1], Reference: t[2], Currency: t[3], CampaignID: t[4], CampaignName: t[5],
 				Customer: refundry.Customer{ID: t[6], Email: t[7], FirstName: t[8], LastName: t[9]},
-				Amount:   i[0], RefundedAmount: i[1], Created: fromMicros(i[2]),
-				LineItems: []*refundry.LineItem{}, Transactions: []*refundry.Transaction{}}
+				Amount:   i[0], RefundedAmount: i[1], Created: fromMicros(i[2])}
 			sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
-		case sale == nil:
-			return nil, refundry.Errorf(refundry.EINTERNAL, "A sale's parts came before the sale.")
-		case part == 1:
-			sale.LineItems = append(sale.LineItems, &refundry.LineItem{ID: t[0], SaleID: t[1], Name: t[2], Kind: t[3],
+		case 1:
+			lines = append(lines, &refundry.LineItem{ID: t[0], SaleID: t[1], Name: t[2], Kind: t[3],
 				Quantity: i[0], UnitAmount: i[1], TaxAmount: i[2], Amount: i[3], RefundedAmount: i[4], RefundedQuantity: i[5]})
+			linePos = append(linePos, position)
 		default:
 			p := &refundry.Transaction{ID: t[0], SaleID: t[1], Reference: t[2], Gateway: t[3], GatewayChargeID: t[4], Currency: t[5],
 				BaseCurrency: t[6], DisputeStatus: t[7],
 				Number: i[0], Amount: i[1], RefundedAmount: i[2], ProcessingFee: i[3], BaseAmount: i[4], DisputedAmount: i[5], Created: fromMicros(i[6])}
 			p.Status = refundry.PaymentState(p.Amount, p.RefundedAmount)
-			sale.Transactions = append(sale.Transactions, p)
+			payments = append(payments, p)
+			paymentPos = append(paymentPos, position)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -254,7 +258,22 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 	if sale == nil {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
 	}
+	sale.LineItems, sale.Transactions = inPosition(lines, linePos), inPosition(payments, paymentPos)
 	return sale, nil
+}
+
+// inPosition returns parts in the order of their positions.
+func inPosition[T any](parts []T, pos []int) []T {
+	idx := make([]int, len(parts))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return pos[a] - pos[b] })
+	out := make([]T, len(parts))
+	for k, from := range idx {
+		out[k] = parts[from]
+	}
+	return out
 }
 
 // The three parts of findSale's UNION, each ten text columns and seven
