@@ -150,9 +150,13 @@ func queryEndpoints(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]*r
 	})
 }
 
-// DispatchEvents makes the deliveries of events not yet dispatched. Two
+// DispatchEvents makes the deliveries of events not yet dispatched and
+// marks them, a pass at a time: one INSERT of every delivery of the pass
+// and one UPDATE of its events, not two statements an event. Two
 // processes dispatching the same event make each delivery once: the
 // unique (endpoint_id, event_id) turns the second insert into nothing.
+// Both insert in the same order (events by time, each merchant's
+// endpoints by id), so neither waits for a key the other will wait for.
 func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error) {
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
@@ -170,15 +174,20 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 			err := row.Scan(&e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Created)
 			return e, err
 		})
-		if err != nil {
+		if err != nil || len(events) == 0 {
 			return err
 		}
 		endpoints := map[string][]*refundry.WebhookEndpoint{} // by merchant, for this pass
-		for _, e := range events {
+		var d struct {
+			ids, merchants, endpoints, events, types, objects []string
+			created                                           []time.Time
+		}
+		dispatched := make([]string, len(events))
+		for i, e := range events {
 			eps, ok := endpoints[e.MerchantID]
 			if !ok {
 				if eps, err = queryEndpoints(ctx, tx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-					WHERE merchant_id = $1 AND status = 'enabled'`, e.MerchantID); err != nil {
+					WHERE merchant_id = $1 AND status = 'enabled' ORDER BY id`, e.MerchantID); err != nil {
 					return err
 				}
 				endpoints[e.MerchantID] = eps
@@ -188,18 +197,33 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 				if !ep.Wants(e.Type) || ep.Created.After(e.Created) {
 					continue
 				}
-				if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, merchant_id, endpoint_id, event_id, event_type,
-					event_created, object_id, status, attempts, next_attempt, locked_until, delivered_at, created)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $9, $8) ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-					refundry.NewID(), e.MerchantID, ep.ID, e.ID, e.Type, e.Created, e.ObjectID, now, never); err != nil {
-					return err
-				}
+				d.ids = append(d.ids, refundry.NewID())
+				d.merchants = append(d.merchants, e.MerchantID)
+				d.endpoints = append(d.endpoints, ep.ID)
+				d.events = append(d.events, e.ID)
+				d.types = append(d.types, e.Type)
+				d.objects = append(d.objects, e.ObjectID)
+				d.created = append(d.created, e.Created)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE events SET dispatched = true WHERE id = $1`, e.ID); err != nil {
+			dispatched[i] = e.ID
+		}
+		if len(d.ids) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, merchant_id, endpoint_id, event_id, event_type,
+				event_created, object_id, status, attempts, next_attempt, locked_until, delivered_at, created)
+				SELECT u.id, u.merchant_id, u.endpoint_id, u.event_id, u.event_type, u.event_created, u.object_id,
+					'pending', 0, $8, $9, $9, $8
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+					WITH ORDINALITY AS u(id, merchant_id, endpoint_id, event_id, event_type, event_created, object_id, n)
+				ORDER BY u.n
+				ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+				d.ids, d.merchants, d.endpoints, d.events, d.types, d.created, d.objects, now, never); err != nil {
 				return err
 			}
-			n++
 		}
+		if _, err := tx.Exec(ctx, `UPDATE events SET dispatched = true WHERE id = ANY($1) AND NOT dispatched`, dispatched); err != nil {
+			return err
+		}
+		n = len(events)
 		return nil
 	})
 	return n, err

@@ -60,7 +60,7 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*refundry.APIKey, error) {
 
 // FindAPIKey returns ENOTFOUND if there is no key with that id.
 func (s *Store) FindAPIKey(ctx context.Context, id string) (k *refundry.APIKey, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		k, err = findAPIKey(ctx, tx, `id = ?`, id)
 		return err
 	})

@@ -15,7 +15,7 @@ import (
 
 // FindRefundPolicy returns the merchant's policy; one never set is empty.
 func (s *Store) FindRefundPolicy(ctx context.Context, merchantID string) (p *refundry.RefundPolicy, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		p, err = findRefundPolicy(ctx, tx, merchantID)
 		return err
 	})

@@ -69,3 +69,58 @@ func TestGroupCommitFallback(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, s, m.ID)
 }
+
+// TestGroupCommitUndo: writes of a batch run without savepoints, so a
+// write that fails with its own error after it wrote must not leave its
+// rows in the commit its neighbours share. The batch runs again with
+// savepoints: the neighbours commit, the failed write's rows do not.
+func TestGroupCommitUndo(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "refundry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := storetest.MustCreateMerchant(t, s)
+	sale := storetest.MustCreateSale(t, s, m.ID)
+
+	for _, tt := range []struct {
+		name   string
+		writes bool
+	}{
+		{"FailsBeforeWriting", false},
+		{"FailsAfterWriting", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount
+			s.batch.Gather(3)
+			var wg sync.WaitGroup
+			errs := make([]error, 3)
+			for i := range 2 {
+				wg.Go(func() {
+					_, errs[i] = s.CreateRefunds(context.Background(), storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(100)))
+				})
+			}
+			wg.Go(func() {
+				errs[2] = s.grouped(context.Background(), func(t *tx) error {
+					if tt.writes {
+						if _, err := t.ExecContext(context.Background(), `UPDATE sales SET refunded_amount = refunded_amount + 1 WHERE id = ?`, sale.ID); err != nil {
+							return err
+						}
+					}
+					return refundry.Errorf(refundry.ECONFLICT, "refused")
+				})
+			})
+			wg.Wait()
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("neighbours of a refused write: %v, %v; want both to succeed", errs[0], errs[1])
+			}
+			if refundry.ErrorCode(errs[2]) != refundry.ECONFLICT {
+				t.Fatalf("refused write: %v, want its own ECONFLICT", errs[2])
+			}
+			if got := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount; got != before+200 {
+				t.Fatalf("refunded %d, want %d: the refused write's update was kept", got, before+200)
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
+	}
+}

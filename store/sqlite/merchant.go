@@ -53,7 +53,7 @@ func (s *Store) CreateMerchant(ctx context.Context, m *refundry.Merchant, key *r
 
 // FindMerchant returns ENOTFOUND if there is no such merchant.
 func (s *Store) FindMerchant(ctx context.Context, id string) (m *refundry.Merchant, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		m, err = findMerchant(ctx, tx, `id = ?`, id)
 		return err
 	})
@@ -62,7 +62,7 @@ func (s *Store) FindMerchant(ctx context.Context, id string) (m *refundry.Mercha
 
 // FindMerchantBySlug returns ENOTFOUND if there is no such merchant.
 func (s *Store) FindMerchantBySlug(ctx context.Context, slug string) (m *refundry.Merchant, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		m, err = findMerchant(ctx, tx, `slug = ?`, slug)
 		return err
 	})

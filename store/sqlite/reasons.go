@@ -11,7 +11,7 @@ import (
 // refundry.ReasonsOrDefaults for a merchant with none stored).
 func (s *Store) ListRefundReasons(ctx context.Context, merchantID string) ([]*refundry.RefundReason, error) {
 	var out []*refundry.RefundReason
-	err := s.view(ctx, func(tx *tx) (err error) {
+	err := s.readOne(ctx, func(tx *tx) (err error) {
 		out, err = listReasons(ctx, tx, merchantID)
 		return err
 	})

@@ -45,6 +45,16 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if !res.Replayed {
+		// Committed: their settlements may start from them (held).
+		pending := make([]*refundry.Refund, 0, len(res.Refunds))
+		for _, r := range res.Refunds {
+			if !refundry.FinalStatus(r.Status) {
+				pending = append(pending, r)
+			}
+		}
+		s.held.put(pending)
+	}
 	return res, nil
 }
 
@@ -212,23 +222,25 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
 		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
 		external_id, created_source, refunded_at, created, updated, description, gateway_reason,
-		requested_by, decided_by, decision_note, review_reason, approval_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		requested_by, decided_by, decision_note, review_reason, approval_expires_at, return_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
 		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
 		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
 		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason,
-		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires))
-	if err != nil {
+		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), nullString(r.ReturnID))
+	if err != nil || len(r.Lines) == 0 {
 		return err
 	}
+	// One statement for all of the refund's lines.
+	text := `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?)`, len(r.Lines)-1)
+	args := make([]any, 0, 4*len(r.Lines))
 	for _, l := range r.Lines {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount) VALUES (?, ?, ?, ?)`,
-			r.ID, l.LineItemID, l.Quantity, l.Amount); err != nil {
-			return err
-		}
+		args = append(args, r.ID, l.LineItemID, l.Quantity, l.Amount)
 	}
-	return linkReturn(ctx, tx, r)
+	_, err = tx.ExecContext(ctx, text, args...)
+	return err
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -261,11 +273,29 @@ func replayRefunds(ctx context.Context, tx *tx, merchantID string, idem *refundr
 }
 
 // SettleRefund records a final word on a refund, as DecideSettlement
-// decides it.
+// decides it. A refund this store created and holds (held) is decided
+// without reading it again; see held for why that stays exact.
 func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refundry.Settlement) (*refundry.Refund, error) {
 	ctx = s.writeContext(ctx)
+	guess := s.held.take(merchantID, id)
 	var r *refundry.Refund
 	err := s.grouped(ctx, func(tx *tx) error {
+		if guess != nil {
+			// A copy for each run: a batch may run this write twice.
+			d, err := refundry.DecideSettlement(asStored(guess), st, tx.now)
+			// Only a step its UPDATE confirms is answered from the guess;
+			// a refusal or a repeat is decided on the row as it is.
+			if err == nil && !d.Unchanged {
+				ok, err := settleRow(ctx, tx, d, guess.Updated)
+				if err != nil {
+					return err
+				}
+				if ok {
+					r = d.Refund
+					return writeSettled(ctx, tx, merchantID, d)
+				}
+			}
+		}
 		// The write lock is held from BEGIN IMMEDIATE, so the refund read
 		// here is the one the decision changes (invariant 2).
 		cur, err := findRefund(ctx, tx, merchantID, id)
@@ -291,27 +321,54 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 // writeSettlement writes what DecideSettlement decided: a settlement and
 // a gateway's report take the same step the same way.
 func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry.SettleDecision) error {
+	ok, err := settleRow(ctx, tx, d, time.Time{})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
+	}
+	return writeSettled(ctx, tx, merchantID, d)
+}
+
+// settleRow updates the refund's row to the decided step if the row is
+// still as the decision saw it: status d.From and, unless updated is
+// zero, that updated time. The status condition makes the step happen
+// once, and with it the moves writeSettled makes. It reports false, having
+// written nothing, if the row is not as seen.
+func settleRow(ctx context.Context, tx *tx, d *refundry.SettleDecision, updated time.Time) (bool, error) {
 	r := d.Refund
-	// The status condition makes the step happen once, and with it the
-	// moves below.
 	// A refund that moves to pending (approved, or sent back from
 	// review) is due for recovery at once: its schedule starts afresh.
 	reset := ""
 	if r.Status == refundry.RefundPending {
 		reset = ", next_attempt_at = NULL, recovery_attempts = 0"
 	}
+	cond, args := ` WHERE id = ? AND status = ?`, []any{r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated),
+		r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), r.ID, d.From}
+	if !updated.IsZero() {
+		cond += ` AND updated = ?`
+		args = append(args, micros(updated))
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?,
-		decided_by = ?, decision_note = ?, review_reason = ?, approval_expires_at = ?`+reset+`
-		WHERE id = ? AND status = ?`, r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated),
-		r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), r.ID, d.From)
+		decided_by = ?, decision_note = ?, review_reason = ?, approval_expires_at = ?`+reset+cond, args...)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return refundry.Errorf(refundry.ECONFLICT, "The refund changed while it was being settled.")
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
 	}
+	if n != 1 {
+		// It changed no row: the batch need not undo it (runJob).
+		tx.writes--
+		return false, nil
+	}
+	return true, nil
+}
+
+// writeSettled writes the rest of a settlement once its row has moved.
+func writeSettled(ctx context.Context, tx *tx, merchantID string, d *refundry.SettleDecision) error {
 	if err := persistMoves(ctx, tx, d.Moves); err != nil {
 		return err
 	}
@@ -320,7 +377,7 @@ func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry
 
 // FindRefund returns ENOTFOUND if there is no such refund.
 func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (r *refundry.Refund, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		r, err = findRefund(ctx, tx, merchantID, id)
 		return err
 	})
@@ -392,7 +449,7 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,
 	created_source, refunded_at, created, updated, description, gateway_reason,
-	requested_by, decided_by, decision_note, review_reason, approval_expires_at FROM refunds`
+	requested_by, decided_by, decision_note, review_reason, approval_expires_at, return_id FROM refunds`
 
 func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.Refund, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -403,20 +460,20 @@ func queryRefunds(ctx context.Context, tx *tx, text string, args ...any) ([]*ref
 	var out []*refundry.Refund
 	for rows.Next() {
 		var r refundry.Refund
-		var lineItem, metadata sql.NullString
+		var lineItem, metadata, returnID sql.NullString
 		var refundedAt, created, updated int64
 		var expires sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.MerchantID, &r.Group, &r.SaleID, &r.TransactionID, &lineItem, &r.Amount, &r.Fee,
 			&r.Currency, &r.Status, &r.Reason, &metadata, &r.Offsite, &r.NotifyCustomer, &r.Gateway, &r.GatewayRefundID,
 			&r.FailureReason, &r.Source, &r.Name, &r.ExternalID, &r.CreatedSource, &refundedAt, &created, &updated,
 			&r.Description, &r.GatewayReason,
-			&r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires); err != nil {
+			&r.RequestedBy, &r.DecidedBy, &r.DecisionNote, &r.ReviewReason, &expires, &returnID); err != nil {
 			return nil, err
 		}
 		if expires.Valid {
 			r.ApprovalExpires = fromMicros(expires.Int64)
 		}
-		r.LineItemID = lineItem.String
+		r.LineItemID, r.ReturnID = lineItem.String, returnID.String
 		if metadata.Valid {
 			r.Metadata = json.RawMessage(metadata.String)
 		}
@@ -458,11 +515,7 @@ func loadRefundLines(ctx context.Context, tx *tx, refunds []*refundry.Refund) er
 		}
 		byID[id].Lines = append(byID[id].Lines, l)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows.Close()
-	return loadRefundReturns(ctx, tx, byID, ids)
+	return rows.Err()
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

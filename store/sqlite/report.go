@@ -50,6 +50,7 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 			}
 			return persistEffects(ctx, tx, merchantID, d.Adopt.Events, d.Adopt.Notify, d.Adopt.Audit)
 		case d.Settle != nil:
+			s.held.drop(d.Settle.Refund.ID)
 			return writeSettlement(ctx, tx, merchantID, d.Settle)
 		}
 		return nil

@@ -232,35 +232,6 @@ func utcOpt(t time.Time) time.Time {
 	return utc(t)
 }
 
-// linkReturn records on a refund just inserted the return it pays for.
-func linkReturn(ctx context.Context, tx *tx, r *refundry.Refund) error {
-	if r.ReturnID == "" {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE refunds SET return_id = ? WHERE id = ?`, r.ReturnID, r.ID)
-	return err
-}
-
-// loadRefundReturns fills in the return each of the refunds pays for.
-func loadRefundReturns(ctx context.Context, tx *tx, byID map[string]*refundry.Refund, ids []string) error {
-	var q query
-	q.in("id", ids)
-	q.add("return_id IS NOT NULL")
-	rows, err := tx.QueryContext(ctx, `SELECT id, return_id FROM refunds`+q.sql(), q.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, ret string
-		if err := rows.Scan(&id, &ret); err != nil {
-			return err
-		}
-		byID[id].ReturnID = ret
-	}
-	return rows.Err()
-}
-
 // checkReturn refuses, in the refund's own transaction, a refund of a
 // return that is no longer received (canceled since the engine read it).
 func checkReturn(ctx context.Context, tx *tx, req refundry.RefundRequest) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/refundry/refundry"
 )
@@ -17,8 +18,13 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	}
 	// Work on a copy, so that a failed transaction leaves the caller's sale
 	// without half-assigned ids.
-	out := cloneSale(sale)
-	err = s.update(ctx, func(tx *tx) error {
+	var out *refundry.Sale
+	// Grouped like a refund: a burst of sales (a shop's checkout, bench's
+	// first phase) shares commits instead of paying an fsync each. A run
+	// may be repeated (runBatch), so each starts from a fresh copy.
+	ctx = s.writeContext(ctx)
+	err = s.grouped(ctx, func(tx *tx) error {
+		out, replayed = cloneSale(sale), false
 		ids, err := seenKey(ctx, tx, sale.MerchantID, idem, resourceSale)
 		if err != nil {
 			return err
@@ -146,7 +152,7 @@ func findOrCreateCustomer(ctx context.Context, tx *tx, merchantID string, c *ref
 
 // FindSale returns the sale with its line items and transactions.
 func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (sale *refundry.Sale, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		sale, err = findSale(ctx, tx, merchantID, by)
 		return err
 	})
@@ -191,15 +197,100 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 	if n != 1 {
 		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
 	}
-	sales, err := querySales(ctx, tx, saleColumns+q.sql(), q.args...)
+	// One statement, not three: the sale, its lines and its payments come
+	// as rows of one UNION, in one trip through the statement cache. A
+	// refund reads its sale under the single writer's lock, so each
+	// statement saved there is saved from the writer's serial work.
+	target := `SELECT s.id FROM sales s` + q.sql()
+	args := make([]any, 0, 3*len(q.args))
+	for range 3 {
+		args = append(args, q.args...)
+	}
+	// No ORDER BY: it would sort the UNION's rows in a temporary b-tree;
+	// the few parts are put in their order here instead.
+	rows, err := tx.QueryContext(ctx, saleParts+`(`+target+`)
+		UNION ALL `+lineParts+`(`+target+`)
+		UNION ALL `+paymentParts+`(`+target+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
-	if len(sales) == 0 {
+	defer rows.Close()
+	var sale *refundry.Sale
+	var lines []*refundry.LineItem
+	var payments []*refundry.Transaction
+	var linePos, paymentPos []int
+	var part, position int
+	var t [10]string
+	var i [7]int64
+	dest := []any{&part, &position}
+	for k := range t {
+		dest = append(dest, &t[k])
+	}
+	for k := range i {
+		dest = append(dest, &i[k])
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		switch part {
+		case 0:
+			sale = &refundry.Sale{ID: t[0], MerchantID: t[1], Reference: t[2], Currency: t[3], CampaignID: t[4], CampaignName: t[5],
+				Customer: refundry.Customer{ID: t[6], Email: t[7], FirstName: t[8], LastName: t[9]},
+				Amount:   i[0], RefundedAmount: i[1], Created: fromMicros(i[2])}
+			sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
+		case 1:
+			lines = append(lines, &refundry.LineItem{ID: t[0], SaleID: t[1], Name: t[2], Kind: t[3],
+				Quantity: i[0], UnitAmount: i[1], TaxAmount: i[2], Amount: i[3], RefundedAmount: i[4], RefundedQuantity: i[5]})
+			linePos = append(linePos, position)
+		default:
+			p := &refundry.Transaction{ID: t[0], SaleID: t[1], Reference: t[2], Gateway: t[3], GatewayChargeID: t[4], Currency: t[5],
+				BaseCurrency: t[6], DisputeStatus: t[7],
+				Number: i[0], Amount: i[1], RefundedAmount: i[2], ProcessingFee: i[3], BaseAmount: i[4], DisputedAmount: i[5], Created: fromMicros(i[6])}
+			p.Status = refundry.PaymentState(p.Amount, p.RefundedAmount)
+			payments = append(payments, p)
+			paymentPos = append(paymentPos, position)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if sale == nil {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such sale.")
 	}
-	return sales[0], nil
+	sale.LineItems, sale.Transactions = inPosition(lines, linePos), inPosition(payments, paymentPos)
+	return sale, nil
 }
+
+// inPosition returns parts in the order of their positions.
+func inPosition[T any](parts []T, pos []int) []T {
+	idx := make([]int, len(parts))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return pos[a] - pos[b] })
+	out := make([]T, len(parts))
+	for k, from := range idx {
+		out[k] = parts[from]
+	}
+	return out
+}
+
+// The three parts of findSale's UNION, each ten text columns and seven
+// integer ones after its part number and position (padded with empty texts and zeros,
+// so that every column scans into one Go type), each followed by the
+// subquery that picks the sale.
+const (
+	saleParts = `SELECT 0, 0, s.id, s.merchant_id, s.reference, s.currency, s.campaign_id, s.campaign_name,
+		c.id, c.email, c.first_name, c.last_name, s.amount, s.refunded_amount, s.created, 0, 0, 0, 0
+		FROM sales s JOIN customers c ON c.id = s.customer_id WHERE s.id = `
+	lineParts = `SELECT 1, position, id, sale_id, name, kind, '', '', '', '', '', '',
+		quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity, 0
+		FROM line_items WHERE sale_id = `
+	paymentParts = `SELECT 2, position, id, sale_id, reference, gateway, gateway_charge_id, currency, base_currency, dispute_status, '', '',
+		number, amount, refunded_amount, processing_fee, base_amount, disputed_amount, created
+		FROM transactions WHERE sale_id = `
+)
 
 // querySales runs a query over saleColumns and loads the parts of every
 // sale it returns, in three queries whatever the number of sales.

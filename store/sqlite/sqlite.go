@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -49,6 +50,10 @@ type Store struct {
 	// batch gathers CreateRefunds and SettleRefund into shared write
 	// transactions (group commit); nil when group commit is off.
 	batch *group.Batcher[*tx]
+	// held keeps refunds just created for their settlement.
+	held held
+	// statements counts what Statements reports.
+	statements atomic.Int64
 }
 
 // Option configures Open.
@@ -254,11 +259,19 @@ func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
 }
 
 // tx is one database transaction and the time it acts at, so that every
-// timestamp written by one request is the same instant.
+// timestamp written by one request is the same instant. Tx is nil for a
+// read made outside any transaction (readOne): then its statements run on
+// db, the read pool.
 type tx struct {
 	*sql.Tx
+	db    *sql.DB
 	now   time.Time
 	stmts *stmtCache // nil: every statement prepared afresh
+	// count is the store's statement counter.
+	count *atomic.Int64
+	// writes counts the statements sent that may have written (all but
+	// SELECTs), so that a batch knows whether a failed write left rows.
+	writes int
 }
 
 // update runs fn in a write transaction and commits it if fn succeeds.
@@ -267,10 +280,12 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return translate(err)
 	}
+	// BEGIN now, and COMMIT or ROLLBACK at the end.
+	s.statements.Add(2)
 	// A no-op after Commit; otherwise it frees the one write connection,
 	// even if fn panics.
 	defer t.Rollback()
-	if err := fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.writeStmts}); err != nil {
+	if err := fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.writeStmts, count: &s.statements}); err != nil {
 		return translate(err)
 	}
 	// The commit is the durable acknowledgement: with synchronous=FULL it
@@ -308,48 +323,86 @@ func (s *Store) writeContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-// runBatch is group commit: it runs fns in one write transaction, each in
-// a savepoint of its own, and commits once. A write that fails with an
-// error of its own (an over-refund, a missing sale, an idempotency key
-// reused: any domain error) is rolled back to its savepoint and answered
-// with that error, while the others commit. Any other error (I/O, a full
-// disk) aborts the transaction; if it struck a write before the COMMIT was
-// sent, nothing of the batch is on disk, so each write is run again alone
-// and a fault that belongs to one write fails only that one. A failed
-// COMMIT fails the whole batch: every write of it gets the error, as a
-// lone write would.
+// runBatch is group commit: it runs fns in one write transaction and
+// commits once. A write that fails with an error of its own (an
+// over-refund, a missing sale, an idempotency key reused: any domain
+// error) is answered with that error, while the others commit.
+//
+// Writes run without savepoints: nearly every one fails, if at all,
+// before its first write (the decision refuses it under the write lock),
+// and then has nothing to undo. SAVEPOINT and RELEASE would cost two
+// statements and a statement journal per write for the rare one that
+// fails after writing. When one does, the transaction is rolled back and
+// the batch runs again with a savepoint around each write, so that the
+// failed one's rows go and its neighbours' stay.
+//
+// Any other error (I/O, a full disk) aborts the transaction; if it struck
+// a write before the COMMIT was sent, nothing of the batch is on disk, so
+// each write is run again alone and a fault that belongs to one write
+// fails only that one. A failed COMMIT fails the whole batch: every write
+// of it gets the error, as a lone write would.
 func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 	errs := make([]error, len(fns))
 	if len(fns) == 1 {
-		// Nothing to keep apart: no savepoint, the plain path.
+		// Nothing to keep apart: the plain path.
 		errs[0] = s.update(ctx, fns[0])
 		return errs
 	}
-	beforeCommit := false
-	err := s.update(ctx, func(t *tx) error {
-		for i, fn := range fns {
-			own, err := savepoint(ctx, t, fn)
-			if err != nil {
-				beforeCommit = true
-				return err
+	for _, savepoints := range []bool{false, true} {
+		beforeCommit, undo := false, false
+		err := s.update(ctx, func(t *tx) error {
+			for i, fn := range fns {
+				own, err := runJob(ctx, t, fn, savepoints)
+				if err != nil {
+					beforeCommit, undo = true, err == errUndo
+					return err
+				}
+				errs[i] = own
 			}
-			errs[i] = own
+			return nil
+		})
+		switch {
+		case err == nil:
+			return errs
+		case undo && !savepoints:
+			continue
+		case beforeCommit:
+			for i, fn := range fns {
+				errs[i] = s.update(ctx, fn)
+			}
+		default:
+			for i := range errs {
+				errs[i] = err
+			}
 		}
-		return nil
-	})
-	switch {
-	case err == nil:
-		return errs
-	case beforeCommit:
-		for i, fn := range fns {
-			errs[i] = s.update(ctx, fn)
-		}
-	default:
-		for i := range errs {
-			errs[i] = err
-		}
+		break
 	}
 	return errs
+}
+
+// errUndo says a write failed with its own error after writing, outside
+// any savepoint: its rows can go only with the whole transaction.
+var errUndo = errors.New("sqlite: a grouped write failed after it wrote")
+
+// runJob runs one write of a batch. It returns fn's error as own if it is
+// the write's own (a domain error) and leaves the transaction as it was
+// before fn, or as err if the transaction must be abandoned: in doubt, or
+// holding rows of a write that failed (errUndo, without savepoints).
+func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (own, err error) {
+	if savepoints {
+		return savepoint(ctx, t, fn)
+	}
+	writes := t.writes
+	if own = translate(fn(t)); own == nil {
+		return nil, nil
+	}
+	if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
+		return nil, own
+	}
+	if t.writes != writes {
+		return nil, errUndo
+	}
+	return own, nil
 }
 
 // savepoint runs fn inside SAVEPOINT job. It returns fn's error as own if
@@ -380,8 +433,18 @@ func (s *Store) view(ctx context.Context, fn func(*tx) error) error {
 	if err != nil {
 		return translate(err)
 	}
+	s.statements.Add(2)
 	defer t.Rollback()
-	return translate(fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.readStmts}))
+	return translate(fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.readStmts, count: &s.statements}))
+}
+
+// readOne runs fn on the read pool without a transaction: for a read of
+// one statement, which is a consistent snapshot by itself, or of rows
+// that never change once committed after one that says they exist (a
+// refund, then its lines). BEGIN and ROLLBACK would be two statements
+// more than the read, on every authentication and every sale looked up.
+func (s *Store) readOne(ctx context.Context, fn func(*tx) error) error {
+	return translate(fn(&tx{db: s.read, now: utc(s.Now()), stmts: s.readStmts, count: &s.statements}))
 }
 
 // utc is the form of every stored time: UTC, to the microsecond, as

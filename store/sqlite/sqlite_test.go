@@ -111,3 +111,11 @@ func TestOutbox(t *testing.T) {
 		return mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
 	})
 }
+
+// TestDispatchConcurrently: two stores on one file stand for two
+// processes, each dispatching while both write.
+func TestDispatchConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "refundry.db")
+	a, b := mustOpen(t, path), mustOpen(t, path)
+	storetest.DispatchConcurrently(t, a, b)
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 )
 
@@ -89,37 +90,61 @@ func (c *stmtCache) close() {
 // ExecContext runs text through the pool's cached statement for it, bound
 // to this transaction's connection.
 func (t *tx) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	t.writes++
 	if st := t.stmt(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.db.ExecContext(ctx, text, args...)
 	}
 	return t.Tx.ExecContext(ctx, text, args...)
 }
 
 // QueryContext is ExecContext for statements returning rows.
 func (t *tx) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	t.countWrite(text)
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.db.QueryContext(ctx, text, args...)
 	}
 	return t.Tx.QueryContext(ctx, text, args...)
 }
 
 // QueryRowContext is ExecContext for statements returning one row.
 func (t *tx) QueryRowContext(ctx context.Context, text string, args ...any) *sql.Row {
+	t.countWrite(text)
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
+	}
+	if t.Tx == nil {
+		return t.db.QueryRowContext(ctx, text, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, text, args...)
 }
 
+// countWrite counts a query that may write: any but a SELECT (an INSERT
+// or UPDATE with RETURNING, say).
+func (t *tx) countWrite(text string) {
+	if !strings.HasPrefix(strings.TrimLeft(text, " \t\n"), "SELECT") {
+		t.writes++
+	}
+}
+
 // stmt returns text's cached statement as one of this transaction's, or
-// nil if it is not prepared yet.
+// nil if it is not prepared yet. Every statement passes here, so here it
+// is counted.
 func (t *tx) stmt(ctx context.Context, text string) *sql.Stmt {
+	if t.count != nil {
+		t.count.Add(1)
+	}
 	if t.stmts == nil {
 		return nil
 	}
 	st := t.stmts.get(text)
-	if st == nil {
-		return nil
+	if st == nil || t.Tx == nil {
+		return st // outside a transaction, the pool's statement as it is
 	}
 	// Bound to the transaction's connection: prepared there once, then
 	// reused; closed with the transaction, leaving the cached one open.

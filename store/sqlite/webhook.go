@@ -144,15 +144,24 @@ func queryEndpoints(ctx context.Context, tx *tx, text string, args ...any) ([]*r
 	return out, rows.Err()
 }
 
-// DispatchEvents makes the deliveries of events not yet dispatched.
+// DispatchEvents makes the deliveries of the events after the cursor,
+// in the order they were committed, and moves the cursor past them: one
+// UPDATE a pass, not one an event. The write lock is held from BEGIN
+// IMMEDIATE, so two passes (in one process or two) run one after the
+// other and the second starts where the first left off; and the unique
+// (endpoint_id, event_id) would turn a delivery made twice into nothing.
 func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error) {
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
 	}
 	err = s.update(ctx, func(tx *tx) error {
 		n = 0
-		rows, err := tx.QueryContext(ctx, `SELECT id, merchant_id, type, object_id, created FROM events
-			WHERE dispatched = 0 ORDER BY created, id LIMIT ?`, limit)
+		var cursor int64
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM event_cursor WHERE id = 1`).Scan(&cursor); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT seq, id, merchant_id, type, object_id, created FROM events
+			WHERE seq > ? ORDER BY seq LIMIT ?`, cursor, limit)
 		if err != nil {
 			return err
 		}
@@ -160,7 +169,7 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 		for rows.Next() {
 			var e refundry.Event
 			var created int64
-			if err := rows.Scan(&e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &created); err != nil {
+			if err := rows.Scan(&cursor, &e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &created); err != nil {
 				rows.Close()
 				return err
 			}
@@ -170,6 +179,9 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if len(events) == 0 {
+			return nil
 		}
 		endpoints := map[string][]*refundry.WebhookEndpoint{} // by merchant, for this pass
 		for _, e := range events {
@@ -192,12 +204,11 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE events SET dispatched = 1 WHERE id = ?`, e.ID); err != nil {
-				return err
-			}
 			n++
 		}
-		return nil
+		// cursor is the seq of the last event read, the largest.
+		_, err = tx.ExecContext(ctx, `UPDATE event_cursor SET seq = ? WHERE id = 1`, cursor)
+		return err
 	})
 	return n, err
 }
