@@ -52,6 +52,10 @@ type Store struct {
 	deadlocks     atomic.Int64
 	exhausted     atomic.Int64
 	unpipelined   atomic.Int64
+
+	// ratePruned is the minute (Unix) in which this node last dropped old
+	// rate-limit windows.
+	ratePruned atomic.Int64
 }
 
 // Stats counts what the retry loop did since Open.
