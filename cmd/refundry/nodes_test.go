@@ -208,6 +208,7 @@ func TestNodesDatabaseGone(t *testing.T) {
 	}{
 		{"/healthz", http.StatusOK},
 		{"/openapi.json", http.StatusOK},
+		{"/docs", http.StatusOK},
 		{"/dashboard/signin", http.StatusOK},
 		{"/readyz", http.StatusServiceUnavailable},
 		{"/v1/sales?limit=1", http.StatusServiceUnavailable},

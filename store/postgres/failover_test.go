@@ -63,3 +63,24 @@ func TestReadOnlyConnectionsLeaveThePool(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCountRequest is the cost the shared rate limit adds to each
+// request: one upsert on the UNLOGGED table, all on one key's window as a
+// busy client's requests are.
+func BenchmarkCountRequest(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, freshDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	start := time.Now().Truncate(2 * time.Second)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.CountRequest(ctx, "key", start); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,13 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// the next host.
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	// A primary whose machine died (no process left to reset the
+	// connection) is noticed by TCP keepalive within about 11 seconds of
+	// silence, even mid-query, instead of the kernel's many minutes of
+	// retransmissions: the request gets 503, and the pool connects anew.
+	cfg.ConnConfig.DialFunc = (&net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3,
+	}}).DialContext
 	// An idle connection is pinged before use (pgxpool does so after a
 	// second idle); to a host gone silent, the ping gives up after this
 	// and the connection is replaced instead of hanging the request.
