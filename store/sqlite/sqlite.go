@@ -54,6 +54,8 @@ type Store struct {
 	held held
 	// statements counts what Statements reports.
 	statements atomic.Int64
+	// rates are the rate limit's counts (see CountRequest).
+	rates rateCounts
 }
 
 // Option configures Open.
