@@ -1,0 +1,283 @@
+package failover
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/refundry/refundry/internal/pgtest"
+)
+
+// pgTools runs the PostgreSQL binaries of the machine under a temporary
+// directory. Run as root, they run as the postgres user, which initdb
+// and postgres require.
+type pgTools struct {
+	bindir string
+	root   string // the temporary directory: data directories, sockets, logs
+	cred   *syscall.Credential
+}
+
+// newPGTools finds the binaries (pg_config --bindir) and makes the
+// temporary directory. Without them the test skips, or fails under CI.
+func newPGTools(t *testing.T) *pgTools {
+	t.Helper()
+	pgtest.ServerURL(t) // skips without REFUNDRY_TEST_POSTGRES, as every PostgreSQL test does
+	out, err := exec.Command("pg_config", "--bindir").Output()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pg_config --bindir: %v: the PostgreSQL server binaries must be installed in CI", err)
+		}
+		t.Skipf("pg_config --bindir: %v", err)
+	}
+	p := &pgTools{bindir: strings.TrimSpace(string(out))}
+	// Not t.TempDir: its directory is private to the user running the
+	// test, and the servers run as postgres.
+	p.root, err = os.MkdirTemp("", "refundry-failover-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(p.root) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, the servers need the postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(p.root, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// command is one of the binaries, run as the servers' user.
+func (p *pgTools) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(p.bindir, name), args...)
+	cmd.Dir = p.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	return cmd
+}
+
+// run runs a binary to its end and fails the test if it fails.
+func (p *pgTools) run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// writeFile writes a file the servers' user owns.
+func (p *pgTools) writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p.cred != nil {
+		if err := os.Chown(path, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pgServer is one PostgreSQL server: its data directory, its port, and
+// its postmaster while it runs.
+type pgServer struct {
+	p    *pgTools
+	name string // cluster_name: its name in synchronous_standby_names
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// syncStandbys is synchronous_standby_names on every server: whichever
+// of the two is the standby is the synchronous one.
+const syncStandbys = "FIRST 1 (pg_a, pg_b)"
+
+// server names a server of the cluster; nothing exists yet.
+func (p *pgTools) server(t *testing.T, name string) *pgServer {
+	return &pgServer{p: p, name: name, dir: filepath.Join(p.root, name), port: freePort(t)}
+}
+
+// initPrimary makes a new cluster (initdb) set up for streaming
+// replication with a synchronous standby, and starts it. A standby
+// whose primary is gone retries it every wal_retrieve_retry_interval,
+// and a promotion asked for meanwhile waits for the retry: 5 s by
+// default, 0.5 s here, as docs/deploy.md advises.
+func (s *pgServer) initPrimary(t *testing.T) {
+	t.Helper()
+	// --no-sync: the test kills processes, never the machine, so
+	// initdb's own fsync would only cost time.
+	s.p.run(t, "initdb", "--auth=trust", "--username=postgres", "--no-sync", "--pgdata="+s.dir)
+	conf := fmt.Sprintf(`
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '%s'
+synchronous_commit = on
+synchronous_standby_names = '%s'
+wal_keep_size = '256MB'
+wal_retrieve_retry_interval = '500ms'
+max_connections = 100
+`, s.p.root, syncStandbys)
+	f, err := os.OpenFile(filepath.Join(s.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(conf); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t)
+}
+
+// standbyOf makes s a new streaming standby of primary: its data
+// directory, if any, is thrown away and copied again (pg_basebackup -R
+// writes primary_conninfo and standby.signal), then s starts.
+func (s *pgServer) standbyOf(t *testing.T, primary *pgServer) {
+	t.Helper()
+	if err := os.RemoveAll(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	s.p.run(t, "pg_basebackup", "--host=127.0.0.1", "--port="+strconv.Itoa(primary.port), "--username=postgres",
+		"--pgdata="+s.dir, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast", "--no-sync")
+	s.start(t)
+}
+
+// start runs the postmaster in a process group of its own, so that kill
+// can take it and every backend at once, as the loss of its machine
+// would. Its name is its cluster_name, which a standby's WAL receiver
+// gives the primary as its application_name.
+func (s *pgServer) start(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(s.p.root, s.name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.p.command("postgres", "-D", s.dir, "-p", strconv.Itoa(s.port), "-c", "cluster_name="+s.name)
+	cmd.SysProcAttr.Setpgid = true
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = logf.Close()
+	s.cmd = cmd
+	t.Cleanup(func() { s.kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := s.p.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port)).Run()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(s.p.root, s.name+".log"))
+			t.Fatalf("%s did not accept connections in 60s: %v\n%s", s.name, err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL to the postmaster and every backend: nothing is
+// flushed, nobody is told.
+func (s *pgServer) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// promote ends the standby's recovery: pg_ctl promote, waiting until it
+// takes writes.
+func (s *pgServer) promote(t *testing.T) {
+	t.Helper()
+	s.p.run(t, "pg_ctl", "promote", "--pgdata="+s.dir, "--wait")
+}
+
+// url is the server's database name on it, for pgx.
+func (s *pgServer) url(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+// exec runs SQL statements on the server, as psql -c would.
+func (s *pgServer) exec(t *testing.T, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.url("postgres"))
+	if err != nil {
+		t.Fatalf("%s: %v", s.name, err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range strings.Split(sql, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %s: %v", s.name, stmt, err)
+		}
+	}
+}
+
+// waitSynchronous waits until standby is the primary's synchronous
+// standby and has flushed all the WAL the primary had written when
+// asked: from then on, what the primary acknowledged is on the standby.
+func (s *pgServer) waitSynchronous(t *testing.T, standby *pgServer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.url("postgres"))
+	if err != nil {
+		t.Fatalf("%s: %v", s.name, err)
+	}
+	defer conn.Close(ctx)
+	var lsn string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var ok bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_replication
+			WHERE application_name = $1 AND sync_state = 'sync' AND flush_lsn >= $2::pg_lsn)`, standby.name, lsn).Scan(&ok)
+		if err != nil {
+			t.Fatalf("%s: pg_stat_replication: %v", s.name, err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never became the synchronous standby of %s", standby.name, s.name)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// tail is the end of a log, for a failure message.
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(bytes.ToValidUTF8(b, nil))
+}
