@@ -64,7 +64,7 @@ func TestFailover(t *testing.T) {
 	a.initPrimary(t)
 	b.standbyOf(t, a)
 	a.waitSynchronous(t, b)
-	a.exec(t, "CREATE DATABASE refundry")
+	a.psql(t, "CREATE DATABASE refundry")
 	db := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/refundry?sslmode=disable&target_session_attrs=read-write&connect_timeout=2", a.port, b.port)
 	key, merchantID := newMerchant(t, bin, db, "failover")
 	nodes := []*node{startNode(t, bin, "node1", "--db", db), startNode(t, bin, "node2", "--db", db)}
@@ -109,15 +109,14 @@ func TestFailover(t *testing.T) {
 	for k := range failovers {
 		l.waitAcked(t, ackedBeforeKill, 60*time.Second)
 		f := failover{killed: primary.name}
-		f.at = time.Now()
-		primary.kill()
+		f.at = primary.kill(t)
 		// The standby will run alone until it has a standby of its own.
-		standby.exec(t, "ALTER SYSTEM SET synchronous_standby_names = ''; SELECT pg_reload_conf()")
+		standby.psql(t, "ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()")
 		standby.promote(t)
 		f.promoted = time.Since(f.at)
 		primary.standbyOf(t, standby)
 		f.copied = time.Since(f.at)
-		standby.exec(t, "ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()")
+		standby.psql(t, "ALTER SYSTEM RESET synchronous_standby_names", "SELECT pg_reload_conf()")
 		standby.waitSynchronous(t, primary)
 		f.synchronous = time.Since(f.at)
 		kills = append(kills, f)

@@ -99,7 +99,7 @@ type pgServer struct {
 	name string // cluster_name: its name in synchronous_standby_names
 	dir  string
 	port int
-	cmd  *exec.Cmd
+	pid  int // the postmaster's, while it runs
 }
 
 // syncStandbys is synchronous_standby_names on every server: whichever
@@ -150,52 +150,78 @@ func (s *pgServer) standbyOf(t *testing.T, primary *pgServer) {
 		t.Fatal(err)
 	}
 	s.p.run(t, "pg_basebackup", "--host=127.0.0.1", "--port="+strconv.Itoa(primary.port), "--username=postgres",
-		"--pgdata="+s.dir, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast", "--no-sync")
+		"--pgdata="+s.dir, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast")
 	s.start(t)
 }
 
-// start runs the postmaster in a process group of its own, so that kill
-// can take it and every backend at once, as the loss of its machine
-// would. Its name is its cluster_name, which a standby's WAL receiver
-// gives the primary as its application_name.
+// start starts the server with pg_ctl, waiting until it accepts
+// connections. Its name is its cluster_name, which a standby's WAL
+// receiver gives the primary as its application_name.
 func (s *pgServer) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(s.p.root, s.name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	s.p.run(t, "pg_ctl", "start", "--pgdata="+s.dir, "--wait", "--log="+filepath.Join(s.p.root, s.name+".log"),
+		"--options=-p "+strconv.Itoa(s.port)+" -c cluster_name="+s.name)
+	raw, err := os.ReadFile(filepath.Join(s.dir, "postmaster.pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := s.p.command("postgres", "-D", s.dir, "-p", strconv.Itoa(s.port), "-c", "cluster_name="+s.name)
-	cmd.SysProcAttr.Setpgid = true
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	s.pid, err = strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
+	if err != nil {
+		t.Fatalf("postmaster.pid: %v", err)
 	}
-	_ = logf.Close()
-	s.cmd = cmd
-	t.Cleanup(func() { s.kill() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := s.p.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port)).Run()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.p.root, s.name+".log"))
-			t.Fatalf("%s did not accept connections in 60s: %v\n%s", s.name, err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	t.Cleanup(func() { s.kill(t) })
 }
 
-// kill sends SIGKILL to the postmaster and every backend: nothing is
-// flushed, nobody is told.
-func (s *pgServer) kill() {
-	if s.cmd == nil {
-		return
+// kill sends SIGKILL to the postmaster and every process it started,
+// as the loss of its machine would: nothing is flushed, nobody is told.
+// Killing the postmaster alone would not do: each backend is a session
+// of its own (setsid), and one in the middle of a commit would finish
+// it. The postmaster is stopped first, so that it forks nothing
+// meanwhile. kill returns when the last process was sent SIGKILL (from
+// then on nothing can commit there), once the server no longer answers.
+func (s *pgServer) kill(t *testing.T) time.Time {
+	if s.pid == 0 {
+		return time.Now()
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	pid := s.pid
+	s.pid = 0
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Errorf("%s: SIGSTOP %d: %v", s.name, pid, err)
+	}
+	for _, child := range children(t, pid) {
+		_ = syscall.Kill(child, syscall.SIGKILL)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Errorf("%s: SIGKILL %d: %v", s.name, pid, err)
+	}
+	killed := time.Now()
+	deadline := killed.Add(30 * time.Second)
+	for s.p.command("pg_isready", "--quiet", "--host=127.0.0.1", "--port="+strconv.Itoa(s.port)).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Errorf("%s still answers 30s after kill -9", s.name)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return killed
+}
+
+// children lists the processes whose parent is pid (Linux's
+// /proc/PID/task/PID/children: one read, however many processes the
+// machine runs).
+func children(t *testing.T, pid int) []int {
+	p := strconv.Itoa(pid)
+	raw, err := os.ReadFile(filepath.Join("/proc", p, "task", p, "children"))
+	if err != nil {
+		t.Errorf("the postmaster's children: %v", err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(raw)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // promote ends the standby's recovery: pg_ctl promote, waiting until it
@@ -210,24 +236,15 @@ func (s *pgServer) url(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
 }
 
-// exec runs SQL statements on the server, as psql -c would.
-func (s *pgServer) exec(t *testing.T, sql string) {
+// psql runs commands on the server with psql, each in a transaction of
+// its own, as docs/deploy.md gives them.
+func (s *pgServer) psql(t *testing.T, commands ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.url("postgres"))
-	if err != nil {
-		t.Fatalf("%s: %v", s.name, err)
+	args := []string{"--host=127.0.0.1", "--port=" + strconv.Itoa(s.port), "--username=postgres", "--no-psqlrc", "--set=ON_ERROR_STOP=1"}
+	for _, c := range commands {
+		args = append(args, "--command="+c)
 	}
-	defer conn.Close(ctx)
-	for _, stmt := range strings.Split(sql, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %s: %v", s.name, stmt, err)
-		}
-	}
+	s.p.run(t, "psql", args...)
 }
 
 // waitSynchronous waits until standby is the primary's synchronous

@@ -16,15 +16,40 @@ import (
 	"time"
 )
 
-// buildRefundry builds the refundry command, as an operator installs it.
+// buildRefundry builds the refundry command, as an operator installs
+// it, once for every test of the package.
 func buildRefundry(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "refundry")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/refundry/refundry/cmd/refundry").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "refundry-failover-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir, built.bin = dir, filepath.Join(dir, "refundry")
+		out, err := exec.Command("go", "build", "-o", built.bin, "github.com/refundry/refundry/cmd/refundry").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // newMerchant creates a merchant with the command line and returns its
