@@ -63,9 +63,13 @@ func newPGTools(t *testing.T) *pgTools {
 	return p
 }
 
-// command is one of the binaries, run as the servers' user.
+// command is one of the binaries (or the program at an absolute path),
+// run as the servers' user.
 func (p *pgTools) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(p.bindir, name), args...)
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(p.bindir, name)
+	}
+	cmd := exec.Command(name, args...)
 	cmd.Dir = p.root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	return cmd
@@ -76,6 +80,19 @@ func (p *pgTools) run(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// shell runs a script of docs/deploy.md with sh -e, as the servers'
+// user, the PostgreSQL binaries first on its PATH.
+func (p *pgTools) shell(t *testing.T, script string, env []string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-e", "-c", script)
+	cmd.Dir = p.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	cmd.Env = append(append(os.Environ(), "PATH="+p.bindir+":"+os.Getenv("PATH")), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s\n→ %v\n%s", script, err, out)
 	}
 }
 
@@ -118,27 +135,31 @@ func (p *pgTools) server(t *testing.T, name string) *pgServer {
 // default, 0.5 s here, as docs/deploy.md advises.
 func (s *pgServer) initPrimary(t *testing.T) {
 	t.Helper()
-	// --no-sync: the test kills processes, never the machine, so
-	// initdb's own fsync would only cost time.
-	s.p.run(t, "initdb", "--auth=trust", "--username=postgres", "--no-sync", "--pgdata="+s.dir)
-	conf := fmt.Sprintf(`
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '%s'
+	s.initdb(t, fmt.Sprintf(`
 synchronous_commit = on
 synchronous_standby_names = '%s'
 wal_keep_size = '256MB'
 wal_retrieve_retry_interval = '500ms'
-max_connections = 100
-`, s.p.root, syncStandbys)
+`, syncStandbys))
+	s.start(t)
+}
+
+// initdb makes a new cluster listening on loopback only, with conf added
+// to its postgresql.conf.
+func (s *pgServer) initdb(t *testing.T, conf string) {
+	t.Helper()
+	// --no-sync: the test kills processes, never the machine, so
+	// initdb's own fsync would only cost time.
+	s.p.run(t, "initdb", "--auth=trust", "--username=postgres", "--no-sync", "--pgdata="+s.dir)
 	f, err := os.OpenFile(filepath.Join(s.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	conf = fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nmax_connections = 100\n", s.p.root) + conf
 	if _, err := f.WriteString(conf); err != nil {
 		t.Fatal(err)
 	}
-	s.start(t)
 }
 
 // standbyOf makes s a new streaming standby of primary: its data
@@ -245,6 +266,17 @@ func (s *pgServer) psql(t *testing.T, commands ...string) {
 		args = append(args, "--command="+c)
 	}
 	s.p.run(t, "psql", args...)
+}
+
+// query runs one query with psql and returns its one value.
+func (s *pgServer) query(t *testing.T, sql string) string {
+	t.Helper()
+	out, err := s.p.command("psql", "--host=127.0.0.1", "--port="+strconv.Itoa(s.port), "--username=postgres", "--no-psqlrc",
+		"--tuples-only", "--no-align", "--command="+sql).Output()
+	if err != nil {
+		t.Fatalf("%s: %s: %v", s.name, sql, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // waitSynchronous waits until standby is the primary's synchronous
