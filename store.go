@@ -133,6 +133,9 @@ type Store interface {
 	PolicyStore
 	UserStore
 	GatewayAccountStore
+	SessionStore
+	RateCounter
+	LeaseStore
 	Pinger
 	StatementCounter
 	Close() error
@@ -160,6 +163,9 @@ type Stores struct {
 	Policies  PolicyStore
 	Users     UserStore
 	Accounts  GatewayAccountStore
+	Sessions  SessionStore
+	Rates     RateCounter
+	Leases    LeaseStore
 	Health    Pinger
 	Stats     StatementCounter
 }
@@ -167,7 +173,8 @@ type Stores struct {
 // StoresOf returns the stores one database keeps, each of them s.
 func StoresOf(s Store) Stores {
 	return Stores{Merchants: s, Audit: s, Sales: s, Refunds: s, Referrals: s, Events: s, Outbox: s, Batches: s,
-		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Accounts: s, Health: s, Stats: s}
+		Inbox: s, Reports: s, Reconcile: s, Returns: s, Reasons: s, Policies: s, Users: s, Accounts: s,
+		Sessions: s, Rates: s, Leases: s, Health: s, Stats: s}
 }
 
 // PolicyStore keeps each merchant's refund policy.

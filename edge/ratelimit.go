@@ -32,6 +32,35 @@ type RateLimiter struct {
 	mu        sync.Mutex
 	keys      map[string]*keyBucket
 	lastSweep time.Time
+
+	// count, when set, counts each key's requests in the database every
+	// node shares, in the windows of window (see Shared).
+	count  Counter
+	window refundry.RateWindow
+}
+
+// Counter counts a request of key in the window that starts at start and
+// returns the window's count, this request included: engine.CountRequest.
+type Counter func(ctx context.Context, key string, start time.Time) (int64, error)
+
+// sharedTimeout bounds the wait for the shared count. A database slower
+// than this (or away) is passed over, and this node's own bucket decides:
+// a rate limit must never be why a request hangs.
+const sharedTimeout = 250 * time.Millisecond
+
+// Shared makes l count every key's requests with count, in the database
+// that every node behind a load balancer shares, so that the limit holds
+// across them within the tolerance refundry.RateWindow states, instead of
+// being multiplied by the number of nodes. While the count fails, each
+// node falls back to its own bucket of the whole limit. It returns l; a
+// nil l stays nil.
+func (l *RateLimiter) Shared(count Counter) *RateLimiter {
+	if l == nil {
+		return nil
+	}
+	l.count = count
+	l.window = refundry.NewRateWindow(float64(l.limit), l.burst)
+	return l
 }
 
 type keyBucket struct {
@@ -61,10 +90,28 @@ func NewRateLimiter(perSecond float64, burst int) *RateLimiter {
 // reads it for the Retry-After header), and takes nothing: a client that
 // keeps asking too fast does not push its own turn further away.
 func (l *RateLimiter) Allow(keyID string) error {
+	return l.AllowContext(context.Background(), keyID)
+}
+
+// AllowContext is Allow, counting in the shared database when the
+// limiter is Shared.
+func (l *RateLimiter) AllowContext(ctx context.Context, keyID string) error {
 	if l == nil {
 		return nil
 	}
 	now := l.now()
+	if l.count != nil {
+		cctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		n, err := l.count(cctx, keyID, l.window.Start(now))
+		cancel()
+		if err == nil {
+			ok, wait := l.window.Allow(n, now)
+			if ok {
+				return nil
+			}
+			return l.refuse(wait)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) >= l.idle {
@@ -87,6 +134,11 @@ func (l *RateLimiter) Allow(keyID string) error {
 		return nil
 	}
 	res.CancelAt(now)
+	return l.refuse(wait)
+}
+
+// refuse is the ERATELIMITED of a request that must wait wait.
+func (l *RateLimiter) refuse(wait time.Duration) error {
 	return &refundry.Error{Code: refundry.ERATELIMITED, Err: retryAfter(wait),
 		Message: fmt.Sprintf("Too many requests with this API key; at most %s a second. Retry after %ds.", formatRate(float64(l.limit)), retrySeconds(wait))}
 }
@@ -143,5 +195,5 @@ func RateLimit(l *RateLimiter, next http.Handler) http.Handler {
 // allowKey takes a token for keyID from the limiter RateLimit put in ctx.
 func allowKey(ctx context.Context, keyID string) error {
 	l, _ := ctx.Value(limiterKey{}).(*RateLimiter)
-	return l.Allow(keyID)
+	return l.AllowContext(ctx, keyID)
 }

@@ -42,6 +42,11 @@ type Engine struct {
 	// account (its Credentials set): gateway/connect.New in production.
 	Connect func(a *refundry.GatewayAccount) (refundry.Gateway, error)
 
+	// Node names this engine's process among the nodes that share its
+	// database (a random id unless set), as the holder of the leases of
+	// work one node at a time does.
+	Node string
+
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
 }
@@ -63,6 +68,7 @@ func NewStores(stores refundry.Stores, logger *slog.Logger, gateways ...refundry
 		EventParsers:   map[string]EventParser{},
 		Review:         refundry.ReviewRule{Attempts: refundry.DefaultReviewAttempts, Age: refundry.DefaultReviewAge},
 		inboxWake:      make(chan struct{}, 1),
+		Node:           refundry.NewID(),
 	}
 	for _, g := range gateways {
 		e.Gateways[g.Name()] = g

@@ -226,12 +226,18 @@ func refundID(mine *refundry.Refund, rep refundry.RefundReport) string {
 	return rep.RefundID
 }
 
+// reconcileLease is the lease of the reconciliation sweep.
+const reconcileLease = "reconcile"
+
 // RunReconcile compares the ledger with the gateways every interval,
 // looking at the payments with activity in the last window, until ctx
 // ends. The first sweep waits one interval: at start, recovery settles
 // what a stop left pending, and a sweep then would report refunds still
 // in flight. A failed sweep is logged and tried again at the next tick;
 // what it would have applied is still there to find.
+//
+// Several nodes on one database sweep in turn, one per interval, under a
+// lease (see the loop).
 func (e *Engine) RunReconcile(ctx context.Context, interval, window time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -240,6 +246,22 @@ func (e *Engine) RunReconcile(ctx context.Context, interval, window time.Duratio
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		// Every node runs this loop; the lease lets one of them sweep
+		// each interval, so the gateways are asked once, not once per
+		// node. The holder takes it again at its next tick; another node
+		// takes it once a holder has missed a tick (stopped, or cut off).
+		now := e.Now()
+		mine, err := e.Stores.Leases.TakeLease(ctx, reconcileLease, e.Node, now, now.Add(interval))
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.Logger.Warn("reconciliation sweep skipped: its lease could not be taken", "err", err, "retry_in", interval)
+			continue
+		}
+		if !mine {
+			continue
 		}
 		runs, err := e.Reconcile(ctx, "", e.Now().Add(-window), TriggerSweep)
 		if ctx.Err() != nil {

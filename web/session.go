@@ -6,27 +6,24 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/edge"
 )
 
-// Sessions live in this process's memory: the browser holds only a random
-// session id, never the API key, and a restart signs everyone out. The
-// key's id is kept so that each request can check the key still exists.
+// Sessions live in the database, so that any node behind a load balancer
+// serves a signed-in page and a restart signs no one out: the browser
+// holds only a random token, never the API key, and the database only the
+// token's hash (refundry.DashboardSession). The key's or user's id is
+// kept so that each request can check it is still usable.
 const (
 	sessionCookie = "refundry_session"
 	signinCookie  = "refundry_signin"
-	// maxSessions bounds memory; only holders of a valid API key can make
-	// sessions, so reaching it means many sign-ins, not an attack by anyone.
-	maxSessions = 10000
 	// maxFormBytes bounds a form body; the largest form is a few hundred
 	// bytes.
 	maxFormBytes = 64 << 10
@@ -49,24 +46,10 @@ type session struct {
 	canApprove bool
 	// who is the session's identity as approvals compare them
 	// (refundry.Actor.Who); name is how the header shows it.
-	who     string
-	name    string
-	scope   refundry.Scope
-	queues  queueCounts
-	created time.Time
-	seen    time.Time
-}
-
-type sessions struct {
-	now func() time.Time
-	mu  sync.Mutex
-	// byHash is keyed by the SHA-256 of the cookie's id, so that the map
-	// (and a heap dump of it) never holds a usable session id.
-	byHash map[string]*session
-}
-
-func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, byHash: map[string]*session{}}
+	who    string
+	name   string
+	scope  refundry.Scope
+	queues queueCounts
 }
 
 func randomToken() string {
@@ -75,73 +58,40 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
+// csrfToken is the token the forms of the session of token carry. It is
+// derived from the session's token, so every node knows it without
+// storing it, and the stored hash of the token does not give it away.
+func csrfToken(token string) string {
+	sum := sha256.Sum256([]byte("refundry dashboard csrf\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// create starts a session of a key (keyID) or a user (userID) and
-// returns the id for the cookie.
-func (ss *sessions) create(m *refundry.Merchant, keyID, userID string, idle, max time.Duration) string {
-	id := randomToken()
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if len(ss.byHash) >= maxSessions {
-		ss.pruneLocked(now, idle, max)
-	}
-	if len(ss.byHash) >= maxSessions {
-		var oldest string
-		for h, s := range ss.byHash {
-			if oldest == "" || s.seen.Before(ss.byHash[oldest].seen) {
-				oldest = h
-			}
-		}
-		delete(ss.byHash, oldest)
-	}
-	ss.byHash[hashID(id)] = &session{merchant: m, keyID: keyID, userID: userID, csrf: randomToken(), created: now, seen: now}
-	return id
+func (d *dashboard) sessionRule() refundry.SessionRule {
+	return refundry.SessionRule{Idle: d.opts.SessionIdle, Max: d.opts.SessionMax}
 }
 
-func (ss *sessions) pruneLocked(now time.Time, idle, max time.Duration) {
-	for h, s := range ss.byHash {
-		if expired(s, now, idle, max) {
-			delete(ss.byHash, h)
-		}
+// session returns the live session of token, or nil when there is none
+// (never signed in, signed out, expired); an error only when the
+// database could not say.
+func (d *dashboard) session(ctx context.Context, token string) (*session, error) {
+	if token == "" {
+		return nil, nil
 	}
+	ds, m, err := d.eng.Session(ctx, d.sessionRule(), token)
+	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return &session{merchant: m, keyID: ds.KeyID, userID: ds.UserID, csrf: csrfToken(token)}, nil
 }
 
-func expired(s *session, now time.Time, idle, max time.Duration) bool {
-	return now.Sub(s.seen) >= idle || now.Sub(s.created) >= max
-}
-
-// get returns the live session with that id, marking it used, or nil.
-func (ss *sessions) get(id string, idle, max time.Duration) *session {
-	if id == "" {
-		return nil
+// endSession signs token's session out; a failure is logged, and the
+// cookie is cleared anyway.
+func (d *dashboard) endSession(ctx context.Context, token string) {
+	if err := d.eng.EndSession(ctx, token); err != nil {
+		d.logger.WarnContext(ctx, "dashboard: ending a session failed", "err", err)
 	}
-	h := hashID(id)
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s := ss.byHash[h]
-	if s == nil {
-		return nil
-	}
-	if expired(s, now, idle, max) {
-		delete(ss.byHash, h)
-		return nil
-	}
-	s.seen = now
-	// A copy: handlers read it without the lock.
-	c := *s
-	return &c
-}
-
-func (ss *sessions) delete(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.byHash, hashID(id))
 }
 
 func (d *dashboard) secure(r *http.Request) bool { return r.TLS != nil || d.opts.SecureCookies }
@@ -174,7 +124,11 @@ func sameToken(got, want string) bool {
 func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := cookieValue(r, sessionCookie)
-		s := d.sessions.get(id, d.opts.SessionIdle, d.opts.SessionMax)
+		s, err := d.session(r.Context(), id)
+		if err != nil {
+			d.renderInternal(w, r, nil, err)
+			return
+		}
 		var actor refundry.Actor
 		var scope refundry.Scope
 		if s != nil {
@@ -184,7 +138,7 @@ func (d *dashboard) auth(h func(http.ResponseWriter, *http.Request, *session)) h
 			var err error
 			actor, scope, err = d.identify(r.Context(), s)
 			if refundry.ErrorCode(err) == refundry.EUNAUTHORIZED {
-				d.sessions.delete(id)
+				d.endSession(r.Context(), id)
 				s = nil
 			} else if err != nil {
 				d.renderInternal(w, r, nil, err)
@@ -326,7 +280,7 @@ type signinData struct {
 }
 
 func (d *dashboard) handleSignInForm(w http.ResponseWriter, r *http.Request) {
-	if d.sessions.get(cookieValue(r, sessionCookie), d.opts.SessionIdle, d.opts.SessionMax) != nil {
+	if s, err := d.session(r.Context(), cookieValue(r, sessionCookie)); err == nil && s != nil {
 		http.Redirect(w, r, localNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -415,9 +369,13 @@ func (d *dashboard) startSession(w http.ResponseWriter, r *http.Request, m *refu
 	// A new id at every sign-in: an id planted before sign-in (session
 	// fixation) never becomes a signed-in one.
 	if old := cookieValue(r, sessionCookie); old != "" {
-		d.sessions.delete(old)
+		d.endSession(r.Context(), old)
 	}
-	id := d.sessions.create(m, keyID, userID, d.opts.SessionIdle, d.opts.SessionMax)
+	id := randomToken()
+	if err := d.eng.StartSession(r.Context(), d.sessionRule(), id, m.ID, keyID, userID); err != nil {
+		d.renderInternal(w, r, nil, err)
+		return
+	}
 	d.setCookie(w, r, sessionCookie, id, basePath+"/", 0)
 	d.setCookie(w, r, signinCookie, "", basePath+"/signin", -1)
 	http.Redirect(w, r, localNext(r.PostForm.Get("next")), http.StatusSeeOther)
@@ -443,9 +401,11 @@ type signinLimits struct {
 	byAddress, byAccount *edge.RateLimiter
 }
 
-// newSigninLimits makes the limits; refill > 0 replaces both buckets'
+// newSigninLimits makes the limits, counted with count in the database
+// every node shares, so that a guesser gains nothing from a load
+// balancer's spreading of attempts; refill > 0 replaces both buckets'
 // refill interval (tests).
-func newSigninLimits(refill time.Duration) signinLimits {
+func newSigninLimits(refill time.Duration, count edge.Counter) signinLimits {
 	perSecond := func(perMinute float64) float64 {
 		if refill > 0 {
 			return 1 / refill.Seconds()
@@ -453,8 +413,8 @@ func newSigninLimits(refill time.Duration) signinLimits {
 		return perMinute / 60
 	}
 	return signinLimits{
-		byAddress: edge.NewRateLimiter(perSecond(addressPerMinute), addressBurst),
-		byAccount: edge.NewRateLimiter(perSecond(signInPerMinute), signInBurst),
+		byAddress: edge.NewRateLimiter(perSecond(addressPerMinute), addressBurst).Shared(count),
+		byAccount: edge.NewRateLimiter(perSecond(signInPerMinute), signInBurst).Shared(count),
 	}
 }
 
@@ -467,15 +427,15 @@ func (l signinLimits) allow(r *http.Request, merchant, email string) error {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
 	}
-	if err := l.byAddress.Allow("addr:" + addr); err != nil {
+	if err := l.byAddress.AllowContext(r.Context(), "addr:"+addr); err != nil {
 		return err
 	}
 	// Emails and slugs compare as the stores find them: case aside.
-	return l.byAccount.Allow("account:" + strings.ToLower(merchant) + "\x00" + strings.ToLower(email))
+	return l.byAccount.AllowContext(r.Context(), "account:"+strings.ToLower(merchant)+"\x00"+strings.ToLower(email))
 }
 
 func (d *dashboard) handleSignOut(w http.ResponseWriter, r *http.Request, s *session) {
-	d.sessions.delete(cookieValue(r, sessionCookie))
+	d.endSession(r.Context(), cookieValue(r, sessionCookie))
 	d.setCookie(w, r, sessionCookie, "", basePath+"/", -1)
 	http.Redirect(w, r, basePath+"/signin", http.StatusSeeOther)
 }

@@ -186,6 +186,12 @@ func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, s *sessi
 // renderInternal logs a fault of ours and shows a safe message with the
 // request id, by which the log line can be found.
 func (d *dashboard) renderInternal(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	// A database away for a moment (a failover) is no fault of ours:
+	// 503 with Retry-After, as on every edge.
+	if refundry.ErrorCode(err) == refundry.EUNAVAILABLE {
+		d.renderDomainError(w, r, s, err)
+		return
+	}
 	d.logger.ErrorContext(r.Context(), "dashboard: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	d.renderError(w, r, s, http.StatusInternalServerError, "Something went wrong on our side. Nothing was changed by this page; try again, and quote the request id if it persists.")
 }
@@ -198,6 +204,7 @@ func (d *dashboard) renderDomainError(w http.ResponseWriter, r *http.Request, s 
 		d.renderInternal(w, r, s, err)
 		return
 	}
+	edge.SetRetryAfter(w, err)
 	d.renderError(w, r, s, status, refundry.ErrorMessage(err))
 }
 

@@ -42,11 +42,10 @@ type Options struct {
 
 // dashboard holds what every handler needs.
 type dashboard struct {
-	eng      *engine.Engine
-	logger   *slog.Logger
-	opts     Options
-	sessions *sessions
-	views    *views
+	eng    *engine.Engine
+	logger *slog.Logger
+	opts   Options
+	views  *views
 	// signinLimits bound password sign-in attempts.
 	signinLimits signinLimits
 }
@@ -65,8 +64,8 @@ func NewHandler(eng *engine.Engine, logger *slog.Logger, opts Options) http.Hand
 	if err != nil {
 		panic("web: " + err.Error())
 	}
-	d := &dashboard{eng: eng, logger: logger, opts: opts, sessions: newSessions(func() time.Time { return eng.Now() }), views: v,
-		signinLimits: newSigninLimits(opts.signInRefill)}
+	d := &dashboard{eng: eng, logger: logger, opts: opts, views: v,
+		signinLimits: newSigninLimits(opts.signInRefill, eng.CountRequest)}
 	return d.routes()
 }
 

@@ -190,7 +190,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string, getenv func(strin
 
 	// The limiter rides in each request's context down to the edges'
 	// Authenticate, which alone knows the key.
-	handler := edge.RateLimit(edge.NewRateLimiter(*rateLimit, *rateBurst), newServer(eng, logger, op, api.WithStripeWebhookSecret(*stripeWebhookSecret)))
+	// Counted in the database, so that several nodes behind a load
+	// balancer share each key's limit instead of multiplying it.
+	limiter := edge.NewRateLimiter(*rateLimit, *rateBurst).Shared(eng.CountRequest)
+	handler := edge.RateLimit(limiter, newServer(eng, logger, op, api.WithStripeWebhookSecret(*stripeWebhookSecret)))
 	srv := limits.server(handler, tlsConfig, logger)
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))

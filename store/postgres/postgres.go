@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,10 @@ type Store struct {
 	deadlocks     atomic.Int64
 	exhausted     atomic.Int64
 	unpipelined   atomic.Int64
+
+	// ratePruned is the minute (Unix) in which this node last dropped old
+	// rate-limit windows.
+	ratePruned atomic.Int64
 }
 
 // Stats counts what the retry loop did since Open.
@@ -96,6 +101,24 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, refundry.Errorf(refundry.EINVALID, "Invalid PostgreSQL URL: %v", err)
 	}
+	if !strings.Contains(url, "connect_timeout") {
+		// Without a bound, a host of a multi-host --db that drops packets
+		// (a machine gone, not a process) would hold each new connection,
+		// and the request waiting for it, for minutes before pgx tried
+		// the next host.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	// A primary whose machine died (no process left to reset the
+	// connection) is noticed by TCP keepalive within about 11 seconds of
+	// silence, even mid-query, instead of the kernel's many minutes of
+	// retransmissions: the request gets 503, and the pool connects anew.
+	cfg.ConnConfig.DialFunc = (&net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3,
+	}}).DialContext
+	// An idle connection is pinged before use (pgxpool does so after a
+	// second idle); to a host gone silent, the ping gives up after this
+	// and the connection is replaced instead of hanging the request.
+	cfg.PingTimeout = defaultConnectTimeout
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgxpool's default (4 on a small machine) would leave the
 		// group-commit lanes and the reads of every request queueing for
@@ -127,6 +150,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	return s, nil
 }
+
+// defaultConnectTimeout bounds a connection attempt to one host unless the
+// URL sets connect_timeout, and a ping of an idle connection.
+const defaultConnectTimeout = 5 * time.Second
 
 // defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
 // PostgreSQL's default max_connections is 100, so two or three servers
@@ -304,13 +331,30 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.
 	// Rollback after a successful Commit is a no-op; after a failure it
 	// returns the connection to the pool in a clean state.
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(tx); err != nil {
-		return err
+	err = fn(tx)
+	if err == nil {
+		// Invariant 3: Commit is the durable acknowledgement. With
+		// synchronous_commit on (PostgreSQL's default, which Open
+		// checks) it returns only once the commit record is flushed to
+		// WAL, and on the synchronous standby when there is one.
+		err = tx.Commit(ctx)
 	}
-	// Invariant 3: Commit is the durable acknowledgement. With
-	// synchronous_commit on (PostgreSQL's default, which Open checks) it
-	// returns only once the commit record is flushed to WAL.
-	return tx.Commit(ctx)
+	if readOnly(err) {
+		// The server turned standby (an old primary back after a
+		// failover) or was set read-only: a connection to it will never
+		// write again. Closed, it leaves the pool, and the next one is
+		// made to whichever host of --db takes writes now
+		// (target_session_attrs=read-write).
+		_ = tx.Conn().Close(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
+// readOnly reports whether the server refused a write because it is a
+// standby or read-only (SQLSTATE 25006).
+func readOnly(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "25006"
 }
 
 // retryable reports whether running the whole transaction again may

@@ -49,6 +49,8 @@ type Store struct {
 	// batch gathers CreateRefunds and SettleRefund into shared write
 	// transactions (group commit); nil when group commit is off.
 	batch *group.Batcher[*tx]
+	// rates are the rate limit's counts (see CountRequest).
+	rates rateCounts
 }
 
 // Option configures Open.

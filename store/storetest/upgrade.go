@@ -144,3 +144,31 @@ func CheckUpgrade0015(t testing.TB, s refundry.Store) {
 	}
 	CheckInvariants(t, s, "m1")
 }
+
+// CheckUpgrade0017 checks a store opened on a database made before 0017
+// that holds merchant m1 (slug "old") with API key k1: both are kept,
+// and the merchant's dashboard sessions and leases are stored from then
+// on.
+func CheckUpgrade0017(t testing.TB, s refundry.Store) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := s.FindMerchant(ctx, "m1")
+	if err != nil || m.Slug != "old" {
+		t.Fatalf("merchant m1 after 0017: %+v, %v", m, err)
+	}
+	if _, err := s.FindAPIKey(ctx, "k1"); err != nil {
+		t.Fatalf("key k1 after 0017: %v", err)
+	}
+	now := time.Now().UTC()
+	rule := refundry.SessionRule{Idle: time.Hour, Max: time.Hour}
+	hash := refundry.SessionHash("token")
+	if err := s.CreateSession(ctx, rule.Start(hash, "m1", "k1", "", now)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindSession(ctx, hash, now); err != nil || got.KeyID != "k1" {
+		t.Fatalf("session after 0017: %+v, %v", got, err)
+	}
+	if mine, err := s.TakeLease(ctx, "reconcile", "node", now, now.Add(time.Minute)); err != nil || !mine {
+		t.Fatalf("lease after 0017: %v, %v", mine, err)
+	}
+}
