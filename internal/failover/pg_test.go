@@ -132,7 +132,9 @@ func (p *pgTools) server(t *testing.T, name string) *pgServer {
 // replication with a synchronous standby, and starts it. A standby
 // whose primary is gone retries it every wal_retrieve_retry_interval,
 // and a promotion asked for meanwhile waits for the retry: 5 s by
-// default, 0.5 s here, as docs/deploy.md advises.
+// default, 0.5 s here, as docs/deploy.md advises, which also has a new
+// standby flush its copied files with one syncfs rather than a fsync
+// of each.
 func (s *pgServer) initPrimary(t *testing.T) {
 	t.Helper()
 	s.initdb(t, fmt.Sprintf(`
@@ -140,6 +142,7 @@ synchronous_commit = on
 synchronous_standby_names = '%s'
 wal_keep_size = '256MB'
 wal_retrieve_retry_interval = '500ms'
+recovery_init_sync_method = syncfs
 `, syncStandbys))
 	s.start(t)
 }

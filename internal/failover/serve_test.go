@@ -20,6 +20,14 @@ import (
 // it, once for every test of the package.
 func buildRefundry(t *testing.T) string {
 	t.Helper()
+	if err := build(); err != nil {
+		t.Fatal(err)
+	}
+	return built.bin
+}
+
+// build builds the command once; a test may start it early.
+func build() error {
 	built.once.Do(func() {
 		dir, err := os.MkdirTemp("", "refundry-failover-bin-")
 		if err != nil {
@@ -32,10 +40,7 @@ func buildRefundry(t *testing.T) string {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.bin
+	return built.err
 }
 
 var built struct {
