@@ -190,8 +190,8 @@ func TestFailover(t *testing.T) {
 	t.Logf("%d clients on 2 nodes, %d failovers in %s", clients, len(kills), time.Since(began).Round(time.Second))
 	for i, f := range kills {
 		w := l.window(f.at)
-		t.Logf("failover %d (%s killed): promoted after %s; writes refused for %.2fs; new standby copied and started after %s, synchronous after %s; answers to requests sent while refused: %s",
-			i+1, f.killed, f.promoted.Round(time.Millisecond), w.refused.Seconds(), f.copied.Round(time.Millisecond), f.synchronous.Round(time.Millisecond), w.answers)
+		t.Logf("failover %d (%s killed): promoted after %s; writes refused for %.2fs; new standby copied and started after %s, synchronous after %s; answers to requests sent while refused: %s; longest request then: %s",
+			i+1, f.killed, f.promoted.Round(time.Millisecond), w.refused.Seconds(), f.copied.Round(time.Millisecond), f.synchronous.Round(time.Millisecond), w.answers, w.longest.Round(time.Millisecond))
 	}
 	t.Logf("acknowledged %d (%d of them pending, all settled since by recovery), lost %d, stored %d (a refund committed whose answer was lost is stored, not acknowledged), small sales refunded whole %d of %d; refused seconds in total %.2f",
 		len(l.acked), pending, lost, len(stored), exhausted, len(sales)-40, l.refusedTotal(kills).Seconds())
@@ -342,6 +342,9 @@ type refusal struct {
 	// was made before then.
 	refused time.Duration
 	answers string // what requests sent after the kill were answered before it
+	// longest is the longest a request in flight then took to be
+	// answered: a node never holds a request past the clients' timeout.
+	longest time.Duration
 }
 
 func (l *load) window(kill time.Time) refusal {
@@ -359,7 +362,13 @@ func (l *load) window(kill time.Time) refusal {
 			counts[a.outcome]++
 		}
 	}
-	return refusal{refused: first.Sub(kill), answers: countString(counts)}
+	var longest time.Duration
+	for _, a := range l.attempts {
+		if a.end.After(kill) && a.start.Before(first) {
+			longest = max(longest, a.end.Sub(a.start))
+		}
+	}
+	return refusal{refused: first.Sub(kill), answers: countString(counts), longest: longest}
 }
 
 func (l *load) refusedTotal(kills []failover) time.Duration {
