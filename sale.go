@@ -177,7 +177,7 @@ func (s *Sale) Validate() error {
 	}
 	var total int64
 	for i, li := range s.LineItems {
-		if err := checkTexts(255, lineParam(i, "name"), li.Name); err != nil {
+		if err := checkTexts(255, lineParam(i, "name"), li.Name, lineParam(i, "gateway_line_id"), li.GatewayLineID); err != nil {
 			return err
 		}
 		if strings.TrimSpace(li.Name) == "" {
