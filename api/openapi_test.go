@@ -289,6 +289,8 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	returnsConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 	controlsConformance(t, c, env)
+	// Last: a merchant's gateway accounts change where later payments go.
+	accountsConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {
@@ -367,7 +369,8 @@ func TestReferencePage(t *testing.T) {
 		"<td>201</td><td><a href=\"#schema-WebhookEndpoint\">WebhookEndpoint</a>",
 		// A body that is not JSON is named by its media type.
 		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\"",
-		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed"} {
+		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed",
+		"/v1/gateway_accounts/{id}/deliveries", "id=\"schema-GatewayAccount\""} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/docs lacks %q", want)
 		}
