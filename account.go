@@ -160,7 +160,8 @@ type Sealer interface {
 type GatewayAccountStore interface {
 	// CreateGatewayAccount stores a validated, sealed account, assigning
 	// Created, audited as AuditGatewayAccountCreate in the same
-	// transaction. ENOTFOUND if the merchant does not exist.
+	// transaction, with the endpoint a.Endpoint() returns, if any.
+	// ENOTFOUND if the merchant does not exist.
 	CreateGatewayAccount(ctx context.Context, a *GatewayAccount) error
 	// FindGatewayAccount returns a merchant's account, removed or not;
 	// ENOTFOUND if the merchant has none with that id.
@@ -169,10 +170,12 @@ type GatewayAccountStore interface {
 	// first.
 	ListGatewayAccounts(ctx context.Context, merchantID string) ([]*GatewayAccount, error)
 	// RemoveGatewayAccount marks an active account removed at now,
-	// audited as AuditGatewayAccountRemove. It refuses with ECONFLICT,
-	// changing nothing, while a refund of a payment that names the
-	// account holds money (its status Holds): those must settle first.
-	// ENOTFOUND if there is no such active account.
+	// audited as AuditGatewayAccountRemove, and deletes the endpoint a
+	// Talkable account keeps. It refuses with ECONFLICT, changing
+	// nothing, while a refund of a payment that names the account may
+	// still call its gateway (its status is one of UnsettledStatuses):
+	// those must settle first. ENOTFOUND if there is no such active
+	// account.
 	RemoveGatewayAccount(ctx context.Context, merchantID, id string, now time.Time) (*GatewayAccount, error)
 	// SealedGatewayAccounts returns up to limit accounts of any merchant,
 	// removed or not, whose KeyID is not keyID, for re-sealing under the
@@ -182,4 +185,32 @@ type GatewayAccountStore interface {
 	// they are still those sealed under oldKeyID; it reports whether it
 	// did (false: another process re-sealed it first).
 	ResealGatewayAccount(ctx context.Context, id, oldKeyID string, sealed []byte, keyID string) (bool, error)
+}
+
+// UnsettledStatuses lists the statuses from which a refund may still be
+// sent to, or settled through, its gateway: every status that is not
+// final (see FinalStatus). An account whose payments have refunds in one
+// of them is not removed, so that nothing is left owing a call to an
+// account nobody can use any more. Read off the transition table.
+func UnsettledStatuses() []string {
+	var out []string
+	for _, t := range Transitions {
+		if t.To != StatusNew && !slices.Contains(out, t.To) && !FinalStatus(t.To) {
+			out = append(out, t.To)
+		}
+	}
+	return out
+}
+
+// Endpoint is the delivery endpoint an account keeps, made and removed
+// with it, or nil for an account of a kind that keeps none. A Talkable
+// account hears of sales wholly refunded (sale.refunded) and voids their
+// referrals at Talkable; a partial refund voids nothing. Its id is the
+// account's, so that its deliveries are found from the account alone.
+func (a *GatewayAccount) Endpoint() *WebhookEndpoint {
+	if a.Kind != KindTalkable {
+		return nil
+	}
+	return &WebhookEndpoint{ID: a.ID, MerchantID: a.MerchantID, URL: a.BaseURL, EnabledEvents: []string{EventSaleRefunded},
+		Status: EndpointEnabled, GatewayAccount: a.ID}
 }

@@ -112,17 +112,17 @@ func insertSale(ctx context.Context, tx pgx.Tx, in *refundry.Sale) (*refundry.Sa
 	}
 	b := &pgx.Batch{}
 	for i, li := range out.LineItems {
-		b.Queue(`INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
-			li.ID, out.ID, out.MerchantID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount)
+		b.Queue(`INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, gateway_line_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)`,
+			li.ID, out.ID, out.MerchantID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount, li.GatewayLineID)
 	}
 	out.Transactions = make([]*refundry.Transaction, len(in.Transactions))
 	for i, t := range in.Transactions {
 		tt := *t
 		out.Transactions[i] = &tt
-		b.Queue(`INSERT INTO transactions (id, sale_id, merchant_id, ord, reference, gateway, gateway_charge_id, currency, amount, refunded_amount, processing_fee, base_amount, base_currency, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13) RETURNING number`,
-			tt.ID, out.ID, out.MerchantID, i, tt.Reference, tt.Gateway, tt.GatewayChargeID, tt.Currency, tt.Amount, tt.ProcessingFee, tt.BaseAmount, tt.BaseCurrency, tt.Created).
+		b.Queue(`INSERT INTO transactions (id, sale_id, merchant_id, ord, reference, gateway, gateway_charge_id, currency, amount, refunded_amount, processing_fee, base_amount, base_currency, created, gateway_account)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14) RETURNING number`,
+			tt.ID, out.ID, out.MerchantID, i, tt.Reference, tt.Gateway, tt.GatewayChargeID, tt.Currency, tt.Amount, tt.ProcessingFee, tt.BaseAmount, tt.BaseCurrency, tt.Created, tt.GatewayAccount).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&tt.Number) })
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -398,24 +398,24 @@ func fillSales(ctx context.Context, tx pgx.Tx, sales []*refundry.Sale) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
-const lineItemColumns = `id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity`
+const lineItemColumns = `id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity, gateway_line_id`
 
 func scanLineItem(row pgx.Row) (*refundry.LineItem, error) {
 	li := &refundry.LineItem{}
 	if err := row.Scan(&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
-		&li.RefundedAmount, &li.RefundedQuantity); err != nil {
+		&li.RefundedAmount, &li.RefundedQuantity, &li.GatewayLineID); err != nil {
 		return nil, err
 	}
 	return li, nil
 }
 
 const transactionColumns = `id, number, sale_id, reference, gateway, gateway_charge_id, currency, amount, refunded_amount,
-	processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created`
+	processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created, gateway_account`
 
 func scanTransaction(row pgx.Row) (*refundry.Transaction, error) {
 	t := &refundry.Transaction{}
 	if err := row.Scan(&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
-		&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created); err != nil {
+		&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created, &t.GatewayAccount); err != nil {
 		return nil, err
 	}
 	t.Created = t.Created.UTC()

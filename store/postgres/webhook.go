@@ -78,6 +78,9 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, merchantID string, p r
 		return nil, false, err
 	}
 	w := newWhere("merchant_id", merchantID)
+	// An account's endpoint is the account's, not one of the merchant's
+	// webhooks.
+	w.add("gateway_account = $%d", "")
 	q := `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE ` + w.page("id", p)
 	var out []*refundry.WebhookEndpoint
 	var more bool
@@ -125,7 +128,7 @@ func (s *Store) EnableWebhookEndpoint(ctx context.Context, merchantID, id string
 }
 
 const endpointColumns = `id, merchant_id, url, enabled_events, secret, status, disabled_reason, failure_streak,
-	failing_since, created, updated`
+	failing_since, created, updated, gateway_account`
 
 func queryEndpoints(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]*refundry.WebhookEndpoint, error) {
 	rows, err := tx.Query(ctx, q, args...)
@@ -136,7 +139,7 @@ func queryEndpoints(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]*r
 		var e refundry.WebhookEndpoint
 		var events string
 		if err := row.Scan(&e.ID, &e.MerchantID, &e.URL, &events, &e.Secret, &e.Status, &e.DisabledReason,
-			&e.FailureStreak, &e.FailingSince, &e.Created, &e.Updated); err != nil {
+			&e.FailureStreak, &e.FailingSince, &e.Created, &e.Updated, &e.GatewayAccount); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(events), &e.EnabledEvents); err != nil {

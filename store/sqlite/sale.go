@@ -85,9 +85,9 @@ func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 		if li.Kind == "" {
 			li.Kind = refundry.LineProduct
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO line_items (id, sale_id, position, name, kind, quantity, unit_amount, tax_amount, amount)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			li.ID, s.ID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO line_items (id, sale_id, position, name, kind, quantity, unit_amount, tax_amount, amount, gateway_line_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			li.ID, s.ID, i, li.Name, li.Kind, li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount, li.GatewayLineID); err != nil {
 			return err
 		}
 	}
@@ -106,10 +106,10 @@ func createSale(ctx context.Context, tx *tx, s *refundry.Sale) error {
 		t.Status = refundry.PaymentPaid
 		t.Created = tx.now
 		if err := tx.QueryRowContext(ctx, `INSERT INTO transactions (id, merchant_id, sale_id, position, reference, gateway, gateway_charge_id,
-			currency, amount, processing_fee, base_amount, base_currency, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
+			currency, amount, processing_fee, base_amount, base_currency, created, gateway_account)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
 			t.ID, s.MerchantID, s.ID, i, t.Reference, t.Gateway, t.GatewayChargeID,
-			t.Currency, t.Amount, t.ProcessingFee, t.BaseAmount, t.BaseCurrency, micros(t.Created)).Scan(&t.Number); err != nil {
+			t.Currency, t.Amount, t.ProcessingFee, t.BaseAmount, t.BaseCurrency, micros(t.Created), t.GatewayAccount).Scan(&t.Number); err != nil {
 			return err
 		}
 	}
@@ -240,8 +240,8 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 
 	var lq query
 	lq.in("sale_id", ids)
-	rows, err = tx.QueryContext(ctx, `SELECT id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity
-		FROM line_items`+
+	rows, err = tx.QueryContext(ctx, `SELECT id, sale_id, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity,
+		gateway_line_id FROM line_items`+
 		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
 	if err != nil {
 		return nil, err
@@ -250,7 +250,7 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 	for rows.Next() {
 		var li refundry.LineItem
 		if err := rows.Scan(&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
-			&li.RefundedAmount, &li.RefundedQuantity); err != nil {
+			&li.RefundedAmount, &li.RefundedQuantity, &li.GatewayLineID); err != nil {
 			return nil, err
 		}
 		byID[li.SaleID].LineItems = append(byID[li.SaleID].LineItems, &li)
@@ -261,7 +261,7 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 	rows.Close()
 
 	rows, err = tx.QueryContext(ctx, `SELECT number, id, sale_id, reference, gateway, gateway_charge_id, currency, amount,
-		refunded_amount, processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created FROM transactions`+
+		refunded_amount, processing_fee, base_amount, base_currency, dispute_status, disputed_amount, created, gateway_account FROM transactions`+
 		lq.sql()+` ORDER BY sale_id, position`, lq.args...)
 	if err != nil {
 		return nil, err
@@ -271,7 +271,7 @@ func querySales(ctx context.Context, tx *tx, text string, args ...any) ([]*refun
 		var t refundry.Transaction
 		var created int64
 		if err := rows.Scan(&t.Number, &t.ID, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency, &t.Amount,
-			&t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &created); err != nil {
+			&t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &created, &t.GatewayAccount); err != nil {
 			return nil, err
 		}
 		t.Created = fromMicros(created)

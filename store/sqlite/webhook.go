@@ -63,6 +63,9 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, merchantID string, p r
 	}
 	var q query
 	q.add("merchant_id = ?", merchantID)
+	// An account's endpoint is the account's, not one of the merchant's
+	// webhooks.
+	q.add("gateway_account = ''")
 	tail := q.page("id", p)
 	var es []*refundry.WebhookEndpoint
 	err := s.view(ctx, func(tx *tx) (err error) {
@@ -112,7 +115,7 @@ func (s *Store) EnableWebhookEndpoint(ctx context.Context, merchantID, id string
 }
 
 const endpointColumns = `SELECT id, merchant_id, url, enabled_events, secret, status, disabled_reason, failure_streak,
-	failing_since, created, updated FROM webhook_endpoints`
+	failing_since, created, updated, gateway_account FROM webhook_endpoints`
 
 func queryEndpoints(ctx context.Context, tx *tx, text string, args ...any) ([]*refundry.WebhookEndpoint, error) {
 	rows, err := tx.QueryContext(ctx, text, args...)
@@ -126,7 +129,7 @@ func queryEndpoints(ctx context.Context, tx *tx, text string, args ...any) ([]*r
 		var events string
 		var failingSince, created, updated int64
 		if err := rows.Scan(&e.ID, &e.MerchantID, &e.URL, &events, &e.Secret, &e.Status, &e.DisabledReason,
-			&e.FailureStreak, &failingSince, &created, &updated); err != nil {
+			&e.FailureStreak, &failingSince, &created, &updated, &e.GatewayAccount); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(events), &e.EnabledEvents); err != nil {

@@ -26,6 +26,7 @@ func RunOutbox(t *testing.T, open Opener) {
 	t.Run("GiveUpAndReplay", func(t *testing.T) { testReplay(t, outbox) })
 	t.Run("Notification", func(t *testing.T) { testNotifications(t, outbox) })
 	t.Run("OldestUndelivered", func(t *testing.T) { testOldestUndelivered(t, outbox) })
+	t.Run("GatewayAccountDeliveries", func(t *testing.T) { testAccountDeliveries(t, outbox) })
 }
 
 type outboxOpener = func(t *testing.T) (refundry.Store, refundry.Outbox)

@@ -62,4 +62,5 @@ func Run(t *testing.T, open func(t *testing.T) refundry.Store) {
 	t.Run("Reasons", func(t *testing.T) { testReasons(t, open) })
 	t.Run("Return", func(t *testing.T) { testReturns(t, open) })
 	t.Run("Controls", func(t *testing.T) { testControls(t, open) })
+	t.Run("GatewayAccount", func(t *testing.T) { testAccounts(t, open) })
 }

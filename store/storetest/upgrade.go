@@ -144,3 +144,30 @@ func CheckUpgrade0015(t testing.TB, s refundry.Store) {
 	}
 	CheckInvariants(t, s, "m1")
 }
+
+// CheckUpgrade0016 checks a store opened on a database migrated before
+// 0016 whose merchant m1 has sale s1 (line l1, payment t1) and webhook
+// endpoint w1: the payment names no account, the line no gateway id, the
+// endpoint is still the merchant's webhook, and accounts can be made.
+func CheckUpgrade0016(t testing.TB, s refundry.Store) {
+	t.Helper()
+	ctx := context.Background()
+	sale, err := s.FindSale(ctx, "m1", refundry.SaleLookup{ID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sale.Transactions[0].GatewayAccount != "" || sale.LineItems[0].GatewayLineID != "" {
+		t.Fatalf("sale after 0016 = payment %+v, line %+v", sale.Transactions[0], sale.LineItems[0])
+	}
+	es, _, err := s.ListWebhookEndpoints(ctx, "m1", refundry.Page{})
+	if err != nil || len(es) != 1 || es[0].ID != "w1" || es[0].GatewayAccount != "" {
+		t.Fatalf("webhook endpoints after 0016 = %+v, %v", es, err)
+	}
+	a := NewAccount("m1", refundry.KindPayop)
+	if err := s.CreateGatewayAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := s.ListGatewayAccounts(ctx, "m1"); err != nil || len(as) != 1 || as[0].ID != a.ID {
+		t.Fatalf("accounts after 0016 = %+v, %v", as, err)
+	}
+}
