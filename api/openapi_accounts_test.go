@@ -2,10 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,45 +12,11 @@ import (
 	"github.com/refundry/refundry/internal/testenv"
 )
 
-// testSealer seals with AES-256-GCM under one fixed key, as the server's
-// keyring does with its newest key, so that the API is tested over
-// credentials that really are sealed.
-type testSealer struct{ aead cipher.AEAD }
-
-func newTestSealer(t *testing.T) testSealer {
-	t.Helper()
-	block, err := aes.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testSealer{aead}
-}
-
-func (s testSealer) Seal(plain []byte) ([]byte, string, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, "", err
-	}
-	return s.aead.Seal(nonce, nonce, plain, nil), "testkey", nil
-}
-
-func (s testSealer) Open(sealed []byte, keyID string) ([]byte, error) {
-	if keyID != "testkey" || len(sealed) < s.aead.NonceSize() {
-		return nil, errors.New("not sealed with the test key")
-	}
-	n := s.aead.NonceSize()
-	return s.aead.Open(nil, sealed[:n], sealed[n:], nil)
-}
-
 // withAccounts gives env's engine a secrets key and a way to build the
 // gateway of an account, as serve does with --secrets-key-file.
 func withAccounts(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	env.Engine.Secrets = newTestSealer(t)
+	env.Engine.Secrets = testenv.NewSealer()
 	env.Engine.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
 		if a.Kind != refundry.KindSimulator {
 			return nil, refundry.Errorf(refundry.EINVALID, "no %s gateway in this test", a.Kind)
