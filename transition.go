@@ -140,8 +140,10 @@ var Transitions = []Transition{
 	// left unknown too long waits for a person, its amount still held
 	// since the gateway may have paid. The person marks it succeeded
 	// (with the gateway's reference), failed, or sends it back to
-	// recovery; the gateway's own later report settles it too.
-	{From: RefundPending, To: RefundRequiresAction, By: ByRecovery,
+	// recovery; the gateway's own later report settles it too. A gateway
+	// call sends it there at once when the gateway turned the first call
+	// away, or when a OneShot gateway gave no answer (engine.askGateway).
+	{From: RefundPending, To: RefundRequiresAction, By: ByGateway | ByRecovery,
 		Events: []string{EventRefundRequiresAction}, Hold: Keep},
 	{From: RefundRequiresAction, To: RefundSucceeded, By: ByApprover | ByReport,
 		Events: []string{EventRefundSucceeded}, Hold: Keep, Notify: true},

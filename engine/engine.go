@@ -44,6 +44,8 @@ type Engine struct {
 
 	// inboxWake carries ReceiveGatewayEvent's wake-up to RunInbox.
 	inboxWake chan struct{}
+	// accountGWs holds the gateways built for accounts.
+	accountGWs accountGateways
 }
 
 // New returns an engine over the stores one database keeps, with the
@@ -134,18 +136,32 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 	if err := s.Validate(); err != nil {
 		return false, err
 	}
-	for _, t := range s.Transactions {
-		if t.Gateway != refundry.GatewayOffsite && e.Gateways[t.Gateway] == nil {
+	// Decided before the store: which account each payment was taken
+	// through, so that its refunds go back through that account.
+	if err := e.chooseAccounts(ctx, s); err != nil {
+		return false, err
+	}
+	gateways := make([]refundry.Gateway, len(s.Transactions))
+	for i, t := range s.Transactions {
+		if t.Gateway == refundry.GatewayOffsite {
+			continue
+		}
+		g, err := e.gatewayOf(ctx, s.MerchantID, t)
+		if err != nil {
+			return false, err
+		}
+		if g == nil {
 			return false, refundry.ParamErrorf(refundry.EINVALID, "payment.gateway", "Gateway %q is not configured on this server.", t.Gateway)
 		}
+		gateways[i] = g
 	}
 	// A Stripe sale that names no payment gets a test payment made for it,
 	// before (never inside) the database transaction that stores the sale.
-	for _, t := range s.Transactions {
+	for i, t := range s.Transactions {
 		if t.Gateway != refundry.GatewayStripe || t.GatewayChargeID != "" {
 			continue
 		}
-		pm, ok := e.Gateways[t.Gateway].(refundry.PaymentMaker)
+		pm, ok := gateways[i].(refundry.PaymentMaker)
 		if !ok {
 			return false, refundry.ParamErrorf(refundry.EINVALID, "payment.stripe_charge", "Name the Stripe payment: stripe_charge or stripe_payment_intent.")
 		}
@@ -159,8 +175,8 @@ func (e *Engine) CreateSale(ctx context.Context, s *refundry.Sale, idem *refundr
 	if err != nil || replayed {
 		return replayed, err
 	}
-	for _, t := range s.Transactions {
-		if w, ok := e.Gateways[t.Gateway].(refundry.PaymentWatcher); ok {
+	for i, t := range s.Transactions {
+		if w, ok := gateways[i].(refundry.PaymentWatcher); ok {
 			w.PaymentRecorded(ctx, t)
 		}
 	}
@@ -195,6 +211,9 @@ func (e *Engine) refund(ctx context.Context, req refundry.RefundRequest, request
 		return nil, err
 	}
 	req.RequestedBy = requestedBy
+	if err := e.checkRefund(ctx, req); err != nil {
+		return nil, err
+	}
 	res, err := e.Stores.Refunds.CreateRefunds(ctx, req)
 	if err != nil {
 		return nil, err
@@ -290,31 +309,52 @@ func (e *Engine) callGateway(ctx context.Context, r *refundry.Refund, sale *refu
 // askGateway is callGateway, also telling why a refund left pending has
 // no answer (a timeout, a lost connection, no usable gateway): what
 // manual review is told of it.
+//
+// Two unknowns go to manual review at once rather than wait for
+// recovery (a Settlement to requires_action, by the cause by): a gateway
+// that turned the first call away (EGATEWAY: its credentials, say),
+// which a person must look at, and no answer from a gateway that is
+// OneShot, which may have refunded and cannot be asked again safely.
+// Answered with an error instead, a client that retried without an
+// Idempotency-Key would refund twice; answered with the refund in
+// review, it sees the reason and a person decides.
 func (e *Engine) askGateway(ctx context.Context, r *refundry.Refund, sale *refundry.Sale, by refundry.Cause) (out *refundry.Settlement, unknown, err error) {
-	g := e.Gateways[r.Gateway]
 	txn := findTransaction(sale, r.TransactionID)
+	var g refundry.Gateway
+	var gerr error
+	if txn != nil {
+		g, gerr = e.gatewayOf(ctx, r.MerchantID, txn)
+	}
 	if g == nil || txn == nil {
-		e.Logger.ErrorContext(ctx, "refund has no usable gateway; left pending", "refund", r.ID, "gateway", r.Gateway)
-		return nil, refundry.Errorf(refundry.EINTERNAL, "Gateway %q is not configured on this server.", r.Gateway), nil
+		e.Logger.ErrorContext(ctx, "refund has no usable gateway; left pending", "refund", r.ID, "gateway", r.Gateway, "err", gerr)
+		if gerr == nil {
+			gerr = refundry.Errorf(refundry.EINTERNAL, "Gateway %q is not configured on this server.", r.Gateway)
+		}
+		return nil, gerr, nil
 	}
 	// A client that hangs up must not cut the gateway call short: the
 	// refund is already promised, so the call gets its own deadline.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := g.Refund(callCtx, gatewayRefund(r, txn))
+	res, err := g.Refund(callCtx, gatewayRefund(r, sale, txn))
 	e.observe().GatewayCall(r.Gateway, "refund", time.Since(start), err)
 	if err != nil {
-		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending for recovery", "refund", r.ID, "gateway", r.Gateway, "err", err)
-		if refundry.ErrorCode(err) == refundry.EGATEWAY {
-			// The gateway turned the call away (its credentials, say) and
-			// needs a person; the refund stays pending and is sent again
-			// later, and the client is told now rather than left waiting.
-			return nil, nil, &refundry.Error{Code: refundry.EGATEWAY, Err: err,
-				Message: refundry.ErrorMessage(err) + " Refund " + r.ID + " stays pending and is sent again once the gateway accepts it."}
-		}
+		e.Logger.WarnContext(ctx, "gateway call failed; refund left pending", "refund", r.ID, "gateway", r.Gateway, "err", err)
+		turnedAway := refundry.ErrorCode(err) == refundry.EGATEWAY
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = refundry.Errorf(refundry.EUNAVAILABLE, "Gateway %q did not answer within %s.", r.Gateway, e.GatewayTimeout)
+		}
+		switch {
+		case oneShot(g):
+			return &refundry.Settlement{Status: refundry.RefundRequiresAction, By: by,
+				Note: "The gateway's answer is unknown: " + refundry.ErrorMessage(err) + " " + r.Gateway +
+					" offers no way to ask about a refund or to send it again safely: check at " + r.Gateway +
+					" whether it was made, then resolve it."}, nil, nil
+		case turnedAway && by == refundry.ByGateway:
+			return &refundry.Settlement{Status: refundry.RefundRequiresAction, By: by,
+				Note: "The gateway turned the refund away: " + refundry.ErrorMessage(err) +
+					" Fix the gateway account's credentials or address, then retry or resolve it."}, nil, nil
 		}
 		return nil, err, nil
 	}
@@ -322,6 +362,13 @@ func (e *Engine) askGateway(ctx context.Context, r *refundry.Refund, sale *refun
 		return nil, nil, nil
 	}
 	return &refundry.Settlement{Status: res.Status, GatewayRefundID: res.GatewayRefundID, FailureReason: res.FailureReason, By: by}, nil, nil
+}
+
+// oneShot reports whether g must never be asked again about a refund
+// whose outcome is unknown (refundry.OneShot).
+func oneShot(g refundry.Gateway) bool {
+	o, ok := g.(refundry.OneShot)
+	return ok && o.OneShot()
 }
 
 // settle records the gateway's final answer for r.
@@ -335,6 +382,9 @@ func (e *Engine) settle(ctx context.Context, r *refundry.Refund, st refundry.Set
 func (e *Engine) settled(r *refundry.Refund, err error) (*refundry.Refund, error) {
 	if err == nil && refundry.FinalStatus(r.Status) {
 		e.observe().RefundSettled(r)
+	}
+	if err == nil && r.Status == refundry.RefundRequiresAction {
+		e.observe().RefundReviewed(r)
 	}
 	return r, err
 }
@@ -371,14 +421,20 @@ func (e *Engine) Cancel(ctx context.Context, merchantID, id string) (*refundry.R
 	if err != nil {
 		return nil, err
 	}
-	g, txn := e.Gateways[r.Gateway], findTransaction(sale, r.TransactionID)
+	txn := findTransaction(sale, r.TransactionID)
+	var g refundry.Gateway
+	if txn != nil {
+		if g, err = e.gatewayOf(ctx, merchantID, txn); err != nil {
+			return nil, err
+		}
+	}
 	if g == nil || txn == nil {
 		return nil, refundry.Errorf(refundry.ECONFLICT, "The refund's gateway %q is not configured here; it cannot be canceled.", r.Gateway)
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.GatewayTimeout)
 	defer cancel()
 	start := time.Now()
-	out, err := g.Cancel(callCtx, gatewayRefund(r, txn))
+	out, err := g.Cancel(callCtx, gatewayRefund(r, sale, txn))
 	e.observe().GatewayCall(r.Gateway, "cancel", time.Since(start), err)
 	if err != nil {
 		if refundry.ErrorCode(err) == refundry.ECONFLICT {
@@ -443,6 +499,14 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 		if err != nil {
 			return settled, claimed, err
 		}
+		if hold, why := e.holdOneShot(ctx, r, sale); hold {
+			// Never sent again: a person decides, now or once the review
+			// limits pass.
+			if why != nil && e.toReview(ctx, r, refundry.ErrorMessage(why)) || why == nil && e.review(ctx, r, nil) {
+				reviewed++
+			}
+			continue
+		}
 		s, unknown, err := e.sendToGateway(ctx, r, sale)
 		switch code := refundry.ErrorCode(err); {
 		case err == nil:
@@ -473,6 +537,39 @@ func (e *Engine) recoverPass(ctx context.Context, due time.Time, limit int) (set
 	return settled, claimed, nil
 }
 
+// holdOneShot reports whether recovery must not ask r's gateway about r:
+// the gateway is OneShot (refundry.OneShot), so a second call could
+// refund twice. why, when set, sends r to manual review at once: no
+// answer to the request's own call was ever recorded (a crash, or the
+// process stopped, between the reservation and the answer), so whether
+// the money moved is unknown. (Recovery leaves refunds younger than its
+// age limit to their request; a call slower than that, answered after
+// its refund went to review, is not recorded over the review, which a
+// person then resolves: never a second call.) A refund its gateway acknowledged as
+// pending (its call recorded, Attempts above 1) waits for the review
+// limits or the gateway's own report. A refund a person sent back from
+// review (ReviewReason set, schedule reset) is sent: that person
+// checked at the provider.
+func (e *Engine) holdOneShot(ctx context.Context, r *refundry.Refund, sale *refundry.Sale) (hold bool, why error) {
+	txn := findTransaction(sale, r.TransactionID)
+	if txn == nil {
+		return false, nil
+	}
+	g, err := e.gatewayOf(ctx, r.MerchantID, txn)
+	if err != nil || g == nil || !oneShot(g) {
+		return false, nil
+	}
+	if r.Attempts > 1 {
+		return true, nil
+	}
+	if r.ReviewReason != "" {
+		return false, nil
+	}
+	return true, refundry.Errorf(refundry.EUNAVAILABLE,
+		"No answer from %s was recorded for this refund, and %s offers no way to ask about it or send it again safely: check at %s whether it was made, then resolve it.",
+		r.Gateway, r.Gateway, r.Gateway)
+}
+
 // review moves r, which recovery just asked its gateway about and which
 // stays pending (lastErr: why, if the gateway gave no answer or turned
 // the call away), to manual review (refundry.RefundRequiresAction) when
@@ -484,6 +581,11 @@ func (e *Engine) review(ctx context.Context, r *refundry.Refund, lastErr error) 
 	if why == "" {
 		return false
 	}
+	return e.toReview(ctx, r, why)
+}
+
+// toReview moves r to manual review, saying why.
+func (e *Engine) toReview(ctx context.Context, r *refundry.Refund, why string) bool {
 	moved, err := e.Stores.Refunds.SettleRefund(context.WithoutCancel(ctx), r.MerchantID, r.ID,
 		refundry.Settlement{Status: refundry.RefundRequiresAction, By: refundry.ByRecovery, Note: why})
 	if err != nil {
@@ -501,12 +603,29 @@ func (e *Engine) review(ctx context.Context, r *refundry.Refund, lastErr error) 
 }
 
 // gatewayRefund is what r's gateway is asked: the reason is the one its
-// code mapped to when it was made (Refund.GatewayReason).
-func gatewayRefund(r *refundry.Refund, txn *refundry.Transaction) refundry.GatewayRefund {
-	return refundry.GatewayRefund{
+// code mapped to when it was made (Refund.GatewayReason), the line is
+// the provider's own id of r's line item, and Remainder says r returns
+// the whole payment.
+//
+// Remainder is held to the whole payment, not to whatever remained of
+// it, because a gateway reads it as "refund everything" (Payop's
+// refundType 1, KeepUp's whole sale): after a partial refund made
+// elsewhere (offsite, or by an earlier refund), "everything" at the
+// gateway would return more than this refund's amount.
+func gatewayRefund(r *refundry.Refund, sale *refundry.Sale, txn *refundry.Transaction) refundry.GatewayRefund {
+	g := refundry.GatewayRefund{
 		RefundID: r.ID, Transaction: txn, Amount: r.Amount - r.Fee, Currency: r.Currency,
 		Reason: r.GatewayReason, GatewayRefundID: r.GatewayRefundID, Created: r.Created,
+		Remainder: r.Fee == 0 && r.Amount == txn.Amount, Offsite: r.Offsite,
 	}
+	if r.LineItemID != "" && sale != nil {
+		for _, li := range sale.LineItems {
+			if li.ID == r.LineItemID {
+				g.GatewayLineID = li.GatewayLineID
+			}
+		}
+	}
+	return g
 }
 
 func findTransaction(s *refundry.Sale, id string) *refundry.Transaction {

@@ -28,30 +28,48 @@ func (e *Engine) ListWebhookEndpoints(ctx context.Context, merchantID string, p 
 // FindWebhookEndpoint returns ENOTFOUND if the merchant has no such
 // endpoint.
 func (e *Engine) FindWebhookEndpoint(ctx context.Context, merchantID, id string) (*refundry.WebhookEndpoint, error) {
-	return e.Stores.Outbox.FindWebhookEndpoint(ctx, merchantID, id)
+	ep, err := e.Stores.Outbox.FindWebhookEndpoint(ctx, merchantID, id)
+	if err == nil && ep.GatewayAccount != "" {
+		// The endpoint a gateway account keeps is the account's: made,
+		// shown and removed with it, never one of the merchant's webhooks.
+		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such webhook endpoint: %s", id)
+	}
+	return ep, err
 }
 
 // DeleteWebhookEndpoint deletes an endpoint with its deliveries.
 // Returns ENOTFOUND.
 func (e *Engine) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
+	if _, err := e.FindWebhookEndpoint(ctx, merchantID, id); err != nil {
+		return err
+	}
 	return e.Stores.Outbox.DeleteWebhookEndpoint(ctx, merchantID, id)
 }
 
 // EnableWebhookEndpoint enables an endpoint and clears its failure
 // streak. Returns ENOTFOUND.
 func (e *Engine) EnableWebhookEndpoint(ctx context.Context, merchantID, id string) (*refundry.WebhookEndpoint, error) {
+	if _, err := e.FindWebhookEndpoint(ctx, merchantID, id); err != nil {
+		return nil, err
+	}
 	return e.Stores.Outbox.EnableWebhookEndpoint(ctx, merchantID, id)
 }
 
 // ListDeliveries returns one page of an endpoint's deliveries, newest
 // first. Returns ENOTFOUND for the endpoint.
 func (e *Engine) ListDeliveries(ctx context.Context, merchantID, endpointID string, p refundry.Page) ([]*refundry.Delivery, bool, error) {
+	if _, err := e.FindWebhookEndpoint(ctx, merchantID, endpointID); err != nil {
+		return nil, false, err
+	}
 	return e.Stores.Outbox.ListDeliveries(ctx, merchantID, endpointID, p)
 }
 
 // ReplayDelivery makes a delivery pending and due now. Returns ENOTFOUND,
 // or ECONFLICT while an attempt is under way or its endpoint is disabled.
 func (e *Engine) ReplayDelivery(ctx context.Context, merchantID, endpointID, deliveryID string) (*refundry.Delivery, error) {
+	if _, err := e.FindWebhookEndpoint(ctx, merchantID, endpointID); err != nil {
+		return nil, err
+	}
 	return e.Stores.Outbox.ReplayDelivery(ctx, merchantID, endpointID, deliveryID)
 }
 
