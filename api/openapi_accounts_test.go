@@ -62,7 +62,7 @@ func accountsConformance(t *testing.T, c *conformance, env *testenv.Env) {
 		{`{"kind": "payop", "credentials": {}}`, "credentials.token"},
 		{`{"kind": "payop", "credentials": {"token": "tok", "password": "x"}}`, "credentials.password"},
 		{`{"kind": "jetti", "credentials": {"token": "tok"}}`, "base_url"},
-		{`{"kind": "payop", "credentials": {"token": 5}}`, "credentials.token"},
+		{`{"kind": "payop", "credentials": {"token": 5}}`, "credentials"},
 		{`{"kind": "payop", "secret": "x"}`, "secret"},
 	} {
 		if got := param(c.do("POST", "/v1/gateway_accounts", "/v1/gateway_accounts", key, bad.body, 400)); got != bad.param {
@@ -148,6 +148,11 @@ func accountsConformance(t *testing.T, c *conformance, env *testenv.Env) {
 		`{"kind": "talkable", "base_url": "https://talkable.example", "credentials": {"api_key": "tk_0123456789ab", "site_slug": "my-store"}}`, 201)
 	voided := env.Sale(testenv.SaleSpec{Reference: "ord-talkable-" + refundry.NewID(), Units: []int64{700}, PayRefs: []string{"t"}})
 	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q}`, voided.ID), 201)
+	// The delivery worker's first step: the sale.refunded event becomes a
+	// delivery owed to the account's endpoint.
+	if _, err := env.Engine.Stores.Outbox.DispatchEvents(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
 	ds := c.do("GET", "/v1/gateway_accounts/{id}/deliveries", "/v1/gateway_accounts/"+id(talkable)+"/deliveries?limit=100", key, "", 200)
 	if data, _ := ds["data"].([]any); len(data) != 1 || data[0].(map[string]any)["event_type"] != refundry.EventSaleRefunded {
 		t.Errorf("talkable deliveries: %v", ds)

@@ -72,13 +72,13 @@ func controlsConformance(t *testing.T, c *conformance, env *testenv.Env) {
 		t.Fatalf("approved = %v", r)
 	}
 	c.do("POST", one("approve"), path(a, "approve"), approver, ``, 409)
-	// A gateway that turns the approved refund away: 502, and the
-	// refund stays approved (pending) for recovery to send again.
+	// A gateway that turns the approved refund away: the approval is
+	// answered, and the refund goes to manual review with the reason.
 	g := held()
 	env.Engine.Gateways[refundry.GatewaySimulator] = refusing{env.Sim}
-	c.do("POST", one("approve"), path(g, "approve"), approver, ``, 502)
+	c.do("POST", one("approve"), path(g, "approve"), approver, ``, 200)
 	env.Engine.Gateways[refundry.GatewaySimulator] = env.Sim
-	if r := c.do("GET", "/v1/refunds/{id}", "/v1/refunds/"+g, key, "", 200); r["status"] != refundry.RefundPending {
+	if r := c.do("GET", "/v1/refunds/{id}", "/v1/refunds/"+g, key, "", 200); r["status"] != refundry.RefundRequiresAction || r["review_reason"] == nil {
 		t.Fatalf("refund approved while its gateway refused = %v", r)
 	}
 	c.do("POST", one("approve"), path(g, "approve"), approver, ``, 409)

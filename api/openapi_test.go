@@ -151,7 +151,7 @@ func (c *conformance) documented() []string {
 }
 
 // refusing is a gateway that turns every call away as a gateway would
-// with bad credentials, so the 502 answer can be produced.
+// with bad credentials.
 type refusing struct{ refundry.Gateway }
 
 func (refusing) Refund(context.Context, refundry.GatewayRefund) (refundry.GatewayResult, error) {
@@ -236,10 +236,14 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	if rel, _ := rs["related"].([]any); len(rel) != 1 {
 		t.Errorf("refund over two transactions: related = %v", rs["related"])
 	}
-	// A gateway that turns the call away: 502, the refund stays pending.
+	// A gateway that turns the call away: the refund is answered as made,
+	// in manual review with the reason, never as an error a client
+	// without an Idempotency-Key would retry into a second refund.
 	refused := sale("refused")
 	env.Engine.Gateways[refundry.GatewaySimulator] = refusing{env.Sim}
-	c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "amount": 100}`, id(refused)), 502)
+	if rr := c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "amount": 100}`, id(refused)), 201); rr["status"] != refundry.RefundRequiresAction || rr["review_reason"] == nil {
+		t.Errorf("a refund the gateway turned away: %v", rr)
+	}
 	env.Engine.Gateways[refundry.GatewaySimulator] = env.Sim
 
 	c.do("GET", "/v1/refunds", "/v1/refunds?limit=100&status=succeeded", key, "", 200)

@@ -17,6 +17,7 @@ import (
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/edge"
+	"github.com/refundry/refundry/gateway/connect"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/internal/stripemock"
 	"github.com/refundry/refundry/internal/testenv"
@@ -69,7 +70,7 @@ func newMerchant(t *testing.T, store string) *merchant {
 	env := newEnv(t, store)
 	env.Engine.Secrets = testenv.NewSealer()
 	env.Engine.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
-		return connectAccount(a, &http.Client{Timeout: 10 * time.Second})
+		return connect.New(a, &http.Client{Timeout: 10 * time.Second})
 	}
 	srv := httptest.NewServer(edge.Observe(env.Logger, api.NewHandler(env.Engine, env.Logger)))
 	t.Cleanup(srv.Close)
@@ -193,7 +194,7 @@ func runEndToEnd(t *testing.T, c connector, p *testenv.Env, m *merchant) {
 	field := credentialField[c.name]
 	good := m.account(t, c.name, psrv.URL, map[string]string{field: p.KeyA})
 	bad := m.account(t, c.name, psrv.URL, map[string]string{field: "not-a-key-of-this-provider"})
-	g, err := connectAccount(&refundry.GatewayAccount{Kind: c.name, BaseURL: psrv.URL, Credentials: map[string]string{field: p.KeyA}}, nil)
+	g, err := connect.New(&refundry.GatewayAccount{Kind: c.name, BaseURL: psrv.URL, Credentials: map[string]string{field: p.KeyA}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
