@@ -169,6 +169,11 @@ type DeliveryAttempt struct {
 	Response   string // at most MaxResponseExcerpt bytes of the body
 	Error      string // why no usable response came (timeout, refused)
 	Created    time.Time
+	// Done settles the delivery whatever the status: the receiver's
+	// answer needs no retry though it is not 2xx (Talkable's 404: the
+	// origin is unknown there, so nothing is left to void). Not stored:
+	// the status and response stored say what came.
+	Done bool
 }
 
 // MaxResponseExcerpt bounds the part of a response body kept per attempt.
@@ -176,7 +181,7 @@ const MaxResponseExcerpt = 1024
 
 // OK reports whether the endpoint took the delivery: a 2xx answer.
 func (a *DeliveryAttempt) OK() bool {
-	return a.Error == "" && a.StatusCode >= 200 && a.StatusCode < 300
+	return a.Error == "" && (a.Done || a.StatusCode >= 200 && a.StatusCode < 300)
 }
 
 // AttemptResult is what the worker reports about one attempt, and the

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -191,6 +190,23 @@ func (e *Engine) GatewayAccountDeliveries(ctx context.Context, merchantID, id st
 	return e.Stores.Outbox.ListDeliveries(ctx, merchantID, a.ID, p)
 }
 
+// OpenGatewayAccount returns a merchant's account, removed or not, with
+// its credentials in clear text: for the workers that call a provider
+// on the account's behalf (the Talkable delivery of package notify),
+// never for an answer. ENOTFOUND; EUNAVAILABLE when the credentials do
+// not open with this server's keys.
+func (e *Engine) OpenGatewayAccount(ctx context.Context, merchantID, id string) (*refundry.GatewayAccount, error) {
+	a, err := e.Stores.Accounts.FindGatewayAccount(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Credentials, err = e.open(a); err != nil {
+		return nil, err
+	}
+	a.Sealed = nil
+	return a, nil
+}
+
 // accountGateway returns the gateway of a merchant's account, opening
 // and building it once.
 func (e *Engine) accountGateway(ctx context.Context, merchantID, id string) (refundry.Gateway, error) {
@@ -296,10 +312,7 @@ func (e *Engine) chooseAccounts(ctx context.Context, s *refundry.Sale) error {
 // lock; a request the decision refuses is left to the store, which
 // refuses it with the same words.
 func (e *Engine) checkRefund(ctx context.Context, req refundry.RefundRequest) error {
-	if e.Connect == nil && !slices.ContainsFunc(slices.Collect(maps.Values(e.Gateways)), func(g refundry.Gateway) bool {
-		_, ok := g.(refundry.RefundChecker)
-		return ok
-	}) {
+	if !e.mayCheck(ctx, req.MerchantID) {
 		return nil
 	}
 	by := refundry.SaleLookup{ID: req.Target.SaleID, LineItemID: req.Target.LineItemID, TransactionID: req.Target.TransactionID}
@@ -337,6 +350,38 @@ func (e *Engine) checkRefund(ctx context.Context, req refundry.RefundRequest) er
 		}
 	}
 	return nil
+}
+
+// mayCheck reports whether a refund of the merchant may go to a
+// RefundChecker: a server-wide gateway that is one, or one of the
+// merchant's active accounts. Most merchants have neither, and their
+// refunds then read no sale before the store decides them. A payment
+// of an account removed since is not checked here: its gateway refuses
+// the same refund itself, with nothing sent.
+func (e *Engine) mayCheck(ctx context.Context, merchantID string) bool {
+	for _, g := range e.Gateways {
+		if _, ok := g.(refundry.RefundChecker); ok {
+			return true
+		}
+	}
+	if e.Connect == nil {
+		return false
+	}
+	as, err := e.Stores.Accounts.ListGatewayAccounts(ctx, merchantID)
+	if err != nil {
+		return false
+	}
+	for _, a := range as {
+		if a.Endpoint() != nil {
+			continue // Talkable: not a gateway
+		}
+		if g, err := e.accountGateway(ctx, merchantID, a.ID); err == nil {
+			if _, ok := g.(refundry.RefundChecker); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (e *Engine) checker(ctx context.Context, merchantID string, t *refundry.Transaction) (refundry.RefundChecker, bool) {

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/gateway/talkable"
 )
 
 // DefaultSchedule is how long a failed delivery waits before each retry:
@@ -55,6 +57,11 @@ type Webhooks struct {
 	// OnPass, if set, is called after every pass of the loop, so that a
 	// readiness check can tell the loop is alive.
 	OnPass func()
+	// Accounts opens the gateway account an endpoint is kept by
+	// (WebhookEndpoint.GatewayAccount), its credentials in clear text:
+	// engine.OpenGatewayAccount. Without it, such deliveries fail and
+	// are retried on the schedule.
+	Accounts func(ctx context.Context, merchantID, id string) (*refundry.GatewayAccount, error)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -204,6 +211,9 @@ func (w *Webhooks) deliver(d *refundry.Delivery) {
 // webhook-id is the event's id, the same on every retry, so a receiver can
 // drop a duplicate.
 func (w *Webhooks) attempt(d *refundry.Delivery) refundry.DeliveryAttempt {
+	if d.Endpoint.GatewayAccount != "" {
+		return w.voidReferrals(d)
+	}
 	var a refundry.DeliveryAttempt
 	body, err := w.Render(d.Event)
 	if err != nil {
@@ -258,4 +268,53 @@ func attemptError(err error, timeout time.Duration) string {
 		return "timed out after " + timeout.String()
 	}
 	return err.Error()
+}
+
+// voidReferrals is the delivery of a Talkable account's endpoint: not a
+// webhook, but Talkable's origin refund call for the sale the event says
+// was wholly refunded, which voids the referrals of that origin (its
+// order number, the sale's reference). 2xx is delivered; 404 too
+// (Talkable has no such origin: nothing to void), recorded as it came;
+// anything else (401, 403, 5xx, no answer) is retried on the schedule,
+// which a second void of the same origin makes safe.
+func (w *Webhooks) voidReferrals(d *refundry.Delivery) refundry.DeliveryAttempt {
+	var a refundry.DeliveryAttempt
+	var sale struct {
+		Reference string `json:"reference"`
+	}
+	if err := json.Unmarshal(d.Event.Data, &sale); err != nil {
+		a.Error = "reading the event's sale: " + err.Error()
+		return a
+	}
+	if sale.Reference == "" {
+		a.Done = true
+		a.Response = "The sale has no reference (order number), the only name Talkable knows a purchase by: nothing was sent."
+		return a
+	}
+	if w.Accounts == nil {
+		a.Error = "this server cannot open gateway accounts"
+		return a
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.Timeout)
+	defer cancel()
+	acct, err := w.Accounts(ctx, d.MerchantID, d.Endpoint.GatewayAccount)
+	if err != nil {
+		a.Error = "opening the Talkable account: " + refundry.ErrorMessage(err)
+		return a
+	}
+	c, err := talkable.New(talkable.Config{BaseURL: acct.BaseURL, APIKey: acct.Credentials["api_key"],
+		SiteSlug: acct.Credentials["site_slug"], HTTPClient: w.Client})
+	if err != nil {
+		a.Error = refundry.ErrorMessage(err)
+		return a
+	}
+	start := time.Now()
+	ans, err := c.VoidOrigin(ctx, sale.Reference, d.Event.Created)
+	a.LatencyMS = time.Since(start).Milliseconds()
+	if err != nil {
+		a.Error = attemptError(err, w.Timeout)
+		return a
+	}
+	a.StatusCode, a.Response, a.Done = ans.Status, ans.Body, ans.Done
+	return a
 }

@@ -30,7 +30,8 @@ func newSender(smtpURL, from string) (notify.Sender, error) {
 // worker sends them at its first pass once a server is configured.
 func startNotify(eng *engine.Engine, logger *slog.Logger, sender notify.Sender, op *ops) (stop func(), err error) {
 	outbox := eng.Stores.Outbox
-	hooks := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: logger.With("worker", "webhooks"), OnPass: op.webhooks.Beat}
+	hooks := &notify.Webhooks{Outbox: outbox, Render: api.EventJSON, Logger: logger.With("worker", "webhooks"), OnPass: op.webhooks.Beat,
+		Accounts: eng.OpenGatewayAccount}
 	op.webhooks.Start()
 	hooks.Open()
 	var mail *notify.Email
