@@ -16,11 +16,13 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	dialecttalkable "github.com/refundry/refundry/dialect/talkable"
 	"github.com/refundry/refundry/edge"
 	"github.com/refundry/refundry/gateway/connect"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/internal/stripemock"
 	"github.com/refundry/refundry/internal/testenv"
+	"github.com/refundry/refundry/notify"
 )
 
 // The end-to-end suite: a merchant's Refundry holds gateway accounts of
@@ -425,6 +427,90 @@ func TestAccountsOfTheOtherKinds(t *testing.T) {
 						t.Errorf("merchant: %d succeeded; Stripe holds %d", tc.amount, held)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestTalkableAccountEndToEnd: a merchant's Talkable account, pointing
+// at a Refundry playing Talkable through its dialect, voids there the
+// referrals of a sale wholly refunded through the native API, and the
+// call is the account's delivery (GET /v1/gateway_accounts/{id}/deliveries);
+// a partial refund voids nothing. The two sides agree: the referral the
+// merchant's delivery reports voided is voided at Talkable.
+func TestTalkableAccountEndToEnd(t *testing.T) {
+	for _, st := range []string{"sqlite", "postgres"} {
+		t.Run(st, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			p, m := newEnv(t, st), newMerchant(t, st)
+			psrv := httptest.NewServer(dialecttalkable.NewHandler(p.Engine, p.Logger))
+			t.Cleanup(psrv.Close)
+			referral := func(order string) *refundry.Referral {
+				p.Sale(testenv.SaleSpec{Reference: order})
+				r := &refundry.Referral{MerchantID: p.A.ID, OriginSlug: order, Currency: "USD",
+					Advocate: refundry.Person{Email: "a@example.com"}, Friend: refundry.Person{Email: "f-" + refundry.NewID() + "@example.com"}}
+				if _, err := p.Engine.CreateReferral(ctx, r, nil); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			whole, partial := referral("ORDER-WHOLE"), referral("ORDER-PART")
+			acct := m.account(t, refundry.KindTalkable, psrv.URL, map[string]string{"api_key": p.KeyA, "site_slug": p.A.Slug})
+
+			w := &notify.Webhooks{Outbox: m.env.Engine.Stores.Outbox, Render: api.EventJSON, Logger: m.env.Logger,
+				Schedule: []time.Duration{20 * time.Millisecond}, Timeout: 5 * time.Second, Interval: 10 * time.Millisecond,
+				Accounts: m.env.Engine.OpenGatewayAccount}
+			w.Open()
+			t.Cleanup(w.Close)
+
+			for _, order := range []string{"ORDER-WHOLE", "ORDER-PART"} {
+				status, s := m.do(t, "POST", "/v1/sales", map[string]any{"reference": order, "currency": "USD",
+					"line_items": []any{map[string]any{"name": "Seat", "unit_amount": 1250}}, "payment": map[string]any{"gateway": "simulator"}})
+				if status != http.StatusCreated {
+					t.Fatalf("sale %s: %d %v", order, status, s)
+				}
+				body := map[string]any{"sale": s["id"]}
+				if order == "ORDER-PART" {
+					body["amount"] = 500
+				}
+				if status, r := m.do(t, "POST", "/v1/refunds", body); status != http.StatusCreated || r["status"] != refundry.RefundSucceeded {
+					t.Fatalf("refund %s: %d %v", order, status, r)
+				}
+			}
+
+			var ds []any
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				status, list := m.do(t, "GET", "/v1/gateway_accounts/"+acct+"/deliveries?limit=100", nil)
+				if status != http.StatusOK {
+					t.Fatalf("deliveries: %d %v", status, list)
+				}
+				ds, _ = list["data"].([]any)
+				if len(ds) == 1 && ds[0].(map[string]any)["status"] == refundry.DeliveryDelivered {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the Talkable call was never delivered: %v", list)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			d := ds[0].(map[string]any)
+			attempts, _ := d["attempts"].([]any)
+			if d["event_type"] != refundry.EventSaleRefunded || len(attempts) != 1 || fmt.Sprint(attempts[0].(map[string]any)["status_code"]) != "200" {
+				t.Errorf("delivery: %v", d)
+			}
+			for _, tc := range []struct {
+				r    *refundry.Referral
+				want string
+			}{{whole, refundry.ReferralVoided}, {partial, refundry.ReferralApproved}} {
+				got, err := p.Engine.ListReferrals(ctx, p.A.ID, tc.r.OriginID)
+				if err != nil || len(got) != 1 {
+					t.Fatalf("referrals of %s at Talkable: %v %v", tc.r.OriginSlug, got, err)
+				}
+				if got[0].Status != tc.want {
+					t.Errorf("referral of %s at Talkable is %s, want %s", tc.r.OriginSlug, got[0].Status, tc.want)
+				}
 			}
 		})
 	}
