@@ -8,6 +8,7 @@ import (
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/api"
+	"github.com/refundry/refundry/gateway/connect"
 	"github.com/refundry/refundry/gateway/simulator"
 	"github.com/refundry/refundry/internal/testenv"
 )
@@ -17,12 +18,7 @@ import (
 func withAccounts(t *testing.T, env *testenv.Env) {
 	t.Helper()
 	env.Engine.Secrets = testenv.NewSealer()
-	env.Engine.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) {
-		if a.Kind != refundry.KindSimulator {
-			return nil, refundry.Errorf(refundry.EINVALID, "no %s gateway in this test", a.Kind)
-		}
-		return simulator.New(), nil
-	}
+	env.Engine.Connect = func(a *refundry.GatewayAccount) (refundry.Gateway, error) { return connect.New(a, nil) }
 }
 
 // accountsConformance produces every documented answer of the gateway
