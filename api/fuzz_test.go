@@ -220,6 +220,8 @@ func FuzzDecodeSale(f *testing.F) {
 		`{"currency": "KWD", "line_items": [{"name": "Widget", "quantity": 2, "unit_amount": 1250, "tax_amount": 250}, {"name": "Shipping", "kind": "shipping", "unit_amount": 500}]}`,
 		`{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": -1}]}`, `{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": 0.5}]}`,
 		`{"line_items": [{"name": "x", "unit_amount": 1, "tax_amount": "1"}]}`, `{"line_items": [{"name": "x", "unit_amount": 1, "kind": 1}]}`,
+		`{"line_items": [{"name": "x", "unit_amount": 1, "gateway_line_id": "dc1ij3bksdub4ah5uhr0"}], "payment": {"gateway": "revcent", "gateway_account": "dc1ij3bksdub4ah5uhrg"}}`,
+		`{"line_items": [{"name": "x", "unit_amount": 1}], "payments": [{"gateway": "payop", "gateway_account": 5, "amount": 1}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -243,6 +245,9 @@ func FuzzDecodeSale(f *testing.F) {
 					t.Fatalf("tax_amount %q read as %d", text, li.TaxAmount)
 				}
 			}
+			if li.GatewayLineID != req.LineItems[i].GatewayLineID {
+				t.Fatalf("gateway_line_id %q read as %q", req.LineItems[i].GatewayLineID, li.GatewayLineID)
+			}
 			if li.Quantity < 0 || li.UnitAmount < 0 || li.TaxAmount < 0 {
 				t.Fatalf("negative line item accepted: %+v", li)
 			}
@@ -253,6 +258,13 @@ func FuzzDecodeSale(f *testing.F) {
 			}
 		}
 		for i, txn := range s.Transactions {
+			sent := req.Payments
+			if req.Payment != nil {
+				sent = []paymentRequest{*req.Payment}
+			}
+			if txn.GatewayAccount != sent[i].GatewayAccount {
+				t.Fatalf("gateway_account %q read as %q", sent[i].GatewayAccount, txn.GatewayAccount)
+			}
 			if len(req.Payments) > 0 && req.Payments[i].Amount != "" {
 				if want, ok := exactMinor(string(req.Payments[i].Amount)); !ok || txn.Amount != want {
 					t.Fatalf("payments[%d].amount %q read as %d", i, req.Payments[i].Amount, txn.Amount)

@@ -73,12 +73,12 @@ func controlsConformance(t *testing.T, c *conformance, env *testenv.Env) {
 	}
 	c.do("POST", one("approve"), path(a, "approve"), approver, ``, 409)
 	// A gateway that turns the approved refund away: the approval is
-	// answered, and the refund waits in manual review.
+	// answered, and the refund goes to manual review with the reason.
 	g := held()
 	env.Engine.Gateways[refundry.GatewaySimulator] = refusing{env.Sim}
 	c.do("POST", one("approve"), path(g, "approve"), approver, ``, 200)
 	env.Engine.Gateways[refundry.GatewaySimulator] = env.Sim
-	if r := c.do("GET", "/v1/refunds/{id}", "/v1/refunds/"+g, key, "", 200); r["status"] != refundry.RefundRequiresAction {
+	if r := c.do("GET", "/v1/refunds/{id}", "/v1/refunds/"+g, key, "", 200); r["status"] != refundry.RefundRequiresAction || r["review_reason"] == nil {
 		t.Fatalf("refund approved while its gateway refused = %v", r)
 	}
 	c.do("POST", one("approve"), path(g, "approve"), approver, ``, 409)

@@ -236,12 +236,13 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	if rel, _ := rs["related"].([]any); len(rel) != 1 {
 		t.Errorf("refund over two transactions: related = %v", rs["related"])
 	}
-	// A gateway that turns the call away: the refund is answered in
-	// manual review, never an error a client would retry on.
+	// A gateway that turns the call away: the refund is answered as made,
+	// in manual review with the reason, never as an error a client
+	// without an Idempotency-Key would retry into a second refund.
 	refused := sale("refused")
 	env.Engine.Gateways[refundry.GatewaySimulator] = refusing{env.Sim}
-	if r := c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "amount": 100}`, id(refused)), 201); r["status"] != "requires_action" {
-		t.Errorf("refund turned away by its gateway: status %v, want requires_action", r["status"])
+	if rr := c.do("POST", "/v1/refunds", "/v1/refunds", key, fmt.Sprintf(`{"sale": %q, "amount": 100}`, id(refused)), 201); rr["status"] != refundry.RefundRequiresAction || rr["review_reason"] == nil {
+		t.Errorf("a refund the gateway turned away: %v", rr)
 	}
 	env.Engine.Gateways[refundry.GatewaySimulator] = env.Sim
 
@@ -292,6 +293,8 @@ func TestOpenAPIDocumentsEveryResponse(t *testing.T) {
 	returnsConformance(t, c, env)
 	gatewayEventConformance(t, c, env)
 	controlsConformance(t, c, env)
+	// Last: a merchant's gateway accounts change where later payments go.
+	accountsConformance(t, c, env)
 
 	for _, d := range c.documented() {
 		if !c.seen[d] {
@@ -370,7 +373,8 @@ func TestReferencePage(t *testing.T) {
 		"<td>201</td><td><a href=\"#schema-WebhookEndpoint\">WebhookEndpoint</a>",
 		// A body that is not JSON is named by its media type.
 		"<td>200</td><td>string (text/csv)</td>", "or string (text/csv)</p>", "id=\"schema-RefundBatch\"",
-		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed"} {
+		"/v1/disputes/{id}", "id=\"schema-Dispute\"", "charge_disputed",
+		"/v1/gateway_accounts/{id}/deliveries", "id=\"schema-GatewayAccount\""} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/docs lacks %q", want)
 		}

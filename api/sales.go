@@ -30,6 +30,10 @@ type saleRequest struct {
 		Quantity   json.Number `json:"quantity"`
 		UnitAmount json.Number `json:"unit_amount"`
 		TaxAmount  json.Number `json:"tax_amount"`
+		// GatewayLineID is the provider's own id of the line, for a
+		// payment through a provider that refunds line by line
+		// (RevCent's product_sale_id).
+		GatewayLineID string `json:"gateway_line_id"`
 	} `json:"line_items"`
 	Payment  *paymentRequest  `json:"payment"`
 	Payments []paymentRequest `json:"payments"`
@@ -39,12 +43,16 @@ type saleRequest struct {
 // (its amount is the sale's), or by several listed in payments, each with
 // an amount, adding up to the sale's.
 type paymentRequest struct {
-	Gateway       string      `json:"gateway"`
-	Reference     string      `json:"reference"`
-	Amount        json.Number `json:"amount"`
-	ProcessingFee json.Number `json:"processing_fee"`
-	BaseAmount    json.Number `json:"base_amount"`
-	BaseCurrency  string      `json:"base_currency"`
+	Gateway string `json:"gateway"`
+	// GatewayAccount names the merchant's gateway account the payment
+	// was taken through; absent, the engine picks the merchant's only
+	// active account of the gateway's kind, else the server's own.
+	GatewayAccount string      `json:"gateway_account"`
+	Reference      string      `json:"reference"`
+	Amount         json.Number `json:"amount"`
+	ProcessingFee  json.Number `json:"processing_fee"`
+	BaseAmount     json.Number `json:"base_amount"`
+	BaseCurrency   string      `json:"base_currency"`
 	// A Stripe payment is an existing charge or PaymentIntent; without
 	// either, the Stripe gateway takes a test payment for the sale.
 	StripeCharge        string `json:"stripe_charge"`
@@ -73,7 +81,8 @@ func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: li.Name, Kind: li.Kind, Quantity: qty, UnitAmount: unit, TaxAmount: tax})
+		s.LineItems = append(s.LineItems, &refundry.LineItem{Name: li.Name, Kind: li.Kind, Quantity: qty, UnitAmount: unit, TaxAmount: tax,
+			GatewayLineID: li.GatewayLineID})
 	}
 	payments := req.Payments
 	switch {
@@ -87,7 +96,7 @@ func (req *saleRequest) sale(merchantID string) (*refundry.Sale, error) {
 		if req.Payment != nil {
 			prefix = "payment."
 		}
-		t := &refundry.Transaction{Gateway: p.Gateway, Reference: p.Reference, BaseCurrency: p.BaseCurrency}
+		t := &refundry.Transaction{Gateway: p.Gateway, GatewayAccount: p.GatewayAccount, Reference: p.Reference, BaseCurrency: p.BaseCurrency}
 		switch {
 		case p.StripeCharge != "" && p.StripePaymentIntent != "":
 			return nil, paramInvalid(prefix+"stripe_payment_intent", "Give stripe_charge or stripe_payment_intent, not both.")

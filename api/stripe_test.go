@@ -71,8 +71,10 @@ func TestStripeRefunds(t *testing.T) {
 		}
 	})
 	// Stripe's own error answer (stripe-mock refuses a key that is not a
-	// test key) reaches the client as a clear gateway error; the refund
-	// keeps its amount, pending, to be sent again once the key is right.
+	// test key) sends the refund to manual review with Stripe's reason:
+	// the client is answered with the refund, never an error it could
+	// retry into a second one. Once the key is right, a person sends it
+	// back to recovery, which makes it.
 	t.Run("ErrStripeRefuses", func(t *testing.T) {
 		s := e.do("POST", "/v1/sales", e.keyA, `{"currency": "USD", "line_items": [{"name": "a", "quantity": 1, "unit_amount": 2000}], "payment": {"gateway": "stripe"}}`)
 		bad, err := stripe.New(stripe.Config{SecretKey: "sk_live_not_accepted", APIBase: base})
@@ -81,24 +83,20 @@ func TestStripeRefunds(t *testing.T) {
 		}
 		te.Engine.Gateways[bad.Name()] = bad
 		defer func() { te.Engine.Gateways[g.Name()] = g }()
-		// Answered, never an error a client would retry on: the refund
-		// waits in manual review with Stripe's words, its amount held.
 		r := e.do("POST", "/v1/refunds", e.keyA, fmt.Sprintf(`{"sale": %q, "amount": 700}`, s.str("id")))
-		if r.status != 201 || r.str("status") != "requires_action" || !strings.Contains(r.str("review_reason"), "API key") {
+		if r.status != 201 || r.str("status") != refundry.RefundRequiresAction || !strings.Contains(r.str("review_reason"), "API key") {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 		list := e.do("GET", "/v1/refunds?sale="+s.str("id"), e.keyA, "")
 		refunds := objects(list.body["data"])
-		if len(refunds) != 1 || refunds[0]["status"] != "requires_action" {
+		if len(refunds) != 1 || refunds[0]["status"] != refundry.RefundRequiresAction {
 			t.Fatalf("refunds after the refusal: %s", list.raw)
 		}
-		// The key fixed, a person sends it back; recovery sends it again.
-		te.Engine.Gateways[g.Name()] = g
-		actor := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "k", Method: "test"})
-		if _, err := te.Engine.Resolve(actor, te.A.ID, refunds[0]["id"].(string),
-			refundry.Resolution{Outcome: refundry.ResolveRetry, Note: "key fixed"}); err != nil {
+		ctx := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "approver-of-tests"})
+		if _, err := te.Engine.Resolve(ctx, te.A.ID, r.str("id"), refundry.Resolution{Outcome: refundry.ResolveRetry, Note: "key fixed"}); err != nil {
 			t.Fatal(err)
 		}
+		te.Engine.Gateways[g.Name()] = g
 		if n, err := te.Engine.Recover(context.Background(), time.Now().Add(time.Second), 10); err != nil || n != 1 {
 			t.Fatalf("Recover with the right key = %d, %v", n, err)
 		}

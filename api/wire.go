@@ -59,14 +59,22 @@ type lineItemJSON struct {
 	RefundedAmount   int64  `json:"refunded_amount"`
 	RefundedQuantity int64  `json:"refunded_quantity"`
 	Refundable       int64  `json:"refundable_amount"`
+	// GatewayLineID is the provider's id of the line (RevCent's
+	// product_sale_id), null when the payment's provider has none.
+	GatewayLineID *string `json:"gateway_line_id"`
 }
 
 type transactionJSON struct {
-	ID             string  `json:"id"`
-	Object         string  `json:"object"`
-	Number         int64   `json:"number"`
-	Reference      *string `json:"reference"`
-	Gateway        string  `json:"gateway"`
+	ID        string  `json:"id"`
+	Object    string  `json:"object"`
+	Number    int64   `json:"number"`
+	Reference *string `json:"reference"`
+	Gateway   string  `json:"gateway"`
+	// GatewayAccount is the merchant's gateway account the payment was
+	// taken through, whose credentials its refunds are sent with; null
+	// for the server's own gateway (the simulator, --stripe-key) or an
+	// offsite payment.
+	GatewayAccount *string `json:"gateway_account"`
 	GatewayCharge  *string `json:"gateway_charge_id"`
 	Amount         int64   `json:"amount"`
 	RefundedAmount int64   `json:"refunded_amount"`
@@ -105,11 +113,11 @@ func renderSale(s *refundry.Sale) saleJSON {
 		out.LineItems = append(out.LineItems, lineItemJSON{ID: li.ID, Object: "line_item", Name: li.Name,
 			Kind: lineKind(li), Quantity: li.Quantity, UnitAmount: li.UnitAmount, TaxAmount: li.TaxAmount,
 			Amount: li.Amount, RefundedAmount: li.RefundedAmount, RefundedQuantity: li.RefundedQuantity,
-			Refundable: s.LineRefundable(li)})
+			Refundable: s.LineRefundable(li), GatewayLineID: nullable(li.GatewayLineID)})
 	}
 	for _, t := range s.Transactions {
 		tj := transactionJSON{ID: t.ID, Object: "transaction", Number: t.Number, Reference: nullable(t.Reference),
-			Gateway: t.Gateway, GatewayCharge: nullable(t.GatewayChargeID), Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
+			Gateway: t.Gateway, GatewayAccount: nullable(t.GatewayAccount), GatewayCharge: nullable(t.GatewayChargeID), Amount: t.Amount, RefundedAmount: t.RefundedAmount, Status: t.Status,
 			ProcessingFee: t.ProcessingFee, BaseCurrency: nullable(t.BaseCurrency),
 			DisputeStatus: nullable(t.DisputeStatus), DisputedAmount: t.DisputedAmount}
 		if t.BaseCurrency != "" {

@@ -97,8 +97,15 @@ var routes = map[string]Route{
 	"POST /v1/refund_policy":        {refundry.ScopeWrite, refundry.AuditPolicyUpdate},
 	"GET /v1/users":                 {refundry.ScopeRead, ""},
 	"GET /v1/users/{id}":            {refundry.ScopeRead, ""},
-	"POST /v1/users":                {refundry.ScopeWrite, refundry.AuditUserCreate},
-	"POST /v1/users/{id}/disable":   {refundry.ScopeWrite, refundry.AuditUserDisable},
+	// Gateway accounts: reading them shows no secret (hints only);
+	// adding or removing one decides where money goes: write.
+	"GET /v1/gateway_accounts":                 {refundry.ScopeRead, ""},
+	"GET /v1/gateway_accounts/{id}":            {refundry.ScopeRead, ""},
+	"GET /v1/gateway_accounts/{id}/deliveries": {refundry.ScopeRead, ""},
+	"POST /v1/gateway_accounts":                {refundry.ScopeWrite, refundry.AuditGatewayAccountCreate},
+	"DELETE /v1/gateway_accounts/{id}":         {refundry.ScopeWrite, refundry.AuditGatewayAccountRemove},
+	"POST /v1/users":                           {refundry.ScopeWrite, refundry.AuditUserCreate},
+	"POST /v1/users/{id}/disable":              {refundry.ScopeWrite, refundry.AuditUserDisable},
 }
 
 // sessionRoutes is the same table for the dashboard, whose requests carry

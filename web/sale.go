@@ -39,6 +39,10 @@ type txnRow struct {
 	// Dispute is the payment's dispute a person must know of first: an
 	// open one (it refuses refunds), else the newest.
 	Dispute *refundry.Dispute
+	// Account is the gateway account the payment was taken through, whose
+	// credentials its refunds are sent with; nil for the server's own
+	// gateway or offsite.
+	Account *refundry.GatewayAccount
 }
 
 type refundRow struct {
@@ -168,6 +172,13 @@ func (d *dashboard) loadSale(ctx context.Context, merchantID, id string) (*saleD
 		// capped by the sale's, the rule PlanRefund refunds by.
 		rem := sale.TransactionRefundable(t)
 		row := txnRow{T: t, Remaining: rem}
+		if t.GatewayAccount != "" {
+			// Removed accounts are read too: the payment was taken through
+			// it, and its refunds still settle through it.
+			if row.Account, err = d.eng.GatewayAccount(ctx, merchantID, t.GatewayAccount); err != nil {
+				return nil, err
+			}
+		}
 		// Disputes come newest first: the first open one wins, else the newest.
 		for _, dp := range disputes {
 			if dp.TransactionID != t.ID {
