@@ -21,7 +21,8 @@
 #
 # REFUNDRY_BENCH_PG names the PostgreSQL server by a URL of its postgres
 # database (default: the local one, user postgres); the database
-# refundry_bench_cpu on it is dropped and made again for each run.
+# refundry_bench_cpu on it (REFUNDRY_BENCH_DBNAME names another) is dropped
+# and made again for each run.
 # REFUNDRY_BIN=path runs that binary as the server instead of building
 # this tree; bench is always this tree's (or REFUNDRY_BENCH_BIN), so that
 # an older server is measured the same way. RUNS, REFUNDS, CONCURRENCY as
@@ -32,7 +33,7 @@ RUNS=${RUNS:-3}
 REFUNDS=${REFUNDS:-3000}
 CONCURRENCY=${CONCURRENCY:-64}
 SERVER=${REFUNDRY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
-DBNAME=refundry_bench_cpu
+DBNAME=${REFUNDRY_BENCH_DBNAME:-refundry_bench_cpu}
 PGDB=${SERVER/\/postgres\?//$DBNAME?}
 DIR=$(mktemp -d)
 SERVE_PID=
