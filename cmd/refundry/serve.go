@@ -269,9 +269,10 @@ func displayAddr(a net.Addr) string {
 // is not set. A refund's request allocates a few tens of kilobytes that
 // die with it, over a live heap of a few tens of megabytes, so the
 // collector ran several times a second under load and took 6-9% of the
-// server's CPU; at 200 it runs half as often, for a peak heap about a
-// third larger. No memory limit is set: that depends on the machine, and
-// GOMEMLIMIT is the operator's to give (docs/operations.md).
+// server's CPU; at 200 it runs half as often, and the heap grows to
+// three times the live heap between collections instead of twice. No
+// memory limit is set: that depends on the machine, and GOMEMLIMIT is
+// the operator's to give (docs/operations.md).
 const serveGCPercent = 200
 
 func fromEnv(flagValue *string, getenv func(string) string, name string) {
