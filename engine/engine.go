@@ -101,9 +101,9 @@ func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (stri
 // secret, so that no one learns whether another merchant's key id exists
 // (invariant 5).
 //
-// A key proved once is kept in the process for keyFreshness (see
-// keyCache), so that a request does not pay two reads of the database
-// to be authenticated: a revocation made through this engine is refused
+// A key read is kept in the process for keyFreshness (see keyCache), so
+// that a request does not pay two reads of the database to be
+// authenticated: a revocation made through this engine is refused
 // from the next request, one made by any other process sharing the
 // database within keyFreshness. The secret is checked on every request,
 // and so is the expiry.
@@ -117,20 +117,12 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 		return nil, nil, denied
 	}
 	now := e.Now()
-	m, key, gen := e.keys.get(id, now)
+	m, key, err := e.keys.load(id, now, func() (*refundry.Merchant, *refundry.APIKey, error) { return e.findKey(ctx, id) })
+	if err != nil {
+		return nil, nil, err
+	}
 	if key == nil {
-		var err error
-		if m, key, err = e.findKey(ctx, id); err != nil {
-			return nil, nil, err
-		}
-		if key == nil {
-			return nil, nil, denied
-		}
-		if key.Verify(secret) {
-			// Kept only once the secret is proved, so that nobody but a
-			// key's holder can fill the cache.
-			e.keys.put(id, m, key, now, gen)
-		}
+		return nil, nil, denied
 	}
 	if !key.Verify(secret) {
 		return nil, nil, denied

@@ -214,3 +214,45 @@ func TestAuthenticateRevokedDuringRead(t *testing.T) {
 		t.Fatalf("the next request: %v, want refused as revoked", err)
 	}
 }
+
+// The requests that find a key stale together wait for one read of it,
+// instead of each reading it: a busy key costs one read a second, not
+// one per client.
+func TestAuthenticateOneReadForMany(t *testing.T) {
+	ctx := context.Background()
+	s := mustStore(t, func() (refundry.Store, error) {
+		return sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herd.db"))
+	})
+	c := &clock{now: time.Now()}
+	e, reads := countingEngine(s, c)
+	text, err := e.CreateMerchant(ctx, &refundry.Merchant{Slug: "herd", Name: "Herd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, read := make(chan struct{}), make(chan struct{})
+	reads.mu.Lock()
+	reads.hold, reads.read = hold, read
+	reads.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan error, 21)
+	auth := func() {
+		_, _, err := e.Authenticate(ctx, text)
+		errs <- err
+	}
+	wg.Go(auth)
+	<-read // the first request's read is under way
+	for range 20 {
+		wg.Go(auth)
+	}
+	close(hold)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.reads.Load(); n != 2 {
+		t.Fatalf("21 requests at once read the database %d times; want 2 (the key and its merchant, once)", n)
+	}
+}
