@@ -6,32 +6,35 @@
 #
 # For each store it runs RUNS times (default 3): a fresh database, a fresh
 # "refundry serve" on it, one "refundry bench --target" of REFUNDS refunds
-# (default 3000) with CONCURRENCY clients (default 64). It reads the
-# server's CPU time (utime + stime of /proc/PID/stat) before and after the
-# bench and divides by the refunds; on PostgreSQL it does the same for the
-# backends serving the bench's database (pg_stat_activity), which works
-# only when PostgreSQL runs on this machine. The bench's own CPU (the HTTP
-# clients) is not counted. A run counts every request the bench makes: one
-# sale created per refund, the refund, and the check of invariant 2
-# afterwards. It prints each run and the median of each figure.
+# (default 3000) with CONCURRENCY clients (default 64). bench itself
+# measures the cost (see "refundry bench --help"): it reads the server's
+# CPU time from /proc/PID/stat (--server-pid) and, on PostgreSQL, that of
+# the backends serving the bench's database (--server-db, found in
+# pg_stat_activity: PostgreSQL must run on this machine) just before the
+# first refund and half a second after the last, and divides by the
+# refunds; the sales made before and the check of invariant 2 after are
+# not counted. It reports its own CPU apart, and the SQL statements per
+# refund where the server's store counts them. It prints each run and the
+# median of each figure.
 #
 #   docs/bench-cpu.sh [sqlite|postgres|both]      (default both)
 #
 # REFUNDRY_BENCH_PG names the PostgreSQL server by a URL of its postgres
 # database (default: the local one, user postgres); the database
-# refundry_bench_cpu on it is dropped and made again for each run.
-# REFUNDRY_BIN=path runs that binary instead of building this tree.
-# RUNS, REFUNDS, CONCURRENCY as above; REFUNDRY_GROUP_COMMIT=false runs
-# the server with group commit off.
+# refundry_bench_cpu on it (REFUNDRY_BENCH_DBNAME names another) is dropped
+# and made again for each run.
+# REFUNDRY_BIN=path runs that binary as the server instead of building
+# this tree; bench is always this tree's (or REFUNDRY_BENCH_BIN), so that
+# an older server is measured the same way. RUNS, REFUNDS, CONCURRENCY as
+# above; REFUNDRY_GROUP_COMMIT=false runs the server with group commit off.
 set -euo pipefail
 WHICH=${1:-both}
 RUNS=${RUNS:-3}
 REFUNDS=${REFUNDS:-3000}
 CONCURRENCY=${CONCURRENCY:-64}
 SERVER=${REFUNDRY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
-DBNAME=refundry_bench_cpu
+DBNAME=${REFUNDRY_BENCH_DBNAME:-refundry_bench_cpu}
 PGDB=${SERVER/\/postgres\?//$DBNAME?}
-TICK=$(getconf CLK_TCK)
 DIR=$(mktemp -d)
 SERVE_PID=
 stop_server() {
@@ -43,31 +46,18 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$DIR"' EXIT
 cd "$(dirname "$0")/.."
-if [ -n "${REFUNDRY_BIN:-}" ]; then cp "$REFUNDRY_BIN" "$DIR/refundry"; else go build -o "$DIR/refundry" ./cmd/refundry; fi
+if [ -n "${REFUNDRY_BENCH_BIN:-}" ]; then cp "$REFUNDRY_BENCH_BIN" "$DIR/bench"; else go build -o "$DIR/bench" ./cmd/refundry; fi
+if [ -n "${REFUNDRY_BIN:-}" ]; then cp "$REFUNDRY_BIN" "$DIR/refundry"; else cp "$DIR/bench" "$DIR/refundry"; fi
 
-# ticks PID...: the CPU clock ticks (user + system) the processes have
-# used so far; a process that is gone counts 0.
-ticks() {
-  local sum=0 pid t
-  for pid in "$@"; do
-    # Fields after the command name, which is in parentheses: utime and
-    # stime are the 12th and 13th of them (14 and 15 of the whole line).
-    t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
+# field NAME: the number NAME holds in the JSON line on stdin, or "-"
+# when bench left it out (a figure it could not read).
+field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" | grep . || echo -; }
 
-backends() {
-  psql -qAt "$SERVER" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DBNAME' AND backend_type = 'client backend'"
-}
-
-# run STORE: one bench on a fresh database; writes
-# "server_ms_per_refund pg_ms_per_refund refunds_per_s" to $DIR/line. It
-# runs in this shell, not a subshell, so that the EXIT trap stops its
-# server whatever happens.
+# run STORE: one bench on a fresh database; writes "server db bench
+# statements refunds_per_s p99_ms" to $DIR/line. It runs in this shell,
+# not a subshell, so that the EXIT trap stops its server whatever happens.
 run() {
-  local store=$1 db log key base before after pgbefore pgafter out rps p t
+  local store=$1 db log key base out extra=()
   log="$DIR/serve.log"
   : > "$log"
   if [ "$store" = sqlite ]; then
@@ -76,39 +66,25 @@ run() {
   else
     PGOPTIONS="-c client_min_messages=warning" psql -q "$SERVER" -c "DROP DATABASE IF EXISTS $DBNAME WITH (FORCE)" -c "CREATE DATABASE $DBNAME"
     db=$PGDB
+    extra=(--server-db "$db")
   fi
   key=$("$DIR/refundry" merchant create --slug cpu --name CPU --db "$db" | sed 's/.*"api_key":"\([^"]*\)".*/\1/')
   "$DIR/refundry" serve --addr 127.0.0.1:0 --db "$db" --rate-limit 0 --group-commit="${REFUNDRY_GROUP_COMMIT:-true}" 2>"$log" &
   SERVE_PID=$!
   for _ in $(seq 1 300); do grep -q 'msg=listening' "$log" && break; sleep 0.1; done
   base="http://$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$log")"
-
-  before=$(ticks "$SERVE_PID")
-  pgbefore=0
-  pgafter=0
-  if [ "$store" = postgres ]; then
-    # The pool's connections open as the load needs them: record each
-    # backend's ticks now, and count one started during the run from zero.
-    : > "$DIR/pg.before"
-    for p in $(backends); do echo "$p $(ticks "$p")" >> "$DIR/pg.before"; done
-  fi
-  out=$("$DIR/refundry" bench --target "$base" --key "$key" --concurrency "$CONCURRENCY" --refunds "$REFUNDS" --json)
-  after=$(ticks "$SERVE_PID")
-  if [ "$store" = postgres ]; then
-    for p in $(backends); do
-      pgafter=$((pgafter + $(ticks "$p")))
-      t=$(awk -v p="$p" '$1 == p { print $2 }' "$DIR/pg.before")
-      pgbefore=$((pgbefore + ${t:-0}))
-    done
-  fi
+  out=$("$DIR/bench" bench --target "$base" --key "$key" --server-pid "$SERVE_PID" "${extra[@]}" \
+    --concurrency "$CONCURRENCY" --refunds "$REFUNDS" --json)
   stop_server
   echo "$out" | grep -q '"invariant_ok":true' || { echo "bench failed: $out" >&2; exit 1; }
-  rps=$(echo "$out" | sed 's/.*"refunds_per_sec":\([0-9.]*\).*/\1/')
-  awk -v s=$((after - before)) -v p=$((pgafter - pgbefore)) -v n="$REFUNDS" -v t="$TICK" -v r="$rps" \
-    'BEGIN { printf "%.3f %.3f %.0f\n", s * 1000 / t / n, p * 1000 / t / n, r }' > "$DIR/line"
+  echo "$(field server_cpu_ms_per_refund <<< "$out") $(field db_cpu_ms_per_refund <<< "$out") $(field bench_cpu_ms_per_refund <<< "$out") $(field statements_per_refund <<< "$out") $(field refunds_per_sec <<< "$out") $(field p99_ms <<< "$out")" |
+    awk '{ for (i = 1; i <= NF; i++) printf "%s%s", ($i == "-" ? "-" : sprintf("%.3f", $i)), (i < NF ? " " : "\n") }' > "$DIR/line"
 }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# median COLUMN FILE: the median of a column, "-" if bench never gave it.
+median() {
+  cut -d' ' -f"$1" "$2" | grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.3f\n", a[int((NR + 1) / 2)] }'
+}
 
 stores=(sqlite postgres)
 [ "$WHICH" = both ] || stores=("$WHICH")
@@ -118,8 +94,8 @@ for store in "${stores[@]}"; do
     run "$store"
     line=$(cat "$DIR/line")
     echo "$line" >> "$DIR/$store.txt"
-    read -r s p r <<< "$line"
-    echo "$store run $i: server ${s} ms CPU/refund, postgres backends ${p} ms CPU/refund, ${r} refunds/s"
+    read -r s p b n r q <<< "$line"
+    echo "$store run $i: CPU ms/refund server $s, postgres backends $p, bench $b; statements/refund $n; $r refunds/s, p99 $q ms"
   done
-  echo "$store median ($RUNS runs of $REFUNDS refunds, c=$CONCURRENCY): server $(cut -d' ' -f1 "$DIR/$store.txt" | median) ms CPU/refund, postgres backends $(cut -d' ' -f2 "$DIR/$store.txt" | median) ms CPU/refund, $(cut -d' ' -f3 "$DIR/$store.txt" | median) refunds/s"
+  echo "$store median ($RUNS runs of $REFUNDS refunds, c=$CONCURRENCY): CPU ms/refund server $(median 1 "$DIR/$store.txt"), postgres backends $(median 2 "$DIR/$store.txt"), bench $(median 3 "$DIR/$store.txt"); statements/refund $(median 4 "$DIR/$store.txt"); $(median 5 "$DIR/$store.txt") refunds/s, p99 $(median 6 "$DIR/$store.txt") ms"
 done

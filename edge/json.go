@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -268,7 +269,7 @@ func walkValue(dec *jsontext.Decoder, t reflect.Type, path string, rules decodeR
 			_, err := dec.ReadToken()
 			return jsonError(err)
 		}
-		fields := jsonFields(t)
+		fields := fieldsOf(t)
 		if _, err := dec.ReadToken(); err != nil {
 			return jsonError(err)
 		}
@@ -319,6 +320,21 @@ func join(path, name string) string {
 		return name
 	}
 	return path + "." + name
+}
+
+// fieldCache holds jsonFields of each struct type a body was checked
+// against: the walk over the type by reflection was a map and its
+// entries allocated on every request, for an answer that never changes.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// fieldsOf is jsonFields(t), computed once per type. The map is shared:
+// callers only read it.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	f, _ := fieldCache.LoadOrStore(t, jsonFields(t))
+	return f.(map[string]reflect.Type)
 }
 
 // jsonFields maps the JSON names of t's fields to their types, as

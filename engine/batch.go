@@ -236,11 +236,52 @@ func NewBatchWorker(e *Engine, lease time.Duration) *BatchWorker {
 
 // Run works batches until ctx is done, sleeping Interval when there is
 // nothing to do and backing off (capped, exponential) after failures.
+//
+// Chunks are worked back to back: once a chunk is claimed and its rows
+// started, the next is claimed at once, and its rows take the slots the
+// first chunk's rows free as they settle. A chunk waiting for its
+// slowest row (a gateway call, a full group commit) so no longer leaves
+// the writer idle until the next claim. At most two chunks are held at
+// a time, the one settling and the next, each under its own lease.
 func (w *BatchWorker) Run(ctx context.Context) {
+	slots := make(chan struct{}, max(1, w.Concurrency))
+	held := make(chan struct{}, 2)
+	failed := make(chan error, 2)
+	var chunks sync.WaitGroup
+	defer chunks.Wait()
 	failures := 0
 	var lastLog time.Time
 	for ctx.Err() == nil {
-		n, err := w.RunOnce(ctx)
+		select {
+		case held <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		var err error
+		select {
+		case err = <-failed: // a chunk's failure backs off the next claim
+			<-held
+		default:
+			var rows []*refundry.BatchRow
+			rows, err = w.Engine.Stores.Batches.ClaimBatchRows(ctx, w.Lease, w.Chunk)
+			if err == nil && len(rows) > 0 {
+				failures = 0
+				chunks.Go(func() {
+					defer func() { <-held }()
+					if _, err := w.work(ctx, rows, slots); err != nil && ctx.Err() == nil {
+						select {
+						case failed <- err:
+						default: // one failure waiting is enough to back off
+						}
+					}
+				})
+				if w.OnPass != nil {
+					w.OnPass()
+				}
+				continue // more may be queued: claim the next while this one settles
+			}
+			<-held
+		}
 		if w.OnPass != nil {
 			w.OnPass()
 		}
@@ -257,9 +298,6 @@ func (w *BatchWorker) Run(ctx context.Context) {
 				w.Engine.Logger.ErrorContext(ctx, "refund batch worker", "err", err, "failures", failures)
 				lastLog = time.Now()
 			}
-		case n > 0:
-			failures = 0
-			continue // more may be queued: no sleep while there is work
 		default:
 			failures = 0
 		}
@@ -276,11 +314,17 @@ func (w *BatchWorker) Run(ctx context.Context) {
 // RunOnce claims one chunk and works it; it returns how many rows it
 // finished.
 func (w *BatchWorker) RunOnce(ctx context.Context) (int, error) {
-	bs := w.Engine.Stores.Batches
-	rows, err := bs.ClaimBatchRows(ctx, w.Lease, w.Chunk)
+	rows, err := w.Engine.Stores.Batches.ClaimBatchRows(ctx, w.Lease, w.Chunk)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	return w.work(ctx, rows, make(chan struct{}, max(1, w.Concurrency)))
+}
+
+// work refunds a claimed chunk's rows, each holding one of slots while it
+// runs, and records the outcomes of those that finished in one
+// transaction; it returns how many finished.
+func (w *BatchWorker) work(ctx context.Context, rows []*refundry.BatchRow, slots chan struct{}) (int, error) {
 	// Each row's refund is its own durable transaction; concurrent rows let
 	// the store commit many of them at once (group commit).
 	var (
@@ -288,12 +332,11 @@ func (w *BatchWorker) RunOnce(ctx context.Context) (int, error) {
 		finished []*refundry.BatchRow
 		firstErr error
 		wg       sync.WaitGroup
-		sem      = make(chan struct{}, max(1, w.Concurrency))
 	)
 	for _, r := range rows {
-		sem <- struct{}{}
+		slots <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer func() { <-slots }()
 			err := w.Engine.RefundBatchRow(ctx, r)
 			if err != nil && r.Attempts >= w.MaxAttempts && ctx.Err() == nil {
 				r.Status, r.Error = refundry.BatchRowFailed, "Gave up after "+fmt.Sprint(r.Attempts)+" attempts: "+refundry.ErrorMessage(err)
@@ -314,7 +357,7 @@ func (w *BatchWorker) RunOnce(ctx context.Context) (int, error) {
 	if len(finished) > 0 {
 		// The refunds are made; recording their outcomes must not be cut
 		// short by a shutdown (a lost record costs only a replay).
-		if err := bs.FinishBatchRows(context.WithoutCancel(ctx), finished); err != nil {
+		if err := w.Engine.Stores.Batches.FinishBatchRows(context.WithoutCancel(ctx), finished); err != nil {
 			return 0, err
 		}
 	}

@@ -305,3 +305,22 @@ func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+var dbStatements = prometheus.NewDesc(Namespace+"_db_statements_total",
+	"SQL statements the store has executed since the process started (each statement of a batch or pipeline counted once). Stays 0 on a store that does not count them.", nil, nil)
+
+type statementCollector struct{ count func() int64 }
+
+// NewStatementCollector exposes the statements a store has executed
+// (refundry.StatementCounter), read at every scrape. It is what
+// `refundry bench` divides by the refunds it made to report statements
+// per refund; the counter lives in the store, so a scrape costs no query.
+func NewStatementCollector(count func() int64) prometheus.Collector {
+	return statementCollector{count}
+}
+
+func (c statementCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dbStatements }
+
+func (c statementCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(dbStatements, prometheus.CounterValue, float64(c.count()))
+}

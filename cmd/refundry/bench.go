@@ -26,7 +26,8 @@ import (
 
 type benchCommand struct{}
 
-const benchUsage = `Usage: refundry bench [--target URL --key KEY] [--db URL] [--group-commit=false]
+const benchUsage = `Usage: refundry bench [--target URL --key KEY [--server-pid PID] [--server-db URL]]
+                      [--db URL] [--group-commit=false]
                       [--concurrency 64] [--refunds 10000] [--dialect native] [--json]
 
 Creates one sale per refund, refunds each one over HTTP with --concurrency
@@ -38,6 +39,16 @@ refunds and never exceeds its amount). Without --target it starts its own
 With --target, run that server without its per-key rate limit
 ("refundry serve --rate-limit 0"): at the default of 100 requests a second
 bench is answered 429 at once and stops.
+
+Besides speed it reports cost, which a busy machine hardly moves: the CPU
+time per refund of the server, of the PostgreSQL backends serving its
+database and of bench itself, and the SQL statements per refund, read
+around the refunds (sales made before them and the check after are not
+counted). The server's CPU is read from /proc when bench started it or
+is given --server-pid; the backends' when the database is PostgreSQL on
+this machine (--db, or --server-db with --target); statements from the
+server's refundry_db_statements_total. A figure that cannot be read is
+left out.
 `
 
 // benchDialects are the APIs bench can refund through.
@@ -75,6 +86,11 @@ type benchResult struct {
 	InvariantOK   bool    `json:"invariant_ok"`
 	Violations    int     `json:"invariant_violations"`
 	FirstError    string  `json:"first_error,omitempty"`
+	// Cost per refund; nil (left out) when it could not be read.
+	ServerCPUMs         *float64 `json:"server_cpu_ms_per_refund,omitempty"`
+	DBCPUMs             *float64 `json:"db_cpu_ms_per_refund,omitempty"`
+	BenchCPUMs          *float64 `json:"bench_cpu_ms_per_refund,omitempty"`
+	StatementsPerRefund *float64 `json:"statements_per_refund,omitempty"`
 }
 
 func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -88,6 +104,8 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 	refunds := fs.Int("refunds", 10000, "refunds to make (one sale each)")
 	dialect := fs.String("dialect", "native", "API to refund through: "+strings.Join(benchDialects, ", "))
 	asJSON := fs.Bool("json", false, "print one JSON line instead of text, and no progress bar")
+	serverPID := fs.Int("server-pid", 0, "with --target: the server's process id on this machine, to report its CPU per refund")
+	serverDB := fs.String("server-db", "", "with --target: the server's PostgreSQL database URL, to report its backends' CPU per refund (PostgreSQL on this machine)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
@@ -113,6 +131,12 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 	case *target != "" && (setFlags["db"] || setFlags["group-commit"]):
 		fs.Usage()
 		return usageError{"--db and --group-commit (or REFUNDRY_BENCH_DB, REFUNDRY_BENCH_GROUP_COMMIT) choose the server bench starts; with --target, set them on that server"}
+	case *target == "" && (setFlags["server-pid"] || setFlags["server-db"]):
+		fs.Usage()
+		return usageError{"--server-pid and --server-db describe the server given by --target; bench knows the server it starts"}
+	case *serverPID < 0:
+		fs.Usage()
+		return usageError{"--server-pid must be a process id"}
 	case *concurrency < 1 || *refunds < 1:
 		fs.Usage()
 		return usageError{"--concurrency and --refunds must be at least 1"}
@@ -121,7 +145,7 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return usageError{fmt.Sprintf("--dialect must be one of %s, not %q", strings.Join(benchDialects, ", "), *dialect)}
 	}
 
-	base, apiKey := *target, *key
+	base, apiKey, pid, serverDatabase := *target, *key, *serverPID, *serverDB
 	if base == "" {
 		var gc *bool
 		if setFlags["group-commit"] {
@@ -132,19 +156,31 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 			return err
 		}
 		defer srv.stop()
-		base, apiKey = srv.base, srv.key
+		base, apiKey, pid, serverDatabase = srv.base, srv.key, srv.cmd.Process.Pid, *db
 	}
 	cl := newAPIClient(base, apiKey, *concurrency)
 	b := &bench{cl: cl, dialect: *dialect, concurrency: *concurrency, stderr: stderr, quiet: *asJSON}
+	probe, err := newCostProbe(ctx, cl, pid, serverDatabase)
+	if err != nil {
+		return err
+	}
+	defer probe.close()
 
 	sales, err := b.createSales(ctx, *refunds)
 	if err != nil {
 		return err
 	}
+	before := probe.read(ctx)
 	res := b.refund(ctx, sales)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	select {
+	case <-time.After(benchCostSettle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	probe.fill(&res, before, probe.read(ctx), len(sales))
 	checked, violations, err := b.checkInvariant2(ctx, sales)
 	if err != nil {
 		return fmt.Errorf("checking invariant 2: %w", err)
@@ -158,6 +194,9 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		fmt.Fprintf(stdout, "refunds:     %d through %s in %.2fs with %d clients: %.1f refunds/s, %d errors\n",
 			res.Refunds, res.Dialect, res.Seconds, res.Concurrency, res.RefundsPerSec, res.Errors)
 		fmt.Fprintf(stdout, "latency:     p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms\n", res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs)
+		if cost := res.costText(); cost != "" {
+			fmt.Fprintf(stdout, "per refund:  %s\n", cost)
+		}
 		if res.FirstError != "" {
 			fmt.Fprintf(stdout, "first error: %s\n", res.FirstError)
 		}
@@ -174,6 +213,20 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return errors.New("invariant 2 does not hold")
 	}
 	return nil
+}
+
+// costText is the cost figures that could be read, for the text output.
+func (r benchResult) costText() string {
+	var parts []string
+	for _, f := range []struct {
+		v    *float64
+		text string
+	}{{r.ServerCPUMs, "server %.3f ms CPU"}, {r.DBCPUMs, "database %.3f ms CPU"}, {r.BenchCPUMs, "bench %.3f ms CPU"}, {r.StatementsPerRefund, "%.1f statements"}} {
+		if f.v != nil {
+			parts = append(parts, fmt.Sprintf(f.text, *f.v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 type bench struct {

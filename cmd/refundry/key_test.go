@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/engine"
@@ -19,8 +21,10 @@ import (
 
 // refundry key create|list|revoke on a SQLite file: the created key
 // works at once with its scope, list never shows a secret, and a key
-// revoked from the command line is refused by a server already running on
-// the same database, on its next request. Each write is audited as cli.
+// revoked from the command line (another process, as far as the server
+// knows) is refused by a server already running on the same database
+// within a second: the server's clock is moved on by one. Each write is
+// audited as cli.
 func TestKeyCommand(t *testing.T) {
 	ctx := context.Background()
 	db := "sqlite:" + filepath.Join(t.TempDir(), "keys.db")
@@ -54,6 +58,8 @@ func TestKeyCommand(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := engine.New(store, logger)
+	var later atomic.Int64
+	eng.Now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	srv := httptest.NewServer(newServer(eng, logger, mustOps(t, store, eng)))
 	t.Cleanup(srv.Close)
 	get := func(path string) int {
@@ -71,6 +77,7 @@ func TestKeyCommand(t *testing.T) {
 	}
 	runOK("key", "revoke", "--merchant", "keyed", "--id", created.ID)
 	runOK("key", "revoke", "--merchant", "keyed", "--id", created.ID) // idempotent
+	later.Store(int64(time.Second))
 	if s := get("/v1/sales"); s != 401 {
 		t.Fatalf("revoked key: GET /v1/sales = %d, want 401", s)
 	}

@@ -67,6 +67,9 @@ func (o *ops) attach(store *database, eng *engine.Engine) error {
 		cs = append(cs, metrics.NewPoolCollector(store.pools))
 	}
 	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
+	if stats := eng.Stores.Stats; stats != nil {
+		cs = append(cs, metrics.NewStatementCollector(stats.Statements))
+	}
 	cs = append(cs, metrics.NewOverRefundedCollector(store.CountOverRefundedSales))
 	cs = append(cs, metrics.NewOpenDisputesCollector(store.CountOpenDisputes))
 	cs = append(cs, metrics.NewInboxCollector(eng.CountGatewayEvents))

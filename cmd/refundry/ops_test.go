@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,5 +386,29 @@ func TestBackupCommand(t *testing.T) {
 	}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("backup of PostgreSQL: %v", err)
+	}
+}
+
+// fixedStatements is a store's statement counter standing at n.
+type fixedStatements struct{ n *atomic.Int64 }
+
+func (f fixedStatements) Statements() int64 { return f.n.Load() }
+
+// refundry_db_statements_total is the engine's Stores.Stats as it is at
+// each scrape: what `refundry bench` divides by its refunds.
+func TestStatementsMetric(t *testing.T) {
+	env := testenv.New(t)
+	var n atomic.Int64
+	n.Store(41)
+	env.Engine.Stores.Stats = fixedStatements{&n}
+	srv := httptest.NewServer(newServer(env.Engine, env.Logger, mustOps(t, env.Store, env.Engine)))
+	t.Cleanup(srv.Close)
+	const name = "refundry_db_statements_total"
+	if got := scrape(t, srv.URL)[name]; got != 41 {
+		t.Fatalf("%s = %v, want 41", name, got)
+	}
+	n.Add(1000)
+	if got := scrape(t, srv.URL)[name]; got != 1041 {
+		t.Fatalf("%s = %v after 1000 more, want 1041", name, got)
 	}
 }
