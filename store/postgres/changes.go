@@ -12,11 +12,11 @@ import (
 )
 
 // changes is a unit of work as data: the rows that decided writes make,
-// ready to be written. A write applies its own with applyChanges; a
-// pipelined batch merges those of all its writes and writes them with one
-// set-based statement per table (INSERT ... SELECT FROM unnest, UPDATE ...
-// FROM unnest), so a batch of refunds costs a handful of statements
-// instead of a dozen per refund.
+// ready to be written. A write alone applies its own with applyChanges; a
+// group-commit batch merges those of all its writes (writeSet) and writes
+// them with one set-based statement per table (INSERT ... SELECT FROM
+// unnest, UPDATE ... FROM unnest), so a batch of refunds costs a handful
+// of statements instead of a dozen per refund.
 type changes struct {
 	moves   []refundry.Move
 	inserts []*refundry.Refund
@@ -71,9 +71,7 @@ func (c *changes) merge(o *changes) {
 		}
 		c.moves[i].Delta += m.Delta
 		c.moves[i].Quantity += m.Quantity
-		// One write per sale shares a pipeline round (claimSale), so two
-		// moves of one row are one write's; the cap is kept unless both
-		// waive it.
+		// The cap is kept unless both waive it.
 		c.moves[i].Unbounded = c.moves[i].Unbounded && m.Unbounded
 	}
 	c.inserts = append(c.inserts, o.inserts...)
@@ -84,12 +82,8 @@ func (c *changes) merge(o *changes) {
 	c.keys = append(c.keys, o.keys...)
 }
 
-// applyChanges writes c in tx: in a pipelined batch, with the changes of
-// the batch's other writes (see pipelined); otherwise alone.
+// applyChanges writes c in tx, one statement per table.
 func applyChanges(ctx context.Context, tx pgx.Tx, c *changes) error {
-	if t, ok := tx.(*pipeTx); ok {
-		return t.apply(c)
-	}
 	b := &pgx.Batch{}
 	c.queue(b)
 	return tx.SendBatch(ctx, b).Close()

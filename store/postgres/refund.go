@@ -37,17 +37,11 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err != nil {
 		return nil, err
 	}
-	ctx = s.writeContext(ctx)
-	var res *refundry.RefundResult
-	err = s.grouped(ctx, func(tx pgx.Tx) error {
-		var err error
-		res, err = createRefunds(ctx, tx, req, s.now())
-		return err
-	})
-	if err != nil {
+	w := &write{refund: &req}
+	if err := s.groupedWrite(s.writeContext(ctx), w); err != nil {
 		return nil, err
 	}
-	return res, nil
+	return w.result, nil
 }
 
 // refundLane names in ctx the sale req refunds, for the choice of a
@@ -122,9 +116,6 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	}
 	sale, err := found()
 	if err != nil {
-		return nil, err
-	}
-	if err := claimSale(tx, sale.ID); err != nil {
 		return nil, err
 	}
 	if err := returned(); err != nil {
@@ -335,56 +326,55 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	if err != nil {
 		return nil, err
 	}
-	ctx = s.writeContext(ctx)
-	var out *refundry.Refund
-	err = s.grouped(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		// Invariant 2: the sale's lock comes first here too, in the same
-		// order as CreateRefunds takes it, so a release never interleaves
-		// with a reservation and the two cannot deadlock. A refund never
-		// changes sale, so its sale_id can be read in the statement that
-		// takes the lock, and the refund in the same round trip.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT id FROM sales WHERE id = (SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2) FOR UPDATE`, id, merchantID)
-		var r *refundry.Refund
-		var rerr error
-		b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, id, merchantID).QueryRow(func(row pgx.Row) error {
-			r, rerr = scanRefund(row)
-			return nil
-		})
-		// A release reverses the refund's lines exactly: they are read in
-		// the same round trip.
-		lines := map[string][]refundry.RefundLine{}
-		queueRefundLines(b, []string{id}, lines)
-		var returnID string
-		queueRefundReturn(b, id, &returnID)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if rerr != nil {
-			return notFound(rerr, "No such refund: %s", id)
-		}
-		attachLines([]*refundry.Refund{r}, lines)
-		r.ReturnID = returnID
-		if err := claimSale(tx, r.SaleID); err != nil {
-			return err
-		}
-		d, err := refundry.DecideSettlement(r, st, now)
-		if err != nil {
-			return err
-		}
-		out = d.Refund
-		if d.Unchanged {
-			return nil
-		}
-		c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
-		c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
-		return applyChanges(ctx, tx, c)
+	w := &write{settle: &settlement{merchantID, id, st}}
+	if err := s.groupedWrite(s.writeContext(ctx), w); err != nil {
+		return nil, err
+	}
+	return w.settled, nil
+}
+
+// settleRefund is SettleRefund alone in tx, statement after statement.
+func settleRefund(ctx context.Context, tx pgx.Tx, merchantID, id string, st refundry.Settlement, now time.Time) (*refundry.Refund, error) {
+	// Invariant 2: the sale's lock comes first here too, in the same
+	// order as CreateRefunds takes it, so a release never interleaves
+	// with a reservation and the two cannot deadlock. A refund never
+	// changes sale, so its sale_id can be read in the statement that
+	// takes the lock, and the refund in the same round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id FROM sales WHERE id = (SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2) FOR UPDATE`, id, merchantID)
+	var r *refundry.Refund
+	var rerr error
+	b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, id, merchantID).QueryRow(func(row pgx.Row) error {
+		r, rerr = scanRefund(row)
+		return nil
 	})
+	// A release reverses the refund's lines exactly: they are read in
+	// the same round trip.
+	lines := map[string][]refundry.RefundLine{}
+	queueRefundLines(b, []string{id}, lines)
+	var returnID string
+	queueRefundReturn(b, id, &returnID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, notFound(rerr, "No such refund: %s", id)
+	}
+	attachLines([]*refundry.Refund{r}, lines)
+	r.ReturnID = returnID
+	d, err := refundry.DecideSettlement(r, st, now)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if d.Unchanged {
+		return d.Refund, nil
+	}
+	c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
+	c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
+	if err := applyChanges(ctx, tx, c); err != nil {
+		return nil, err
+	}
+	return d.Refund, nil
 }
 
 // settleLane names in ctx the sale of the refund to settle, for the choice

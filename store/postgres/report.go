@@ -64,9 +64,6 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 		if err != nil {
 			return err
 		}
-		if err := claimSale(tx, sale.ID); err != nil {
-			return err
-		}
 		existing := firstOf(byGateway)
 		if existing == nil {
 			existing = firstOf(byID)
@@ -199,9 +196,6 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 		}
 		sale, err := found()
 		if err != nil {
-			return err
-		}
-		if err := claimSale(tx, sale.ID); err != nil {
 			return err
 		}
 		d, err := refundry.DecideDisputeReport(sale, firstOf(current), rep, now, others...)
