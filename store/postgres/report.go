@@ -332,7 +332,7 @@ func (s *Store) ListDisputes(ctx context.Context, merchantID string, f refundry.
 // CountOverRefundedSales counts sales whose refunds exceed what was paid.
 func (s *Store) CountOverRefundedSales(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE refunded_amount > amount`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE over_refunded`).Scan(&n); err != nil {
 		return 0, translate(err)
 	}
 	return n, nil
