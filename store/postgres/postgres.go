@@ -50,6 +50,9 @@ type Store struct {
 	lanes []*group.Queue[*write]
 	batch *group.Queue[*write]
 
+	// refundSales spares a settlement the query for its refund's sale.
+	refundSales refundSales
+
 	retries       atomic.Int64
 	serialization atomic.Int64
 	deadlocks     atomic.Int64

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,7 +42,48 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err := s.groupedWrite(s.writeContext(ctx), w); err != nil {
 		return nil, err
 	}
+	if s.batch != nil {
+		s.refundSales.put(req.MerchantID, w.result.Refunds)
+	}
 	return w.result, nil
+}
+
+// refundSales remembers the sales of the refunds this store made, so that
+// the settlement the engine makes right after a refund finds its lane
+// without a query (settleLane): a refund never changes sale, so what is
+// remembered is never stale. Two generations of at most refundSalesGen
+// refunds each bound it; a refund forgotten, or made by another process,
+// is looked up.
+type refundSales struct {
+	mu       sync.Mutex
+	cur, old map[refundRef]string
+}
+
+// refundRef names a refund of a merchant.
+type refundRef struct{ merchantID, id string }
+
+const refundSalesGen = 4096
+
+func (c *refundSales) put(merchantID string, refunds []*refundry.Refund) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || len(c.cur) >= refundSalesGen {
+		c.old, c.cur = c.cur, make(map[refundRef]string, refundSalesGen)
+	}
+	for _, r := range refunds {
+		c.cur[refundRef{merchantID, r.ID}] = r.SaleID
+	}
+}
+
+func (c *refundSales) get(merchantID, id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := refundRef{merchantID, id}
+	if sale, ok := c.cur[k]; ok {
+		return sale, true
+	}
+	sale, ok := c.old[k]
+	return sale, ok
 }
 
 // refundLane names in ctx the sale req refunds, for the choice of a
@@ -383,6 +425,9 @@ func settleRefund(ctx context.Context, tx pgx.Tx, merchantID, id string, st refu
 func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.Context, error) {
 	if s.batch == nil {
 		return ctx, nil
+	}
+	if saleID, ok := s.refundSales.get(merchantID, id); ok {
+		return forSale(ctx, merchantID, saleID), nil
 	}
 	var saleID string
 	err := s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)

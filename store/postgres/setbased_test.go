@@ -181,3 +181,37 @@ func TestSetBasedStatements(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundSales: the sale of a refund made here is known without a
+// query, only to the refund's own merchant, and what is remembered stays
+// bounded: the oldest generation is forgotten, and then looked up.
+func TestRefundSales(t *testing.T) {
+	var c refundSales
+	first := &refundry.Refund{ID: "r-first", SaleID: "s-first"}
+	c.put("m1", []*refundry.Refund{first})
+	for _, tc := range []struct {
+		merchant, id string
+		sale         string
+		ok           bool
+	}{
+		{"m1", "r-first", "s-first", true},
+		{"m2", "r-first", "", false},
+		{"m1", "r-none", "", false},
+	} {
+		if sale, ok := c.get(tc.merchant, tc.id); sale != tc.sale || ok != tc.ok {
+			t.Errorf("get(%s, %s) = %q, %v; want %q, %v", tc.merchant, tc.id, sale, ok, tc.sale, tc.ok)
+		}
+	}
+	for i := range 2 * refundSalesGen {
+		c.put("m1", []*refundry.Refund{{ID: fmt.Sprint("r", i), SaleID: "s"}})
+	}
+	if _, ok := c.get("m1", "r-first"); ok {
+		t.Error("the oldest generation is still remembered")
+	}
+	if sale, ok := c.get("m1", fmt.Sprint("r", 2*refundSalesGen-1)); !ok || sale != "s" {
+		t.Errorf("the newest refund: %q, %v", sale, ok)
+	}
+	if n := len(c.cur) + len(c.old); n > 2*refundSalesGen {
+		t.Errorf("%d refunds remembered, want at most %d", n, 2*refundSalesGen)
+	}
+}
