@@ -278,8 +278,14 @@ func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 func (s *Store) retry(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	return s.loop(ctx, func() error { return s.attempt(ctx, opts, fn) })
+}
+
+// loop runs attempt until it succeeds or fails in a way that running it
+// again cannot mend: the retry policy of every write.
+func (s *Store) loop(ctx context.Context, try func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.attempt(ctx, opts, fn)
+		err := try()
 		if err == nil || !retryable(err) {
 			return translate(err)
 		}

@@ -19,6 +19,15 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	if err := in.Validate(); err != nil {
 		return false, err
 	}
+	if !usesKey(idem) && in.Customer.Email == "" {
+		// Nothing to read first: no key to claim, no customer to find.
+		out, err := s.insertSaleAtOnce(ctx, in)
+		if err != nil {
+			return false, err
+		}
+		*sale = *out
+		return false, nil
+	}
 	var out *refundry.Sale
 	var replayed bool
 	err := s.write(ctx, func(tx pgx.Tx) error {
@@ -94,6 +103,93 @@ func prepareSale(sale *refundry.Sale, now time.Time) *refundry.Sale {
 		in.Transactions[i] = &tt
 	}
 	return &in
+}
+
+// insertSaleAtOnce writes a prepared sale of a new customer, without an
+// Idempotency-Key: its payments' numbers are drawn first (a sequence
+// gives them outside any transaction), so that the sale's event can be
+// made before anything is written, and then the customer, the sale, its
+// lines and payments, its event and its audit entry go as one statement.
+// One statement is one transaction: all of it is durable when it returns,
+// or none of it was written.
+func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refundry.Sale, error) {
+	out := *in
+	out.Customer.ID = refundry.NewID()
+	out.Transactions = make([]*refundry.Transaction, len(in.Transactions))
+	for i, t := range in.Transactions {
+		tt := *t
+		out.Transactions[i] = &tt
+	}
+	if n := len(out.Transactions); n > 0 {
+		// A number drawn by a statement that then fails is skipped, as
+		// with the column's default: numbers only need to be unique.
+		rows, err := s.pool.Query(ctx, `SELECT nextval('transactions_number_seq') FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return nil, translate(err)
+		}
+		numbers, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, translate(err)
+		}
+		for i, t := range out.Transactions {
+			t.Number = numbers[i]
+		}
+	}
+	ev, err := refundry.NewEvent(out.MerchantID, refundry.EventSaleCreated, "sale", out.ID, &out, out.Created)
+	if err != nil {
+		return nil, err
+	}
+	w := &oneStatement{}
+	c := out.Customer
+	w.add(1, errRetry, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)`,
+		c.ID, out.MerchantID, c.Email, c.FirstName, c.LastName)
+	w.add(1, errRetry, `INSERT INTO sales (id, merchant_id, reference, currency, amount, refunded_amount, customer_id, campaign_id, campaign_name, created)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)`,
+		out.ID, out.MerchantID, out.Reference, out.Currency, out.Amount, c.ID, out.CampaignID, out.CampaignName, out.Created)
+	if n := len(out.LineItems); n > 0 {
+		ids, names, kinds := make([]string, n), make([]string, n), make([]string, n)
+		ords, quantities, units, taxes, amounts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, li := range out.LineItems {
+			ids[i], names[i], kinds[i] = li.ID, li.Name, li.Kind
+			ords[i], quantities[i], units[i], taxes[i], amounts[i] = int64(i), li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount
+		}
+		w.add(n, errRetry, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
+			SELECT u.id, $2, $3, u.ord, u.name, u.kind, u.quantity, u.unit_amount, u.tax_amount, u.amount, 0
+			FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+				AS u(id, ord, name, kind, quantity, unit_amount, tax_amount, amount)`,
+			ids, out.ID, out.MerchantID, ords, names, kinds, quantities, units, taxes, amounts)
+	}
+	if n := len(out.Transactions); n > 0 {
+		ids, refs, gateways, charges, currencies, baseCurrencies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ords, numbers, amounts, fees, bases := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		created := make([]time.Time, n)
+		for i, t := range out.Transactions {
+			ids[i], refs[i], gateways[i], charges[i], currencies[i], baseCurrencies[i] = t.ID, t.Reference, t.Gateway, t.GatewayChargeID, t.Currency, t.BaseCurrency
+			ords[i], numbers[i], amounts[i], fees[i], bases[i] = int64(i), t.Number, t.Amount, t.ProcessingFee, t.BaseAmount
+			created[i] = t.Created
+		}
+		w.add(n, errRetry, `INSERT INTO transactions (id, sale_id, merchant_id, ord, number, reference, gateway, gateway_charge_id, currency, amount,
+				refunded_amount, processing_fee, base_amount, base_currency, created)
+			SELECT u.id, $2, $3, u.ord, u.number, u.reference, u.gateway, u.charge, u.currency, u.amount, 0, u.fee, u.base, u.base_currency, u.created
+			FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+				$12::bigint[], $13::text[], $14::timestamptz[])
+				AS u(id, ord, number, reference, gateway, charge, currency, amount, fee, base, base_currency, created)`,
+			ids, out.ID, out.MerchantID, ords, numbers, refs, gateways, charges, currencies, amounts, fees, bases, baseCurrencies, created)
+	}
+	w.add(1, errRetry, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ev.ID, ev.MerchantID, ev.Type, ev.ObjectType, ev.ObjectID, string(ev.Data), normTime(ev.Created))
+	if e := refundry.NewAuditEntry(ctx, out.MerchantID, refundry.AuditSaleCreate, out.ID, out.Created); e != nil {
+		w.add(1, errRetry, insertAuditSQL, auditArgs(e)...)
+	}
+	err = s.loop(ctx, func() error {
+		b := &pgx.Batch{}
+		w.queue(b)
+		return s.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // insertSale writes a prepared sale; its result differs from in only by
