@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -289,27 +290,76 @@ func findCustomer(ctx context.Context, tx pgx.Tx, merchantID, email string) (ref
 // FindSale returns the sale with its line items and transactions.
 // Returns ENOTFOUND if none matches for this merchant.
 //
-// It is one round trip: BEGIN, the reads and COMMIT go to the server as one
-// pipeline, a read-only transaction that sees one snapshot (as read gives),
-// so a sale is never read half before and half after a refund. A read-only
-// snapshot never fails serialization on PostgreSQL, and CockroachDB retries
-// by itself a transaction that reaches it whole, so there is no retry here.
+// It is one statement: the sale's row with its customer's, and its line
+// items and payments aggregated beside it, so the read sees one snapshot
+// (a sale is never read half before and half after a refund) without a
+// transaction around it.
 func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	found, err := queueFindSale(b, merchantID, by, false)
+	cond, arg, what, err := saleCondition(by)
 	if err != nil {
 		return nil, err
 	}
-	b.Queue(`COMMIT`)
-	br := s.pool.SendBatch(ctx, b)
-	// After a failure this rolls back; after the COMMIT above it only
-	// gives the connection back to the pool.
-	defer br.Tx().Rollback(context.WithoutCancel(ctx))
-	if err := br.Close(); err != nil {
-		return nil, translate(err)
+	var cid, email, first, last *string
+	var lines, txns []byte
+	sale, err := scanSale(extraRow{s.pool.QueryRow(ctx, `SELECT `+saleColumns+`, c.id, c.email, c.first_name, c.last_name,
+		(SELECT json_agg(json_build_array(`+lineItemColumns+`) ORDER BY ord) FROM line_items WHERE sale_id = s.id),
+		(SELECT json_agg(json_build_array(`+transactionColumns+`) ORDER BY ord) FROM transactions WHERE sale_id = s.id)
+		FROM sales s LEFT JOIN customers c ON c.id = s.customer_id WHERE s.merchant_id = $1 AND `+cond, merchantID, arg),
+		[]any{&cid, &email, &first, &last, &lines, &txns}})
+	if err != nil {
+		return nil, notFound(err, "No such %s", what)
 	}
-	return found()
+	if cid != nil {
+		sale.Customer = refundry.Customer{ID: *cid, Email: *email, FirstName: *first, LastName: *last}
+	} else {
+		sale.Customer = refundry.Customer{}
+	}
+	if err := decodeRows(lines, func() []any {
+		li := &refundry.LineItem{}
+		sale.LineItems = append(sale.LineItems, li)
+		return []any{&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
+			&li.RefundedAmount, &li.RefundedQuantity}
+	}); err != nil {
+		return nil, err
+	}
+	if err := decodeRows(txns, func() []any {
+		t := &refundry.Transaction{}
+		sale.Transactions = append(sale.Transactions, t)
+		return []any{&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
+			&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created}
+	}); err != nil {
+		return nil, err
+	}
+	for _, t := range sale.Transactions {
+		t.Created = t.Created.UTC()
+		t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+	}
+	return sale, nil
+}
+
+// decodeRows decodes data, a JSON array of rows each a JSON array of
+// columns (json_agg of json_build_array), into the values next returns for
+// each row. Numbers decode into int64 exactly, never through a float.
+func decodeRows(data []byte, next func() []any) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var rows [][]json.RawMessage
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		dest := next()
+		if len(row) != len(dest) {
+			return fmt.Errorf("postgres: a row of %d columns, want %d", len(row), len(dest))
+		}
+		for i, col := range row {
+			if err := json.Unmarshal(col, dest[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // findSale loads one sale of the merchant, in one round trip. With lock,
@@ -328,17 +378,9 @@ func findSale(ctx context.Context, tx pgx.Tx, merchantID string, by refundry.Sal
 	return sale()
 }
 
-// queueFindSale queues on b the statements that read one sale of the
-// merchant with its customer, line items and transactions, and returns
-// the function that gives the sale once b has run. Every statement finds
-// the sale by the same condition, so none waits for another's answer and
-// the whole read is one round trip. With lock, the sale's row is locked
-// first; at READ COMMITTED the statements after it each take a new
-// snapshot, so once the lock is granted they read what its previous
-// holder committed.
-func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock bool) (func() (*refundry.Sale, error), error) {
-	var cond, what string
-	var arg any
+// saleCondition is the condition on sales s that finds the sale by names
+// (with $1 the merchant and $2 arg), and what it is called when missing.
+func saleCondition(by refundry.SaleLookup) (cond string, arg any, what string, err error) {
 	n := 0
 	if by.ID != "" {
 		cond, arg, what, n = `s.id = $2`, by.ID, "sale "+by.ID, n+1
@@ -361,7 +403,23 @@ func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock
 		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE merchant_id = $1 AND reference = $2 AND reference <> '')`, by.TransactionReference, "transaction with reference "+by.TransactionReference, n+1
 	}
 	if n != 1 {
-		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+		return "", nil, "", refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+	}
+	return cond, arg, what, nil
+}
+
+// queueFindSale queues on b the statements that read one sale of the
+// merchant with its customer, line items and transactions, and returns
+// the function that gives the sale once b has run. Every statement finds
+// the sale by the same condition, so none waits for another's answer and
+// the whole read is one round trip. With lock, the sale's row is locked
+// first; at READ COMMITTED the statements after it each take a new
+// snapshot, so once the lock is granted they read what its previous
+// holder committed.
+func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock bool) (func() (*refundry.Sale, error), error) {
+	cond, arg, what, err := saleCondition(by)
+	if err != nil {
+		return nil, err
 	}
 	q := `SELECT ` + saleColumns + ` FROM sales s WHERE s.merchant_id = $1 AND ` + cond
 	if lock {
