@@ -185,15 +185,19 @@ func (s *Store) runBatch(ctx context.Context, ws []*write) []error {
 		return errs
 	}
 	beforeCommit := false
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		beforeCommit = false
-		own, err := s.runWrites(ctx, tx, ws, sales, s.now())
-		if err != nil {
-			beforeCommit = true
-			return err
-		}
-		copy(errs, own)
-		return nil
+	err := s.loop(ctx, func() error {
+		return s.attemptBatch(ctx, func(tx pgx.Tx) error {
+			beforeCommit = false
+			own, err := s.runWrites(ctx, tx, ws, sales, s.now())
+			if err != nil {
+				// A round trip that carried COMMIT and got no answer
+				// may have committed: it fails like COMMIT itself.
+				beforeCommit = !errors.As(err, new(errCommitUnknown))
+				return err
+			}
+			copy(errs, own)
+			return nil
+		})
 	})
 	switch {
 	case err == nil:
@@ -229,7 +233,9 @@ func (s *Store) runWrites(ctx context.Context, tx pgx.Tx, ws []*write, sales []s
 		}
 	}
 	if len(set) > 0 {
-		later, err := writeSet(ctx, tx, ws, set, sales, own, now)
+		// With no write left to run alone, COMMIT goes with the set's
+		// writes (batchTx).
+		later, err := writeSet(ctx, tx, ws, set, sales, own, now, len(serial) == 0)
 		if err != nil {
 			return nil, err
 		}
