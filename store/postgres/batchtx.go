@@ -11,27 +11,18 @@ import (
 )
 
 // batchTx is the transaction of a group-commit batch. BEGIN goes to the
-// server with the batch's first statements, and COMMIT with its last when
-// the batch knows them (commitWith), so a set-based batch is two round
-// trips: read, then write and commit. With pgx's own transaction BEGIN
-// and COMMIT were a round trip each, during which the batch's sales
-// stayed locked.
+// server with the batch's first statements instead of a round trip of
+// its own, as with pgx's own transaction.
+//
+// COMMIT cannot go with the last statements the same way: the rows each
+// statement changed are checked here, once its answer is back (changes),
+// and the server would have committed by then whatever the check found.
 type batchTx struct {
-	conn       *pgxpool.Conn
-	begun      bool // BEGIN was sent
-	committing bool // COMMIT was queued with the last statements
+	conn  *pgxpool.Conn
+	begun bool // BEGIN was sent
 }
 
 var _ pgx.Tx = (*batchTx)(nil)
-
-// errCommitUnknown wraps the failure of a round trip that carried COMMIT
-// and got no answer from the server: the batch may have committed, so
-// its writes must not run again (runBatch answers each with the error,
-// as a failed COMMIT of pgx's own).
-type errCommitUnknown struct{ err error }
-
-func (e errCommitUnknown) Error() string { return e.err.Error() }
-func (e errCommitUnknown) Unwrap() error { return e.err }
 
 // attemptBatch is attempt with a batchTx.
 func (s *Store) attemptBatch(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -47,8 +38,7 @@ func (s *Store) attemptBatch(ctx context.Context, fn func(tx pgx.Tx) error) erro
 	if err := fn(tx); err != nil {
 		return err
 	}
-	// Invariant 3: the COMMIT, sent here or with the last statements, is
-	// the durable acknowledgement.
+	// Invariant 3: COMMIT is the durable acknowledgement.
 	return tx.Commit(ctx)
 }
 
@@ -61,47 +51,17 @@ func (t *batchTx) beginNow(ctx context.Context) error {
 	return err
 }
 
-// commitWith queues COMMIT as b's last statement; b must be the last the
-// transaction sends. SendBatch's Close then fails with errCommitUnknown
-// when the server did not answer.
-func (t *batchTx) commitWith(b *pgx.Batch) {
-	t.committing = true
-	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
-		if tag.String() == "ROLLBACK" {
-			return pgx.ErrTxCommitRollback
-		}
-		return nil
-	})
-}
-
 func (t *batchTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if !t.begun {
 		t.begun = true
 		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: `BEGIN`})
 	}
-	br := t.conn.SendBatch(ctx, b)
-	if !t.committing {
-		return br
-	}
-	return commitResults{br}
-}
-
-// commitResults are the results of the batch that carries COMMIT.
-type commitResults struct{ pgx.BatchResults }
-
-func (r commitResults) Close() error {
-	err := r.BatchResults.Close()
-	var pe *pgconn.PgError
-	if err != nil && !errors.As(err, &pe) && !errors.Is(err, pgx.ErrTxCommitRollback) {
-		return errCommitUnknown{err}
-	}
-	return err
+	return t.conn.SendBatch(ctx, b)
 }
 
 func (t *batchTx) Commit(ctx context.Context) error {
-	if !t.begun || t.conn.Conn().PgConn().TxStatus() == 'I' {
-		// Nothing was sent, or COMMIT went with the last statements.
-		return nil
+	if !t.begun {
+		return nil // nothing was sent
 	}
 	tag, err := t.conn.Exec(ctx, `COMMIT`)
 	if err != nil {

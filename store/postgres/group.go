@@ -190,9 +190,7 @@ func (s *Store) runBatch(ctx context.Context, ws []*write) []error {
 			beforeCommit = false
 			own, err := s.runWrites(ctx, tx, ws, sales, s.now())
 			if err != nil {
-				// A round trip that carried COMMIT and got no answer
-				// may have committed: it fails like COMMIT itself.
-				beforeCommit = !errors.As(err, new(errCommitUnknown))
+				beforeCommit = true
 				return err
 			}
 			copy(errs, own)
@@ -233,9 +231,7 @@ func (s *Store) runWrites(ctx context.Context, tx pgx.Tx, ws []*write, sales []s
 		}
 	}
 	if len(set) > 0 {
-		// With no write left to run alone, COMMIT goes with the set's
-		// writes (batchTx).
-		later, err := writeSet(ctx, tx, ws, set, sales, own, now, len(serial) == 0)
+		later, err := writeSet(ctx, tx, ws, set, sales, own, now)
 		if err != nil {
 			return nil, err
 		}

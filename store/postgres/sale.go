@@ -140,11 +140,13 @@ func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refun
 	if err != nil {
 		return nil, err
 	}
+	// Each part inserts its values or fails: no row count to check, which
+	// matters here, where the statement commits as soon as it has run.
 	w := &oneStatement{}
 	c := out.Customer
-	w.add(1, errRetry, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)`,
+	w.add(-1, nil, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)`,
 		c.ID, out.MerchantID, c.Email, c.FirstName, c.LastName)
-	w.add(1, errRetry, `INSERT INTO sales (id, merchant_id, reference, currency, amount, refunded_amount, customer_id, campaign_id, campaign_name, created)
+	w.add(-1, nil, `INSERT INTO sales (id, merchant_id, reference, currency, amount, refunded_amount, customer_id, campaign_id, campaign_name, created)
 		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)`,
 		out.ID, out.MerchantID, out.Reference, out.Currency, out.Amount, c.ID, out.CampaignID, out.CampaignName, out.Created)
 	if n := len(out.LineItems); n > 0 {
@@ -154,7 +156,7 @@ func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refun
 			ids[i], names[i], kinds[i] = li.ID, li.Name, li.Kind
 			ords[i], quantities[i], units[i], taxes[i], amounts[i] = int64(i), li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount
 		}
-		w.add(n, errRetry, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
+		w.add(-1, nil, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
 			SELECT u.id, $2, $3, u.ord, u.name, u.kind, u.quantity, u.unit_amount, u.tax_amount, u.amount, 0
 			FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
 				AS u(id, ord, name, kind, quantity, unit_amount, tax_amount, amount)`,
@@ -169,7 +171,7 @@ func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refun
 			ords[i], numbers[i], amounts[i], fees[i], bases[i] = int64(i), t.Number, t.Amount, t.ProcessingFee, t.BaseAmount
 			created[i] = t.Created
 		}
-		w.add(n, errRetry, `INSERT INTO transactions (id, sale_id, merchant_id, ord, number, reference, gateway, gateway_charge_id, currency, amount,
+		w.add(-1, nil, `INSERT INTO transactions (id, sale_id, merchant_id, ord, number, reference, gateway, gateway_charge_id, currency, amount,
 				refunded_amount, processing_fee, base_amount, base_currency, created)
 			SELECT u.id, $2, $3, u.ord, u.number, u.reference, u.gateway, u.charge, u.currency, u.amount, 0, u.fee, u.base, u.base_currency, u.created
 			FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
@@ -177,10 +179,10 @@ func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refun
 				AS u(id, ord, number, reference, gateway, charge, currency, amount, fee, base, base_currency, created)`,
 			ids, out.ID, out.MerchantID, ords, numbers, refs, gateways, charges, currencies, amounts, fees, bases, baseCurrencies, created)
 	}
-	w.add(1, errRetry, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	w.add(-1, nil, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		ev.ID, ev.MerchantID, ev.Type, ev.ObjectType, ev.ObjectID, string(ev.Data), normTime(ev.Created))
 	if e := refundry.NewAuditEntry(ctx, out.MerchantID, refundry.AuditSaleCreate, out.ID, out.Created); e != nil {
-		w.add(1, errRetry, insertAuditSQL, auditArgs(e)...)
+		w.add(-1, nil, insertAuditSQL, auditArgs(e)...)
 	}
 	err = s.loop(ctx, func() error {
 		b := &pgx.Batch{}

@@ -53,9 +53,8 @@ type idemRef struct{ merchantID, key string }
 // must run alone after it, in a savepoint each (later): a replayed key,
 // a key used twice in the batch, a sale or refund not found (their
 // errors are the plain path's). A statement that fails returns err: the
-// batch is run again, or its writes alone (runBatch). When last, and no
-// write is left for later, COMMIT goes with the writes.
-func writeSet(ctx context.Context, tx pgx.Tx, ws []*write, set []int, sales []saleRef, own []error, now time.Time, last bool) (later []int, err error) {
+// batch is run again, or its writes alone (runBatch).
+func writeSet(ctx context.Context, tx pgx.Tx, ws []*write, set []int, sales []saleRef, own []error, now time.Time) (later []int, err error) {
 	b := &pgx.Batch{}
 	cur := make(map[string]*refundry.Sale, len(sales))
 	merchants, ids := make([]string, len(sales)), make([]string, len(sales))
@@ -269,9 +268,6 @@ func writeSet(ctx context.Context, tx pgx.Tx, ws []*write, set []int, sales []sa
 		b.Queue(`DELETE FROM idempotency_keys WHERE (merchant_id, idem_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, m, k)
 	}
 	c.queue(b)
-	if bt, ok := tx.(*batchTx); ok && last && len(later) == 0 {
-		bt.commitWith(b)
-	}
 	if len(b.QueuedQueries) > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, err
