@@ -107,9 +107,17 @@ func (s *Store) refundLane(ctx context.Context, req refundry.RefundRequest) (con
 		return ctx, nil
 	}
 	var saleID string
-	err := s.pool.QueryRow(ctx, q, arg, req.MerchantID).Scan(&saleID)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, translate(err)
+	// A read alone is a transaction too: at SERIALIZABLE it may be
+	// refused like any other, and is then run again.
+	err := s.loop(ctx, func() error {
+		err := s.pool.QueryRow(ctx, q, arg, req.MerchantID).Scan(&saleID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return forSale(ctx, req.MerchantID, saleID), nil
 }
@@ -430,9 +438,19 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 		return forSale(ctx, merchantID, saleID), nil
 	}
 	var saleID string
-	err := s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+	var scanErr error
+	err := s.loop(ctx, func() error {
+		scanErr = s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+		if errors.Is(scanErr, pgx.ErrNoRows) {
+			return nil
+		}
+		return scanErr
+	})
 	if err != nil {
-		return nil, notFound(err, "No such refund: %s", id)
+		return nil, err
+	}
+	if scanErr != nil {
+		return nil, notFound(scanErr, "No such refund: %s", id)
 	}
 	return forSale(ctx, merchantID, saleID), nil
 }
