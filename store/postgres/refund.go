@@ -488,17 +488,23 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 		w.add("created < $%d", normTime(f.CreatedTo))
 	}
 	q := `SELECT ` + refundColumns + ` FROM refunds WHERE ` + w.page("id", f.Page)
-	rows, err := s.pool.Query(ctx, q, w.args...)
+	var out []*refundry.Refund
+	var more bool
+	// Reads alone are transactions too: at SERIALIZABLE one may be
+	// refused, and is then run again.
+	err := s.loop(ctx, func() error {
+		rows, err := s.pool.Query(ctx, q, w.args...)
+		if err != nil {
+			return err
+		}
+		if out, err = collectRefunds(rows); err != nil {
+			return err
+		}
+		out, more = trimPage(out, f.Page)
+		return loadRefundLines(ctx, s.pool, out)
+	})
 	if err != nil {
-		return nil, false, translate(err)
-	}
-	out, err := collectRefunds(rows)
-	if err != nil {
-		return nil, false, translate(err)
-	}
-	out, more := trimPage(out, f.Page)
-	if err := loadRefundLines(ctx, s.pool, out); err != nil {
-		return nil, false, translate(err)
+		return nil, false, err
 	}
 	return out, more, nil
 }
