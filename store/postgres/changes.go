@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,11 +15,11 @@ import (
 )
 
 // changes is a unit of work as data: the rows that decided writes make,
-// ready to be written. A write applies its own with applyChanges; a
-// pipelined batch merges those of all its writes and writes them with one
-// set-based statement per table (INSERT ... SELECT FROM unnest, UPDATE ...
-// FROM unnest), so a batch of refunds costs a handful of statements
-// instead of a dozen per refund.
+// ready to be written. A write alone applies its own with applyChanges; a
+// group-commit batch merges those of all its writes (writeSet) and writes
+// them with one set-based statement per table (INSERT ... SELECT FROM
+// unnest, UPDATE ... FROM unnest), so a batch of refunds costs a handful
+// of statements instead of a dozen per refund.
 type changes struct {
 	moves   []refundry.Move
 	inserts []*refundry.Refund
@@ -71,9 +74,7 @@ func (c *changes) merge(o *changes) {
 		}
 		c.moves[i].Delta += m.Delta
 		c.moves[i].Quantity += m.Quantity
-		// One write per sale shares a pipeline round (claimSale), so two
-		// moves of one row are one write's; the cap is kept unless both
-		// waive it.
+		// The cap is kept unless both waive it.
 		c.moves[i].Unbounded = c.moves[i].Unbounded && m.Unbounded
 	}
 	c.inserts = append(c.inserts, o.inserts...)
@@ -84,12 +85,8 @@ func (c *changes) merge(o *changes) {
 	c.keys = append(c.keys, o.keys...)
 }
 
-// applyChanges writes c in tx: in a pipelined batch, with the changes of
-// the batch's other writes (see pipelined); otherwise alone.
+// applyChanges writes c in tx, one statement per table.
 func applyChanges(ctx context.Context, tx pgx.Tx, c *changes) error {
-	if t, ok := tx.(*pipeTx); ok {
-		return t.apply(c)
-	}
 	b := &pgx.Batch{}
 	c.queue(b)
 	return tx.SendBatch(ctx, b).Close()
@@ -108,18 +105,19 @@ func (c *changes) queue(b *pgx.Batch) {
 			return nil
 		}
 	}
-	c.queueMoves(b, check)
+	w := &oneStatement{}
+	c.queueMoves(w)
 	if len(c.inserts) > 0 {
 		var a refundArrays
 		for _, r := range c.inserts {
 			a.add(r)
 		}
-		b.Queue(`INSERT INTO refunds (`+refundColumns+`)
+		w.add(len(c.inserts), errRetry, `INSERT INTO refunds (`+refundColumns+`)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
 				$9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::boolean[], $15::text[], $16::text[], $17::text[],
 				$18::text[], $19::text[], $20::text[], $21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[],
 				$25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::timestamptz[])`,
-			a.args()...).Exec(check(len(c.inserts), errRetry))
+			a.args()...)
 		var refunds, lineItems []string
 		var quantities, amounts []int64
 		for _, r := range c.inserts {
@@ -128,11 +126,10 @@ func (c *changes) queue(b *pgx.Batch) {
 				quantities, amounts = append(quantities, l.Quantity), append(amounts, l.Amount)
 			}
 		}
-		queueLinkReturns(b, c.inserts, check)
 		if len(refunds) > 0 {
-			b.Queue(`INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount)
+			w.add(len(refunds), errRetry, `INSERT INTO refund_lines (refund_id, line_item_id, quantity, amount)
 				SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])`,
-				refunds, lineItems, quantities, amounts).Exec(check(len(refunds), errRetry))
+				refunds, lineItems, quantities, amounts)
 		}
 	}
 	if len(c.settles) > 0 {
@@ -151,7 +148,7 @@ func (c *changes) queue(b *pgx.Batch) {
 		// settled meanwhile is not found, and the write starts over. A
 		// refund that moves to pending (approved, or sent back from
 		// review) is due for recovery at once: its schedule starts afresh.
-		b.Queue(`UPDATE refunds r SET status = u.status, gateway_refund_id = u.grid, failure_reason = u.reason,
+		w.add(n, errRetry, `UPDATE refunds r SET status = u.status, gateway_refund_id = u.grid, failure_reason = u.reason,
 				refunded_at = u.at, updated = u.updated, decided_by = u.decided_by, decision_note = u.note,
 				review_reason = u.review, approval_expires_at = u.expires,
 				next_attempt_at = CASE WHEN u.status = 'pending' THEN NULL ELSE r.next_attempt_at END,
@@ -160,7 +157,7 @@ func (c *changes) queue(b *pgx.Batch) {
 				$8::text[], $9::text[], $10::text[], $11::timestamptz[])
 				AS u(id, from_status, status, grid, reason, at, updated, decided_by, note, review, expires)
 			WHERE r.id = u.id AND r.status = u.from_status`,
-			ids, froms, statuses, grids, reasons, at, updated, decidedBy, notes, reviews, expires).Exec(check(n, errRetry))
+			ids, froms, statuses, grids, reasons, at, updated, decidedBy, notes, reviews, expires)
 	}
 	if len(c.events) > 0 {
 		n := len(c.events)
@@ -170,10 +167,46 @@ func (c *changes) queue(b *pgx.Batch) {
 			ids[i], merchants[i], types[i], objTypes[i], objIDs[i], data[i] = e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data)
 			created[i] = normTime(e.Created)
 		}
-		b.Queue(`INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created)
+		w.add(n, errRetry, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])`,
-			ids, merchants, types, objTypes, objIDs, data, created).Exec(check(n, errRetry))
+			ids, merchants, types, objTypes, objIDs, data, created)
 	}
+	if len(c.audit) > 0 {
+		n := len(c.audit)
+		cols := make([][]string, 12)
+		for i := range cols {
+			cols[i] = make([]string, n)
+		}
+		created := make([]time.Time, n)
+		for i, e := range c.audit {
+			for j, v := range []string{e.ID, e.MerchantID, e.Actor.KeyID, e.Actor.UserID, e.Action, e.ObjectID, e.Result,
+				e.Actor.RemoteAddr, e.Actor.RequestID, e.Actor.Method, e.Actor.Path, e.Note} {
+				cols[j][i] = v
+			}
+			created[i] = normTime(e.Created)
+		}
+		w.add(n, errRetry, `INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr, request_id,
+				method, path, note, created)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])`,
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
+			created)
+	}
+	if len(c.keys) > 0 {
+		n := len(c.keys)
+		merchants, keys, ids, related := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, k := range c.keys {
+			merchants[i], keys[i], ids[i], related[i] = k.merchantID, k.key, k.ids, k.related
+		}
+		w.add(-1, nil, `UPDATE idempotency_keys k SET resource_ids = u.ids, related_ids = u.related
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(merchant_id, idem_key, ids, related)
+			WHERE k.merchant_id = u.merchant_id AND k.idem_key = u.idem_key`, merchants, keys, ids, related)
+	}
+	w.queue(b)
+	// What reads the rows written above goes after them, in statements
+	// of its own: the parts of one statement all see the rows as they
+	// were before it.
+	queueLinkReturns(b, c.inserts, check)
 	if len(c.notify) > 0 {
 		n := len(c.notify)
 		ids, refunds, nows := make([]string, n), make([]string, n), make([]time.Time, n)
@@ -193,37 +226,6 @@ func (c *changes) queue(b *pgx.Batch) {
 			WHERE c.email <> ''
 			ON CONFLICT (refund_id) DO NOTHING`, ids, refunds, nows, never)
 	}
-	if len(c.audit) > 0 {
-		n := len(c.audit)
-		cols := make([][]string, 12)
-		for i := range cols {
-			cols[i] = make([]string, n)
-		}
-		created := make([]time.Time, n)
-		for i, e := range c.audit {
-			for j, v := range []string{e.ID, e.MerchantID, e.Actor.KeyID, e.Actor.UserID, e.Action, e.ObjectID, e.Result,
-				e.Actor.RemoteAddr, e.Actor.RequestID, e.Actor.Method, e.Actor.Path, e.Note} {
-				cols[j][i] = v
-			}
-			created[i] = normTime(e.Created)
-		}
-		b.Queue(`INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr, request_id,
-				method, path, note, created)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])`,
-			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11],
-			created).Exec(check(n, errRetry))
-	}
-	if len(c.keys) > 0 {
-		n := len(c.keys)
-		merchants, keys, ids, related := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, k := range c.keys {
-			merchants[i], keys[i], ids[i], related[i] = k.merchantID, k.key, k.ids, k.related
-		}
-		b.Queue(`UPDATE idempotency_keys k SET resource_ids = u.ids, related_ids = u.related
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(merchant_id, idem_key, ids, related)
-			WHERE k.merchant_id = u.merchant_id AND k.idem_key = u.idem_key`, merchants, keys, ids, related)
-	}
 }
 
 // queueMoves queues the amounts the changes move, one statement per
@@ -234,7 +236,7 @@ func (c *changes) queue(b *pgx.Batch) {
 // decision was made on rows read under the sale's lock, and the database
 // must agree with it). A release that finds less reserved than it gives
 // back is not retried: only a corrupt database shows it.
-func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.CommandTag) error) {
+func (c *changes) queueMoves(w *oneStatement) {
 	for _, kind := range []refundry.HoldKind{refundry.OnTransaction, refundry.OnLineItem, refundry.OnSale} {
 		var ids, sales []string
 		var deltas, quantities []int64
@@ -263,22 +265,22 @@ func (c *changes) queueMoves(b *pgx.Batch, check func(int, error) func(pgconn.Co
 		if kind == refundry.OnLineItem {
 			// A line's units move with its amount and stay within its
 			// count (invariant 2 extended to quantities).
-			b.Queue(`UPDATE line_items t SET refunded_amount = t.refunded_amount + u.delta,
+			w.add(len(ids), fail, `UPDATE line_items t SET refunded_amount = t.refunded_amount + u.delta,
 					refunded_quantity = t.refunded_quantity + u.quantity
 				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::bigint[]) AS u(id, sale_id, delta, unbounded, quantity)
 				WHERE t.id = u.id AND t.sale_id = u.sale_id AND t.refunded_amount + u.delta >= 0
 					AND (u.unbounded OR t.refunded_amount + u.delta <= t.amount)
 					AND t.refunded_quantity + u.quantity BETWEEN 0 AND t.quantity`,
-				ids, sales, deltas, unbounded, quantities).Exec(check(len(ids), fail))
+				ids, sales, deltas, unbounded, quantities)
 			continue
 		}
 		// An unbounded move (an adopted refund: its money is gone already)
 		// may take the row above its amount, never below zero.
-		b.Queue(`UPDATE `+table+` t SET refunded_amount = t.refunded_amount + u.delta
+		w.add(len(ids), fail, `UPDATE `+table+` t SET refunded_amount = t.refunded_amount + u.delta
 			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[]) AS u(id, sale_id, delta, unbounded)
 			WHERE t.id = u.id AND `+ofSale+` AND t.refunded_amount + u.delta >= 0
 				AND (u.unbounded OR t.refunded_amount + u.delta <= t.amount)`,
-			ids, sales, deltas, unbounded).Exec(check(len(ids), fail))
+			ids, sales, deltas, unbounded)
 	}
 }
 
@@ -338,4 +340,81 @@ func (a *refundArrays) args() []any {
 		a.currencies, a.statuses, a.reasons, a.metadata, a.offsite, a.notify, a.gateways, a.grids, a.failures,
 		a.sources, a.names, a.extIDs, a.createdSources, a.refundedAt, a.created, a.updated,
 		a.descriptions, a.gatewayReasons, a.requestedBy, a.decidedBy, a.notes, a.reviewReasons, a.approvalExpires}
+}
+
+// oneStatement gathers the writes of a unit of work and sends them as one
+// statement: each write a data-modifying part of a WITH, the statement
+// answering how many rows each part changed. PostgreSQL parses, plans and
+// runs one statement instead of one per table, and every part still
+// checks its row count. The parts see the database as it was before the
+// statement, so none may read what another writes; foreign keys are
+// checked at its end, once every part has run.
+type oneStatement struct {
+	parts []stmtPart
+}
+
+type stmtPart struct {
+	sql  string
+	args []any
+	n    int   // the rows it must change; -1 for any number
+	fail error // what a different number of rows returns
+}
+
+// add adds a write of its own numbered parameters ($1, $2, ...).
+func (w *oneStatement) add(n int, fail error, sql string, args ...any) {
+	w.parts = append(w.parts, stmtPart{sql, args, n, fail})
+}
+
+var placeholder = regexp.MustCompile(`\$([0-9]+)`)
+
+// queue queues the statement on b; a single write goes as it is.
+func (w *oneStatement) queue(b *pgx.Batch) {
+	switch len(w.parts) {
+	case 0:
+		return
+	case 1:
+		p := w.parts[0]
+		b.Queue(p.sql, p.args...).Exec(func(tag pgconn.CommandTag) error {
+			if p.n >= 0 && tag.RowsAffected() != int64(p.n) {
+				return p.fail
+			}
+			return nil
+		})
+		return
+	}
+	var sql strings.Builder
+	var args []any
+	counts := make([]string, len(w.parts))
+	for i, p := range w.parts {
+		offset := len(args)
+		renumbered := placeholder.ReplaceAllStringFunc(p.sql, func(m string) string {
+			n, _ := strconv.Atoi(m[1:])
+			return "$" + strconv.Itoa(n+offset)
+		})
+		if i == 0 {
+			sql.WriteString("WITH ")
+		} else {
+			sql.WriteString(",\n")
+		}
+		fmt.Fprintf(&sql, "w%d AS (%s RETURNING 1)", i, renumbered)
+		args = append(args, p.args...)
+		counts[i] = fmt.Sprintf("(SELECT count(*) FROM w%d)", i)
+	}
+	sql.WriteString("\nSELECT " + strings.Join(counts, ", "))
+	b.Queue(sql.String(), args...).QueryRow(func(row pgx.Row) error {
+		got := make([]int64, len(w.parts))
+		dest := make([]any, len(got))
+		for i := range got {
+			dest[i] = &got[i]
+		}
+		if err := row.Scan(dest...); err != nil {
+			return err
+		}
+		for i, p := range w.parts {
+			if p.n >= 0 && got[i] != int64(p.n) {
+				return p.fail
+			}
+		}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,15 +25,66 @@ const maxBatch = 64
 // transaction with the writes queued beside it. fn must take its context
 // from writeContext, not from the caller, and like any fn given to write
 // it must be safe to run more than once.
+//
+// A closure is the write of last resort: it runs alone in a savepoint of
+// the batch. Refunds and settlements are queued as data (groupedWrite),
+// which a batch writes set-based.
 func (s *Store) grouped(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.groupedWrite(ctx, &write{fn: fn})
+}
+
+// groupedWrite queues w in the lane of the sale ctx names (forSale) and
+// waits for its batch to commit; without group commit it runs w alone.
+// w's answer fields are set when it returns nil.
+func (s *Store) groupedWrite(ctx context.Context, w *write) error {
+	w.ctx = ctx
+	w.sale, _ = ctx.Value(saleKey{}).(saleRef)
 	if s.batch == nil {
-		return s.write(ctx, fn)
+		return s.write(ctx, func(tx pgx.Tx) error { return w.run(tx, s.now()) })
 	}
-	err := s.lane(ctx).Do(ctx, fn)
+	err := s.lane(ctx).Do(ctx, w)
 	if errors.Is(err, group.ErrClosed) {
 		return &refundry.Error{Code: refundry.EUNAVAILABLE, Message: "The store is closed.", Err: err}
 	}
 	return translate(err)
+}
+
+// write is one write of a group-commit batch. A refund request or a
+// settlement is carried as data, which the batch reads, decides and
+// writes together with its neighbours' (writeSet); any other write is a
+// closure, fn.
+type write struct {
+	ctx  context.Context // the caller's, cut off from its cancellation
+	sale saleRef         // the sale it changes, if known before it runs
+
+	refund *refundry.RefundRequest
+	settle *settlement
+	fn     func(pgx.Tx) error
+
+	// The answers, set by the attempt that commits.
+	result  *refundry.RefundResult
+	settled *refundry.Refund
+}
+
+// settlement is a SettleRefund call.
+type settlement struct {
+	merchantID, id string
+	st             refundry.Settlement
+}
+
+// run is the write alone, statement after statement, in tx: how a write
+// runs when it cannot be written set-based with its batch, or when group
+// commit is off.
+func (w *write) run(tx pgx.Tx, now time.Time) (err error) {
+	switch {
+	case w.refund != nil:
+		w.result, err = createRefunds(w.ctx, tx, *w.refund, now)
+	case w.settle != nil:
+		w.settled, err = settleRefund(w.ctx, tx, w.settle.merchantID, w.settle.id, w.settle.st, now)
+	default:
+		err = w.fn(tx)
+	}
+	return err
 }
 
 // saleKey carries the sale a grouped write changes, to choose its lane
@@ -56,7 +108,7 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 // (an Idempotency-Key reused across sales); such a wait ends when the
 // other batch commits, and a deadlock among them is retried like any
 // other.
-func (s *Store) lane(ctx context.Context) *group.Batcher[pgx.Tx] {
+func (s *Store) lane(ctx context.Context) *group.Queue[*write] {
 	ref, _ := ctx.Value(saleKey{}).(saleRef)
 	if ref.saleID == "" || len(s.lanes) == 1 {
 		return s.batch
@@ -66,13 +118,13 @@ func (s *Store) lane(ctx context.Context) *group.Batcher[pgx.Tx] {
 	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
 }
 
-// batchSales is the sales the writes of the batch ctx runs name
-// (forSale), one each, sorted by id: the order lockSales takes them in.
-func batchSales(ctx context.Context) []saleRef {
+// batchSales is the sales the writes name, one each, sorted by id: the
+// order lockSales takes them in.
+func batchSales(ws []*write) []saleRef {
 	var refs []saleRef
-	for _, c := range group.Contexts(ctx) {
-		if ref, _ := c.Value(saleKey{}).(saleRef); ref.saleID != "" {
-			refs = append(refs, ref)
+	for _, w := range ws {
+		if w.sale.saleID != "" {
+			refs = append(refs, w.sale)
 		}
 	}
 	slices.SortFunc(refs, func(a, b saleRef) int {
@@ -95,12 +147,14 @@ func (s *Store) writeContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-// runBatch is group commit: it runs fns in one transaction, each in a
-// savepoint of its own, and commits once, so one WAL flush makes them all
-// durable. A write that fails with an error of its own (an over-refund, a
-// missing sale, a reused Idempotency-Key, text PostgreSQL cannot store) is
-// rolled back to its savepoint and answered with that error while the
-// others commit.
+// runBatch is group commit: it runs the writes in one transaction and
+// commits once, so one WAL flush makes them all durable. Refunds and
+// settlements are read, decided and written together, a few statements
+// for the whole batch (writeSet); the writes that cannot be (closures,
+// idempotent replays, referral voids, ...) then run one after another,
+// each in a savepoint of its own. A write that fails with an error of
+// its own (an over-refund, a missing sale, a reused Idempotency-Key, text
+// PostgreSQL cannot store) is answered with it while the others commit.
 //
 // A serialization failure or deadlock (40001, 40P01), or a lost race, in
 // any write or at COMMIT runs the whole batch again, every write of it,
@@ -114,55 +168,46 @@ func (s *Store) writeContext(ctx context.Context) context.Context {
 //
 // Invariant 2 across processes: before any write of the batch runs, the
 // rows of all the sales its writes name are locked in one statement, in
-// the order of their ids (lockSales). Every batch of every process takes
-// its sales in that one order, so two batches sharing sales never hold
-// one each while waiting for the other's: they queue, and nothing
-// deadlocks. The writes then take each sale's lock again, as they would
-// alone, and find it theirs already.
-func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error {
-	errs := make([]error, len(fns))
-	sales := batchSales(ctx)
-	if len(fns) == 1 {
+// the order of their ids (lockSales, or writeSet's first statement).
+// Every batch of every process takes its sales in that one order, so two
+// batches sharing sales never hold one each while waiting for the
+// other's: they queue, and nothing deadlocks. A write run alone takes
+// its sale's lock again, as it would without group commit, and finds it
+// its own already.
+func (s *Store) runBatch(ctx context.Context, ws []*write) []error {
+	errs := make([]error, len(ws))
+	sales := batchSales(ws)
+	if len(ws) == 1 && !ws[0].setBased() {
 		// Nothing to keep apart: no savepoint, the plain path. Its sale
 		// is still locked before its key is claimed, the order batches
 		// keep.
-		errs[0] = s.write(ctx, func(tx pgx.Tx) error { return fns[0](lockSales(tx, sales)) })
+		errs[0] = s.write(ctx, func(tx pgx.Tx) error { return ws[0].run(lockSales(tx, sales), s.now()) })
 		return errs
 	}
 	beforeCommit := false
-	err := s.write(ctx, func(tx pgx.Tx) error {
-		beforeCommit = false
-		tx = lockSales(tx, sales)
-		if own, ok, err := s.pipelined(ctx, tx, fns); err != nil {
-			beforeCommit = true
-			return err
-		} else if ok {
-			copy(errs, own)
-			return nil
-		}
-		for i, fn := range fns {
-			own, err := savepoint(ctx, tx, fn)
+	err := s.loop(ctx, func() error {
+		return s.attemptBatch(ctx, func(tx pgx.Tx) error {
+			beforeCommit = false
+			own, err := s.runWrites(ctx, tx, ws, sales, s.now())
 			if err != nil {
 				beforeCommit = true
 				return err
 			}
-			errs[i] = own
-		}
-		return nil
+			copy(errs, own)
+			return nil
+		})
 	})
 	switch {
 	case err == nil:
 		return errs
 	case beforeCommit:
-		ctxs := group.Contexts(ctx)
-		for i, fn := range fns {
+		s.serialBatches.Add(1)
+		for i, w := range ws {
 			var own []saleRef
-			if i < len(ctxs) {
-				if ref, _ := ctxs[i].Value(saleKey{}).(saleRef); ref.saleID != "" {
-					own = []saleRef{ref}
-				}
+			if w.sale.saleID != "" {
+				own = []saleRef{w.sale}
 			}
-			errs[i] = s.write(ctx, func(tx pgx.Tx) error { return fn(lockSales(tx, own)) })
+			errs[i] = s.write(ctx, func(tx pgx.Tx) error { return w.run(lockSales(tx, own), s.now()) })
 		}
 	default:
 		for i := range errs {
@@ -170,6 +215,40 @@ func (s *Store) runBatch(ctx context.Context, fns []func(pgx.Tx) error) []error 
 		}
 	}
 	return errs
+}
+
+// runWrites runs a batch's writes in tx: those that can be, set-based
+// first, then the others one after another. It returns each write's own
+// error, or err when the whole batch must be run again or abandoned.
+func (s *Store) runWrites(ctx context.Context, tx pgx.Tx, ws []*write, sales []saleRef, now time.Time) (own []error, err error) {
+	own = make([]error, len(ws))
+	var set, serial []int
+	for i, w := range ws {
+		if w.setBased() {
+			set = append(set, i)
+		} else {
+			serial = append(serial, i)
+		}
+	}
+	if len(set) > 0 {
+		later, err := writeSet(ctx, tx, ws, set, sales, own, now)
+		if err != nil {
+			return nil, err
+		}
+		serial = append(serial, later...)
+		slices.Sort(serial)
+		// writeSet has locked the batch's sales.
+		sales = nil
+	}
+	tx = lockSales(tx, sales)
+	for _, i := range serial {
+		o, err := savepoint(ctx, tx, func(tx pgx.Tx) error { return ws[i].run(tx, now) })
+		if err != nil {
+			return nil, err
+		}
+		own[i] = o
+	}
+	return own, nil
 }
 
 // lockSales returns tx such that the rows of sales are locked, in the
@@ -354,3 +433,9 @@ func (t *savepointTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	}
 	return t.Tx.Begin(ctx)
 }
+
+// errRow is a row whose Scan fails with err: a statement that could not
+// be sent.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/store/internal/group"
 	"github.com/refundry/refundry/store/storetest"
@@ -21,7 +20,7 @@ func TestGroupCommitLanes(t *testing.T) {
 	other := storetest.MustCreateMerchant(t, s)
 	ctx := context.Background()
 	// Enough sales that not all of them share a lane.
-	lanes := map[*group.Batcher[pgx.Tx]]bool{}
+	lanes := map[*group.Queue[*write]]bool{}
 	for range 8 {
 		sale := storetest.MustCreateSale(t, s, m.ID)
 		want := s.lane(forSale(ctx, m.ID, sale.ID))

@@ -30,6 +30,9 @@ var _ refundry.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool
 
+	// statements counts what the pool sends (Statements).
+	statements *statementCounter
+
 	// Now is the clock for every timestamp the store assigns; tests replace
 	// it. Times are stored in UTC at microsecond precision, what timestamptz
 	// keeps, so a value read back equals the value written.
@@ -45,14 +48,17 @@ type Store struct {
 	// so that one lane's round trips and WAL flush overlap another's;
 	// a write goes to the lane of its sale (see lane). batch is lanes[0],
 	// where writes of no sale go. Both are nil when group commit is off.
-	lanes []*group.Batcher[pgx.Tx]
-	batch *group.Batcher[pgx.Tx]
+	lanes []*group.Queue[*write]
+	batch *group.Queue[*write]
+
+	// refundSales spares a settlement the query for its refund's sale.
+	refundSales refundSales
 
 	retries       atomic.Int64
 	serialization atomic.Int64
 	deadlocks     atomic.Int64
 	exhausted     atomic.Int64
-	unpipelined   atomic.Int64
+	serialBatches atomic.Int64
 
 	// ratePruned is the minute (Unix) in which this node last dropped old
 	// rate-limit windows.
@@ -71,9 +77,10 @@ type Stats struct {
 	// Exhausted is the number of writes that gave up and returned
 	// EUNAVAILABLE because every attempt failed that way.
 	Exhausted int64
-	// Unpipelined counts the group-commit batches whose writes could not
-	// share a pipeline and ran one after another (see pipelined).
-	Unpipelined int64
+	// SerialBatches counts the group-commit batches that failed before
+	// COMMIT with an error no write could be blamed for, so that their
+	// writes ran again, each alone (see runBatch).
+	SerialBatches int64
 }
 
 // Stats returns the retry counters, for metrics and tests.
@@ -83,7 +90,7 @@ func (s *Store) Stats() Stats {
 		SerializationFailures: s.serialization.Load(),
 		Deadlocks:             s.deadlocks.Load(),
 		Exhausted:             s.exhausted.Load(),
-		Unpipelined:           s.unpipelined.Load(),
+		SerialBatches:         s.serialBatches.Load(),
 	}
 }
 
@@ -125,6 +132,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// the same few connections.
 		cfg.MaxConns = defaultMaxConns
 	}
+	counter := &statementCounter{}
+	cfg.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate(err)
@@ -133,7 +142,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, Now: time.Now, attempts: maxAttempts, backoffBase: retryBase, backoffCap: retryCap}
+	s := &Store{pool: pool, statements: counter, Now: time.Now, attempts: maxAttempts, backoffBase: retryBase, backoffCap: retryCap}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -144,7 +153,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 			n = min(max(int(cfg.MaxConns)/4, 1), maxLanes)
 		}
 		for range n {
-			s.lanes = append(s.lanes, group.New(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch}))
+			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch}))
 		}
 		s.batch = s.lanes[0]
 	}
@@ -296,8 +305,14 @@ func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 func (s *Store) retry(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	return s.loop(ctx, func() error { return s.attempt(ctx, opts, fn) })
+}
+
+// loop runs attempt until it succeeds or fails in a way that running it
+// again cannot mend: the retry policy of every write.
+func (s *Store) loop(ctx context.Context, try func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.attempt(ctx, opts, fn)
+		err := try()
 		if err == nil || !retryable(err) {
 			return translate(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,17 +38,52 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	if err != nil {
 		return nil, err
 	}
-	ctx = s.writeContext(ctx)
-	var res *refundry.RefundResult
-	err = s.grouped(ctx, func(tx pgx.Tx) error {
-		var err error
-		res, err = createRefunds(ctx, tx, req, s.now())
-		return err
-	})
-	if err != nil {
+	w := &write{refund: &req}
+	if err := s.groupedWrite(s.writeContext(ctx), w); err != nil {
 		return nil, err
 	}
-	return res, nil
+	if s.batch != nil {
+		s.refundSales.put(req.MerchantID, w.result.Refunds)
+	}
+	return w.result, nil
+}
+
+// refundSales remembers the sales of the refunds this store made, so that
+// the settlement the engine makes right after a refund finds its lane
+// without a query (settleLane): a refund never changes sale, so what is
+// remembered is never stale. Two generations of at most refundSalesGen
+// refunds each bound it; a refund forgotten, or made by another process,
+// is looked up.
+type refundSales struct {
+	mu       sync.Mutex
+	cur, old map[refundRef]string
+}
+
+// refundRef names a refund of a merchant.
+type refundRef struct{ merchantID, id string }
+
+const refundSalesGen = 4096
+
+func (c *refundSales) put(merchantID string, refunds []*refundry.Refund) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || len(c.cur) >= refundSalesGen {
+		c.old, c.cur = c.cur, make(map[refundRef]string, refundSalesGen)
+	}
+	for _, r := range refunds {
+		c.cur[refundRef{merchantID, r.ID}] = r.SaleID
+	}
+}
+
+func (c *refundSales) get(merchantID, id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := refundRef{merchantID, id}
+	if sale, ok := c.cur[k]; ok {
+		return sale, true
+	}
+	sale, ok := c.old[k]
+	return sale, ok
 }
 
 // refundLane names in ctx the sale req refunds, for the choice of a
@@ -71,9 +107,17 @@ func (s *Store) refundLane(ctx context.Context, req refundry.RefundRequest) (con
 		return ctx, nil
 	}
 	var saleID string
-	err := s.pool.QueryRow(ctx, q, arg, req.MerchantID).Scan(&saleID)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, translate(err)
+	// A read alone is a transaction too: at SERIALIZABLE it may be
+	// refused like any other, and is then run again.
+	err := s.loop(ctx, func() error {
+		err := s.pool.QueryRow(ctx, q, arg, req.MerchantID).Scan(&saleID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return forSale(ctx, req.MerchantID, saleID), nil
 }
@@ -122,9 +166,6 @@ func createRefunds(ctx context.Context, tx pgx.Tx, req refundry.RefundRequest, n
 	}
 	sale, err := found()
 	if err != nil {
-		return nil, err
-	}
-	if err := claimSale(tx, sale.ID); err != nil {
 		return nil, err
 	}
 	if err := returned(); err != nil {
@@ -335,56 +376,55 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	if err != nil {
 		return nil, err
 	}
-	ctx = s.writeContext(ctx)
-	var out *refundry.Refund
-	err = s.grouped(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		// Invariant 2: the sale's lock comes first here too, in the same
-		// order as CreateRefunds takes it, so a release never interleaves
-		// with a reservation and the two cannot deadlock. A refund never
-		// changes sale, so its sale_id can be read in the statement that
-		// takes the lock, and the refund in the same round trip.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT id FROM sales WHERE id = (SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2) FOR UPDATE`, id, merchantID)
-		var r *refundry.Refund
-		var rerr error
-		b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, id, merchantID).QueryRow(func(row pgx.Row) error {
-			r, rerr = scanRefund(row)
-			return nil
-		})
-		// A release reverses the refund's lines exactly: they are read in
-		// the same round trip.
-		lines := map[string][]refundry.RefundLine{}
-		queueRefundLines(b, []string{id}, lines)
-		var returnID string
-		queueRefundReturn(b, id, &returnID)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if rerr != nil {
-			return notFound(rerr, "No such refund: %s", id)
-		}
-		attachLines([]*refundry.Refund{r}, lines)
-		r.ReturnID = returnID
-		if err := claimSale(tx, r.SaleID); err != nil {
-			return err
-		}
-		d, err := refundry.DecideSettlement(r, st, now)
-		if err != nil {
-			return err
-		}
-		out = d.Refund
-		if d.Unchanged {
-			return nil
-		}
-		c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
-		c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
-		return applyChanges(ctx, tx, c)
+	w := &write{settle: &settlement{merchantID, id, st}}
+	if err := s.groupedWrite(s.writeContext(ctx), w); err != nil {
+		return nil, err
+	}
+	return w.settled, nil
+}
+
+// settleRefund is SettleRefund alone in tx, statement after statement.
+func settleRefund(ctx context.Context, tx pgx.Tx, merchantID, id string, st refundry.Settlement, now time.Time) (*refundry.Refund, error) {
+	// Invariant 2: the sale's lock comes first here too, in the same
+	// order as CreateRefunds takes it, so a release never interleaves
+	// with a reservation and the two cannot deadlock. A refund never
+	// changes sale, so its sale_id can be read in the statement that
+	// takes the lock, and the refund in the same round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id FROM sales WHERE id = (SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2) FOR UPDATE`, id, merchantID)
+	var r *refundry.Refund
+	var rerr error
+	b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, id, merchantID).QueryRow(func(row pgx.Row) error {
+		r, rerr = scanRefund(row)
+		return nil
 	})
+	// A release reverses the refund's lines exactly: they are read in
+	// the same round trip.
+	lines := map[string][]refundry.RefundLine{}
+	queueRefundLines(b, []string{id}, lines)
+	var returnID string
+	queueRefundReturn(b, id, &returnID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, notFound(rerr, "No such refund: %s", id)
+	}
+	attachLines([]*refundry.Refund{r}, lines)
+	r.ReturnID = returnID
+	d, err := refundry.DecideSettlement(r, st, now)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if d.Unchanged {
+		return d.Refund, nil
+	}
+	c := &changes{moves: d.Moves, settles: []settledRefund{{d.Refund, d.From}}}
+	c.addEffects(ctx, merchantID, now, d.Events, d.Notify, d.Audit)
+	if err := applyChanges(ctx, tx, c); err != nil {
+		return nil, err
+	}
+	return d.Refund, nil
 }
 
 // settleLane names in ctx the sale of the refund to settle, for the choice
@@ -394,10 +434,23 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 	if s.batch == nil {
 		return ctx, nil
 	}
+	if saleID, ok := s.refundSales.get(merchantID, id); ok {
+		return forSale(ctx, merchantID, saleID), nil
+	}
 	var saleID string
-	err := s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+	var scanErr error
+	err := s.loop(ctx, func() error {
+		scanErr = s.pool.QueryRow(ctx, `SELECT sale_id FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID).Scan(&saleID)
+		if errors.Is(scanErr, pgx.ErrNoRows) {
+			return nil
+		}
+		return scanErr
+	})
 	if err != nil {
-		return nil, notFound(err, "No such refund: %s", id)
+		return nil, err
+	}
+	if scanErr != nil {
+		return nil, notFound(scanErr, "No such refund: %s", id)
 	}
 	return forSale(ctx, merchantID, saleID), nil
 }
@@ -435,17 +488,23 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 		w.add("created < $%d", normTime(f.CreatedTo))
 	}
 	q := `SELECT ` + refundColumns + ` FROM refunds WHERE ` + w.page("id", f.Page)
-	rows, err := s.pool.Query(ctx, q, w.args...)
+	var out []*refundry.Refund
+	var more bool
+	// Reads alone are transactions too: at SERIALIZABLE one may be
+	// refused, and is then run again.
+	err := s.loop(ctx, func() error {
+		rows, err := s.pool.Query(ctx, q, w.args...)
+		if err != nil {
+			return err
+		}
+		if out, err = collectRefunds(rows); err != nil {
+			return err
+		}
+		out, more = trimPage(out, f.Page)
+		return loadRefundLines(ctx, s.pool, out)
+	})
 	if err != nil {
-		return nil, false, translate(err)
-	}
-	out, err := collectRefunds(rows)
-	if err != nil {
-		return nil, false, translate(err)
-	}
-	out, more := trimPage(out, f.Page)
-	if err := loadRefundLines(ctx, s.pool, out); err != nil {
-		return nil, false, translate(err)
+		return nil, false, err
 	}
 	return out, more, nil
 }

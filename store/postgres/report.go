@@ -64,9 +64,6 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 		if err != nil {
 			return err
 		}
-		if err := claimSale(tx, sale.ID); err != nil {
-			return err
-		}
 		existing := firstOf(byGateway)
 		if existing == nil {
 			existing = firstOf(byID)
@@ -199,9 +196,6 @@ func (s *Store) ApplyDisputeReport(ctx context.Context, rep refundry.DisputeRepo
 		}
 		sale, err := found()
 		if err != nil {
-			return err
-		}
-		if err := claimSale(tx, sale.ID); err != nil {
 			return err
 		}
 		d, err := refundry.DecideDisputeReport(sale, firstOf(current), rep, now, others...)
@@ -338,7 +332,7 @@ func (s *Store) ListDisputes(ctx context.Context, merchantID string, f refundry.
 // CountOverRefundedSales counts sales whose refunds exceed what was paid.
 func (s *Store) CountOverRefundedSales(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE refunded_amount > amount`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE over_refunded`).Scan(&n); err != nil {
 		return 0, translate(err)
 	}
 	return n, nil

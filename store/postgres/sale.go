@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,6 +19,15 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	// refuse a sale whose payments do not add up.
 	if err := in.Validate(); err != nil {
 		return false, err
+	}
+	if !usesKey(idem) && in.Customer.Email == "" {
+		// Nothing to read first: no key to claim, no customer to find.
+		out, err := s.insertSaleAtOnce(ctx, in)
+		if err != nil {
+			return false, err
+		}
+		*sale = *out
+		return false, nil
 	}
 	var out *refundry.Sale
 	var replayed bool
@@ -94,6 +104,95 @@ func prepareSale(sale *refundry.Sale, now time.Time) *refundry.Sale {
 		in.Transactions[i] = &tt
 	}
 	return &in
+}
+
+// insertSaleAtOnce writes a prepared sale of a new customer, without an
+// Idempotency-Key: its payments' numbers are drawn first (a sequence
+// gives them outside any transaction), so that the sale's event can be
+// made before anything is written, and then the customer, the sale, its
+// lines and payments, its event and its audit entry go as one statement.
+// One statement is one transaction: all of it is durable when it returns,
+// or none of it was written.
+func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refundry.Sale, error) {
+	out := *in
+	out.Customer.ID = refundry.NewID()
+	out.Transactions = make([]*refundry.Transaction, len(in.Transactions))
+	for i, t := range in.Transactions {
+		tt := *t
+		out.Transactions[i] = &tt
+	}
+	if n := len(out.Transactions); n > 0 {
+		// A number drawn by a statement that then fails is skipped, as
+		// with the column's default: numbers only need to be unique.
+		rows, err := s.pool.Query(ctx, `SELECT nextval('transactions_number_seq') FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return nil, translate(err)
+		}
+		numbers, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, translate(err)
+		}
+		for i, t := range out.Transactions {
+			t.Number = numbers[i]
+		}
+	}
+	ev, err := refundry.NewEvent(out.MerchantID, refundry.EventSaleCreated, "sale", out.ID, &out, out.Created)
+	if err != nil {
+		return nil, err
+	}
+	// Each part inserts its values or fails: no row count to check, which
+	// matters here, where the statement commits as soon as it has run.
+	w := &oneStatement{}
+	c := out.Customer
+	w.add(-1, nil, `INSERT INTO customers (id, merchant_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)`,
+		c.ID, out.MerchantID, c.Email, c.FirstName, c.LastName)
+	w.add(-1, nil, `INSERT INTO sales (id, merchant_id, reference, currency, amount, refunded_amount, customer_id, campaign_id, campaign_name, created)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)`,
+		out.ID, out.MerchantID, out.Reference, out.Currency, out.Amount, c.ID, out.CampaignID, out.CampaignName, out.Created)
+	if n := len(out.LineItems); n > 0 {
+		ids, names, kinds := make([]string, n), make([]string, n), make([]string, n)
+		ords, quantities, units, taxes, amounts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, li := range out.LineItems {
+			ids[i], names[i], kinds[i] = li.ID, li.Name, li.Kind
+			ords[i], quantities[i], units[i], taxes[i], amounts[i] = int64(i), li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount
+		}
+		w.add(-1, nil, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
+			SELECT u.id, $2, $3, u.ord, u.name, u.kind, u.quantity, u.unit_amount, u.tax_amount, u.amount, 0
+			FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+				AS u(id, ord, name, kind, quantity, unit_amount, tax_amount, amount)`,
+			ids, out.ID, out.MerchantID, ords, names, kinds, quantities, units, taxes, amounts)
+	}
+	if n := len(out.Transactions); n > 0 {
+		ids, refs, gateways, charges, currencies, baseCurrencies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ords, numbers, amounts, fees, bases := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		created := make([]time.Time, n)
+		for i, t := range out.Transactions {
+			ids[i], refs[i], gateways[i], charges[i], currencies[i], baseCurrencies[i] = t.ID, t.Reference, t.Gateway, t.GatewayChargeID, t.Currency, t.BaseCurrency
+			ords[i], numbers[i], amounts[i], fees[i], bases[i] = int64(i), t.Number, t.Amount, t.ProcessingFee, t.BaseAmount
+			created[i] = t.Created
+		}
+		w.add(-1, nil, `INSERT INTO transactions (id, sale_id, merchant_id, ord, number, reference, gateway, gateway_charge_id, currency, amount,
+				refunded_amount, processing_fee, base_amount, base_currency, created)
+			SELECT u.id, $2, $3, u.ord, u.number, u.reference, u.gateway, u.charge, u.currency, u.amount, 0, u.fee, u.base, u.base_currency, u.created
+			FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+				$12::bigint[], $13::text[], $14::timestamptz[])
+				AS u(id, ord, number, reference, gateway, charge, currency, amount, fee, base, base_currency, created)`,
+			ids, out.ID, out.MerchantID, ords, numbers, refs, gateways, charges, currencies, amounts, fees, bases, baseCurrencies, created)
+	}
+	w.add(-1, nil, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ev.ID, ev.MerchantID, ev.Type, ev.ObjectType, ev.ObjectID, string(ev.Data), normTime(ev.Created))
+	if e := refundry.NewAuditEntry(ctx, out.MerchantID, refundry.AuditSaleCreate, out.ID, out.Created); e != nil {
+		w.add(-1, nil, insertAuditSQL, auditArgs(e)...)
+	}
+	err = s.loop(ctx, func() error {
+		b := &pgx.Batch{}
+		w.queue(b)
+		return s.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // insertSale writes a prepared sale; its result differs from in only by
@@ -193,27 +292,76 @@ func findCustomer(ctx context.Context, tx pgx.Tx, merchantID, email string) (ref
 // FindSale returns the sale with its line items and transactions.
 // Returns ENOTFOUND if none matches for this merchant.
 //
-// It is one round trip: BEGIN, the reads and COMMIT go to the server as one
-// pipeline, a read-only transaction that sees one snapshot (as read gives),
-// so a sale is never read half before and half after a refund. A read-only
-// snapshot never fails serialization on PostgreSQL, and CockroachDB retries
-// by itself a transaction that reaches it whole, so there is no retry here.
+// It is one statement: the sale's row with its customer's, and its line
+// items and payments aggregated beside it, so the read sees one snapshot
+// (a sale is never read half before and half after a refund) without a
+// transaction around it.
 func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	found, err := queueFindSale(b, merchantID, by, false)
+	cond, arg, what, err := saleCondition(by)
 	if err != nil {
 		return nil, err
 	}
-	b.Queue(`COMMIT`)
-	br := s.pool.SendBatch(ctx, b)
-	// After a failure this rolls back; after the COMMIT above it only
-	// gives the connection back to the pool.
-	defer br.Tx().Rollback(context.WithoutCancel(ctx))
-	if err := br.Close(); err != nil {
-		return nil, translate(err)
+	var cid, email, first, last *string
+	var lines, txns []byte
+	sale, err := scanSale(extraRow{s.pool.QueryRow(ctx, `SELECT `+saleColumns+`, c.id, c.email, c.first_name, c.last_name,
+		(SELECT json_agg(json_build_array(`+lineItemColumns+`) ORDER BY ord) FROM line_items WHERE sale_id = s.id),
+		(SELECT json_agg(json_build_array(`+transactionColumns+`) ORDER BY ord) FROM transactions WHERE sale_id = s.id)
+		FROM sales s LEFT JOIN customers c ON c.id = s.customer_id WHERE s.merchant_id = $1 AND `+cond, merchantID, arg),
+		[]any{&cid, &email, &first, &last, &lines, &txns}})
+	if err != nil {
+		return nil, notFound(err, "No such %s", what)
 	}
-	return found()
+	if cid != nil {
+		sale.Customer = refundry.Customer{ID: *cid, Email: *email, FirstName: *first, LastName: *last}
+	} else {
+		sale.Customer = refundry.Customer{}
+	}
+	if err := decodeRows(lines, func() []any {
+		li := &refundry.LineItem{}
+		sale.LineItems = append(sale.LineItems, li)
+		return []any{&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
+			&li.RefundedAmount, &li.RefundedQuantity}
+	}); err != nil {
+		return nil, err
+	}
+	if err := decodeRows(txns, func() []any {
+		t := &refundry.Transaction{}
+		sale.Transactions = append(sale.Transactions, t)
+		return []any{&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
+			&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created}
+	}); err != nil {
+		return nil, err
+	}
+	for _, t := range sale.Transactions {
+		t.Created = t.Created.UTC()
+		t.Status = refundry.PaymentState(t.Amount, t.RefundedAmount)
+	}
+	return sale, nil
+}
+
+// decodeRows decodes data, a JSON array of rows each a JSON array of
+// columns (json_agg of json_build_array), into the values next returns for
+// each row. Numbers decode into int64 exactly, never through a float.
+func decodeRows(data []byte, next func() []any) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var rows [][]json.RawMessage
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		dest := next()
+		if len(row) != len(dest) {
+			return fmt.Errorf("postgres: a row of %d columns, want %d", len(row), len(dest))
+		}
+		for i, col := range row {
+			if err := json.Unmarshal(col, dest[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // findSale loads one sale of the merchant, in one round trip. With lock,
@@ -232,17 +380,9 @@ func findSale(ctx context.Context, tx pgx.Tx, merchantID string, by refundry.Sal
 	return sale()
 }
 
-// queueFindSale queues on b the statements that read one sale of the
-// merchant with its customer, line items and transactions, and returns
-// the function that gives the sale once b has run. Every statement finds
-// the sale by the same condition, so none waits for another's answer and
-// the whole read is one round trip. With lock, the sale's row is locked
-// first; at READ COMMITTED the statements after it each take a new
-// snapshot, so once the lock is granted they read what its previous
-// holder committed.
-func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock bool) (func() (*refundry.Sale, error), error) {
-	var cond, what string
-	var arg any
+// saleCondition is the condition on sales s that finds the sale by names
+// (with $1 the merchant and $2 arg), and what it is called when missing.
+func saleCondition(by refundry.SaleLookup) (cond string, arg any, what string, err error) {
 	n := 0
 	if by.ID != "" {
 		cond, arg, what, n = `s.id = $2`, by.ID, "sale "+by.ID, n+1
@@ -265,7 +405,23 @@ func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock
 		cond, arg, what, n = `s.id = (SELECT sale_id FROM transactions WHERE merchant_id = $1 AND reference = $2 AND reference <> '')`, by.TransactionReference, "transaction with reference "+by.TransactionReference, n+1
 	}
 	if n != 1 {
-		return nil, refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+		return "", nil, "", refundry.Errorf(refundry.EINVALID, "Look a sale up by exactly one of its identities.")
+	}
+	return cond, arg, what, nil
+}
+
+// queueFindSale queues on b the statements that read one sale of the
+// merchant with its customer, line items and transactions, and returns
+// the function that gives the sale once b has run. Every statement finds
+// the sale by the same condition, so none waits for another's answer and
+// the whole read is one round trip. With lock, the sale's row is locked
+// first; at READ COMMITTED the statements after it each take a new
+// snapshot, so once the lock is granted they read what its previous
+// holder committed.
+func queueFindSale(b *pgx.Batch, merchantID string, by refundry.SaleLookup, lock bool) (func() (*refundry.Sale, error), error) {
+	cond, arg, what, err := saleCondition(by)
+	if err != nil {
+		return nil, err
 	}
 	q := `SELECT ` + saleColumns + ` FROM sales s WHERE s.merchant_id = $1 AND ` + cond
 	if lock {

@@ -2,7 +2,7 @@
 // in one durable transaction (group commit): one fsync, or one WAL flush on
 // PostgreSQL, then makes many refunds durable instead of one.
 //
-// The Batcher only queues, gathers and answers; the store decides how a
+// A Queue only queues, gathers and answers; the store decides how a
 // batch runs (its transaction, a savepoint per write, retries). A write is
 // answered only after the store's run function returns for its batch, that
 // is after the COMMIT holding it returned (invariant 3 of DESIGN.md), and
@@ -22,7 +22,11 @@ var ErrClosed = errors.New("group: the store is closed")
 // fns[i] succeeded, durably, iff the i-th error is nil.
 type Run[T any] func(ctx context.Context, fns []func(T) error) []error
 
-// Options tune a Batcher.
+// RunWrites executes writes in one batch and returns one error per write,
+// in order. writes[i] succeeded, durably, iff the i-th error is nil.
+type RunWrites[W any] func(ctx context.Context, writes []W) []error
+
+// Options tune a Queue.
 type Options struct {
 	// MaxBatch caps how many writes share one transaction; 0 means 128.
 	MaxBatch int
@@ -31,26 +35,38 @@ type Options struct {
 	OnBatch func(size int)
 }
 
-type job[T any] struct {
+type job[W any] struct {
 	ctx  context.Context
-	fn   func(T) error
+	w    W
 	err  error
 	done chan struct{}
 }
 
-// Batcher runs writes in batches on one goroutine.
+// Batcher runs writes given as functions of T (a transaction) in
+// batches: a Queue whose writes are closures.
+type Batcher[T any] = Queue[func(T) error]
+
+// New starts a batcher that hands batches of closures to run.
+func New[T any](run Run[T], opts Options) *Batcher[T] {
+	return NewQueue(RunWrites[func(T) error](run), opts)
+}
+
+// Queue runs writes in batches on one goroutine. A write is a value of
+// W: a closure (Batcher), or data that the store's run function reads
+// as a whole batch, so that it can write the batch set-based instead of
+// write after write.
 //
 // It never waits to fill a batch: it takes whatever is queued when the
 // previous commit returns ("commit while the next batch accumulates"). At
 // low load a write runs at once, alone, with no added latency; under load
 // the writes that arrive during one commit share the next.
-type Batcher[T any] struct {
-	run  Run[T]
+type Queue[W any] struct {
+	run  RunWrites[W]
 	opts Options
 
 	// queue is unbuffered: a write is either taken by the loop or still
 	// with its caller, so after Close nothing can be stranded in a buffer.
-	queue   chan *job[T]
+	queue   chan *job[W]
 	closing chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -59,25 +75,25 @@ type Batcher[T any] struct {
 	gather int // see Gather
 }
 
-// New starts a batcher that hands batches to run.
-func New[T any](run Run[T], opts Options) *Batcher[T] {
+// NewQueue starts a queue that hands batches of writes to run.
+func NewQueue[W any](run RunWrites[W], opts Options) *Queue[W] {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 128
 	}
-	b := &Batcher[T]{run: run, opts: opts, queue: make(chan *job[T]), closing: make(chan struct{})}
+	b := &Queue[W]{run: run, opts: opts, queue: make(chan *job[W]), closing: make(chan struct{})}
 	b.wg.Add(1)
 	go b.loop()
 	return b
 }
 
-// Do queues fn, waits for the batch that holds it to commit, and returns
-// fn's own outcome. ctx bounds only the wait for a place in a batch: once
-// fn is in a batch that is running, Do waits for the commit, because the
+// Do queues w, waits for the batch that holds it to commit, and returns
+// w's own outcome. ctx bounds only the wait for a place in a batch: once
+// w is in a batch that is running, Do waits for the commit, because the
 // write may then already be durable and the caller must learn whether it
-// is. fn runs on the batcher's goroutine and must not use ctx for its
+// is. w runs on the queue's goroutine and must not use ctx for its
 // statements, or a caller hanging up would abort its neighbours' batch.
-func (b *Batcher[T]) Do(ctx context.Context, fn func(T) error) error {
-	j := &job[T]{ctx: ctx, fn: fn, done: make(chan struct{})}
+func (b *Queue[W]) Do(ctx context.Context, w W) error {
+	j := &job[W]{ctx: ctx, w: w, done: make(chan struct{})}
 	select {
 	case b.queue <- j:
 	case <-b.closing:
@@ -91,7 +107,7 @@ func (b *Batcher[T]) Do(ctx context.Context, fn func(T) error) error {
 
 // Gather makes the next batch wait until it holds at least n writes. Tests
 // use it to force chosen writes into one transaction.
-func (b *Batcher[T]) Gather(n int) {
+func (b *Queue[W]) Gather(n int) {
 	b.mu.Lock()
 	b.gather = n
 	b.mu.Unlock()
@@ -99,17 +115,17 @@ func (b *Batcher[T]) Gather(n int) {
 
 // Close stops taking writes, lets the running batch finish, and returns
 // once the goroutine is gone. Writes not yet taken get ErrClosed.
-func (b *Batcher[T]) Close() {
+func (b *Queue[W]) Close() {
 	b.once.Do(func() { close(b.closing) })
 	b.wg.Wait()
 }
 
-func (b *Batcher[T]) loop() {
+func (b *Queue[W]) loop() {
 	defer b.wg.Done()
 	// The batch's statements run under a context no caller can cancel:
 	// the batch belongs to all its writes.
 	ctx := context.Background()
-	var batch []*job[T]
+	var batch []*job[W]
 	for {
 		batch = batch[:0]
 		select {
@@ -133,11 +149,11 @@ func (b *Batcher[T]) loop() {
 		if len(live) == 0 {
 			continue
 		}
-		fns := make([]func(T) error, len(live))
+		writes := make([]W, len(live))
 		for i, j := range live {
-			fns[i] = j.fn
+			writes[i] = j.w
 		}
-		errs := b.run(withJobs(ctx, live), fns)
+		errs := b.run(withJobs(ctx, live), writes)
 		if b.opts.OnBatch != nil {
 			b.opts.OnBatch(len(live))
 		}
@@ -155,7 +171,7 @@ type jobsKey struct{}
 
 // withJobs makes the contexts of a batch's writes reachable from the
 // batch's own context, for Contexts.
-func withJobs[T any](ctx context.Context, jobs []*job[T]) context.Context {
+func withJobs[W any](ctx context.Context, jobs []*job[W]) context.Context {
 	ctxs := make([]context.Context, len(jobs))
 	for i, j := range jobs {
 		ctxs[i] = j.ctx
@@ -164,7 +180,7 @@ func withJobs[T any](ctx context.Context, jobs []*job[T]) context.Context {
 }
 
 // Contexts returns, inside a Run, the contexts its writes were queued
-// with by Do, in the order of fns, or nil outside one. A store reads in
+// with by Do, in the order of the writes, or nil outside one. A store reads in
 // them what each write's caller said of it (the rows it will lock, say)
 // to plan the whole batch before running any write. Only their values
 // are meant: a caller may have hung up, and the batch runs on regardless.
@@ -175,7 +191,7 @@ func Contexts(ctx context.Context) []context.Context {
 
 // fill adds to batch the writes already waiting, without waiting for more
 // unless Gather asked for a minimum.
-func (b *Batcher[T]) fill(batch []*job[T]) []*job[T] {
+func (b *Queue[W]) fill(batch []*job[W]) []*job[W] {
 	b.mu.Lock()
 	want := b.gather
 	b.gather = 0
