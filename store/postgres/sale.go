@@ -150,34 +150,36 @@ func (s *Store) insertSaleAtOnce(ctx context.Context, in *refundry.Sale) (*refun
 		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)`,
 		out.ID, out.MerchantID, out.Reference, out.Currency, out.Amount, c.ID, out.CampaignID, out.CampaignName, out.Created)
 	if n := len(out.LineItems); n > 0 {
-		ids, names, kinds := make([]string, n), make([]string, n), make([]string, n)
+		ids, names, kinds, gatewayLines := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		ords, quantities, units, taxes, amounts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		for i, li := range out.LineItems {
-			ids[i], names[i], kinds[i] = li.ID, li.Name, li.Kind
+			ids[i], names[i], kinds[i], gatewayLines[i] = li.ID, li.Name, li.Kind, li.GatewayLineID
 			ords[i], quantities[i], units[i], taxes[i], amounts[i] = int64(i), li.Quantity, li.UnitAmount, li.TaxAmount, li.Amount
 		}
-		w.add(-1, nil, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount)
-			SELECT u.id, $2, $3, u.ord, u.name, u.kind, u.quantity, u.unit_amount, u.tax_amount, u.amount, 0
-			FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-				AS u(id, ord, name, kind, quantity, unit_amount, tax_amount, amount)`,
-			ids, out.ID, out.MerchantID, ords, names, kinds, quantities, units, taxes, amounts)
+		w.add(-1, nil, `INSERT INTO line_items (id, sale_id, merchant_id, ord, name, kind, quantity, unit_amount, tax_amount, amount, refunded_amount,
+				gateway_line_id)
+			SELECT u.id, $2, $3, u.ord, u.name, u.kind, u.quantity, u.unit_amount, u.tax_amount, u.amount, 0, u.gateway_line_id
+			FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+				AS u(id, ord, name, kind, quantity, unit_amount, tax_amount, amount, gateway_line_id)`,
+			ids, out.ID, out.MerchantID, ords, names, kinds, quantities, units, taxes, amounts, gatewayLines)
 	}
 	if n := len(out.Transactions); n > 0 {
 		ids, refs, gateways, charges, currencies, baseCurrencies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		ords, numbers, amounts, fees, bases := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		created := make([]time.Time, n)
+		created, accounts := make([]time.Time, n), make([]string, n)
 		for i, t := range out.Transactions {
 			ids[i], refs[i], gateways[i], charges[i], currencies[i], baseCurrencies[i] = t.ID, t.Reference, t.Gateway, t.GatewayChargeID, t.Currency, t.BaseCurrency
 			ords[i], numbers[i], amounts[i], fees[i], bases[i] = int64(i), t.Number, t.Amount, t.ProcessingFee, t.BaseAmount
-			created[i] = t.Created
+			created[i], accounts[i] = t.Created, t.GatewayAccount
 		}
 		w.add(-1, nil, `INSERT INTO transactions (id, sale_id, merchant_id, ord, number, reference, gateway, gateway_charge_id, currency, amount,
-				refunded_amount, processing_fee, base_amount, base_currency, created)
-			SELECT u.id, $2, $3, u.ord, u.number, u.reference, u.gateway, u.charge, u.currency, u.amount, 0, u.fee, u.base, u.base_currency, u.created
+				refunded_amount, processing_fee, base_amount, base_currency, created, gateway_account)
+			SELECT u.id, $2, $3, u.ord, u.number, u.reference, u.gateway, u.charge, u.currency, u.amount, 0, u.fee, u.base, u.base_currency, u.created,
+				u.account
 			FROM unnest($1::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-				$12::bigint[], $13::text[], $14::timestamptz[])
-				AS u(id, ord, number, reference, gateway, charge, currency, amount, fee, base, base_currency, created)`,
-			ids, out.ID, out.MerchantID, ords, numbers, refs, gateways, charges, currencies, amounts, fees, bases, baseCurrencies, created)
+				$12::bigint[], $13::text[], $14::timestamptz[], $15::text[])
+				AS u(id, ord, number, reference, gateway, charge, currency, amount, fee, base, base_currency, created, account)`,
+			ids, out.ID, out.MerchantID, ords, numbers, refs, gateways, charges, currencies, amounts, fees, bases, baseCurrencies, created, accounts)
 	}
 	w.add(-1, nil, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		ev.ID, ev.MerchantID, ev.Type, ev.ObjectType, ev.ObjectID, string(ev.Data), normTime(ev.Created))
@@ -320,7 +322,7 @@ func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.Sal
 		li := &refundry.LineItem{}
 		sale.LineItems = append(sale.LineItems, li)
 		return []any{&li.ID, &li.SaleID, &li.Name, &li.Kind, &li.Quantity, &li.UnitAmount, &li.TaxAmount, &li.Amount,
-			&li.RefundedAmount, &li.RefundedQuantity}
+			&li.RefundedAmount, &li.RefundedQuantity, &li.GatewayLineID}
 	}); err != nil {
 		return nil, err
 	}
@@ -328,7 +330,7 @@ func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.Sal
 		t := &refundry.Transaction{}
 		sale.Transactions = append(sale.Transactions, t)
 		return []any{&t.ID, &t.Number, &t.SaleID, &t.Reference, &t.Gateway, &t.GatewayChargeID, &t.Currency,
-			&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created}
+			&t.Amount, &t.RefundedAmount, &t.ProcessingFee, &t.BaseAmount, &t.BaseCurrency, &t.DisputeStatus, &t.DisputedAmount, &t.Created, &t.GatewayAccount}
 	}); err != nil {
 		return nil, err
 	}

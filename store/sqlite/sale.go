@@ -240,12 +240,12 @@ func findSale(ctx context.Context, tx *tx, merchantID string, by refundry.SaleLo
 				Amount:   i[0], RefundedAmount: i[1], Created: fromMicros(i[2])}
 			sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
 		case 1:
-			lines = append(lines, &refundry.LineItem{ID: t[0], SaleID: t[1], Name: t[2], Kind: t[3],
+			lines = append(lines, &refundry.LineItem{ID: t[0], SaleID: t[1], Name: t[2], Kind: t[3], GatewayLineID: t[4],
 				Quantity: i[0], UnitAmount: i[1], TaxAmount: i[2], Amount: i[3], RefundedAmount: i[4], RefundedQuantity: i[5]})
 			linePos = append(linePos, position)
 		default:
 			p := &refundry.Transaction{ID: t[0], SaleID: t[1], Reference: t[2], Gateway: t[3], GatewayChargeID: t[4], Currency: t[5],
-				BaseCurrency: t[6], DisputeStatus: t[7],
+				BaseCurrency: t[6], DisputeStatus: t[7], GatewayAccount: t[8],
 				Number: i[0], Amount: i[1], RefundedAmount: i[2], ProcessingFee: i[3], BaseAmount: i[4], DisputedAmount: i[5], Created: fromMicros(i[6])}
 			p.Status = refundry.PaymentState(p.Amount, p.RefundedAmount)
 			payments = append(payments, p)
@@ -284,10 +284,10 @@ const (
 	saleParts = `SELECT 0, 0, s.id, s.merchant_id, s.reference, s.currency, s.campaign_id, s.campaign_name,
 		c.id, c.email, c.first_name, c.last_name, s.amount, s.refunded_amount, s.created, 0, 0, 0, 0
 		FROM sales s JOIN customers c ON c.id = s.customer_id WHERE s.id = `
-	lineParts = `SELECT 1, position, id, sale_id, name, kind, '', '', '', '', '', '',
+	lineParts = `SELECT 1, position, id, sale_id, name, kind, gateway_line_id, '', '', '', '', '',
 		quantity, unit_amount, tax_amount, amount, refunded_amount, refunded_quantity, 0
 		FROM line_items WHERE sale_id = `
-	paymentParts = `SELECT 2, position, id, sale_id, reference, gateway, gateway_charge_id, currency, base_currency, dispute_status, '', '',
+	paymentParts = `SELECT 2, position, id, sale_id, reference, gateway, gateway_charge_id, currency, base_currency, dispute_status, gateway_account, '',
 		number, amount, refunded_amount, processing_fee, base_amount, disputed_amount, created
 		FROM transactions WHERE sale_id = `
 )

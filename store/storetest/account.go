@@ -125,6 +125,65 @@ func testAccounts(t *testing.T, open Opener) {
 		}
 	})
 
+	// Every way a sale is written (with or without a customer to find,
+	// with an Idempotency-Key and its replay) and read (by id, by line,
+	// in a list) keeps the payment's account and the lines' provider ids.
+	t.Run("SaleColumnsOnEveryPath", func(t *testing.T) {
+		s := open(t)
+		m := MustCreateMerchant(t, s)
+		a := MustCreateAccount(t, s, m.ID, refundry.KindRevCent)
+		check := func(t *testing.T, how string, got *refundry.Sale) {
+			t.Helper()
+			if len(got.Transactions) != 1 || got.Transactions[0].GatewayAccount != a.ID {
+				t.Fatalf("%s: payments = %+v, want account %s", how, got.Transactions, a.ID)
+			}
+			if len(got.LineItems) != 2 || got.LineItems[0].GatewayLineID != "line-a" || got.LineItems[1].GatewayLineID != "line-b" {
+				t.Fatalf("%s: lines = %+v, want gateway ids line-a, line-b", how, got.LineItems)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			opts []SaleOption
+			key  bool
+		}{
+			{"KnownCustomer", nil, false},
+			{"NoEmail", []SaleOption{Email("")}, false},
+			{"Keyed", nil, true},
+			{"KeyedNoEmail", []SaleOption{Email("")}, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				sale := NewSale(m.ID, append(tc.opts, Account(a))...)
+				var key *refundry.Idempotency
+				if tc.key {
+					key = idem("h")
+				}
+				again := cloneSaleForReplay(sale)
+				if _, err := s.CreateSale(ctx, sale, key); err != nil {
+					t.Fatal(err)
+				}
+				check(t, "CreateSale", sale)
+				if tc.key {
+					replayed, err := s.CreateSale(ctx, again, key)
+					if err != nil || !replayed {
+						t.Fatalf("replay = %v, %v", replayed, err)
+					}
+					check(t, "replayed CreateSale", again)
+				}
+				check(t, "FindSale", MustFindSale(t, s, m.ID, sale.ID))
+				byLine, err := s.FindSale(ctx, m.ID, refundry.SaleLookup{LineItemID: sale.LineItems[1].ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, "FindSale by line", byLine)
+				list, _, err := s.ListSales(ctx, m.ID, refundry.SaleFilter{Reference: sale.Reference})
+				if err != nil || len(list) != 1 {
+					t.Fatalf("ListSales = %v, %v", list, err)
+				}
+				check(t, "ListSales", list[0])
+			})
+		}
+	})
+
 	t.Run("RemoveRefusedWhileRefundsUnsettled", func(t *testing.T) {
 		s := open(t)
 		m := MustCreateMerchant(t, s)
@@ -283,4 +342,20 @@ func testAccountDeliveries(t *testing.T, outbox outboxOpener) {
 	if err != nil || len(got) != 1 || got[0].Status != refundry.DeliveryDelivered || len(got[0].History) != 1 {
 		t.Fatalf("the account's deliveries = %+v, %v", got, err)
 	}
+}
+
+// cloneSaleForReplay copies a sale not yet stored, parts and all, so the
+// same request can be sent twice.
+func cloneSaleForReplay(s *refundry.Sale) *refundry.Sale {
+	c := *s
+	c.LineItems, c.Transactions = nil, nil
+	for _, li := range s.LineItems {
+		x := *li
+		c.LineItems = append(c.LineItems, &x)
+	}
+	for _, t := range s.Transactions {
+		x := *t
+		c.Transactions = append(c.Transactions, &x)
+	}
+	return &c
 }
