@@ -76,7 +76,7 @@ func scanAPIKey(row pgx.Row) (*refundry.APIKey, error) {
 // FindAPIKey returns ENOTFOUND if there is no key with that id. It reads
 // the primary, never a cache, so a revocation by any process counts at once.
 func (s *Store) FindAPIKey(ctx context.Context, id string) (*refundry.APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	k, err := scanAPIKey(s.reads().QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound(err, "No such API key.")
 	}

@@ -17,7 +17,7 @@ import (
 func (s *Store) FindRefundPolicy(ctx context.Context, merchantID string) (*refundry.RefundPolicy, error) {
 	var doc []byte
 	var updated time.Time
-	err := s.pool.QueryRow(ctx, `SELECT policy::text, updated FROM refund_policies WHERE merchant_id = $1`, merchantID).Scan(&doc, &updated)
+	err := s.reads().QueryRow(ctx, `SELECT policy::text, updated FROM refund_policies WHERE merchant_id = $1`, merchantID).Scan(&doc, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &refundry.RefundPolicy{MerchantID: merchantID}, nil
 	}
@@ -138,7 +138,7 @@ func (s *Store) CreateUser(ctx context.Context, u *refundry.User) error {
 
 // FindUser returns ENOTFOUND if the merchant has no such user.
 func (s *Store) FindUser(ctx context.Context, merchantID, id string) (*refundry.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND id = $2`, merchantID, id))
+	u, err := scanUser(s.reads().QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND id = $2`, merchantID, id))
 	if err != nil {
 		return nil, notFound(err, "No such user: %s", id)
 	}
@@ -147,7 +147,7 @@ func (s *Store) FindUser(ctx context.Context, merchantID, id string) (*refundry.
 
 // FindUserByEmail finds the merchant's user by email in any case.
 func (s *Store) FindUserByEmail(ctx context.Context, merchantID, email string) (*refundry.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND `+foldUserEmail+` = $2`,
+	u, err := scanUser(s.reads().QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE merchant_id = $1 AND `+foldUserEmail+` = $2`,
 		merchantID, refundry.FoldCase(email)))
 	if err != nil {
 		return nil, notFound(err, "No such user: %s", email)
@@ -162,7 +162,7 @@ func (s *Store) ListUsers(ctx context.Context, merchantID string, p refundry.Pag
 	}
 	w := newWhere("merchant_id", merchantID)
 	q := `SELECT ` + userColumns + ` FROM users WHERE ` + w.page("id", p)
-	rows, err := s.pool.Query(ctx, q, w.args...)
+	rows, err := s.reads().Query(ctx, q, w.args...)
 	if err != nil {
 		return nil, false, translate(err)
 	}
@@ -230,7 +230,7 @@ func (s *Store) RefundQueues(ctx context.Context, merchantID string) ([]refundry
 	if merchantID != "" {
 		text, args = queuesQuery+` AND merchant_id = $1 GROUP BY status`, []any{merchantID}
 	}
-	rows, err := s.pool.Query(ctx, text, args...)
+	rows, err := s.reads().Query(ctx, text, args...)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -11,7 +11,7 @@ import (
 // enough for a scrape.
 func (s *Store) CountOpenDisputes(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM disputes WHERE status = ANY($1)`, refundry.OpenDisputeStatuses()).Scan(&n); err != nil {
+	if err := s.reads().QueryRow(ctx, `SELECT COUNT(*) FROM disputes WHERE status = ANY($1)`, refundry.OpenDisputeStatuses()).Scan(&n); err != nil {
 		return 0, translate(err)
 	}
 	return n, nil

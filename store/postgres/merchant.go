@@ -67,7 +67,7 @@ func scanMerchant(row pgx.Row) (*refundry.Merchant, error) {
 
 // FindMerchant returns ENOTFOUND if there is no such merchant.
 func (s *Store) FindMerchant(ctx context.Context, id string) (*refundry.Merchant, error) {
-	m, err := scanMerchant(s.pool.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
+	m, err := scanMerchant(s.reads().QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound(err, "No such merchant: %s", id)
 	}
@@ -76,7 +76,7 @@ func (s *Store) FindMerchant(ctx context.Context, id string) (*refundry.Merchant
 
 // FindMerchantBySlug returns ENOTFOUND if there is no such merchant.
 func (s *Store) FindMerchantBySlug(ctx context.Context, slug string) (*refundry.Merchant, error) {
-	m, err := scanMerchant(s.pool.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE slug = $1`, slug))
+	m, err := scanMerchant(s.reads().QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE slug = $1`, slug))
 	if err != nil {
 		return nil, notFound(err, "No such merchant: %s", slug)
 	}

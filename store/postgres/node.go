@@ -31,7 +31,7 @@ func (s *Store) CreateSession(ctx context.Context, ds *refundry.DashboardSession
 // FindSession returns the session with that hash unless it expired.
 func (s *Store) FindSession(ctx context.Context, hash string, now time.Time) (*refundry.DashboardSession, error) {
 	var ds refundry.DashboardSession
-	err := s.pool.QueryRow(ctx, `SELECT hash, merchant_id, key_id, user_id, created, seen, expires
+	err := s.reads().QueryRow(ctx, `SELECT hash, merchant_id, key_id, user_id, created, seen, expires
 		FROM dashboard_sessions WHERE hash = $1 AND expires > $2`, hash, normTime(now)).
 		Scan(&ds.Hash, &ds.MerchantID, &ds.KeyID, &ds.UserID, &ds.Created, &ds.Seen, &ds.Expires)
 	if err != nil {

@@ -30,6 +30,12 @@ var _ refundry.Store = (*Store)(nil)
 type Store struct {
 	pool *pgxpool.Pool
 
+	// standby is a small pool on the same hosts that prefers a standby,
+	// opened only when --db names several: reads fall back to it while no
+	// primary answers (see reads), since the synchronous standby holds
+	// every committed row. Writes never use it.
+	standby *pgxpool.Pool
+
 	// statements counts what the pool sends (Statements).
 	statements *statementCounter
 
@@ -147,6 +153,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if len(cfg.ConnConfig.Fallbacks) > 0 {
+		// pgxpool connects lazily: while the primary answers, this pool
+		// holds no connection at all.
+		s.standby, err = pgxpool.NewWithConfig(ctx, standbyConfig(cfg))
+		if err != nil {
+			pool.Close()
+			return nil, translate(err)
+		}
+	}
 	if o.groupCommit {
 		n := o.lanes
 		if n <= 0 {
@@ -159,6 +174,23 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	return s, nil
 }
+
+// standbyConfig is cfg for the pool reads fall back to: the same hosts,
+// any of them, a standby first (target_session_attrs=prefer-standby).
+func standbyConfig(cfg *pgxpool.Config) *pgxpool.Config {
+	c := cfg.Copy()
+	c.ConnConfig.ValidateConnect = pgconn.ValidateConnectTargetSessionAttrsPreferStandby
+	// A hot standby refuses SERIALIZABLE; the reads that fall back run at
+	// REPEATABLE READ or as single statements, which see one snapshot.
+	delete(c.ConnConfig.RuntimeParams, "default_transaction_isolation")
+	c.MaxConns = standbyMaxConns
+	c.MinConns = 0
+	return c
+}
+
+// standbyMaxConns is the size of the fallback pool: enough for the reads
+// of an outage, few enough to leave the standby's connections to others.
+const standbyMaxConns = 4
 
 // defaultConnectTimeout bounds a connection attempt to one host unless the
 // URL sets connect_timeout, and a ping of an idle connection.
@@ -266,6 +298,9 @@ func (s *Store) Close() error {
 		l.Close()
 	}
 	s.pool.Close()
+	if s.standby != nil {
+		s.standby.Close()
+	}
 	return nil
 }
 
@@ -300,8 +335,19 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // read runs fn in a read-only transaction that sees one snapshot, so that a
 // sale read in several statements is never half before and half after a
 // refund.
+// While no primary answers, the first failed attempt moves the read to the
+// standby pool, if there is one, for this and every later attempt.
 func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return s.retry(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	pool := s.pool
+	return s.loop(ctx, func() error {
+		err := s.attemptOn(ctx, pool, opts, fn)
+		if pool == s.pool && s.standby != nil && primaryGone(ctx, err) {
+			pool = s.standby
+			err = s.attemptOn(ctx, pool, opts, fn)
+		}
+		return err
+	})
 }
 
 func (s *Store) retry(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
@@ -339,7 +385,11 @@ func (s *Store) loop(ctx context.Context, try func() error) error {
 }
 
 func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, opts)
+	return s.attemptOn(ctx, s.pool, opts, fn)
+}
+
+func (s *Store) attemptOn(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

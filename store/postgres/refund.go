@@ -457,11 +457,12 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 
 // FindRefund returns ENOTFOUND if there is no such refund.
 func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (*refundry.Refund, error) {
-	r, err := scanRefund(s.pool.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+	rp := s.reads()
+	r, err := scanRefund(rp.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID))
 	if err != nil {
 		return nil, notFound(err, "No such refund: %s", id)
 	}
-	if err := loadRefundLines(ctx, s.pool, []*refundry.Refund{r}); err != nil {
+	if err := loadRefundLines(ctx, rp, []*refundry.Refund{r}); err != nil {
 		return nil, translate(err)
 	}
 	return r, nil
@@ -492,8 +493,9 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 	var more bool
 	// Reads alone are transactions too: at SERIALIZABLE one may be
 	// refused, and is then run again.
+	rp := s.reads()
 	err := s.loop(ctx, func() error {
-		rows, err := s.pool.Query(ctx, q, w.args...)
+		rows, err := rp.Query(ctx, q, w.args...)
 		if err != nil {
 			return err
 		}
@@ -501,7 +503,7 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 			return err
 		}
 		out, more = trimPage(out, f.Page)
-		return loadRefundLines(ctx, s.pool, out)
+		return loadRefundLines(ctx, rp, out)
 	})
 	if err != nil {
 		return nil, false, err

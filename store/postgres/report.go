@@ -290,7 +290,7 @@ func writeDispute(ctx context.Context, tx pgx.Tx, d *refundry.DisputeDecision) e
 
 // FindDispute returns ENOTFOUND if the merchant has no such dispute.
 func (s *Store) FindDispute(ctx context.Context, merchantID, id string) (*refundry.Dispute, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE id = $1 AND merchant_id = $2`, id, merchantID)
+	rows, err := s.reads().Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE id = $1 AND merchant_id = $2`, id, merchantID)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -317,7 +317,7 @@ func (s *Store) ListDisputes(ctx context.Context, merchantID string, f refundry.
 			w.add(c.col+" = $%d", c.v)
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE `+w.page("id", f.Page), w.args...)
+	rows, err := s.reads().Query(ctx, `SELECT `+disputeColumns+` FROM disputes WHERE `+w.page("id", f.Page), w.args...)
 	if err != nil {
 		return nil, false, translate(err)
 	}
@@ -332,7 +332,7 @@ func (s *Store) ListDisputes(ctx context.Context, merchantID string, f refundry.
 // CountOverRefundedSales counts sales whose refunds exceed what was paid.
 func (s *Store) CountOverRefundedSales(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE over_refunded`).Scan(&n); err != nil {
+	if err := s.reads().QueryRow(ctx, `SELECT COUNT(*) FROM sales WHERE over_refunded`).Scan(&n); err != nil {
 		return 0, translate(err)
 	}
 	return n, nil

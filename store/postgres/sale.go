@@ -305,7 +305,7 @@ func (s *Store) FindSale(ctx context.Context, merchantID string, by refundry.Sal
 	}
 	var cid, email, first, last *string
 	var lines, txns []byte
-	sale, err := scanSale(extraRow{s.pool.QueryRow(ctx, `SELECT `+saleColumns+`, c.id, c.email, c.first_name, c.last_name,
+	sale, err := scanSale(extraRow{s.reads().QueryRow(ctx, `SELECT `+saleColumns+`, c.id, c.email, c.first_name, c.last_name,
 		(SELECT json_agg(json_build_array(`+lineItemColumns+`) ORDER BY ord) FROM line_items WHERE sale_id = s.id),
 		(SELECT json_agg(json_build_array(`+transactionColumns+`) ORDER BY ord) FROM transactions WHERE sale_id = s.id)
 		FROM sales s LEFT JOIN customers c ON c.id = s.customer_id WHERE s.merchant_id = $1 AND `+cond, merchantID, arg),

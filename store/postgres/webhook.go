@@ -482,7 +482,7 @@ func collectDeliveries(rows pgx.Rows) ([]*refundry.Delivery, error) {
 // that they come from one snapshot.
 func (s *Store) OldestUndelivered(ctx context.Context) (delivery, notification time.Time, err error) {
 	var d, n *time.Time
-	err = s.pool.QueryRow(ctx, `SELECT
+	err = s.reads().QueryRow(ctx, `SELECT
 		(SELECT MIN(d.created) FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 			WHERE d.status = 'pending' AND e.status = 'enabled'),
 		(SELECT MIN(created) FROM notifications WHERE status = 'unsent')`).Scan(&d, &n)
