@@ -87,3 +87,26 @@ func parseFlagsEnvPrefix(fs *flag.FlagSet, args []string, getenv func(string) st
 	}
 	return nil
 }
+
+// requiredFlag is a flag a subcommand needs, by the name its usage shows
+// it under; value nil means the subcommand does not take it.
+type requiredFlag struct {
+	name  string
+	value *string
+}
+
+// requireFlags refuses a command missing any of flags that it takes,
+// naming every one missing at once rather than the first.
+func requireFlags(fs *flag.FlagSet, command string, flags []requiredFlag) error {
+	var missing []string
+	for _, f := range flags {
+		if f.value != nil && *f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	fs.Usage()
+	return usageError{fmt.Sprintf("%s needs %s", command, strings.Join(missing, " and "))}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/api"
 	"github.com/refundry/refundry/engine"
 	"github.com/refundry/refundry/secrets"
 )
@@ -136,18 +137,8 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 	if creds.err != nil {
 		return creds.err
 	}
-	var missing []string
-	for _, f := range []struct {
-		name  string
-		value *string
-	}{{"--merchant SLUG", slug}, {"--kind KIND", kind}, {"--id ACCOUNT_ID", id}, {"--secrets-key-file FILE", keyFile}} {
-		if f.value != nil && *f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		fs.Usage()
-		return usageError{fmt.Sprintf("gateway %s needs %s", sub, strings.Join(missing, " and "))}
+	if err := requireFlags(fs, "gateway "+sub, []requiredFlag{{"--merchant SLUG", slug}, {"--kind KIND", kind}, {"--id ACCOUNT_ID", id}, {"--secrets-key-file FILE", keyFile}}); err != nil {
+		return err
 	}
 	var keyring *secrets.Keyring
 	if keyFile != nil {
@@ -204,20 +195,20 @@ func (c *gatewayCommand) Run(ctx context.Context, args []string, getenv func(str
 		if err != nil {
 			return accountFlagError(err)
 		}
-		return enc.Encode(accountJSON(a))
+		return printAccount(stdout, a)
 	case "remove":
 		a, err := eng.RemoveGatewayAccount(ctx, m.ID, *id)
 		if err != nil {
 			return fmt.Errorf("remove gateway account %s: %s", *id, refundry.ErrorMessage(err))
 		}
-		return enc.Encode(accountJSON(a))
+		return printAccount(stdout, a)
 	}
 	accounts, err := eng.GatewayAccounts(ctx, m.ID)
 	if err != nil {
 		return fmt.Errorf("list gateway accounts: %s", refundry.ErrorMessage(err))
 	}
 	for _, a := range accounts {
-		if err := enc.Encode(accountJSON(a)); err != nil {
+		if err := printAccount(stdout, a); err != nil {
 			return err
 		}
 	}
@@ -280,36 +271,13 @@ func accountFlagError(err error) error {
 	return usageError{refundry.ErrorMessage(err)}
 }
 
-// accountLine is how the command line shows an account: the native API's
-// shape (times in Unix seconds, base_url null for none), credentials as
-// hints only, each the end of a longer secret ("…ab12").
-type accountLine struct {
-	ID          string            `json:"id"`
-	Object      string            `json:"object"`
-	Kind        string            `json:"kind"`
-	BaseURL     *string           `json:"base_url"`
-	Credentials map[string]string `json:"credentials"`
-	Status      string            `json:"status"`
-	Created     int64             `json:"created"`
-	RemovedAt   *int64            `json:"removed_at"`
-}
-
-func accountJSON(a *refundry.GatewayAccount) accountLine {
-	out := accountLine{ID: a.ID, Object: "gateway_account", Kind: a.Kind,
-		Credentials: map[string]string{}, Status: "active", Created: a.Created.Unix()}
-	if a.BaseURL != "" {
-		out.BaseURL = &a.BaseURL
+// printAccount shows an account as the native API does: credentials as
+// hints only, never the secrets themselves.
+func printAccount(w io.Writer, a *refundry.GatewayAccount) error {
+	line, err := api.GatewayAccountJSON(a)
+	if err != nil {
+		return err
 	}
-	for f, h := range a.Hints {
-		if h != "" {
-			h = "…" + h
-		}
-		out.Credentials[f] = h
-	}
-	if !a.Active() {
-		out.Status = "removed"
-		removed := a.Removed.Unix()
-		out.RemovedAt = &removed
-	}
-	return out
+	_, err = fmt.Fprintf(w, "%s\n", line)
+	return err
 }

@@ -241,3 +241,16 @@ func TestKeyFileExposed(t *testing.T) {
 		t.Errorf("no key file: %q", got)
 	}
 }
+
+// accountLine is what `refundry gateway` prints for an account: the
+// native API's object, credentials as hints.
+type accountLine struct {
+	ID          string            `json:"id"`
+	Object      string            `json:"object"`
+	Kind        string            `json:"kind"`
+	BaseURL     *string           `json:"base_url"`
+	Credentials map[string]string `json:"credentials"`
+	Status      string            `json:"status"`
+	Created     int64             `json:"created"`
+	RemovedAt   *int64            `json:"removed_at"`
+}

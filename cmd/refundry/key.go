@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -55,18 +54,8 @@ func (c *keyCommand) Run(ctx context.Context, args []string, getenv func(string)
 	if err := parseFlagsEnv(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	var missing []string
-	for _, f := range []struct {
-		name  string
-		value *string
-	}{{"--merchant SLUG", slug}, {"--name NAME", name}, {"--scope read|refund|approve|write", scope}, {"--id KEY_ID", id}} {
-		if f.value != nil && *f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		fs.Usage()
-		return usageError{fmt.Sprintf("key %s needs %s", sub, strings.Join(missing, " and "))}
+	if err := requireFlags(fs, "key "+sub, []requiredFlag{{"--merchant SLUG", slug}, {"--name NAME", name}, {"--scope read|refund|approve|write", scope}, {"--id KEY_ID", id}}); err != nil {
+		return err
 	}
 	spec := engine.KeySpec{}
 	if sub == "create" {

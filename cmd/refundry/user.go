@@ -71,18 +71,8 @@ func (c *userCommand) Run(ctx context.Context, args []string, getenv func(string
 		fs.Usage()
 		return usageError{fmt.Sprintf("user %s takes no arguments (a password never goes on the command line), got %q", sub, fs.Arg(0))}
 	}
-	var missing []string
-	for _, f := range []struct {
-		name  string
-		value *string
-	}{{"--merchant SLUG", slug}, {"--email EMAIL", email}, {"--name NAME", name}, {"--role ROLE", role}} {
-		if f.value != nil && *f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		fs.Usage()
-		return usageError{fmt.Sprintf("user %s needs %s", sub, strings.Join(missing, " and "))}
+	if err := requireFlags(fs, "user "+sub, []requiredFlag{{"--merchant SLUG", slug}, {"--email EMAIL", email}, {"--name NAME", name}, {"--role ROLE", role}}); err != nil {
+		return err
 	}
 	var spec engine.UserSpec
 	if sub == "add" {
