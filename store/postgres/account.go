@@ -110,6 +110,12 @@ func (s *Store) ListGatewayAccounts(ctx context.Context, merchantID string) (as 
 	return as, err
 }
 
+// accountUnsettledQuery counts the refunds of an account's payments in
+// the statuses $3. A refund is found by its payment's sale as well,
+// through refunds_sale_idx: refunds keep no index of their payment.
+const accountUnsettledQuery = `SELECT COUNT(*) FROM transactions t JOIN refunds r ON r.sale_id = t.sale_id AND r.transaction_id = t.id
+	WHERE t.merchant_id = $1 AND t.gateway_account = $2 AND t.gateway_account <> '' AND r.status = ANY($3)`
+
 // RemoveGatewayAccount marks an account removed, unless refunds of its
 // payments are unsettled.
 func (s *Store) RemoveGatewayAccount(ctx context.Context, merchantID, id string, now time.Time) (a *refundry.GatewayAccount, err error) {
@@ -124,8 +130,7 @@ func (s *Store) RemoveGatewayAccount(ctx context.Context, merchantID, id string,
 			return refundry.Errorf(refundry.ENOTFOUND, "No such gateway account: %s", id)
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM refunds r JOIN transactions t ON t.id = r.transaction_id
-			WHERE t.merchant_id = $1 AND t.gateway_account = $2 AND r.status = ANY($3)`, merchantID, id, statuses).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, accountUnsettledQuery, merchantID, id, statuses).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -191,6 +191,9 @@ func (s *Store) DisableUser(ctx context.Context, merchantID, id string, now time
 	return out, err
 }
 
+const expiredApprovalsQuery = `SELECT ` + refundColumns + ` FROM refunds
+	WHERE status = 'requires_approval' AND approval_expires_at <= $1 ORDER BY approval_expires_at, id LIMIT $2`
+
 // ExpiredApprovals lists the refunds requiring approval whose deadline is
 // at or before now, earliest first, from the partial index
 // refunds_approval_due_idx.
@@ -198,9 +201,7 @@ func (s *Store) ExpiredApprovals(ctx context.Context, now time.Time, limit int) 
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+refundColumns+` FROM refunds
-		WHERE status = 'requires_approval' AND approval_expires_at <= $1 ORDER BY approval_expires_at, id LIMIT $2`,
-		normTime(now), limit)
+	rows, err := s.pool.Query(ctx, expiredApprovalsQuery, normTime(now), limit)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -113,14 +113,16 @@ func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string)
 	})
 }
 
+const reasonCountsQuery = `SELECT reason, currency, status, COUNT(*), SUM(amount)::bigint
+	FROM refunds WHERE merchant_id = $1 AND created >= $2 AND created < $3
+	GROUP BY reason, currency, status`
+
 // CountRefundsByReason counts the merchant's refunds created in [from,
 // to) by reason; refundry.ReasonCounter decides what the sums hold.
 func (s *Store) CountRefundsByReason(ctx context.Context, merchantID string, from, to time.Time) ([]refundry.ReasonCount, error) {
 	var out []refundry.ReasonCount
 	err := s.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT reason, currency, status, COUNT(*), SUM(amount)::bigint
-			FROM refunds WHERE merchant_id = $1 AND created >= $2 AND created < $3
-			GROUP BY reason, currency, status`, merchantID, normTime(from), normTime(to))
+		rows, err := tx.Query(ctx, reasonCountsQuery, merchantID, normTime(from), normTime(to))
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,14 @@ import (
 
 var _ refundry.ReconciliationStore = (*Store)(nil)
 
+const recentChargesQuery = `SELECT t.merchant_id, t.sale_id, t.id, t.gateway, t.gateway_charge_id, t.reference, t.currency
+	FROM transactions t
+	WHERE t.gateway = $1 AND ($2 = '' OR t.merchant_id = $2) AND t.id > $3
+	AND t.id IN (SELECT t2.id FROM sales s JOIN transactions t2 ON t2.sale_id = s.id WHERE s.created >= $4
+		UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= $4
+		UNION SELECT d.transaction_id FROM disputes d WHERE d.updated >= $4)
+	ORDER BY t.id LIMIT $5`
+
 // RecentCharges lists the payments through gateway with activity at or
 // after since: the sale created, a refund or a dispute created or changed
 // (updated is never before created). Each source is found by
@@ -20,16 +28,9 @@ func (s *Store) RecentCharges(ctx context.Context, merchantID, gateway string, s
 	if limit <= 0 || limit > refundry.MaxPageLimit {
 		limit = refundry.MaxPageLimit
 	}
-	q := `SELECT t.merchant_id, t.sale_id, t.id, t.gateway, t.gateway_charge_id, t.reference, t.currency
-		FROM transactions t
-		WHERE t.gateway = $1 AND ($2 = '' OR t.merchant_id = $2) AND t.id > $3
-		AND t.id IN (SELECT t2.id FROM sales s JOIN transactions t2 ON t2.sale_id = s.id WHERE s.created >= $4
-			UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= $4
-			UNION SELECT d.transaction_id FROM disputes d WHERE d.updated >= $4)
-		ORDER BY t.id LIMIT $5`
 	var out []refundry.ChargeActivity
 	err := s.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q, gateway, merchantID, afterTransaction, normTime(since), limit)
+		rows, err := tx.Query(ctx, recentChargesQuery, gateway, merchantID, afterTransaction, normTime(since), limit)
 		if err != nil {
 			return err
 		}

@@ -458,7 +458,7 @@ func (s *Store) settleLane(ctx context.Context, merchantID, id string) (context.
 // FindRefund returns ENOTFOUND if there is no such refund.
 func (s *Store) FindRefund(ctx context.Context, merchantID, id string) (*refundry.Refund, error) {
 	rp := s.reads()
-	r, err := scanRefund(rp.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+	r, err := scanRefund(rp.QueryRow(ctx, findRefundQuery, id, merchantID))
 	if err != nil {
 		return nil, notFound(err, "No such refund: %s", id)
 	}
@@ -473,29 +473,14 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 	if err := f.Page.Normalize(); err != nil {
 		return nil, false, err
 	}
-	w := newWhere("merchant_id", merchantID)
-	for _, c := range []struct{ col, v string }{
-		{"sale_id", f.SaleID}, {"transaction_id", f.TransactionID}, {"line_item_id", f.LineItemID},
-		{"group_id", f.Group}, {"status", f.Status}, {"source", f.Source},
-	} {
-		if c.v != "" {
-			w.add(c.col+" = $%d", c.v)
-		}
-	}
-	if !f.CreatedFrom.IsZero() {
-		w.add("created >= $%d", normTime(f.CreatedFrom))
-	}
-	if !f.CreatedTo.IsZero() {
-		w.add("created < $%d", normTime(f.CreatedTo))
-	}
-	q := `SELECT ` + refundColumns + ` FROM refunds WHERE ` + w.page("id", f.Page)
+	q, args := listRefundsQuery(merchantID, f)
 	var out []*refundry.Refund
 	var more bool
 	// Reads alone are transactions too: at SERIALIZABLE one may be
 	// refused, and is then run again.
 	rp := s.reads()
 	err := s.loop(ctx, func() error {
-		rows, err := rp.Query(ctx, q, w.args...)
+		rows, err := rp.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -511,14 +496,64 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 	return out, more, nil
 }
 
+const findRefundQuery = `SELECT ` + refundColumns + ` FROM refunds WHERE id = $1 AND merchant_id = $2`
+
+// pendingRefundsQuery reads the pending refunds from refunds_due_idx,
+// which holds them alone: what is in flight, never what was refunded.
+// The pending refunds are gathered first (MATERIALIZED), then filtered
+// and sorted: asked for the oldest in created order, or by a bound on
+// created, the planner would rather read refunds_created_idx, from the
+// oldest refund of all or over every refund before the bound, while
+// pending refunds are few and the newest.
+const pendingRefundsQuery = `WITH pending AS MATERIALIZED (
+	SELECT id, created FROM refunds WHERE status = 'pending'
+)
+SELECT ` + refundColumns + ` FROM refunds
+WHERE id IN (SELECT id FROM pending WHERE created < $1 ORDER BY created, id LIMIT $2)
+ORDER BY created, id`
+
+// listRefundsQuery is the query of a page of ListRefunds. A payment, a
+// line and a group (named by its first refund) each belong to one sale,
+// so a filter by one of them also names the sale, found by that key: the
+// refunds are read through refunds_sale_idx, the few of one sale, instead
+// of walking the merchant's in id order or keeping an index per column
+// that every refund would write.
+func listRefundsQuery(merchantID string, f refundry.RefundFilter) (string, []any) {
+	w := newWhere("merchant_id", merchantID)
+	if f.SaleID == "" {
+		switch {
+		case f.TransactionID != "":
+			w.add("sale_id = (SELECT sale_id FROM transactions WHERE id = $%d)", f.TransactionID)
+		case f.LineItemID != "":
+			w.add("sale_id = (SELECT sale_id FROM line_items WHERE id = $%d)", f.LineItemID)
+		case f.Group != "":
+			w.add("sale_id = (SELECT sale_id FROM refunds WHERE id = $%d)", f.Group)
+		}
+	}
+	for _, c := range []struct{ col, v string }{
+		{"sale_id", f.SaleID}, {"transaction_id", f.TransactionID}, {"line_item_id", f.LineItemID},
+		{"group_id", f.Group}, {"status", f.Status}, {"source", f.Source},
+	} {
+		if c.v != "" {
+			w.add(c.col+" = $%d", c.v)
+		}
+	}
+	if !f.CreatedFrom.IsZero() {
+		w.add("created >= $%d", normTime(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		w.add("created < $%d", normTime(f.CreatedTo))
+	}
+	return `SELECT ` + refundColumns + ` FROM refunds WHERE ` + w.page("id", f.Page), w.args
+}
+
 // PendingRefunds lists pending refunds of every merchant created before
 // the given time, oldest first: the age of the oldest pending refund.
 func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]*refundry.Refund, error) {
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+refundColumns+` FROM refunds
-		WHERE status = 'pending' AND created < $1 ORDER BY created, id LIMIT $2`, normTime(createdBefore), limit)
+	rows, err := s.pool.Query(ctx, pendingRefundsQuery, normTime(createdBefore), limit)
 	if err != nil {
 		return nil, translate(err)
 	}

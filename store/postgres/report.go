@@ -43,16 +43,14 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 		// trip: the gateway's id first, else Refundry's on the payment.
 		var byGateway, byID []*refundry.Refund
 		if rep.GatewayRefundID != "" {
-			b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE gateway = $1 AND gateway_refund_id = $2 AND gateway_refund_id <> ''
-				AND merchant_id = $3 AND sale_id = $4 ORDER BY id LIMIT 1`, rep.Gateway, rep.GatewayRefundID, merchantID, saleID).
+			b.Queue(reportedByGatewayID, rep.Gateway, rep.GatewayRefundID, merchantID, saleID).
 				Query(func(rows pgx.Rows) (err error) {
 					byGateway, err = collectRefunds(rows)
 					return err
 				})
 		}
 		if rep.RefundID != "" {
-			b.Queue(`SELECT `+refundColumns+` FROM refunds WHERE id = $1 AND merchant_id = $2 AND transaction_id = $3`,
-				rep.RefundID, merchantID, txnID).Query(func(rows pgx.Rows) (err error) {
+			b.Queue(reportedByID, rep.RefundID, merchantID, txnID).Query(func(rows pgx.Rows) (err error) {
 				byID, err = collectRefunds(rows)
 				return err
 			})
@@ -97,6 +95,15 @@ func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport
 	}
 	return res, nil
 }
+
+// The two lookups of the refund a report is about: by the gateway's id
+// (its condition repeats refunds_gateway_refund_idx's), else by
+// Refundry's id on the reported payment.
+const (
+	reportedByGatewayID = `SELECT ` + refundColumns + ` FROM refunds WHERE gateway = $1 AND gateway_refund_id = $2 AND gateway_refund_id <> ''
+		AND merchant_id = $3 AND sale_id = $4 ORDER BY id LIMIT 1`
+	reportedByID = `SELECT ` + refundColumns + ` FROM refunds WHERE id = $1 AND merchant_id = $2 AND transaction_id = $3`
+)
 
 func firstOf[T any](xs []*T) *T {
 	if len(xs) == 0 {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -106,11 +105,16 @@ func (s *Store) ListGatewayAccounts(ctx context.Context, merchantID string) (as 
 	return as, err
 }
 
+// accountUnsettledQuery counts the unsettled refunds of an account's
+// payments (refundry.UnsettledStatuses, spelled out when the package
+// loads). A refund is found by its payment's sale as well, through
+// refunds_sale: refunds keep no index of their payment.
+var accountUnsettledQuery = `SELECT COUNT(*) FROM transactions t JOIN refunds r ON r.sale_id = t.sale_id AND r.transaction_id = t.id
+	WHERE t.merchant_id = ? AND t.gateway_account = ? AND t.gateway_account <> '' AND r.status IN (` + quoteList(refundry.UnsettledStatuses()) + `)`
+
 // RemoveGatewayAccount marks an account removed, unless refunds of its
 // payments are unsettled.
 func (s *Store) RemoveGatewayAccount(ctx context.Context, merchantID, id string, now time.Time) (a *refundry.GatewayAccount, err error) {
-	statuses := refundry.UnsettledStatuses()
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(statuses)), ", ")
 	err = s.update(ctx, func(tx *tx) error {
 		if a, err = findAccount(ctx, tx, merchantID, id); err != nil {
 			return err
@@ -118,13 +122,8 @@ func (s *Store) RemoveGatewayAccount(ctx context.Context, merchantID, id string,
 		if !a.Active() {
 			return notFound("gateway account", id)
 		}
-		args := []any{merchantID, id}
-		for _, st := range statuses {
-			args = append(args, st)
-		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds r JOIN transactions t ON t.id = r.transaction_id
-			WHERE t.merchant_id = ? AND t.gateway_account = ? AND r.status IN (`+marks+`)`, args...).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, accountUnsettledQuery, merchantID, id).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -92,10 +92,11 @@ func TestMigrate0015KeepsRows(t *testing.T) {
 		indexes = append(indexes, name)
 	}
 	rows.Close()
-	want := "refunds_approval_due refunds_due refunds_gateway_refund refunds_group refunds_line_item refunds_merchant " +
-		"refunds_merchant_created refunds_pending refunds_queue refunds_return refunds_sale refunds_transaction refunds_updated"
+	// 0015 made every index again; 0022 dropped those another serves.
+	want := "refunds_approval_due refunds_due refunds_gateway_refund refunds_merchant " +
+		"refunds_merchant_created refunds_queue refunds_sale refunds_updated"
 	if got := strings.Join(indexes, " "); got != want {
-		t.Fatalf("indexes of refunds after 0015:\n%s\nwant\n%s", got, want)
+		t.Fatalf("indexes of refunds after 0015 and 0022:\n%s\nwant\n%s", got, want)
 	}
 	storetest.CheckUpgrade0015(t, s)
 }

@@ -112,14 +112,16 @@ func (s *Store) DeleteRefundReason(ctx context.Context, merchantID, code string)
 	})
 }
 
+const reasonCountsQuery = `SELECT reason, currency, status, COUNT(*), SUM(amount)
+	FROM refunds WHERE merchant_id = ? AND created >= ? AND created < ?
+	GROUP BY reason, currency, status`
+
 // CountRefundsByReason counts the merchant's refunds created in [from,
 // to) by reason; refundry.ReasonCounter decides what the sums hold.
 func (s *Store) CountRefundsByReason(ctx context.Context, merchantID string, from, to time.Time) ([]refundry.ReasonCount, error) {
 	var out []refundry.ReasonCount
 	err := s.view(ctx, func(tx *tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT reason, currency, status, COUNT(*), SUM(amount)
-			FROM refunds WHERE merchant_id = ? AND created >= ? AND created < ?
-			GROUP BY reason, currency, status`, merchantID, micros(utc(from)), micros(utc(to)))
+		rows, err := tx.QueryContext(ctx, reasonCountsQuery, merchantID, micros(utc(from)), micros(utc(to)))
 		if err != nil {
 			return err
 		}

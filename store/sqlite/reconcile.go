@@ -19,21 +19,10 @@ func (s *Store) RecentCharges(ctx context.Context, merchantID, gateway string, s
 	if limit <= 0 || limit > refundry.MaxPageLimit {
 		limit = refundry.MaxPageLimit
 	}
-	var q query
-	q.add("t.gateway = ?", gateway)
-	if merchantID != "" {
-		q.add("t.merchant_id = ?", merchantID)
-	}
-	q.add("t.id > ?", afterTransaction)
-	at := micros(since)
-	q.add(`t.id IN (SELECT t2.id FROM sales s JOIN transactions t2 ON t2.sale_id = s.id WHERE s.created >= ?
-		UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= ?
-		UNION SELECT d.transaction_id FROM disputes d WHERE d.updated >= ?)`, at, at, at)
-	q.args = append(q.args, limit)
+	text, args := recentChargesQuery(merchantID, gateway, since, afterTransaction, limit)
 	var out []refundry.ChargeActivity
 	err := s.view(ctx, func(tx *tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT t.merchant_id, t.sale_id, t.id, t.gateway, t.gateway_charge_id, t.reference, t.currency
-			FROM transactions t`+q.sql()+` ORDER BY t.id LIMIT ?`, q.args...)
+		rows, err := tx.QueryContext(ctx, text, args...)
 		if err != nil {
 			return err
 		}
@@ -130,4 +119,20 @@ func queryRuns(ctx context.Context, tx *tx, text string, args ...any) ([]*refund
 		out = append(out, &r)
 	}
 	return out, rows.Err()
+}
+
+func recentChargesQuery(merchantID, gateway string, since time.Time, afterTransaction string, limit int) (string, []any) {
+	var q query
+	q.add("t.gateway = ?", gateway)
+	if merchantID != "" {
+		q.add("t.merchant_id = ?", merchantID)
+	}
+	q.add("t.id > ?", afterTransaction)
+	at := micros(since)
+	q.add(`t.id IN (SELECT t2.id FROM sales s JOIN transactions t2 ON t2.sale_id = s.id WHERE s.created >= ?
+		UNION SELECT r.transaction_id FROM refunds r WHERE r.updated >= ?
+		UNION SELECT d.transaction_id FROM disputes d WHERE d.updated >= ?)`, at, at, at)
+	q.args = append(q.args, limit)
+	return `SELECT t.merchant_id, t.sale_id, t.id, t.gateway, t.gateway_charge_id, t.reference, t.currency
+			FROM transactions t` + q.sql() + ` ORDER BY t.id LIMIT ?`, q.args
 }

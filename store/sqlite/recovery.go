@@ -29,6 +29,8 @@ const dueOfMerchant = `SELECT id, recovery_attempts, COALESCE(next_attempt_at, c
 	WHERE merchant_id = ? AND status = 'pending' AND COALESCE(next_attempt_at, created) <= ?
 	ORDER BY COALESCE(next_attempt_at, created), id LIMIT ?`
 
+const attemptsOfPending = `SELECT recovery_attempts FROM refunds WHERE merchant_id = ? AND id = ? AND status = 'pending'`
+
 // ClaimRefunds picks the refunds of one recovery pass and records the
 // attempt about to be made at each (invariant 6). It runs as one write
 // transaction, so two processes on one file never claim a refund twice.
@@ -79,8 +81,7 @@ func (s *Store) DeferRefunds(ctx context.Context, merchantID string, ids []strin
 	return s.grouped(ctx, func(tx *tx) error {
 		for _, id := range ids {
 			d := refundry.DueRefund{MerchantID: merchantID, ID: id}
-			err := tx.QueryRowContext(ctx, `SELECT recovery_attempts FROM refunds WHERE merchant_id = ? AND id = ? AND status = 'pending'`,
-				merchantID, id).Scan(&d.Attempts)
+			err := tx.QueryRowContext(ctx, attemptsOfPending, merchantID, id).Scan(&d.Attempts)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // settled meanwhile, or not the merchant's
 			} else if err != nil {

@@ -400,8 +400,38 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 	if err := f.Normalize(); err != nil {
 		return nil, false, err
 	}
+	text, args := listRefundsQuery(merchantID, f)
+	var refunds []*refundry.Refund
+	err := s.view(ctx, func(tx *tx) (err error) {
+		refunds, err = queryRefunds(ctx, tx, text, args...)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	refunds, more := trim(refunds, f.Page)
+	return refunds, more, nil
+}
+
+// listRefundsQuery is the query of a page of ListRefunds. A payment, a
+// line and a group (named by its first refund) each belong to one sale,
+// so a filter by one of them also names the sale, found by that key: the
+// refunds are read through refunds_sale, the few of one sale, instead of
+// walking the merchant's in id order or keeping an index per column that
+// every refund would write.
+func listRefundsQuery(merchantID string, f refundry.RefundFilter) (string, []any) {
 	var q query
 	q.add("merchant_id = ?", merchantID)
+	if f.SaleID == "" {
+		switch {
+		case f.TransactionID != "":
+			q.add("sale_id = (SELECT sale_id FROM transactions WHERE id = ?)", f.TransactionID)
+		case f.LineItemID != "":
+			q.add("sale_id = (SELECT sale_id FROM line_items WHERE id = ?)", f.LineItemID)
+		case f.Group != "":
+			q.add("sale_id = (SELECT sale_id FROM refunds WHERE id = ?)", f.Group)
+		}
+	}
 	for _, c := range []struct{ col, v string }{
 		{"sale_id", f.SaleID}, {"transaction_id", f.TransactionID}, {"line_item_id", f.LineItemID},
 		{"grp", f.Group}, {"status", f.Status}, {"source", f.Source},
@@ -417,16 +447,7 @@ func (s *Store) ListRefunds(ctx context.Context, merchantID string, f refundry.R
 		q.add("created < ?", micros(utc(f.CreatedTo)))
 	}
 	tail := q.page("id", f.Page)
-	var refunds []*refundry.Refund
-	err := s.view(ctx, func(tx *tx) (err error) {
-		refunds, err = queryRefunds(ctx, tx, refundColumns+q.sql()+tail, q.args...)
-		return err
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	refunds, more := trim(refunds, f.Page)
-	return refunds, more, nil
+	return refundColumns + q.sql() + tail, q.args
 }
 
 // PendingRefunds lists pending refunds of every merchant created before
@@ -437,14 +458,18 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	var refunds []*refundry.Refund
 	err := s.view(ctx, func(tx *tx) (err error) {
-		// 'pending' is spelled out, not bound: SQLite uses the partial
-		// index refunds_pending only for a literal it can match.
-		refunds, err = queryRefunds(ctx, tx, refundColumns+` WHERE status = 'pending' AND created < ? ORDER BY created, id LIMIT ?`,
-			micros(utc(createdBefore)), limit)
+		refunds, err = queryRefunds(ctx, tx, pendingRefundsQuery, micros(utc(createdBefore)), limit)
 		return err
 	})
 	return refunds, err
 }
+
+// pendingRefundsQuery picks the oldest pending refunds from refunds_due
+// alone, which carries created for it (a covering scan of what is
+// pending), and reads only their rows. 'pending' is spelled out, not
+// bound: SQLite uses a partial index only for a literal it can match.
+const pendingRefundsQuery = refundColumns + ` WHERE id IN (SELECT id FROM refunds INDEXED BY refunds_due
+	WHERE status = 'pending' AND created < ? ORDER BY created, id LIMIT ?) ORDER BY created, id`
 
 const refundColumns = `SELECT id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee, currency, status,
 	reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name, external_id,

@@ -92,12 +92,17 @@ func findReportedTransaction(ctx context.Context, tx *tx, gateway string, charge
 	return merchantID, id, saleID, err
 }
 
+const (
+	reportedByGatewayID = refundColumns + ` WHERE gateway = ? AND gateway_refund_id = ? AND gateway_refund_id <> ''
+		AND merchant_id = ? AND sale_id = ? ORDER BY id LIMIT 1`
+	reportedByID = refundColumns + ` WHERE merchant_id = ? AND id = ? AND transaction_id = ?`
+)
+
 // findReportedRefund finds the refund a report is about: by the gateway's
 // id first, else by Refundry's id on the reported transaction.
 func findReportedRefund(ctx context.Context, tx *tx, merchantID, saleID, txnID string, rep refundry.RefundReport) (*refundry.Refund, error) {
 	if rep.GatewayRefundID != "" {
-		refunds, err := queryRefunds(ctx, tx, refundColumns+` WHERE gateway = ? AND gateway_refund_id = ? AND gateway_refund_id <> ''
-			AND merchant_id = ? AND sale_id = ? ORDER BY id LIMIT 1`, rep.Gateway, rep.GatewayRefundID, merchantID, saleID)
+		refunds, err := queryRefunds(ctx, tx, reportedByGatewayID, rep.Gateway, rep.GatewayRefundID, merchantID, saleID)
 		if err != nil || len(refunds) > 0 {
 			return first(refunds), err
 		}
@@ -105,7 +110,7 @@ func findReportedRefund(ctx context.Context, tx *tx, merchantID, saleID, txnID s
 	if rep.RefundID == "" {
 		return nil, nil
 	}
-	refunds, err := queryRefunds(ctx, tx, refundColumns+` WHERE merchant_id = ? AND id = ? AND transaction_id = ?`, merchantID, rep.RefundID, txnID)
+	refunds, err := queryRefunds(ctx, tx, reportedByID, merchantID, rep.RefundID, txnID)
 	return first(refunds), err
 }
 
