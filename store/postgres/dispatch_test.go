@@ -194,3 +194,53 @@ func TestDispatchTwoProcessesExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// A database restored into another cluster, one that has given out fewer
+// transaction ids, holds a cursor and event ids from beyond them. On the
+// next start, the event the old cluster had not dispatched is
+// dispatched, the one it had is not, and so are the events this cluster
+// inserts.
+func TestDispatchAfterRestoreIntoAnotherCluster(t *testing.T) {
+	ctx := context.Background()
+	dsn, s, merchantID := eventStore(t)
+	var dispatched, undispatched string
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		dispatched, undispatched = insertEvent(t, tx, merchantID), insertEvent(t, tx, merchantID)
+		// What the old cluster left: a cursor at ids far beyond this
+		// cluster's, one event before it, one after.
+		for _, q := range []string{
+			`UPDATE event_cursor SET done = '900000000:900000010:900000005' WHERE id = 1`,
+			`UPDATE events SET xid = '900000001' WHERE id = '` + dispatched + `'`,
+			`UPDATE events SET xid = '900000005' WHERE id = '` + undispatched + `'`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var fresh string
+	if err := s.write(ctx, func(tx pgx.Tx) error { fresh = insertEvent(t, tx, merchantID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DispatchEvents(ctx, 10); err != nil || n != 2 {
+		t.Fatalf("first pass after the restore dispatched %d (%v), want 2", n, err)
+	}
+	if n, err := s.DispatchEvents(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("second pass dispatched %d (%v), want 0", n, err)
+	}
+	got := deliveriesByEvent(t, s)
+	if got[undispatched] != 1 || got[fresh] != 1 || got[dispatched] != 0 {
+		t.Fatalf("deliveries by event = %v, want one each of %s and %s, none of %s", got, undispatched, fresh, dispatched)
+	}
+}
