@@ -113,5 +113,54 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("postgres: migration %s: %w", m.name, translate(err))
 		}
 	}
+	err = pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		return rebaseEventCursor(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: event cursor: %w", translate(err))
+	}
+	return nil
+}
+
+// runningNow is the snapshot of now with the current transaction, and
+// every id given out before it, counted as running: its xmax is one past
+// the last transaction to have ended, which may lie below this one.
+const runningNow = `(SELECT (LEAST(pg_snapshot_xmin(s)::text::numeric, x)::text || ':' ||
+		GREATEST(pg_snapshot_xmax(s)::text::numeric, x + 1)::text || ':' ||
+		(SELECT string_agg(v::text, ',' ORDER BY v) FROM (
+			SELECT pg_snapshot_xip(s)::text::numeric AS v
+			UNION SELECT generate_series(LEAST(pg_snapshot_xmax(s)::text::numeric, x), x)) AS running))::pg_snapshot
+	FROM pg_current_snapshot() AS s, CAST(pg_current_xact_id()::text AS numeric) AS x)`
+
+// rebaseEventCursor mends the outbox's cursor (migration 0021) of a
+// database restored with pg_restore into another cluster. Its snapshot
+// then holds the old cluster's transaction ids, and if those lie beyond
+// every id this cluster has given out (which no snapshot of this
+// cluster's own can), the events this cluster inserts would seem
+// dispatched already, or lie below the cursor, and never be dispatched.
+// The events the old cluster had dispatched lose their transaction id,
+// the others take this transaction's, which the new cursor counts as
+// running, so the next pass dispatches them. Those of a pass cut short
+// by its limit are read again; their deliveries exist, and the unique
+// (endpoint_id, event_id) makes none twice.
+func rebaseEventCursor(ctx context.Context, tx pgx.Tx) error {
+	var foreign bool
+	if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmax(done) > pg_snapshot_xmax(pg_current_snapshot())
+		FROM event_cursor WHERE id = 1`).Scan(&foreign); err != nil || !foreign {
+		return err
+	}
+	for _, q := range []string{
+		`UPDATE events SET xid = NULL WHERE pg_visible_in_snapshot(xid, (SELECT done FROM event_cursor WHERE id = 1))`,
+		`UPDATE events SET xid = pg_current_xact_id() WHERE xid IS NOT NULL`,
+		`UPDATE event_cursor SET pass = pass + 1, done = ` + runningNow + `, upto = NULL,
+			xid = '0', created = '-infinity', event_id = '' WHERE id = 1`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
 	return nil
 }

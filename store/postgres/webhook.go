@@ -150,13 +150,19 @@ func queryEndpoints(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]*r
 	})
 }
 
-// DispatchEvents makes the deliveries of events not yet dispatched and
-// marks them, a pass at a time: one INSERT of every delivery of the pass
-// and one UPDATE of its events, not two statements an event. Two
-// processes dispatching the same event make each delivery once: the
-// unique (endpoint_id, event_id) turns the second insert into nothing.
-// Both insert in the same order (events by time, each merchant's
-// endpoints by id), so neither waits for a key the other will wait for.
+// DispatchEvents makes the deliveries of the events after the cursor
+// (migration 0021), up to limit, and moves the cursor past them: one
+// INSERT of every delivery of the pass and one UPDATE of the cursor, and
+// no write at all to the events.
+//
+// The events are read, with the cursor, without a lock, so that a pass
+// that finds nothing writes nothing: it takes no transaction id and
+// commits without a flush of the WAL. A pass that finds events then
+// moves the cursor on only from the pass it read: the UPDATE waits for
+// another process's pass to end and then matches no row, and this pass
+// gives way (at SERIALIZABLE it fails and is retried), so two processes
+// never dispatch the same events. The unique (endpoint_id, event_id)
+// would turn a delivery made twice into nothing in any case.
 func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error) {
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
@@ -164,26 +170,64 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 	err = s.write(ctx, func(tx pgx.Tx) error {
 		n = 0
 		now := s.now()
-		rows, err := tx.Query(ctx, `SELECT id, merchant_id, type, object_id, created FROM events
-			WHERE NOT dispatched ORDER BY created, id LIMIT $1`, limit)
+		// The events of the transactions visible in upto and not in
+		// done: upto is this statement's snapshot unless a pass cut
+		// short left one. Every event of a transaction visible in a
+		// snapshot is visible to the statements that follow it. The
+		// bounds on xid only narrow the scan to where such events lie.
+		rows, err := tx.Query(ctx, `SELECT c.pass, s.upto::text, e.xid::text, e.id, e.merchant_id, e.type, e.object_id, e.created
+			FROM event_cursor c
+			CROSS JOIN LATERAL (SELECT COALESCE(c.upto, pg_current_snapshot()) AS upto) s
+			JOIN LATERAL (SELECT * FROM events e
+				WHERE e.xid >= pg_snapshot_xmin(c.done) AND e.xid < pg_snapshot_xmax(s.upto)
+				AND (e.xid, e.created, e.id) > (c.xid, c.created, c.event_id)
+				AND pg_visible_in_snapshot(e.xid, s.upto) AND NOT pg_visible_in_snapshot(e.xid, c.done)
+				ORDER BY e.xid, e.created, e.id LIMIT $1) e ON true
+			WHERE c.id = 1`, limit+1)
 		if err != nil {
 			return err
 		}
-		events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (refundry.Event, error) {
-			var e refundry.Event
-			err := row.Scan(&e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Created)
+		type read struct {
+			refundry.Event
+			xid string
+		}
+		var pass int64
+		var upto string
+		events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (read, error) {
+			var e read
+			err := row.Scan(&pass, &upto, &e.xid, &e.ID, &e.MerchantID, &e.Type, &e.ObjectID, &e.Created)
 			return e, err
 		})
 		if err != nil || len(events) == 0 {
 			return err
+		}
+		// A pass the limit did not cut short has read every event of
+		// upto, which becomes done; otherwise the next pass goes on after
+		// the last event read, since the rest of its transaction's events
+		// may follow. The one event read past the limit tells the two
+		// apart, so that a pass left cut short always has an event to
+		// read, and the pass that reads the last one makes upto done.
+		q, args := `UPDATE event_cursor SET pass = pass + 1, done = $1::pg_snapshot, upto = NULL,
+			xid = '0', created = '-infinity', event_id = '' WHERE id = 1 AND pass = $2`, []any{upto, pass}
+		if len(events) > limit {
+			events = events[:limit]
+			last := events[len(events)-1]
+			q, args = `UPDATE event_cursor SET pass = pass + 1, upto = $1::pg_snapshot,
+				xid = $3::xid8, created = $4, event_id = $5 WHERE id = 1 AND pass = $2`, append(args, last.xid, last.Created, last.ID)
+		}
+		tag, err := tx.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return nil // another process dispatched these events first
 		}
 		endpoints := map[string][]*refundry.WebhookEndpoint{} // by merchant, for this pass
 		var d struct {
 			ids, merchants, endpoints, events, types, objects []string
 			created                                           []time.Time
 		}
-		dispatched := make([]string, len(events))
-		for i, e := range events {
+		for _, e := range events {
 			eps, ok := endpoints[e.MerchantID]
 			if !ok {
 				if eps, err = queryEndpoints(ctx, tx, `SELECT `+endpointColumns+` FROM webhook_endpoints
@@ -205,7 +249,6 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 				d.objects = append(d.objects, e.ObjectID)
 				d.created = append(d.created, e.Created)
 			}
-			dispatched[i] = e.ID
 		}
 		if len(d.ids) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, merchant_id, endpoint_id, event_id, event_type,
@@ -219,9 +262,6 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 				d.ids, d.merchants, d.endpoints, d.events, d.types, d.created, d.objects, now, never); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE events SET dispatched = true WHERE id = ANY($1) AND NOT dispatched`, dispatched); err != nil {
-			return err
 		}
 		n = len(events)
 		return nil
