@@ -100,7 +100,7 @@ func TestCostProbeStatements(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	p, err := newCostProbe(ctx, newAPIClient(srv.URL, "k", 1), 0, "")
+	p, err := newCostProbe(ctx, []*apiClient{newAPIClient(srv.URL, "k", 1)}, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
