@@ -20,8 +20,10 @@
 # servers (summed) and of the PostgreSQL backends, statements per refund
 # and the deadlocks of the database during the bench; then the median of
 # each figure per count of processes. bench checks invariant 2 on every
-# sale and the run fails if it does not hold or a refund failed.
-#   docs/bench-processes.sh throughput [PROCS ...]
+# sale and the run fails if it does not hold or a refund failed. PROCS/POOL
+# (3/5) runs PROCS servers with pool_max_conns=POOL each, which also sets
+# their group-commit lanes (a quarter of the pool, 1 to 4).
+#   docs/bench-processes.sh throughput [PROCS[/POOL] ...]
 #
 # REFUNDRY_BENCH_PG names the server by a URL of its postgres database
 # (default: the local one, user postgres); the database refundry_bench_procs
@@ -52,12 +54,15 @@ fresh_db() {
   "$DIR/refundry" merchant create --slug procs --name Procs --db "$DB" | sed 's/.*"api_key":"\([^"]*\)".*/\1/'
 }
 
-# start_servers N: N serve processes on the database; fills PIDS and URLS.
+# start_servers N [POOL]: N serve processes on the database, each with a
+# pool of POOL connections if given; fills PIDS and URLS.
 start_servers() {
+  local db=$DB
+  [ -z "${2:-}" ] || db="$DB&pool_max_conns=$2"
   URLS=()
   for i in $(seq 1 "$1"); do
     : > "$DIR/serve$i.log"
-    "$DIR/refundry" serve --addr 127.0.0.1:0 --db "$DB" --rate-limit 0 --group-commit="${REFUNDRY_GROUP_COMMIT:-true}" 2>"$DIR/serve$i.log" &
+    "$DIR/refundry" serve --addr 127.0.0.1:0 --db "$db" --rate-limit 0 --group-commit="${REFUNDRY_GROUP_COMMIT:-true}" 2>"$DIR/serve$i.log" &
     PIDS+=($!)
   done
   for i in $(seq 1 "$1"); do
@@ -81,11 +86,14 @@ if [ "${1:-}" = throughput ]; then
   median() {
     cut -d' ' -f"$1" "$2" | grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.3f\n", a[int((NR + 1) / 2)] }'
   }
-  for n in "${COUNTS[@]}"; do : > "$DIR/procs$n.txt"; done
+  label() { if [ "${1%/*}" = "$1" ]; then echo "$1 servers"; else echo "${1%/*} servers of pool ${1#*/}"; fi; }
+  for c in "${COUNTS[@]}"; do : > "$DIR/procs${c/\//_}.txt"; done
   for r in $(seq 1 "$RUNS"); do
-    for n in "${COUNTS[@]}"; do
+    for c in "${COUNTS[@]}"; do
+      n=${c%/*} pool=
+      [ "$n" = "$c" ] || pool=${c#*/}
       KEY=$(fresh_db)
-      start_servers "$n"
+      start_servers "$n" "$pool"
       BEFORE=$(deadlocks)
       out=$("$DIR/bench" bench --target "$(IFS=,; echo "${URLS[*]}")" --key "$KEY" \
         --server-pid "$(IFS=,; echo "${PIDS[*]}")" --server-db "$DB" \
@@ -99,14 +107,14 @@ if [ "${1:-}" = throughput ]; then
       echo "$out" | grep -q '"invariant_ok":true' && echo "$out" | grep -q '"errors":0,' || { echo "bench failed: $out" >&2; exit 1; }
       line="$(field refunds_per_sec <<< "$out") $(field p99_ms <<< "$out") $(field server_cpu_ms_per_refund <<< "$out") $(field db_cpu_ms_per_refund <<< "$out") $(field statements_per_refund <<< "$out") $((AFTER - BEFORE))"
       line=$(awk '{ for (i = 1; i <= NF; i++) printf "%s%s", ($i == "-" ? "-" : (i == NF ? $i : sprintf("%.3f", $i))), (i < NF ? " " : "\n") }' <<< "$line")
-      echo "$line" >> "$DIR/procs$n.txt"
+      echo "$line" >> "$DIR/procs${c/\//_}.txt"
       read -r rps p99 s p st d <<< "$line"
-      echo "$n servers, run $r: $rps refunds/s, p99 $p99 ms; CPU ms/refund servers $s, postgres backends $p; statements/refund $st; $d deadlocks"
+      echo "$(label "$c"), run $r: $rps refunds/s, p99 $p99 ms; CPU ms/refund servers $s, postgres backends $p; statements/refund $st; $d deadlocks"
     done
   done
-  for n in "${COUNTS[@]}"; do
-    f="$DIR/procs$n.txt"
-    echo "$n servers, median of $RUNS runs of $REFUNDS refunds, c=$CONCURRENCY: $(median 1 "$f") refunds/s, p99 $(median 2 "$f") ms; CPU ms/refund servers $(median 3 "$f"), postgres backends $(median 4 "$f"); statements/refund $(median 5 "$f"); deadlocks $(awk '{ s += $6 } END { print s }' "$f") in all"
+  for c in "${COUNTS[@]}"; do
+    f="$DIR/procs${c/\//_}.txt"
+    echo "$(label "$c"), median of $RUNS runs of $REFUNDS refunds, c=$CONCURRENCY: $(median 1 "$f") refunds/s, p99 $(median 2 "$f") ms; CPU ms/refund servers $(median 3 "$f"), postgres backends $(median 4 "$f"); statements/refund $(median 5 "$f"); deadlocks $(awk '{ s += $6 } END { print s }' "$f") in all"
   done
   exit 0
 fi

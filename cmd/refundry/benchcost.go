@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat. The kernel
@@ -53,7 +54,13 @@ type costReading struct {
 func newCostProbe(ctx context.Context, cls []*apiClient, serverPIDs []int, db string) (*costProbe, error) {
 	p := &costProbe{cls: cls, serverPIDs: serverPIDs}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		conn, err := pgx.Connect(ctx, db)
+		// The server's own URL may carry pgxpool's pool_* settings, which
+		// a single connection refuses as unknown server parameters.
+		cfg, err := pgxpool.ParseConfig(db)
+		if err != nil {
+			return nil, fmt.Errorf("bench: the server's database URL: %w", err)
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 		if err != nil {
 			return nil, fmt.Errorf("bench: connecting to the server's database to read its backends' CPU: %w", err)
 		}
