@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/refundry/refundry/internal/pgtest"
 )
 
@@ -77,10 +79,19 @@ func TestBenchFlags(t *testing.T) {
 // bench over two serve processes of one PostgreSQL database: both
 // processes make sales and refunds, the server CPU is read from both, and
 // what the database holds afterwards is exactly what bench asked for,
-// read with SQL of the test's own.
+// read with SQL of the test's own. The servers' URL carries a pool size,
+// as docs/deploy.md advises for several nodes, and bench reads the
+// backends' CPU through that same URL.
 func TestBenchSeveralServers(t *testing.T) {
 	bin := buildBinary(t)
-	db := pgtest.NewDatabase(t)
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "5")
+	u.RawQuery = q.Encode()
+	db := u.String()
 	key := newMerchantKey(t, db)
 	a, baseA, _, _ := startServe(t, bin, "--db", db)
 	b, baseB, _, _ := startServe(t, bin, "--db", db)
@@ -133,7 +144,11 @@ func TestBenchSeveralServers(t *testing.T) {
 func checkPostgresBench(t *testing.T, db string, sales int, each int64) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
+	cfg, err := pgxpool.ParseConfig(db) // db may carry pool_* settings
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
