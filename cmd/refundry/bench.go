@@ -43,9 +43,10 @@ bench is answered 429 at once and stops.
 --target may be repeated or hold several URLs separated by commas: the
 servers of one database (several "refundry serve" processes on one
 PostgreSQL). The clients are dealt to them in turn, client i to target
-i modulo their number, for the sales, the refunds and the check alike, so
-that a sale is mostly refunded through a process other than the one that
-made it. --concurrency must be at least the number of targets.
+i modulo their number, for the sales, the refunds and the check alike:
+whichever client takes a sale's refund, it goes through any of them, not
+only the one that made the sale. --concurrency must be at least the
+number of targets.
 
 Besides speed it reports cost, which a busy machine hardly moves: the CPU
 time per refund of the server, of the PostgreSQL backends serving its
