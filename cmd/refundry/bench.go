@@ -26,7 +26,7 @@ import (
 
 type benchCommand struct{}
 
-const benchUsage = `Usage: refundry bench [--target URL --key KEY [--server-pid PID] [--server-db URL]]
+const benchUsage = `Usage: refundry bench [--target URL[,URL...] --key KEY [--server-pid PID[,PID...]] [--server-db URL]]
                       [--db URL] [--group-commit=false]
                       [--concurrency 64] [--refunds 10000] [--dialect native] [--json]
 
@@ -40,6 +40,14 @@ With --target, run that server without its per-key rate limit
 ("refundry serve --rate-limit 0"): at the default of 100 requests a second
 bench is answered 429 at once and stops.
 
+--target may be repeated or hold several URLs separated by commas: the
+servers of one database (several "refundry serve" processes on one
+PostgreSQL). The clients are dealt to them in turn, client i to target
+i modulo their number, for the sales, the refunds and the check alike:
+whichever client takes a sale's refund, it goes through any of them, not
+only the one that made the sale. --concurrency must be at least the
+number of targets.
+
 Besides speed it reports cost, which a busy machine hardly moves: the CPU
 time per refund of the server, of the PostgreSQL backends serving its
 database and of bench itself, and the SQL statements per refund, read
@@ -49,6 +57,12 @@ is given --server-pid; the backends' when the database is PostgreSQL on
 this machine (--db, or --server-db with --target); statements from the
 server's refundry_db_statements_total. A figure that cannot be read is
 left out.
+
+With several server processes, give every one of them to --server-pid
+(repeated or separated by commas): the server CPU is the sum over them,
+and it is left out if any one cannot be read. The statements are summed
+over the targets' /metrics. The backends are every client connection to
+the --server-db database, whichever process opened it.
 `
 
 // benchDialects are the APIs bench can refund through.
@@ -93,10 +107,79 @@ type benchResult struct {
 	StatementsPerRefund *float64 `json:"statements_per_refund,omitempty"`
 }
 
+// benchOptions is what bench's command line asks for.
+type benchOptions struct {
+	targets     []string // empty: bench starts its own server
+	key         string
+	db          string
+	groupCommit *bool // nil: serve's default
+	concurrency int
+	refunds     int
+	dialect     string
+	json        bool
+	serverPIDs  []int
+	serverDB    string
+}
+
+// listFlag is a flag that may be given several times, each time one
+// value or several separated by commas, so that its environment twin
+// (set once) can hold a list too.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fmt.Errorf("empty item in %q", v)
+		}
+		*l = append(*l, item)
+	}
+	return nil
+}
+
+// pidsFlag is a listFlag of process ids.
+type pidsFlag []int
+
+func (p *pidsFlag) String() string {
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *pidsFlag) Set(v string) error {
+	var items listFlag
+	if err := items.Set(v); err != nil {
+		return err
+	}
+	for _, item := range items {
+		pid, err := strconv.Atoi(item)
+		if err != nil || pid < 0 {
+			return fmt.Errorf("%q is not a process id", item)
+		}
+		*p = append(*p, pid)
+	}
+	return nil
+}
+
 func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseBenchFlags(args, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return runBench(ctx, o, stdout, stderr)
+}
+
+// parseBenchFlags reads bench's flags and their REFUNDRY_BENCH_ twins and
+// refuses the combinations that make no sense, with the usage.
+func parseBenchFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (benchOptions, error) {
 	fs := flag.NewFlagSet("refundry bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("target", "", "base URL of a running server, e.g. http://localhost:8080 (default: start one)")
+	var targets listFlag
+	fs.Var(&targets, "target", "base URL of a running server, e.g. http://localhost:8080 (default: start one); repeated or separated by commas for several servers of one database")
 	key := fs.String("key", "", "API key of an existing merchant on --target (required with --target)")
 	db := fs.String("db", "", "database of the server bench starts: sqlite:PATH or postgres://... (default: a temporary SQLite file)")
 	groupCommit := fs.Bool("group-commit", true, "passed as serve --group-commit to the server bench starts")
@@ -104,69 +187,83 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 	refunds := fs.Int("refunds", 10000, "refunds to make (one sale each)")
 	dialect := fs.String("dialect", "native", "API to refund through: "+strings.Join(benchDialects, ", "))
 	asJSON := fs.Bool("json", false, "print one JSON line instead of text, and no progress bar")
-	serverPID := fs.Int("server-pid", 0, "with --target: the server's process id on this machine, to report its CPU per refund")
+	var serverPIDs pidsFlag
+	fs.Var(&serverPIDs, "server-pid", "with --target: the server's process id on this machine, to report its CPU per refund; repeated or separated by commas for several processes, whose CPU is summed")
 	serverDB := fs.String("server-db", "", "with --target: the server's PostgreSQL database URL, to report its backends' CPU per refund (PostgreSQL on this machine)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsEnvPrefix(fs, args, getenv, stdout, benchEnvPrefix); err != nil {
-		return err
+		return benchOptions{}, err
 	}
 	// A flag set by its REFUNDRY_BENCH_ twin counts as set:
 	// REFUNDRY_BENCH_DB with --target is the same contradiction as --db
 	// with --target.
 	setFlags := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	var problem string
 	switch {
 	case fs.NArg() > 0:
-		fs.Usage()
-		return usageError{fmt.Sprintf("bench takes no arguments, got %q", fs.Arg(0))}
-	case *target != "" && *key == "":
-		fs.Usage()
-		return usageError{"--target needs --key KEY, the API key of an existing merchant there (refundry merchant create prints one)"}
-	case *target == "" && *key != "":
-		fs.Usage()
-		return usageError{"--key goes with --target; without --target bench makes its own merchant"}
-	case *target != "" && (setFlags["db"] || setFlags["group-commit"]):
-		fs.Usage()
-		return usageError{"--db and --group-commit (or REFUNDRY_BENCH_DB, REFUNDRY_BENCH_GROUP_COMMIT) choose the server bench starts; with --target, set them on that server"}
-	case *target == "" && (setFlags["server-pid"] || setFlags["server-db"]):
-		fs.Usage()
-		return usageError{"--server-pid and --server-db describe the server given by --target; bench knows the server it starts"}
-	case *serverPID < 0:
-		fs.Usage()
-		return usageError{"--server-pid must be a process id"}
+		problem = fmt.Sprintf("bench takes no arguments, got %q", fs.Arg(0))
+	case len(targets) > 0 && *key == "":
+		problem = "--target needs --key KEY, the API key of an existing merchant there (refundry merchant create prints one)"
+	case len(targets) == 0 && *key != "":
+		problem = "--key goes with --target; without --target bench makes its own merchant"
+	case len(targets) > 0 && (setFlags["db"] || setFlags["group-commit"]):
+		problem = "--db and --group-commit (or REFUNDRY_BENCH_DB, REFUNDRY_BENCH_GROUP_COMMIT) choose the server bench starts; with --target, set them on that server"
+	case len(targets) == 0 && (setFlags["server-pid"] || setFlags["server-db"]):
+		problem = "--server-pid and --server-db describe the server given by --target; bench knows the server it starts"
 	case *concurrency < 1 || *refunds < 1:
-		fs.Usage()
-		return usageError{"--concurrency and --refunds must be at least 1"}
+		problem = "--concurrency and --refunds must be at least 1"
+	case *concurrency < len(targets):
+		// Each target gets clients of its own; one without any would
+		// be named and never asked.
+		problem = fmt.Sprintf("--concurrency %d is fewer clients than the %d targets", *concurrency, len(targets))
 	case !slices.Contains(benchDialects, *dialect):
-		fs.Usage()
-		return usageError{fmt.Sprintf("--dialect must be one of %s, not %q", strings.Join(benchDialects, ", "), *dialect)}
+		problem = fmt.Sprintf("--dialect must be one of %s, not %q", strings.Join(benchDialects, ", "), *dialect)
 	}
+	if problem != "" {
+		fs.Usage()
+		return benchOptions{}, usageError{problem}
+	}
+	o := benchOptions{
+		targets: targets, key: *key, db: *db, concurrency: *concurrency, refunds: *refunds,
+		dialect: *dialect, json: *asJSON, serverPIDs: serverPIDs, serverDB: *serverDB,
+	}
+	if setFlags["group-commit"] {
+		o.groupCommit = groupCommit
+	}
+	return o, nil
+}
 
-	base, apiKey, pid, serverDatabase := *target, *key, *serverPID, *serverDB
-	if base == "" {
-		var gc *bool
-		if setFlags["group-commit"] {
-			gc = groupCommit
-		}
-		srv, err := startBenchServer(ctx, *db, gc, stderr, !*asJSON)
+// runBench makes the sales, refunds them, reads the cost and checks
+// invariant 2, as o asks.
+func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
+	targets, apiKey, pids, serverDatabase := o.targets, o.key, o.serverPIDs, o.serverDB
+	if len(targets) == 0 {
+		srv, err := startBenchServer(ctx, o.db, o.groupCommit, stderr, !o.json)
 		if err != nil {
 			return err
 		}
 		defer srv.stop()
-		base, apiKey, pid, serverDatabase = srv.base, srv.key, srv.cmd.Process.Pid, *db
+		targets, apiKey, pids, serverDatabase = []string{srv.base}, srv.key, []int{srv.cmd.Process.Pid}, o.db
 	}
-	cl := newAPIClient(base, apiKey, *concurrency)
-	b := &bench{cl: cl, dialect: *dialect, concurrency: *concurrency, stderr: stderr, quiet: *asJSON}
-	probe, err := newCostProbe(ctx, cl, pid, serverDatabase)
+	// Each client of a target has a connection of its own: the pool of
+	// each is as wide as the clients dealt to it.
+	perTarget := (o.concurrency + len(targets) - 1) / len(targets)
+	cls := make([]*apiClient, len(targets))
+	for i, t := range targets {
+		cls[i] = newAPIClient(t, apiKey, perTarget)
+	}
+	b := &bench{cls: cls, dialect: o.dialect, concurrency: o.concurrency, stderr: stderr, quiet: o.json}
+	probe, err := newCostProbe(ctx, cls, pids, serverDatabase)
 	if err != nil {
 		return err
 	}
 	defer probe.close()
 
-	sales, err := b.createSales(ctx, *refunds)
+	sales, err := b.createSales(ctx, o.refunds)
 	if err != nil {
 		return err
 	}
@@ -186,13 +283,17 @@ func (c *benchCommand) Run(ctx context.Context, args []string, getenv func(strin
 		return fmt.Errorf("checking invariant 2: %w", err)
 	}
 	res.Sales, res.SalesChecked, res.Violations, res.InvariantOK = len(sales), checked, len(violations), len(violations) == 0
-	if *asJSON {
+	if o.json {
 		if err := json.NewEncoder(stdout).Encode(res); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "refunds:     %d through %s in %.2fs with %d clients: %.1f refunds/s, %d errors\n",
-			res.Refunds, res.Dialect, res.Seconds, res.Concurrency, res.RefundsPerSec, res.Errors)
+		servers := ""
+		if len(targets) > 1 {
+			servers = fmt.Sprintf(" on %d servers", len(targets))
+		}
+		fmt.Fprintf(stdout, "refunds:     %d through %s%s in %.2fs with %d clients: %.1f refunds/s, %d errors\n",
+			res.Refunds, res.Dialect, servers, res.Seconds, res.Concurrency, res.RefundsPerSec, res.Errors)
 		fmt.Fprintf(stdout, "latency:     p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms\n", res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs)
 		if cost := res.costText(); cost != "" {
 			fmt.Fprintf(stdout, "per refund:  %s\n", cost)
@@ -230,28 +331,30 @@ func (r benchResult) costText() string {
 }
 
 type bench struct {
-	cl          *apiClient
+	cls         []*apiClient // one per target
 	dialect     string
 	concurrency int
 	stderr      io.Writer
 	quiet       bool
 }
 
-// parallel runs fn(i) for i in [0, n) on the bench's concurrency, and
+// parallel runs fn(cl, i) for i in [0, n) on the bench's concurrency, and
 // returns the first error; the others stop taking work once one fails.
-func (b *bench) parallel(ctx context.Context, n int, fn func(i int) error) error {
+// Client w of the concurrency sends through target w modulo the targets.
+func (b *bench) parallel(ctx context.Context, n int, fn func(cl *apiClient, i int) error) error {
 	var next atomic.Int64
 	var once sync.Once
 	var first error
 	var wg sync.WaitGroup
-	for range min(b.concurrency, n) {
+	for w := range min(b.concurrency, n) {
+		cl := b.cls[w%len(b.cls)]
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := fn(i); err != nil {
+				if err := fn(cl, i); err != nil {
 					once.Do(func() { first = err })
 					next.Store(int64(n))
 					return
@@ -272,11 +375,11 @@ func (b *bench) createSales(ctx context.Context, n int) ([]benchSale, error) {
 	sales := make([]benchSale, n)
 	bar := newProgress(b.stderr, n, "sales", b.quiet)
 	defer bar.done()
-	err := b.parallel(ctx, n, func(i int) error {
+	err := b.parallel(ctx, n, func(cl *apiClient, i int) error {
 		ref := fmt.Sprintf("bench-%s-%d", run, i)
 		body := fmt.Sprintf(`{"reference": %q, "currency": "USD", "line_items": [{"name": "Ticket", "quantity": 1, "unit_amount": %d}], "payment": {"reference": %q}}`,
 			ref, benchSaleAmount, "pay-"+ref)
-		a, err := b.cl.do(ctx, "POST", "/v1/sales", "application/json", []byte(body))
+		a, err := cl.do(ctx, "POST", "/v1/sales", "application/json", []byte(body))
 		if err != nil {
 			return fmt.Errorf("create sale: %w", err)
 		}
@@ -330,10 +433,10 @@ func (b *bench) refund(ctx context.Context, sales []benchSale) benchResult {
 	var firstErr atomic.Value
 	bar := newProgress(b.stderr, len(sales), "refunds", b.quiet)
 	start := time.Now()
-	_ = b.parallel(ctx, len(sales), func(i int) error {
+	_ = b.parallel(ctx, len(sales), func(cl *apiClient, i int) error {
 		method, path, body := b.refundRequest(sales[i])
 		t0 := time.Now()
-		a, err := b.cl.do(ctx, method, path, "application/json", []byte(body))
+		a, err := cl.do(ctx, method, path, "application/json", []byte(body))
 		lat[i] = int64(time.Since(t0))
 		if err == nil && (a.status < 200 || a.status > 299) {
 			err = errors.New(apiErrorMessage(a) + rateLimitHint(a))
@@ -379,13 +482,13 @@ func (b *bench) checkInvariant2(ctx context.Context, sales []benchSale) (int, []
 	var violations []string
 	bar := newProgress(b.stderr, len(sales), "checks", b.quiet)
 	defer bar.done()
-	err := b.parallel(ctx, len(sales), func(i int) error {
+	err := b.parallel(ctx, len(sales), func(cl *apiClient, i int) error {
 		id := sales[i].id
 		var sale struct {
 			Amount   json.Number
 			Refunded json.Number `json:"refunded_amount"`
 		}
-		if err := b.cl.getJSON(ctx, "/v1/sales/"+id, &sale); err != nil {
+		if err := cl.getJSON(ctx, "/v1/sales/"+id, &sale); err != nil {
 			return err
 		}
 		var accepted int64
@@ -403,7 +506,7 @@ func (b *bench) checkInvariant2(ctx context.Context, sales []benchSale) (int, []
 			if after != "" {
 				path += "&starting_after=" + after
 			}
-			if err := b.cl.getJSON(ctx, path, &page); err != nil {
+			if err := cl.getJSON(ctx, path, &page); err != nil {
 				return err
 			}
 			for _, r := range page.Data {

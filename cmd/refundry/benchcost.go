@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat. The kernel
@@ -32,14 +33,14 @@ const benchCostSettle = 500 * time.Millisecond
 // the server's store executed. Each figure it cannot read is left out,
 // never guessed.
 type costProbe struct {
-	cl        *apiClient
-	serverPID int       // 0: unknown
-	pg        *pgx.Conn // the server's PostgreSQL database; nil: not known or not PostgreSQL
+	cls        []*apiClient // one per target, each scraped for its statements
+	serverPIDs []int        // every server process; none: unknown
+	pg         *pgx.Conn    // the servers' PostgreSQL database; nil: not known or not PostgreSQL
 }
 
 // costReading is one reading of every clock and counter the probe has.
 type costReading struct {
-	server       int64           // ticks; -1 when unreadable
+	server       int64           // ticks, summed over the server processes; -1 when any is unreadable
 	backends     map[int64]int64 // backend pid → ticks
 	self         time.Duration   // bench's own user + system time
 	statements   float64
@@ -50,10 +51,16 @@ type costReading struct {
 // URL when it is PostgreSQL; PostgreSQL must run on this machine for its
 // backends' /proc to be bench's to read, and a database it cannot reach
 // is reported, not ignored, since the caller asked for it.
-func newCostProbe(ctx context.Context, cl *apiClient, serverPID int, db string) (*costProbe, error) {
-	p := &costProbe{cl: cl, serverPID: serverPID}
+func newCostProbe(ctx context.Context, cls []*apiClient, serverPIDs []int, db string) (*costProbe, error) {
+	p := &costProbe{cls: cls, serverPIDs: serverPIDs}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		conn, err := pgx.Connect(ctx, db)
+		// The server's own URL may carry pgxpool's pool_* settings, which
+		// a single connection refuses as unknown server parameters.
+		cfg, err := pgxpool.ParseConfig(db)
+		if err != nil {
+			return nil, fmt.Errorf("bench: the server's database URL: %w", err)
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 		if err != nil {
 			return nil, fmt.Errorf("bench: connecting to the server's database to read its backends' CPU: %w", err)
 		}
@@ -69,17 +76,33 @@ func (p *costProbe) close() {
 }
 
 func (p *costProbe) read(ctx context.Context) costReading {
-	r := costReading{server: -1, self: selfCPU()}
-	if p.serverPID > 0 {
-		if t, err := procTicks(p.serverPID); err == nil {
-			r.server = t
-		}
-	}
+	r := costReading{server: p.serverTicks(), self: selfCPU()}
 	if p.pg != nil {
 		r.backends = p.backendTicks(ctx)
 	}
 	r.statements, r.statementsOK = p.statements(ctx)
 	return r
+}
+
+// serverTicks sums the CPU ticks of the server processes, or is -1 if
+// it cannot read one of them: a sum that leaves a process out would be
+// too low, and look like a saving.
+func (p *costProbe) serverTicks() int64 {
+	if len(p.serverPIDs) == 0 {
+		return -1
+	}
+	var sum int64
+	for _, pid := range p.serverPIDs {
+		if pid <= 0 {
+			return -1
+		}
+		t, err := procTicks(pid)
+		if err != nil {
+			return -1
+		}
+		sum += t
+	}
+	return sum
 }
 
 // backendTicks reads the CPU ticks of every client backend connected to
@@ -103,9 +126,23 @@ func (p *costProbe) backendTicks(ctx context.Context) map[int64]int64 {
 	return out
 }
 
-// statements scrapes the server's refundry_db_statements_total.
+// statements sums the targets' refundry_db_statements_total; without
+// one of them there is no sum.
 func (p *costProbe) statements(ctx context.Context) (float64, bool) {
-	a, err := p.cl.do(ctx, "GET", "/metrics", "", nil)
+	var sum float64
+	for _, cl := range p.cls {
+		v, ok := scrapeStatements(ctx, cl)
+		if !ok {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum, len(p.cls) > 0
+}
+
+// scrapeStatements reads one server's refundry_db_statements_total.
+func scrapeStatements(ctx context.Context, cl *apiClient) (float64, bool) {
+	a, err := cl.do(ctx, "GET", "/metrics", "", nil)
 	if err != nil || a.status != http.StatusOK {
 		return 0, false
 	}

@@ -100,7 +100,7 @@ func TestCostProbeStatements(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	p, err := newCostProbe(ctx, newAPIClient(srv.URL, "k", 1), 0, "")
+	p, err := newCostProbe(ctx, []*apiClient{newAPIClient(srv.URL, "k", 1)}, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +155,65 @@ func TestStatTicks(t *testing.T) {
 	b, err := procTicks(os.Getpid())
 	if err != nil || b < a {
 		t.Fatalf("procTicks: %d then %d, %v", a, b, err)
+	}
+}
+
+// The server CPU of several processes is their sum, and no figure at
+// all if one of them cannot be read: a partial sum would pass for a
+// saving.
+func TestCostProbeServerTicks(t *testing.T) {
+	self := os.Getpid()
+	one, err := procTicks(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (&costProbe{serverPIDs: []int{self, self}}).serverTicks(); got < 2*one {
+		t.Errorf("two readings of this process sum to %d, less than twice the first alone (%d)", got, one)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pids := range [][]int{nil, {self, 0}, {self, gone.Process.Pid}} {
+		if got := (&costProbe{serverPIDs: pids}).serverTicks(); got != -1 {
+			t.Errorf("pids %v: %d ticks, want none (-1)", pids, got)
+		}
+	}
+}
+
+// The statements of several targets are the sum of their counters, and
+// no figure if one target does not expose its counter.
+func TestCostProbeStatementsSummed(t *testing.T) {
+	var counts [3]atomic.Int64
+	var servers []*apiClient
+	for i := range counts {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if i < 2 {
+				fmt.Fprintf(w, "refundry_db_statements_total %d\n", counts[i].Load())
+			}
+		}))
+		t.Cleanup(srv.Close)
+		servers = append(servers, newAPIClient(srv.URL, "k", 1))
+	}
+	ctx := context.Background()
+	measure := func(cls []*apiClient) *float64 {
+		p, err := newCostProbe(ctx, cls, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[0].Store(100)
+		counts[1].Store(50)
+		before := p.read(ctx)
+		counts[0].Store(130)
+		counts[1].Store(60)
+		var res benchResult
+		p.fill(&res, before, p.read(ctx), 10)
+		return res.StatementsPerRefund
+	}
+	if got := measure(servers[:2]); got == nil || *got != 4 {
+		t.Errorf("30 and 10 statements over 10 refunds: %v, want 4", got)
+	}
+	if got := measure(servers); got != nil {
+		t.Errorf("a target without the counter: statements per refund %v, want none", *got)
 	}
 }
