@@ -197,3 +197,22 @@ func SettleAction(from, to string, by Cause) string {
 	}
 	return AuditRefundSettle
 }
+
+// SettleAudit is the audit rows a settlement st of r (as it is before
+// the settlement) writes: one, or none for the gateway's final answer
+// (succeeded, failed or canceled) to the call made by the request that
+// created r, recorded within that request (st.Creating, by ByGateway).
+// That request's row is the refund.create written durably with the
+// reservation: it names the refund, and the outcome is in the refund and
+// its event, so a second row would tell nothing the log does not hold.
+// Every other settlement has its row: recovery's, the gateway's later
+// word (webhooks, reconciliation), a person's decision, an expiry, a
+// cancel, a move to review (which a person must act on), and the answer
+// to the call an approval made.
+func SettleAudit(r *Refund, st Settlement) []AuditRow {
+	by := st.cause()
+	if st.Creating && by == ByGateway && FinalStatus(st.Status) {
+		return nil
+	}
+	return []AuditRow{{Action: SettleAction(r.Status, st.Status, by), ObjectID: r.ID, Note: st.Note}}
+}

@@ -337,10 +337,7 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	if !settles(st.Status) {
 		return nil, ParamErrorf(EINVALID, "status", "A refund settles as succeeded, failed or canceled.")
 	}
-	by := st.By
-	if by == 0 {
-		by = ByGateway
-	}
+	by := st.cause()
 	if st.From != "" && r.Status != st.From {
 		return nil, ParamErrorf(ECONFLICT, "status", "The refund is %s now, no longer %s: it was decided meanwhile.", r.Status, st.From)
 	}
@@ -384,7 +381,7 @@ func DecideSettlement(r *Refund, st Settlement, now time.Time) (*SettleDecision,
 	if notifies(t, &after) {
 		d.Notify = []*Refund{&after}
 	}
-	d.Audit = []AuditRow{{Action: SettleAction(r.Status, st.Status, by), ObjectID: after.ID, Note: st.Note}}
+	d.Audit = SettleAudit(r, st)
 	return d, nil
 }
 

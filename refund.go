@@ -481,4 +481,18 @@ type Settlement struct {
 	// of a refund awaiting approval sets it, so that it never cancels a
 	// refund an approval sent to its gateway in between.
 	From string
+	// Creating marks the gateway's answer to the call made by the request
+	// that created the refund, recorded within that request (By
+	// ByGateway). A final answer so marked writes no audit row of its
+	// own (SettleAudit): the request's row is the refund.create written
+	// with the reservation.
+	Creating bool
+}
+
+// cause is who causes st: By, or ByGateway when By is zero.
+func (st Settlement) cause() Cause {
+	if st.By == 0 {
+		return ByGateway
+	}
+	return st.By
 }

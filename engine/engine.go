@@ -270,6 +270,9 @@ func (e *Engine) refund(ctx context.Context, req refundry.RefundRequest, request
 			asked = append(asked, r.ID)
 			continue
 		}
+		// This request's audit row is the refund.create it wrote with
+		// the reservation; the answer it got adds none of its own.
+		out.Creating = true
 		settled, err := e.settle(ctx, r, *out)
 		if err != nil {
 			settled = e.unsettled(ctx, r, err)
