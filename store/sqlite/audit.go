@@ -7,9 +7,10 @@ import (
 )
 
 // audit records a successful write in the audit log, in the write's own
-// transaction (inside its savepoint under group commit, so a neighbour's
-// failure never takes this row with it, nor leaves a row for a write that
-// was rolled back). Without an actor in ctx it writes nothing.
+// transaction. Under group commit the row is gathered and written at the
+// end of the batch (gathered), and dropped if its write fails, so a
+// neighbour's failure never takes this row with it, nor leaves a row for
+// a write that was rolled back. Without an actor in ctx it writes nothing.
 func audit(ctx context.Context, tx *tx, merchantID, action, objectID string) error {
 	return auditNote(ctx, tx, merchantID, action, objectID, "")
 }
@@ -28,6 +29,10 @@ func auditNote(ctx context.Context, tx *tx, merchantID, action, objectID, note s
 // so that SQLite keeps the very text PostgreSQL does.
 func insertAudit(ctx context.Context, tx *tx, entry *refundry.AuditEntry) error {
 	e := entry.Storable()
+	if tx.gather != nil {
+		tx.gather.audit = append(tx.gather.audit, &e)
+		return nil
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, merchant_id, key_id, user_id, action, object_id, result, remote_addr,
 		request_id, method, path, note, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

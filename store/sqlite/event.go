@@ -19,6 +19,10 @@ func appendEvent(ctx context.Context, tx *tx, merchantID, typ, objectType, objec
 
 // insertEvent appends an event made already, by a decision.
 func insertEvent(ctx context.Context, tx *tx, e *refundry.Event) error {
+	if tx.gather != nil {
+		tx.gather.events = append(tx.gather.events, e)
+		return nil
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), micros(e.Created))
 	return err

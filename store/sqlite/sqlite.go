@@ -274,6 +274,9 @@ type tx struct {
 	// writes counts the statements sent that may have written (all but
 	// SELECTs), so that a batch knows whether a failed write left rows.
 	writes int
+	// gather, in a group-commit batch, holds the events and audit rows
+	// to be written at its end; nil writes them at once.
+	gather *gathered
 }
 
 // update runs fn in a write transaction and commits it if fn succeeds.
@@ -338,6 +341,9 @@ func (s *Store) writeContext(ctx context.Context) context.Context {
 // the batch runs again with a savepoint around each write, so that the
 // failed one's rows go and its neighbours' stay.
 //
+// Events and audit rows are gathered and written last (gathered): a write
+// that fails drops its own, with or without a savepoint.
+//
 // Any other error (I/O, a full disk) aborts the transaction; if it struck
 // a write before the COMMIT was sent, nothing of the batch is on disk, so
 // each write is run again alone and a fault that belongs to one write
@@ -347,12 +353,13 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 	errs := make([]error, len(fns))
 	if len(fns) == 1 {
 		// Nothing to keep apart: the plain path.
-		errs[0] = s.update(ctx, fns[0])
+		errs[0] = s.updateGathered(ctx, fns[0])
 		return errs
 	}
 	for _, savepoints := range []bool{false, true} {
 		beforeCommit, undo := false, false
 		err := s.update(ctx, func(t *tx) error {
+			t.gather = &gathered{}
 			for i, fn := range fns {
 				own, err := runJob(ctx, t, fn, savepoints)
 				if err != nil {
@@ -360,6 +367,10 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 					return err
 				}
 				errs[i] = own
+			}
+			if err := t.gather.flush(ctx, t); err != nil {
+				beforeCommit = true
+				return err
 			}
 			return nil
 		})
@@ -370,7 +381,7 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 			continue
 		case beforeCommit:
 			for i, fn := range fns {
-				errs[i] = s.update(ctx, fn)
+				errs[i] = s.updateGathered(ctx, fn)
 			}
 		default:
 			for i := range errs {
@@ -380,6 +391,18 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 		break
 	}
 	return errs
+}
+
+// updateGathered is update for one write of group commit: its events and
+// audit rows are gathered and written last, as a batch's are.
+func (s *Store) updateGathered(ctx context.Context, fn func(*tx) error) error {
+	return s.update(ctx, func(t *tx) error {
+		t.gather = &gathered{}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.gather.flush(ctx, t)
+	})
 }
 
 // errUndo says a write failed with its own error after writing, outside
@@ -394,7 +417,7 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 	if savepoints {
 		return savepoint(ctx, t, fn)
 	}
-	writes := t.writes
+	writes, gathered := t.writes, t.gather.mark()
 	if own = translate(fn(t)); own == nil {
 		return nil, nil
 	}
@@ -404,6 +427,8 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 	if t.writes != writes {
 		return nil, errUndo
 	}
+	// Nothing written: what it gathered is all it leaves.
+	t.gather.cut(gathered)
 	return own, nil
 }
 
@@ -415,6 +440,7 @@ func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) 
 	if _, err := t.ExecContext(ctx, `SAVEPOINT job`); err != nil {
 		return nil, err
 	}
+	gathered := t.gather.mark()
 	if own = translate(fn(t)); own != nil {
 		if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
 			return nil, own
@@ -422,6 +448,7 @@ func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) 
 		if _, err := t.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
 			return nil, err
 		}
+		t.gather.cut(gathered)
 	}
 	if _, err := t.ExecContext(ctx, `RELEASE job`); err != nil {
 		return nil, err
