@@ -49,6 +49,7 @@ func (e *Engine) CreateGatewayAccount(ctx context.Context, a *refundry.GatewayAc
 		return nil, err
 	}
 	a.Credentials = nil
+	defer e.accounts.forget(a.MerchantID)
 	if err := e.Stores.Accounts.CreateGatewayAccount(ctx, a); err != nil {
 		return nil, err
 	}
@@ -121,6 +122,8 @@ func (e *Engine) RemoveGatewayAccount(ctx context.Context, merchantID, id string
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such gateway account: %s", truncate(id))
 	}
+	// Forgotten whatever the answer, as a revoked key is.
+	defer e.accounts.forget(merchantID)
 	a, err := e.Stores.Accounts.RemoveGatewayAccount(ctx, merchantID, id, e.Now())
 	if err != nil {
 		return nil, err
@@ -367,7 +370,13 @@ func (e *Engine) mayCheck(ctx context.Context, merchantID string) bool {
 	if e.Connect == nil {
 		return false
 	}
-	as, err := e.Stores.Accounts.ListGatewayAccounts(ctx, merchantID)
+	// Kept for freshness: an account another process adds is checked
+	// here within a second; until then its gateway refuses what it must
+	// itself, as for a removed one.
+	as, err := e.accounts.load(merchantID, e.Now(), func() ([]*refundry.GatewayAccount, bool, error) {
+		as, err := e.Stores.Accounts.ListGatewayAccounts(ctx, merchantID)
+		return as, true, err
+	})
 	if err != nil {
 		return false
 	}

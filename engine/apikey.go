@@ -14,7 +14,7 @@ func (e *Engine) ListAPIKeys(ctx context.Context, merchantID string, p refundry.
 // RevokeAPIKey revokes one of the merchant's keys; revoking it again
 // changes nothing. The key in use may revoke itself: the request that does
 // it is answered, the next one is refused, in this process at once and in
-// every other process sharing the database within keyFreshness (1 s).
+// every other process sharing the database within freshness (1 s).
 func (e *Engine) RevokeAPIKey(ctx context.Context, merchantID, id string) (*refundry.APIKey, error) {
 	if !refundry.ValidID(id) {
 		return nil, refundry.Errorf(refundry.ENOTFOUND, "No such API key.")

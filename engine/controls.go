@@ -30,10 +30,22 @@ func (e *Engine) SetRefundPolicy(ctx context.Context, merchantID string, c refun
 		return nil, err
 	}
 	next.MerchantID = merchantID
+	defer e.policies.forget(merchantID)
 	if err := e.Stores.Policies.PutRefundPolicy(ctx, next); err != nil {
 		return nil, err
 	}
 	return next, nil
+}
+
+// refundPolicy is the policy a refund is checked against, kept for
+// freshness: a change made through this engine applies from the next
+// refund, one made by another process sharing the database within a
+// second (as a policy change racing a refund applies to the next one).
+func (e *Engine) refundPolicy(ctx context.Context, merchantID string) (*refundry.RefundPolicy, error) {
+	return e.policies.load(merchantID, e.Now(), func() (*refundry.RefundPolicy, bool, error) {
+		p, err := e.Stores.Policies.FindRefundPolicy(ctx, merchantID)
+		return p, true, err
+	})
 }
 
 // who is the identity ctx's actor acts as (refundry.Actor.Who); "" when

@@ -52,7 +52,18 @@ type Engine struct {
 	// accountGWs holds the gateways built for accounts.
 	accountGWs accountGateways
 	// keys holds the API keys Authenticate has proved, briefly.
-	keys keyCache
+	keys freshCache[provedKey]
+	// policies, reasons and accounts hold, briefly and per merchant,
+	// what each refund is checked against before it is stored.
+	policies freshCache[*refundry.RefundPolicy]
+	reasons  freshCache[[]*refundry.RefundReason]
+	accounts freshCache[[]*refundry.GatewayAccount]
+}
+
+// provedKey is a key Authenticate read and its merchant.
+type provedKey struct {
+	merchant *refundry.Merchant
+	key      *refundry.APIKey
 }
 
 // New returns an engine over the stores one database keeps, with the
@@ -109,11 +120,11 @@ func (e *Engine) CreateMerchant(ctx context.Context, m *refundry.Merchant) (stri
 // secret, so that no one learns whether another merchant's key id exists
 // (invariant 5).
 //
-// A key read is kept in the process for keyFreshness (see keyCache), so
+// A key read is kept in the process for freshness (see freshCache), so
 // that a request does not pay two reads of the database to be
 // authenticated: a revocation made through this engine is refused
 // from the next request, one made by any other process sharing the
-// database within keyFreshness. The secret is checked on every request,
+// database within freshness. The secret is checked on every request,
 // and so is the expiry.
 func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Merchant, *refundry.APIKey, error) {
 	if keyText == "" {
@@ -125,10 +136,14 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 		return nil, nil, denied
 	}
 	now := e.Now()
-	m, key, err := e.keys.load(id, now, func() (*refundry.Merchant, *refundry.APIKey, error) { return e.findKey(ctx, id) })
+	p, err := e.keys.load(id, now, func() (provedKey, bool, error) {
+		m, key, err := e.findKey(ctx, id)
+		return provedKey{m, key}, key != nil, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
+	m, key := p.merchant, p.key
 	if key == nil {
 		return nil, nil, denied
 	}
@@ -233,7 +248,7 @@ func (e *Engine) refund(ctx context.Context, req refundry.RefundRequest, request
 	req.GatewayReason = refundry.StripeReasonOf(reasons, req.Reason)
 	// The policy is applied by DecideRefund under the sale's lock; a
 	// change racing this request applies to the next one.
-	if req.Policy, err = e.Stores.Policies.FindRefundPolicy(ctx, req.MerchantID); err != nil {
+	if req.Policy, err = e.refundPolicy(ctx, req.MerchantID); err != nil {
 		return nil, err
 	}
 	req.RequestedBy = requestedBy

@@ -21,6 +21,7 @@ func (e *Engine) PutRefundReason(ctx context.Context, r *refundry.RefundReason) 
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	defer e.reasons.forget(r.MerchantID)
 	return e.Stores.Reasons.PutRefundReason(ctx, r)
 }
 
@@ -31,6 +32,7 @@ func (e *Engine) DeleteRefundReason(ctx context.Context, merchantID, code string
 	if err := refundry.CanDeleteReason(code); err != nil {
 		return err
 	}
+	defer e.reasons.forget(merchantID)
 	return e.Stores.Reasons.DeleteRefundReason(ctx, merchantID, code)
 }
 
@@ -65,7 +67,12 @@ func (e *Engine) checkReason(ctx context.Context, merchantID, param, code string
 	if code == "" {
 		return nil, nil
 	}
-	reasons, err := e.Stores.Reasons.ListRefundReasons(ctx, merchantID)
+	// Kept for freshness, as the policy is: a reason made or deleted by
+	// another process is known here within a second.
+	reasons, err := e.reasons.load(merchantID, e.Now(), func() ([]*refundry.RefundReason, bool, error) {
+		rs, err := e.Stores.Reasons.ListRefundReasons(ctx, merchantID)
+		return rs, true, err
+	})
 	if err != nil {
 		return nil, err
 	}
