@@ -72,13 +72,16 @@ func (s *Store) FindRefundBatch(ctx context.Context, merchantID, id string) (b *
 }
 
 // findBatch reads the counts the batch keeps, and counts its rows only
-// when those cannot be answered (refundry.BatchCounts.Kept).
+// when those cannot be answered (refundry.BatchCounts.Kept). The probe
+// for a row left to work names the batch by the parameter, not by b.id:
+// correlated, PostgreSQL may plan it as one hashed scan of every batch's
+// unfinished rows.
 func findBatch(ctx context.Context, tx pgx.Tx, merchantID, id string) (*refundry.RefundBatch, error) {
 	b := &refundry.RefundBatch{ID: id, MerchantID: merchantID}
 	c := &b.Counts
 	var unfinished bool
 	err := tx.QueryRow(ctx, `SELECT b.status, b.total, b.pending, b.processing, b.succeeded, b.failed, b.created, b.updated, b.requested_by,
-		EXISTS (SELECT 1 FROM refund_batch_rows r WHERE r.status IN ('pending', 'processing') AND r.batch_id = b.id)
+		EXISTS (SELECT 1 FROM refund_batch_rows r WHERE r.status IN ('pending', 'processing') AND r.batch_id = $2)
 		FROM refund_batches b WHERE b.merchant_id = $1 AND b.id = $2`, merchantID, id).Scan(
 		&b.Status, &c.Total, &c.Pending, &c.Processing, &c.Succeeded, &c.Failed, &b.Created, &b.Updated, &b.RequestedBy, &unfinished)
 	if err != nil {
