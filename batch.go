@@ -65,6 +65,50 @@ func (c *BatchCounts) Add(rowStatus string, n int) {
 	}
 }
 
+// Move counts one row moving from one row status to another: the change
+// a batch's kept counts take when a store moves the row.
+func (c *BatchCounts) Move(from, to string) {
+	c.step(from, -1)
+	c.step(to, 1)
+}
+
+func (c *BatchCounts) step(rowStatus string, n int) {
+	switch rowStatus {
+	case BatchRowPending:
+		c.Pending += n
+	case BatchRowProcessing:
+		c.Processing += n
+	case BatchRowSucceeded:
+		c.Succeeded += n
+	case BatchRowFailed:
+		c.Failed += n
+	}
+}
+
+// Zero reports whether c counts no row in any status (Total aside): a
+// change of kept counts that needs no write.
+func (c BatchCounts) Zero() bool {
+	return c.Pending == 0 && c.Processing == 0 && c.Succeeded == 0 && c.Failed == 0
+}
+
+// Kept reports whether counts kept on a batch can be answered as they
+// are, given whether any of its rows is still pending or processing.
+// Stores keep the counts in the transaction that moves a row, so they
+// agree; they do not when a process on a binary from before the counts
+// were kept (a rolling upgrade) made the batch (kept all zero) or moved
+// its rows (kept unchanged): the sum is off, a count goes negative, or
+// the batch looks unfinished with no row left to work. A store then
+// counts the rows instead.
+func (c BatchCounts) Kept(unfinishedRows bool) bool {
+	if c.Pending < 0 || c.Processing < 0 || c.Succeeded < 0 || c.Failed < 0 {
+		return false
+	}
+	if c.Pending+c.Processing+c.Succeeded+c.Failed != c.Total {
+		return false
+	}
+	return (c.Pending+c.Processing > 0) == unfinishedRows
+}
+
 // Status is the batch's status as its row counts make it. Stores derive it
 // rather than trust a stored marker, which two workers finishing a
 // batch's last rows at once can both miss setting.

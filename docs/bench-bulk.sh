@@ -27,7 +27,7 @@ seq 1 "$SALES" | xargs -P 16 -I{} curl -s -X POST "$URL/v1/sales" -H "Authorizat
   -d '{"reference": "EV-{}", "currency": "USD", "line_items": [{"name": "Ticket", "quantity": 1, "unit_amount": 2500}], "payment": {"reference": "pay-EV-{}"}}' \
   | grep -o '"id":"[^"]*","object":"sale"' | cut -d'"' -f4 > "$DIR/sales.txt"
 [ "$(wc -l < "$DIR/sales.txt")" = "$SALES" ] || { echo "only $(wc -l < "$DIR/sales.txt") sales made" >&2; exit 1; }
-{ echo "target,amount,reason"; for _ in $(seq 1 100); do sed 's/$/,10,event canceled/' "$DIR/sales.txt"; done; } > "$DIR/rows.csv"
+{ echo "target,amount,reason"; for _ in $(seq 1 100); do sed 's/$/,10,other/' "$DIR/sales.txt"; done; } > "$DIR/rows.csv"
 
 echo "refunding $ROWS rows through $MODE..." >&2
 START=$(date +%s.%N)

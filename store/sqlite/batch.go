@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -30,8 +32,8 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 			stored, err = findBatch(ctx, tx, b.MerchantID, ids[0])
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, created, updated, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), micros(tx.now), micros(tx.now), b.RequestedBy); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refund_batches (id, merchant_id, status, total, pending, created, updated, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), len(rows), micros(tx.now), micros(tx.now), b.RequestedBy); err != nil {
 			return err
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
@@ -66,43 +68,77 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 }
 
 // FindRefundBatch returns ENOTFOUND if the merchant has no such batch.
+// It reads one statement, the batch with its kept counts, so no
+// transaction; a count of the rows, when one is needed, is one more and
+// consistent by itself.
 func (s *Store) FindRefundBatch(ctx context.Context, merchantID, id string) (b *refundry.RefundBatch, err error) {
-	err = s.view(ctx, func(tx *tx) error {
+	err = s.readOne(ctx, func(tx *tx) error {
 		b, err = findBatch(ctx, tx, merchantID, id)
 		return err
 	})
 	return b, err
 }
 
+// findBatch reads the counts the batch keeps, and counts its rows only
+// when those cannot be answered (refundry.BatchCounts.Kept).
 func findBatch(ctx context.Context, tx *tx, merchantID, id string) (*refundry.RefundBatch, error) {
 	b := &refundry.RefundBatch{ID: id, MerchantID: merchantID}
+	c := &b.Counts
 	var created, updated int64
-	err := tx.QueryRowContext(ctx, `SELECT status, total, created, updated, requested_by FROM refund_batches WHERE merchant_id = ? AND id = ?`,
-		merchantID, id).Scan(&b.Status, &b.Counts.Total, &created, &updated, &b.RequestedBy)
+	var unfinished bool
+	err := tx.QueryRowContext(ctx, `SELECT status, total, pending, processing, succeeded, failed, created, updated, requested_by,
+		EXISTS (SELECT 1 FROM refund_batch_rows r WHERE r.status IN ('pending', 'processing') AND r.batch_id = ?)
+		FROM refund_batches WHERE merchant_id = ? AND id = ?`, id, merchantID, id).Scan(
+		&b.Status, &c.Total, &c.Pending, &c.Processing, &c.Succeeded, &c.Failed, &created, &updated, &b.RequestedBy, &unfinished)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("refund batch", id)
 	} else if err != nil {
 		return nil, err
 	}
 	b.Created, b.Updated = fromMicros(created), fromMicros(updated)
+	if !c.Kept(unfinished) {
+		if *c, err = countBatchRows(ctx, tx, id, c.Total); err != nil {
+			return nil, err
+		}
+	}
+	b.Status = c.Status()
+	return b, nil
+}
+
+// countBatchRows counts a batch's rows by status, as every read did
+// before the counts were kept.
+func countBatchRows(ctx context.Context, tx *tx, id string, total int) (refundry.BatchCounts, error) {
+	c := refundry.BatchCounts{Total: total}
 	rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM refund_batch_rows WHERE batch_id = ? GROUP BY status`, id)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var st string
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
+			return c, err
 		}
-		b.Counts.Add(st, n)
+		c.Add(st, n)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return c, rows.Err()
+}
+
+// keepCounts adds to each batch's kept counts the change its rows' moves
+// made, one UPDATE a batch, in the transaction that moved them.
+func keepCounts(ctx context.Context, tx *tx, moved map[string]*refundry.BatchCounts) error {
+	for _, id := range slices.Sorted(maps.Keys(moved)) {
+		d := moved[id]
+		if d.Zero() {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refund_batches SET pending = pending + ?, processing = processing + ?,
+			succeeded = succeeded + ?, failed = failed + ? WHERE id = ?`, d.Pending, d.Processing, d.Succeeded, d.Failed, id); err != nil {
+			return err
+		}
 	}
-	b.Status = b.Counts.Status()
-	return b, nil
+	return nil
 }
 
 const batchRowColumns = `SELECT r.batch_id, b.merchant_id, r.row_num, r.target, r.amount, r.reason, r.status, r.refund_id,
@@ -167,6 +203,14 @@ func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit i
 			return err
 		}
 		claimed := append(expired, pending...)
+		// An expired row stays processing; a pending one moves.
+		moved := map[string]*refundry.BatchCounts{}
+		for _, r := range pending {
+			countMove(moved, r.BatchID, refundry.BatchRowPending, refundry.BatchRowProcessing)
+		}
+		if err := keepCounts(ctx, tx, moved); err != nil {
+			return err
+		}
 		until := utc(tx.now.Add(lease))
 		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = 'processing', lease_until = ?, attempts = attempts + 1, updated = ?
 			WHERE batch_id = ? AND row_num = ?`)
@@ -187,24 +231,47 @@ func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit i
 	return out, err
 }
 
-// FinishBatchRows records outcomes and completes the batches left with
-// nothing to do, in one transaction (one fsync for a whole chunk of rows).
+// FinishBatchRows records outcomes, keeps the counts and completes the
+// batches left with nothing to do, in one transaction (one fsync for a
+// whole chunk of rows).
+//
+// A row is finished from processing, its claim's status; the update says
+// so, so that the common row costs one statement. A row it finds in
+// another status (finished already by a worker whose lease ran out
+// before this one claimed it again) is read and then overwritten, as
+// before the counts were kept, with its counts moved from what it was.
 func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) error {
 	return s.update(ctx, func(tx *tx) error {
 		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = ?, refund_id = ?, refund_status = ?, error = ?, lease_until = 0, updated = ?
-			WHERE batch_id = ? AND row_num = ?`)
+			WHERE batch_id = ? AND row_num = ? AND status = 'processing'`)
 		if err != nil {
 			return err
 		}
 		defer upd.Close()
-		batches := map[string]bool{}
+		moved := map[string]*refundry.BatchCounts{}
 		for _, r := range rows {
-			if _, err := upd.ExecContext(ctx, r.Status, r.RefundID, r.RefundStat, r.Error, micros(tx.now), r.BatchID, r.Row); err != nil {
+			res, err := upd.ExecContext(ctx, r.Status, r.RefundID, r.RefundStat, r.Error, micros(tx.now), r.BatchID, r.Row)
+			if err != nil {
 				return err
 			}
-			batches[r.BatchID] = true
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			from := refundry.BatchRowProcessing
+			if n == 0 {
+				if from, err = refinishRow(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			if from != "" {
+				countMove(moved, r.BatchID, from, r.Status)
+			}
 		}
-		for id := range batches {
+		if err := keepCounts(ctx, tx, moved); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(moved)) {
 			if _, err := tx.ExecContext(ctx, `UPDATE refund_batches SET status = 'completed', updated = ? WHERE id = ? AND status = 'processing'
 				AND NOT EXISTS (SELECT 1 FROM refund_batch_rows WHERE batch_id = ? AND status IN ('pending', 'processing'))`,
 				micros(tx.now), id, id); err != nil {
@@ -213,4 +280,29 @@ func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) 
 		}
 		return nil
 	})
+}
+
+// refinishRow records the outcome of a row that is not processing and
+// returns the status it had; "" if there is no such row, which moves no
+// count.
+func refinishRow(ctx context.Context, tx *tx, r *refundry.BatchRow) (from string, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT status FROM refund_batch_rows WHERE batch_id = ? AND row_num = ?`, r.BatchID, r.Row).Scan(&from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE refund_batch_rows SET status = ?, refund_id = ?, refund_status = ?, error = ?, lease_until = 0, updated = ?
+		WHERE batch_id = ? AND row_num = ?`, r.Status, r.RefundID, r.RefundStat, r.Error, micros(tx.now), r.BatchID, r.Row)
+	return from, err
+}
+
+// countMove counts one row of batch id moving from one status to another.
+func countMove(moved map[string]*refundry.BatchCounts, id, from, to string) {
+	d := moved[id]
+	if d == nil {
+		d = &refundry.BatchCounts{}
+		moved[id] = d
+	}
+	d.Move(from, to)
 }
