@@ -84,7 +84,8 @@ func CheckJSON(body []byte) error {
 	}
 	// jsontext refuses duplicate names and invalid strings (a lone
 	// surrogate escape) by default.
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	dec := getDecoder(body)
+	defer putDecoder(dec)
 	values := 0
 	for {
 		_, err := dec.ReadToken()
@@ -183,8 +184,39 @@ func decode(body []byte, v any, rules decodeRules) error {
 // field, which encoding/json would refuse only as "not valid JSON",
 // naming no field (see checkNumber).
 func checkFieldNames(body []byte, t reflect.Type, rules decodeRules) error {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	return walkValue(dec, t, "", rules)
+	dec := getDecoder(body)
+	defer putDecoder(dec)
+	return walkValue(&dec.Decoder, t, "", rules)
+}
+
+// decoders keeps jsontext decoders between requests: a new one allocated
+// its state and, for every object, the namespace it checks names against,
+// twice per request body (CheckJSON, then checkFieldNames); a reset one
+// keeps them.
+var decoders = sync.Pool{New: func() any { return new(pooledDecoder) }}
+
+type pooledDecoder struct {
+	jsontext.Decoder
+	in bytes.Buffer
+}
+
+// noInput is what a decoder back in the pool reads from, so that it holds
+// no request's body.
+var noInput = new(bytes.Buffer)
+
+// getDecoder returns a decoder reading body. Given a bytes.Buffer,
+// jsontext reads the body where it lies instead of copying it.
+func getDecoder(body []byte) *pooledDecoder {
+	d := decoders.Get().(*pooledDecoder)
+	d.in = *bytes.NewBuffer(body)
+	d.Reset(&d.in)
+	return d
+}
+
+func putDecoder(d *pooledDecoder) {
+	d.Reset(noInput)
+	d.in = bytes.Buffer{}
+	decoders.Put(d)
 }
 
 var numberType = reflect.TypeFor[json.Number]()
