@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -47,8 +46,8 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			if route == "" {
 				route = routeUnmatched
 			}
-			m.httpRequests.WithLabelValues(route, l.dialect, strconv.Itoa(status)).Inc()
-			m.httpDuration.WithLabelValues(route, l.dialect).Observe(time.Since(start).Seconds())
+			m.httpRequestsBy.get(labels3{a: route, b: l.dialect, code: status}).Inc()
+			m.httpDurationBy.get(labels3{a: route, b: l.dialect}).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -45,6 +45,14 @@ type Metrics struct {
 	reviewed      *prometheus.CounterVec
 	expiryPasses  *prometheus.CounterVec
 	expired       prometheus.Counter
+
+	// The children counted in on every request or refund, kept.
+	httpRequestsBy  *series[prometheus.Counter]
+	httpDurationBy  *series[prometheus.Observer]
+	refundsBy       *series[prometheus.Counter]
+	settledBy       *series[prometheus.Counter]
+	refundedMinorBy *series[prometheus.Counter]
+	gatewayCallsBy  *series[prometheus.Observer]
 }
 
 // New makes the collectors and registers them on reg. It fails only if
@@ -126,30 +134,36 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, err
 		}
 	}
+	m.httpRequestsBy = statusCounters(m.httpRequests)
+	m.httpDurationBy = observers2(m.httpDuration)
+	m.refundsBy = counters3(m.refunds)
+	m.settledBy = counters3(m.settled)
+	m.refundedMinorBy = counters1(m.refundedMinor)
+	m.gatewayCallsBy = observers2(m.gatewayCalls)
 	return m, nil
 }
 
 // RefundCreated counts a refund as recorded; one that starts succeeded
 // (offsite) adds its amount to the money refunded.
 func (m *Metrics) RefundCreated(r *refundry.Refund) {
-	m.refunds.WithLabelValues(r.Status, r.Gateway, r.Source).Inc()
+	m.refundsBy.get(labels3{a: r.Status, b: r.Gateway, c: r.Source}).Inc()
 	if r.Status == refundry.RefundSucceeded {
-		m.refundedMinor.WithLabelValues(r.Currency).Add(float64(r.Amount))
+		m.refundedMinorBy.get(labels3{a: r.Currency}).Add(float64(r.Amount))
 	}
 }
 
 // RefundSettled counts a refund moved to a final status; one that
 // succeeded adds its amount to the money refunded.
 func (m *Metrics) RefundSettled(r *refundry.Refund) {
-	m.settled.WithLabelValues(r.Status, r.Gateway, r.Source).Inc()
+	m.settledBy.get(labels3{a: r.Status, b: r.Gateway, c: r.Source}).Inc()
 	if r.Status == refundry.RefundSucceeded {
-		m.refundedMinor.WithLabelValues(r.Currency).Add(float64(r.Amount))
+		m.refundedMinorBy.get(labels3{a: r.Currency}).Add(float64(r.Amount))
 	}
 }
 
 // GatewayCall records one call's latency, and its error if it had one.
 func (m *Metrics) GatewayCall(gateway, op string, d time.Duration, err error) {
-	m.gatewayCalls.WithLabelValues(gateway, op).Observe(d.Seconds())
+	m.gatewayCallsBy.get(labels3{a: gateway, b: op}).Observe(d.Seconds())
 	if err != nil {
 		code := refundry.ErrorCode(err)
 		if errors.Is(err, context.DeadlineExceeded) {
