@@ -130,10 +130,12 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 	if keyText == "" {
 		return nil, nil, refundry.Errorf(refundry.EUNAUTHORIZED, refundry.MsgNoAPIKey)
 	}
-	denied := refundry.Errorf(refundry.EUNAUTHORIZED, refundry.MsgUnknownAPIKey)
+	// Made only for a key that fails: a good one, every request's case,
+	// formats no message.
+	denied := func() error { return refundry.Errorf(refundry.EUNAUTHORIZED, refundry.MsgUnknownAPIKey) }
 	id, secret, ok := refundry.ParseAPIKey(keyText)
 	if !ok {
-		return nil, nil, denied
+		return nil, nil, denied()
 	}
 	now := e.Now()
 	p, err := e.keys.load(id, now, func() (provedKey, bool, error) {
@@ -145,10 +147,10 @@ func (e *Engine) Authenticate(ctx context.Context, keyText string) (*refundry.Me
 	}
 	m, key := p.merchant, p.key
 	if key == nil {
-		return nil, nil, denied
+		return nil, nil, denied()
 	}
 	if !key.Verify(secret) {
-		return nil, nil, denied
+		return nil, nil, denied()
 	}
 	if err := key.Usable(now); err != nil {
 		return nil, nil, err
