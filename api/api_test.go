@@ -745,3 +745,24 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// A refund naming several malformed ids is answered about the first of
+// sale, line_item and transaction it names, every time.
+func TestRefundMalformedIDsInOrder(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		body, param string
+	}{
+		{`{"sale": "bad!", "line_item": "bad!", "transaction": "bad!"}`, "sale"},
+		{`{"line_item": "bad!", "transaction": "bad!"}`, "line_item"},
+		{`{"transaction": "bad!"}`, "transaction"},
+	} {
+		for range 10 {
+			r := e.do("POST", "/v1/refunds", e.keyA, tt.body)
+			er, _ := r.body["error"].(map[string]any)
+			if r.status != http.StatusNotFound || er["param"] != tt.param {
+				t.Fatalf("%s: answered %d %s, want 404 about %s", tt.body, r.status, r.raw, tt.param)
+			}
+		}
+	}
+}

@@ -163,9 +163,11 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			}
 		}
 		target := refundry.RefundTarget{SaleID: req.Sale, LineItemID: req.LineItem, TransactionID: req.Transaction}
-		for param, id := range map[string]string{"sale": req.Sale, "line_item": req.LineItem, "transaction": req.Transaction} {
-			if id != "" && !refundry.ValidID(id) {
-				Error(w, r, logger, refundry.ParamErrorf(refundry.ENOTFOUND, param, "No such %s: '%s'", param, truncateID(id)))
+		// In a fixed order, so that a request with two malformed ids is
+		// always answered about the same one.
+		for _, p := range [...]struct{ param, id string }{{"sale", req.Sale}, {"line_item", req.LineItem}, {"transaction", req.Transaction}} {
+			if p.id != "" && !refundry.ValidID(p.id) {
+				Error(w, r, logger, refundry.ParamErrorf(refundry.ENOTFOUND, p.param, "No such %s: '%s'", p.param, truncateID(p.id)))
 				return
 			}
 		}
