@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -715,12 +716,16 @@ func TestRequestIDInLogs(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
 	id := rec.Header().Get("Request-Id")
-	if !strings.HasPrefix(id, "req_") {
+	if !regexp.MustCompile(`^req_[0-9a-f]{16}$`).MatchString(id) {
 		t.Fatalf("Request-Id = %q", id)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("log lines: %q", lines)
+	}
+	access := regexp.MustCompile(`^time=\S+ level=INFO msg=request method=GET path=/x status=204 duration_ms=\d+ request_id=` + id + `$`)
+	if !access.MatchString(lines[1]) {
+		t.Errorf("access log line: %s", lines[1])
 	}
 	for _, l := range lines {
 		if !strings.Contains(l, "request_id="+id) {
