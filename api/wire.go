@@ -181,18 +181,32 @@ func renderRefund(r *refundry.Refund) refundJSON {
 	// An event's snapshot of a refund without metadata holds null; the
 	// refund is shown alike wherever it appears, always with an object.
 	if len(md) == 0 || string(md) == "null" {
-		md = json.RawMessage("{}")
+		md = emptyObject
 	}
+	// The optional fields point into r rather than at copies: one
+	// allocation fewer for each, on every refund answered.
 	return refundJSON{
 		ID: r.ID, Object: "refund", Amount: r.Amount, Fee: r.Fee, Currency: r.Currency, Status: r.Status,
-		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullable(r.LineItemID), Group: r.Group,
-		Reason: nullable(r.Reason), Description: nullable(r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
-		Gateway: r.Gateway, GatewayRefundID: nullable(r.GatewayRefundID), FailureReason: nullable(r.FailureReason),
-		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Return: nullable(r.ReturnID),
-		RequestedBy: nullable(r.RequestedBy), DecidedBy: nullable(r.DecidedBy), DecisionNote: nullable(r.DecisionNote),
-		ReviewReason: nullable(r.ReviewReason), ApprovalExpiresAt: optUnix(r.ApprovalExpires),
+		Sale: r.SaleID, Transaction: r.TransactionID, LineItem: nullableAt(&r.LineItemID), Group: r.Group,
+		Reason: nullableAt(&r.Reason), Description: nullableAt(&r.Description), Metadata: md, Offsite: r.Offsite, NotifyCustomer: r.NotifyCustomer,
+		Gateway: r.Gateway, GatewayRefundID: nullableAt(&r.GatewayRefundID), FailureReason: nullableAt(&r.FailureReason),
+		Source: r.Source, RefundedAt: refundTime(r), Lines: renderRefundLines(r.Lines), Return: nullableAt(&r.ReturnID),
+		RequestedBy: nullableAt(&r.RequestedBy), DecidedBy: nullableAt(&r.DecidedBy), DecisionNote: nullableAt(&r.DecisionNote),
+		ReviewReason: nullableAt(&r.ReviewReason), ApprovalExpiresAt: optUnix(r.ApprovalExpires),
 		Created: unix(r.Created),
 	}
+}
+
+// emptyObject is the metadata of a refund that has none; only ever read.
+var emptyObject = json.RawMessage("{}")
+
+// nullableAt is nullable for a field that outlives the answer: nil for
+// "", else p itself.
+func nullableAt(p *string) *string {
+	if *p == "" {
+		return nil
+	}
+	return p
 }
 
 func renderRefundLines(lines []refundry.RefundLine) []refundLineJSON {
