@@ -291,7 +291,6 @@ func displayAddr(a net.Addr) string {
 	return a.String()
 }
 
-// fromEnv fills an unset flag from its environment twin.
 // serveGCPercent is the garbage collector's target serve sets when GOGC
 // is not set. A refund's request allocates a few tens of kilobytes that
 // die with it, over a live heap of a few tens of megabytes, so the
@@ -302,6 +301,7 @@ func displayAddr(a net.Addr) string {
 // the operator's to give (docs/operations.md).
 const serveGCPercent = 200
 
+// fromEnv fills an unset flag from its environment twin.
 func fromEnv(flagValue *string, getenv func(string) string, name string) {
 	if *flagValue == "" {
 		*flagValue = getenv(name)
