@@ -79,6 +79,10 @@ func TestRefundQueryPlans(t *testing.T) {
 		text, args := listRefundsQuery("m1", f)
 		return plan{text, args}
 	}
+	held := func(target refundry.RefundTarget) plan {
+		text, arg := heldRefundsQuery(target)
+		return plan{text, []any{"m1", arg, heldStatuses}}
+	}
 	now := time.Now().UTC()
 	sale, txn, line, group := "s0000000000000000300", "t0000000000000000300", "l00000000000000003001", "r0000000000000000600"
 	const walk = "Index Scan Backward using refunds_merchant_idx"
@@ -105,6 +109,9 @@ func TestRefundQueryPlans(t *testing.T) {
 		{"ReportedByID", plan{reportedByID, []any{group, "m1", txn}}, "refunds_pkey|refunds_merchant_idx", ""},
 		{"AccountUnsettled", plan{accountUnsettledQuery, []any{"m1", "ga1", refundry.UnsettledStatuses()}}, "refunds_sale_idx", ""},
 		{"ExpiredApprovals", plan{expiredApprovalsQuery, []any{now, 10}}, "refunds_approval_due_idx", ""},
+		{"HeldRefundsOfSale", held(refundry.RefundTarget{SaleID: sale}), "refunds_sale_idx", "refunds_merchant_idx"},
+		{"HeldRefundsOfTransaction", held(refundry.RefundTarget{TransactionID: txn}), "refunds_sale_idx", "refunds_merchant_idx"},
+		{"HeldRefundsOfLineItem", held(refundry.RefundTarget{LineItemID: line}), "refunds_sale_idx", "refunds_merchant_idx"},
 		{"Queues", plan{queuesQuery + ` AND merchant_id = $1 GROUP BY status`, []any{"m1"}}, "refunds_queue_idx", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
