@@ -44,7 +44,7 @@ func insertAudit(ctx context.Context, tx *tx, entry *refundry.AuditEntry) error 
 // RecordAudit stores an entry on its own: a refused write, which changed
 // nothing.
 func (s *Store) RecordAudit(ctx context.Context, e *refundry.AuditEntry) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		if e.ID == "" {
 			e.ID = refundry.NewID()
 		}

@@ -22,7 +22,7 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 		return false, err
 	}
 	var stored *refundry.RefundBatch
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		ids, err := seenKey(ctx, tx, b.MerchantID, idem, resourceBatch)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (s *Store) ListBatchRows(ctx context.Context, merchantID, batchID string, a
 // claim never races another; the lease is what hands a dead worker's rows
 // to the next one.
 func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit int) (out []*refundry.BatchRow, err error) {
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		out = nil
 		expired, err := queryBatchRows(ctx, tx, `WHERE r.status = 'processing' AND r.lease_until < ? ORDER BY r.batch_id, r.row_num LIMIT ?`,
 			micros(tx.now), limit)
@@ -241,7 +241,7 @@ func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit i
 // before this one claimed it again) is read and then overwritten, as
 // before the counts were kept, with its counts moved from what it was.
 func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = ?, refund_id = ?, refund_status = ?, error = ?, lease_until = 0, updated = ?
 			WHERE batch_id = ? AND row_num = ? AND status = 'processing'`)
 		if err != nil {

@@ -19,7 +19,7 @@ func (s *Store) ReceiveGatewayEvent(ctx context.Context, ev *refundry.GatewayEve
 	if ev.ID == "" {
 		ev.ID = refundry.NewID()
 	}
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO gateway_events (id, gateway, event_id, type, payload, received)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, event_id) DO NOTHING`,
 			ev.ID, ev.Gateway, ev.EventID, ev.Type, []byte(ev.Payload), micros(tx.now))
@@ -59,7 +59,7 @@ func (s *Store) ClaimGatewayEvents(ctx context.Context, now time.Time, lease tim
 		return []*refundry.GatewayEvent{}, nil
 	}
 	var out []*refundry.GatewayEvent
-	err := s.update(ctx, func(tx *tx) error {
+	err := s.updateKeeping(ctx, func(tx *tx) error {
 		evs, err := queryGatewayEvents(ctx, tx, gatewayEventColumns+` INDEXED BY gateway_events_unapplied
 			WHERE applied IS NULL AND lease_until <= ? ORDER BY received, id LIMIT ?`, micros(utc(now)), limit)
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *Store) ClaimGatewayEvents(ctx context.Context, now time.Time, lease tim
 // finished already keeps its first outcome: a worker whose lease ran out
 // while it applied must not overwrite the one that took over.
 func (s *Store) FinishGatewayEvent(ctx context.Context, ev *refundry.GatewayEvent) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		if ev.Applied.IsZero() {
 			ev.Applied = tx.now
 		}

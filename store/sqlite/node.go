@@ -13,7 +13,7 @@ import (
 // CreateSession stores a new session and deletes those expired before it
 // began, so that the table holds the sessions live lately and no more.
 func (s *Store) CreateSession(ctx context.Context, ds *refundry.DashboardSession) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		if _, err := findMerchant(ctx, tx, `id = ?`, ds.MerchantID); err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (s *Store) FindSession(ctx context.Context, hash string, now time.Time) (*r
 
 // TouchSession records a use of the session.
 func (s *Store) TouchSession(ctx context.Context, ds *refundry.DashboardSession) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE dashboard_sessions SET seen = ?, expires = ? WHERE hash = ?`,
 			micros(ds.Seen), micros(ds.Expires), ds.Hash)
 		return err
@@ -59,7 +59,7 @@ func (s *Store) TouchSession(ctx context.Context, ds *refundry.DashboardSession)
 
 // DeleteSession ends the session with that hash.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE hash = ?`, hash)
 		return err
 	})
@@ -68,7 +68,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 // TakeLease gives the lease to holder if it is free at now.
 func (s *Store) TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
 	var got bool
-	err := s.update(ctx, func(tx *tx) error {
+	err := s.updateKeeping(ctx, func(tx *tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
 			WHERE leases.until <= ? OR leases.holder = excluded.holder`, name, holder, micros(until), micros(now))

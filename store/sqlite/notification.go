@@ -51,7 +51,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, limit int, lease time.Du
 	if limit <= 0 {
 		return nil, nil
 	}
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		now := micros(tx.now)
 		ns, err = queryNotifications(ctx, tx, notificationColumns+` WHERE status = 'unsent' AND next_attempt <= ? AND locked_until <= ?
 			ORDER BY next_attempt, id LIMIT ?`, now, now, limit)
@@ -70,7 +70,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, limit int, lease time.Du
 
 // RecordNotification records one send and ends the lease.
 func (s *Store) RecordNotification(ctx context.Context, id string, r refundry.NotificationResult) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		status, next, sent := refundry.NotificationUnsent, micros(utc(r.Retry)), int64(0)
 		switch {
 		case r.Sent:

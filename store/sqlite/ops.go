@@ -31,7 +31,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // error, EUNAVAILABLE naming the reason (see translate). For readiness
 // checks.
 func (s *Store) CheckWritable(ctx context.Context) error {
-	return s.update(ctx, func(t *tx) error {
+	return s.updateKeeping(ctx, func(t *tx) error {
 		_, err := t.ExecContext(ctx, `UPDATE heartbeat SET beat = ? WHERE id = 1`, micros(t.now))
 		return err
 	})

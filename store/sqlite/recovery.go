@@ -39,7 +39,7 @@ func (s *Store) ClaimRefunds(ctx context.Context, c refundry.RecoveryClaim) ([]*
 		return []*refundry.Refund{}, nil
 	}
 	var out []*refundry.Refund
-	err := s.update(ctx, func(tx *tx) error {
+	err := s.updateKeeping(ctx, func(tx *tx) error {
 		out = []*refundry.Refund{}
 		first, err := firstDue(ctx, tx)
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Store) DeferRefunds(ctx context.Context, merchantID string, ids []strin
 	// Grouped: it follows a request's gateway call, so it shares a commit
 	// with the writes of the requests beside it.
 	ctx = s.writeContext(ctx)
-	return s.grouped(ctx, func(tx *tx) error {
+	return s.groupedKeeping(ctx, func(tx *tx) error {
 		for _, id := range ids {
 			d := refundry.DueRefund{MerchantID: merchantID, ID: id}
 			err := tx.QueryRowContext(ctx, attemptsOfPending, merchantID, id).Scan(&d.Attempts)

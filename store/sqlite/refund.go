@@ -19,7 +19,7 @@ func (s *Store) CreateRefunds(ctx context.Context, req refundry.RefundRequest) (
 	}
 	ctx = s.writeContext(ctx)
 	var res *refundry.RefundResult
-	err := s.grouped(ctx, func(tx *tx) error {
+	err := s.groupedKeeping(ctx, func(tx *tx) error {
 		ids, err := seenKey(ctx, tx, req.MerchantID, req.Idempotency, resourceRefunds)
 		if err != nil {
 			return err
@@ -70,7 +70,9 @@ func createRefunds(ctx context.Context, tx *tx, req refundry.RefundRequest) (*re
 	}
 	// The write lock is held from BEGIN IMMEDIATE, so the amounts read here
 	// are the ones the updates below change: nothing can slip in between.
-	sale, err := findSale(ctx, tx, req.MerchantID, by)
+	// The sale comes from the writer's cache if it holds it, as exact as
+	// a read (saleCache).
+	sale, err := loadSale(ctx, tx, req.MerchantID, by)
 	if refundry.ErrorCode(err) == refundry.ENOTFOUND {
 		return nil, notFoundTarget(req.Target)
 	}
@@ -188,10 +190,18 @@ func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != 1 {
+			// The rows are not what the decision saw: if it saw them in
+			// the writer's cache, the cache is wrong.
+			tx.forgetSales()
 			if m.Delta < 0 {
 				return refundry.Errorf(refundry.EINTERNAL, "A release of %d is more than %s %s has refunded.", -m.Delta, table, m.ID)
 			}
 			return refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is greater than the amount that remains refundable.")
+		}
+		if tx.sales != nil {
+			// The row moved by exactly m: so does the sale held.
+			tx.sales.apply(m)
+			tx.salesChanged++
 		}
 	}
 	return nil
@@ -279,7 +289,7 @@ func (s *Store) SettleRefund(ctx context.Context, merchantID, id string, st refu
 	ctx = s.writeContext(ctx)
 	guess := s.held.take(merchantID, id)
 	var r *refundry.Refund
-	err := s.grouped(ctx, func(tx *tx) error {
+	err := s.groupedKeeping(ctx, func(tx *tx) error {
 		if guess != nil {
 			// A copy for each run: a batch may run this write twice.
 			d, err := refundry.DecideSettlement(asStored(guess), st, tx.now)

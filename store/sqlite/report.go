@@ -15,7 +15,8 @@ import (
 func (s *Store) ApplyRefundReport(ctx context.Context, rep refundry.RefundReport) (*refundry.ReportResult, error) {
 	ctx = s.writeContext(ctx)
 	var res *refundry.ReportResult
-	err := s.grouped(ctx, func(tx *tx) error {
+	// Keeping: it changes a sale only through persistMoves.
+	err := s.groupedKeeping(ctx, func(tx *tx) error {
 		res = nil
 		merchantID, txnID, saleID, err := findReportedTransaction(ctx, tx, rep.Gateway, rep.ChargeIDs)
 		if err != nil {

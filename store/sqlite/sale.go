@@ -23,7 +23,7 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 	// first phase) shares commits instead of paying an fsync each. A run
 	// may be repeated (runBatch), so each starts from a fresh copy.
 	ctx = s.writeContext(ctx)
-	err = s.grouped(ctx, func(tx *tx) error {
+	err = s.groupedKeeping(ctx, func(tx *tx) error {
 		out, replayed = cloneSale(sale), false
 		ids, err := seenKey(ctx, tx, sale.MerchantID, idem, resourceSale)
 		if err != nil {
@@ -38,6 +38,10 @@ func (s *Store) CreateSale(ctx context.Context, sale *refundry.Sale, idem *refun
 			return nil
 		}
 		if err := createSale(ctx, tx, out); err != nil {
+			return err
+		}
+		// Its refunds, moments later as a rule, need not read it.
+		if err := holdMadeSale(ctx, tx, out); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, sale.MerchantID, refundry.AuditSaleCreate, out.ID); err != nil {
@@ -137,6 +141,8 @@ func findOrCreateCustomer(ctx context.Context, tx *tx, merchantID string, c *ref
 			if !changed {
 				return nil
 			}
+			// The customer's other sales carry the old names.
+			tx.forgetSales()
 			_, err = tx.ExecContext(ctx, `UPDATE customers SET first_name = ?, last_name = ? WHERE id = ?`, c.FirstName, c.LastName, c.ID)
 			return err
 		}

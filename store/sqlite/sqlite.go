@@ -52,6 +52,8 @@ type Store struct {
 	batch *group.Batcher[*tx]
 	// held keeps refunds just created for their settlement.
 	held held
+	// sales keeps the sales the writer read or made (saleCache).
+	sales *saleCache
 	// statements counts what Statements reports.
 	statements atomic.Int64
 	// rates are the rate limit's counts (see CountRequest).
@@ -91,7 +93,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
-	s := &Store{Now: time.Now}
+	s := &Store{Now: time.Now, sales: newSaleCache()}
 
 	// synchronous=FULL fsyncs the WAL at every commit: a refund answered
 	// 2xx survives kill -9 and power loss (invariant 3). NORMAL would lose
@@ -277,10 +279,27 @@ type tx struct {
 	// gather, in a group-commit batch, holds the events and audit rows
 	// to be written at its end; nil writes them at once.
 	gather *gathered
+	// sales is the writer's sale cache; nil outside write transactions.
+	sales *saleCache
+	// salesSynced says the cache was checked against PRAGMA data_version
+	// in this transaction; salesChanged counts the changes made to it, so
+	// that a write that fails knows whether it must empty it.
+	salesSynced  bool
+	salesChanged int
 }
 
 // update runs fn in a write transaction and commits it if fn succeeds.
+// fn may change sales in any way: the writer's sale cache is emptied
+// first.
 func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
+	return s.updateKeeping(ctx, forgettingSales(fn))
+}
+
+// updateKeeping is update for a write that keeps the writer's sale cache
+// exact: it writes no row of a sale, its lines, payments or customer, or
+// writes them only through createSale and persistMoves, which keep the
+// cache as the rows are.
+func (s *Store) updateKeeping(ctx context.Context, fn func(*tx) error) error {
 	t, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
@@ -290,12 +309,42 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error) error {
 	// A no-op after Commit; otherwise it frees the one write connection,
 	// even if fn panics.
 	defer t.Rollback()
-	if err := fn(&tx{Tx: t, now: utc(s.Now()), stmts: s.writeStmts, count: &s.statements}); err != nil {
+	committed := false
+	defer func() {
+		if !committed {
+			// Rolled back, or in doubt: the cache may hold what is not
+			// on disk.
+			s.sales.clear()
+		}
+	}()
+	w := &tx{Tx: t, now: utc(s.Now()), stmts: s.writeStmts, count: &s.statements, sales: s.sales}
+	if err := fn(w); err != nil {
 		return translate(err)
+	}
+	// Only a transaction that used the cache can leave in it what a
+	// failed commit did not write.
+	used := w.salesSynced || w.salesChanged > 0
+	if used {
+		s.sales.committing()
 	}
 	// The commit is the durable acknowledgement: with synchronous=FULL it
 	// returns only once the WAL is on disk.
-	return translate(t.Commit())
+	if err := t.Commit(); err != nil {
+		return translate(err)
+	}
+	committed = true
+	if used {
+		s.sales.committed()
+	}
+	return nil
+}
+
+// forgettingSales runs fn after emptying the writer's sale cache.
+func forgettingSales(fn func(*tx) error) func(*tx) error {
+	return func(t *tx) error {
+		t.forgetSales()
+		return fn(t)
+	}
 }
 
 // maxBatch caps the writes in one group commit: enough to cover a burst
@@ -305,10 +354,17 @@ const maxBatch = 128
 
 // grouped runs fn like update, but with group commit on it shares a write
 // transaction with the writes queued beside it. fn must take its context
-// from writeContext, not from the caller.
+// from writeContext, not from the caller. Like update, it empties the
+// writer's sale cache before fn runs.
 func (s *Store) grouped(ctx context.Context, fn func(*tx) error) error {
+	return s.groupedKeeping(ctx, forgettingSales(fn))
+}
+
+// groupedKeeping is grouped for a write that keeps the writer's sale
+// cache exact, as updateKeeping's.
+func (s *Store) groupedKeeping(ctx context.Context, fn func(*tx) error) error {
 	if s.batch == nil {
-		return s.update(ctx, fn)
+		return s.updateKeeping(ctx, fn)
 	}
 	err := s.batch.Do(ctx, fn)
 	if errors.Is(err, group.ErrClosed) {
@@ -358,7 +414,7 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 	}
 	for _, savepoints := range []bool{false, true} {
 		beforeCommit, undo := false, false
-		err := s.update(ctx, func(t *tx) error {
+		err := s.updateKeeping(ctx, func(t *tx) error {
 			t.gather = &gathered{}
 			for i, fn := range fns {
 				own, err := runJob(ctx, t, fn, savepoints)
@@ -396,7 +452,7 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 // updateGathered is update for one write of group commit: its events and
 // audit rows are gathered and written last, as a batch's are.
 func (s *Store) updateGathered(ctx context.Context, fn func(*tx) error) error {
-	return s.update(ctx, func(t *tx) error {
+	return s.updateKeeping(ctx, func(t *tx) error {
 		t.gather = &gathered{}
 		if err := fn(t); err != nil {
 			return err
@@ -417,7 +473,7 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 	if savepoints {
 		return savepoint(ctx, t, fn)
 	}
-	writes, gathered := t.writes, t.gather.mark()
+	writes, gathered, changed := t.writes, t.gather.mark(), t.salesChanged
 	if own = translate(fn(t)); own == nil {
 		return nil, nil
 	}
@@ -427,8 +483,12 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 	if t.writes != writes {
 		return nil, errUndo
 	}
-	// Nothing written: what it gathered is all it leaves.
+	// Nothing written: what it gathered, and what it changed in the sale
+	// cache, is all it leaves.
 	t.gather.cut(gathered)
+	if t.salesChanged != changed {
+		t.forgetSales()
+	}
 	return own, nil
 }
 
@@ -440,7 +500,7 @@ func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) 
 	if _, err := t.ExecContext(ctx, `SAVEPOINT job`); err != nil {
 		return nil, err
 	}
-	gathered := t.gather.mark()
+	gathered, changed := t.gather.mark(), t.salesChanged
 	if own = translate(fn(t)); own != nil {
 		if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
 			return nil, own
@@ -449,6 +509,10 @@ func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) 
 			return nil, err
 		}
 		t.gather.cut(gathered)
+		if t.salesChanged != changed {
+			// The cache holds what the savepoint's rollback undid.
+			t.forgetSales()
+		}
 	}
 	if _, err := t.ExecContext(ctx, `RELEASE job`); err != nil {
 		return nil, err

@@ -11,8 +11,9 @@ import (
 
 // TestStatementsPerRefund counts what the single writer runs for a
 // refund of a sale of two lines and its settlement, each alone in its
-// transaction, BEGIN and COMMIT included: the sale read once, one
-// statement per row written, the refund not read again to settle it.
+// transaction, BEGIN and COMMIT included: the sale held by the writer,
+// which checks data_version once per transaction instead of reading it,
+// one statement per row written, the refund not read again to settle it.
 func TestStatementsPerRefund(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "refundry.db"))
 	ctx := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "k1"})
@@ -32,7 +33,7 @@ func TestStatementsPerRefund(t *testing.T) {
 			t.Fatal(err)
 		}
 		settled := s.Statements()
-		// BEGIN, the sale, 4 amount moves (payment, 2 lines, sale), the
+		// BEGIN, data_version, 4 amount moves (payment, 2 lines, sale), the
 		// refund, its lines, its event, its audit row, COMMIT.
 		if n := created - before; n != 11 {
 			t.Errorf("refund %d: %d statements, want 11", i, n)

@@ -21,7 +21,7 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *refundry.WebhookEn
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		if e.Status == "" {
 			e.Status = refundry.EndpointEnabled
 		}
@@ -82,7 +82,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, merchantID string, p r
 // DeleteWebhookEndpoint deletes an endpoint with its deliveries and their
 // attempts, in one transaction.
 func (s *Store) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error {
-	return s.update(ctx, func(tx *tx) error {
+	return s.updateKeeping(ctx, func(tx *tx) error {
 		if _, err := findEndpoint(ctx, tx, merchantID, id); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string
 
 // EnableWebhookEndpoint enables an endpoint and clears its failure streak.
 func (s *Store) EnableWebhookEndpoint(ctx context.Context, merchantID, id string) (e *refundry.WebhookEndpoint, err error) {
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = '', failure_streak = 0,
 			failing_since = 0, updated = ? WHERE merchant_id = ? AND id = ?`, micros(tx.now), merchantID, id); err != nil {
 			return err
@@ -154,7 +154,7 @@ func (s *Store) DispatchEvents(ctx context.Context, limit int) (n int, err error
 	if limit <= 0 {
 		limit = refundry.MaxPageLimit
 	}
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		n = 0
 		var cursor int64
 		if err := tx.QueryRowContext(ctx, `SELECT seq FROM event_cursor WHERE id = 1`).Scan(&cursor); err != nil {
@@ -218,7 +218,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, c refundry.Claim) (out []*r
 	if c.Limit <= 0 {
 		return nil, nil
 	}
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		out = nil
 		now := micros(tx.now)
 		busy := map[string]int{}
@@ -296,7 +296,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, c refundry.Claim) (out []*r
 
 // RecordAttempt records one attempt and applies its policy.
 func (s *Store) RecordAttempt(ctx context.Context, deliveryID string, r refundry.AttemptResult) (disabled bool, err error) {
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		disabled = false
 		var endpointID string
 		if err := tx.QueryRowContext(ctx, `SELECT endpoint_id FROM deliveries WHERE id = ?`, deliveryID).Scan(&endpointID); errors.Is(err, sql.ErrNoRows) {
@@ -406,7 +406,7 @@ func attempts(ctx context.Context, tx *tx, deliveryID string) ([]*refundry.Deliv
 
 // ReplayDelivery makes a delivery pending and due now.
 func (s *Store) ReplayDelivery(ctx context.Context, merchantID, endpointID, deliveryID string) (d *refundry.Delivery, err error) {
-	err = s.update(ctx, func(tx *tx) error {
+	err = s.updateKeeping(ctx, func(tx *tx) error {
 		ep, err := findEndpoint(ctx, tx, merchantID, endpointID)
 		if err != nil {
 			return err
