@@ -22,7 +22,8 @@
 # each figure per count of processes. bench checks invariant 2 on every
 # sale and the run fails if it does not hold or a refund failed. PROCS/POOL
 # (3/5) runs PROCS servers with pool_max_conns=POOL each, which also sets
-# their group-commit lanes (a quarter of the pool, 1 to 4).
+# the group-commit lanes meant for the database (a quarter of the pool, 1
+# to 4), which the live servers divide among themselves.
 #   docs/bench-processes.sh throughput [PROCS[/POOL] ...]
 #
 # REFUNDRY_BENCH_PG names the server by a URL of its postgres database
