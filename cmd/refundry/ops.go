@@ -178,9 +178,9 @@ func postgresDatabase(s *postgres.Store) *database {
 				MaxOpen: int64(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime(),
 			}}
 		},
-		lanes: func() (int, int) {
+		lanes: func() (int, int, int) {
 			st := s.LaneStat()
-			return st.Lanes, st.LiveNodes
+			return st.Lanes, st.Share, st.LiveNodes
 		}}
 }
 

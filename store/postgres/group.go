@@ -100,7 +100,7 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 }
 
 // lane is the batcher of the sale ctx names (forSale), or the first one,
-// among the lanes in use (activeLanes).
+// among the lanes in use (lanesInUse).
 // Invariant 2: all grouped writes to one sale queue in one lane, so they
 // run one after another in its batches as with a single batcher, and a
 // lane never holds a sale's lock that another lane's batch waits for.
@@ -110,7 +110,8 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 // other batch commits, and a deadlock among them is retried like any
 // other.
 //
-// When the nodes on the database come or go, the lanes in use change
+// When the nodes on the database come or go, or the load opens or closes
+// a lane (adaptLanes), the lanes in use change
 // and a sale's next write may go to another lane than its last, while
 // that one's batch still holds the sale. The two batches then meet on
 // the sale's row as batches of two processes do: each took all its
@@ -120,7 +121,7 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 // invariant 2, and the lanes only spare the waits.
 func (s *Store) lane(ctx context.Context) *group.Queue[*write] {
 	ref, _ := ctx.Value(saleKey{}).(saleRef)
-	n := uint32(s.active.Load())
+	n := uint32(s.lanesInUse())
 	if ref.saleID == "" || n <= 1 {
 		return s.batch
 	}

@@ -24,20 +24,30 @@ const (
 	nodeWindow = 3 * nodeBeat
 )
 
-// LaneStat is what group commit runs on: the lanes in use and the nodes
-// they were sized by.
+// LaneStat is what group commit runs on: the lanes in use, the node's
+// share of the lanes, and the nodes it was sized by.
 type LaneStat struct {
 	// Lanes is the group-commit lanes in use, 0 with group commit off.
 	Lanes int
+	// Share is the most lanes the node may use: its share among the
+	// live nodes, or the count WithGroupCommitLanes fixed.
+	Share int
 	// LiveNodes is the stores on the database, this one included, that
 	// beat within the window at this store's last beat; 1 while none was
 	// counted yet, or with group commit off.
 	LiveNodes int
 }
 
-// LaneStat returns the lanes in use and the live nodes, for metrics.
+// LaneStat returns the lanes in use, the node's share and the live
+// nodes, for metrics.
 func (s *Store) LaneStat() LaneStat {
-	return LaneStat{Lanes: int(s.active.Load()), LiveNodes: int(s.liveNodes.Load())}
+	return LaneStat{Lanes: s.lanesInUse(), Share: int(s.share.Load()), LiveNodes: int(s.liveNodes.Load())}
+}
+
+// lanesInUse is the lanes writes go to: as many as the load asks for
+// (adaptLanes), never more than the node's share.
+func (s *Store) lanesInUse() int {
+	return int(min(s.grown.Load(), s.share.Load()))
 }
 
 // activeLanes is the lanes a node of n runs: its share of the store's
@@ -99,7 +109,7 @@ func (s *Store) beatOnce(ctx context.Context) {
 		return
 	}
 	s.liveNodes.Store(int32(n))
-	s.active.Store(int32(s.activeLanes(n)))
+	s.share.Store(int32(s.activeLanes(n)))
 }
 
 // stopBeating ends the beats; the row stays until the window forgets it
@@ -132,4 +142,84 @@ func newNodeID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Lanes opened by the load. One lane gathers all of a node's writes into
+// the largest batches, whose set-based statements and WAL flush are
+// shared by the most refunds: it costs the database about half the CPU
+// per refund of four. But one lane runs its batches one after another on
+// one backend, which caps a node's throughput on a server with cores to
+// spare. So a node starts with one lane and opens another only while the
+// lanes in use cannot keep up: when most batches of an interval were
+// full and left writes waiting for the next. It closes one when the
+// batches of an interval were small enough that one lane fewer would
+// still fill them less than half: the gap between the two keeps the
+// count from flapping, as do the decisions taken once an interval.
+const laneEvery = time.Second
+
+// laneLoad is what the batches of all lanes did in an interval.
+type laneLoad struct {
+	batches int // batches taken
+	full    int // of them, full ones that left writes waiting
+	writes  int // writes they held
+}
+
+// nextLanes is the lanes to use in the next interval, given the lanes in
+// use, the node's share, the load of the last interval and the most
+// writes a batch holds.
+func nextLanes(cur, share int, load laneLoad, maxBatch int) int {
+	share = max(share, 1)
+	cur = min(max(cur, 1), share)
+	switch {
+	case load.full*2 > load.batches && cur < share:
+		return cur + 1
+	case cur > 1 && (load.batches == 0 || 2*load.writes*cur < (cur-1)*load.batches*maxBatch):
+		return cur - 1
+	}
+	return cur
+}
+
+// tookBatch counts a batch taken by a lane for the interval's load.
+func (s *Store) tookBatch(size, left int) {
+	s.load.batches.Add(1)
+	s.load.writes.Add(int64(size))
+	if size >= s.maxBatch && left > 0 {
+		s.load.full.Add(1)
+	}
+}
+
+// adaptLanes sets the lanes in use from each interval's load until
+// stopAdapt.
+func (s *Store) adaptLanes(every time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopAdapt = cancel
+	s.adaptDone = make(chan struct{})
+	go func() {
+		defer close(s.adaptDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				load := laneLoad{
+					batches: int(s.load.batches.Swap(0)),
+					full:    int(s.load.full.Swap(0)),
+					writes:  int(s.load.writes.Swap(0)),
+				}
+				s.grown.Store(int32(nextLanes(s.lanesInUse(), int(s.share.Load()), load, s.maxBatch)))
+			}
+		}
+	}()
+}
+
+// stopAdapting ends adaptLanes.
+func (s *Store) stopAdapting() {
+	if s.stopAdapt == nil {
+		return
+	}
+	s.stopAdapt()
+	<-s.adaptDone
+	s.stopAdapt = nil
 }

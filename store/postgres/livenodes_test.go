@@ -24,6 +24,19 @@ func withNodeBeat(beat, window time.Duration) Option {
 	return func(o *options) { o.beat, o.window = beat, window }
 }
 
+// withLanesBy sizes the lanes in use by the load every interval, and
+// caps a batch at maxBatch writes, so that a few writers fill batches.
+func withLanesBy(every time.Duration, maxBatch int) Option {
+	return func(o *options) { o.laneEvery, o.maxBatch = every, maxBatch }
+}
+
+// loaded makes s use as many lanes as its share allows, as if the load
+// had opened them all, and no longer size them by the load.
+func loaded(s *Store) {
+	s.stopAdapting()
+	s.grown.Store(int32(len(s.lanes)))
+}
+
 // openNode opens a store on url, as a serve node would, beating fast.
 func openNode(t *testing.T, url string, opts ...Option) *Store {
 	t.Helper()
@@ -65,23 +78,30 @@ func lanesUsed(s *Store) int {
 func TestLanesSharedByNodes(t *testing.T) {
 	url := freshDatabase(t)
 	a := openNode(t, url)
-	if got, want := a.LaneStat(), (LaneStat{Lanes: 4, LiveNodes: 1}); got != want {
+	// Without writes a node runs one lane of its share.
+	if got, want := a.LaneStat(), (LaneStat{Lanes: 1, Share: 4, LiveNodes: 1}); got != want {
 		t.Fatalf("a node alone: %+v, want %+v", got, want)
+	}
+	loaded(a)
+	if got, want := a.LaneStat(), (LaneStat{Lanes: 4, Share: 4, LiveNodes: 1}); got != want {
+		t.Fatalf("a node alone under load: %+v, want %+v", got, want)
 	}
 	b := openNode(t, url)
 	// A node counts the others before Open returns.
-	if got, want := b.LaneStat(), (LaneStat{Lanes: 2, LiveNodes: 2}); got != want {
+	if got, want := b.LaneStat(), (LaneStat{Lanes: 1, Share: 2, LiveNodes: 2}); got != want {
 		t.Fatalf("the second node at Open: %+v, want %+v", got, want)
 	}
-	waitLanes(t, LaneStat{Lanes: 2, LiveNodes: 2}, a, b)
+	loaded(b)
+	waitLanes(t, LaneStat{Lanes: 2, Share: 2, LiveNodes: 2}, a, b)
 	c := openNode(t, url)
-	waitLanes(t, LaneStat{Lanes: 1, LiveNodes: 3}, a, b, c)
+	loaded(c)
+	waitLanes(t, LaneStat{Lanes: 1, Share: 1, LiveNodes: 3}, a, b, c)
 	if n := lanesUsed(a); n != 1 {
 		t.Errorf("one node of three sends writes to %d lanes, want 1", n)
 	}
 
 	c.Close()
-	waitLanes(t, LaneStat{Lanes: 2, LiveNodes: 2}, a, b)
+	waitLanes(t, LaneStat{Lanes: 2, Share: 2, LiveNodes: 2}, a, b)
 	if n := lanesUsed(a); n != 2 {
 		t.Errorf("one node of two sends writes to %d lanes, want 2", n)
 	}
@@ -93,7 +113,7 @@ func TestLanesSharedByNodes(t *testing.T) {
 	if got := a.LaneStat(); got.LiveNodes != 2 {
 		t.Errorf("half a window after b's last beat: %+v, want b still counted", got)
 	}
-	waitLanes(t, LaneStat{Lanes: 4, LiveNodes: 1}, a)
+	waitLanes(t, LaneStat{Lanes: 4, Share: 4, LiveNodes: 1}, a)
 	if n := lanesUsed(a); n != 4 {
 		t.Errorf("a node alone sends writes to %d lanes, want 4", n)
 	}
@@ -107,14 +127,14 @@ func TestLanesSharedByNodes(t *testing.T) {
 }
 
 // TestLanesFixed: WithGroupCommitLanes keeps its count whatever the
-// nodes, and a store without group commit runs no lanes.
+// nodes and the load, and a store without group commit runs no lanes.
 func TestLanesFixed(t *testing.T) {
 	url := freshDatabase(t)
 	a := openNode(t, url, WithGroupCommitLanes(3))
 	b := openNode(t, url, WithGroupCommitLanes(3))
-	waitLanes(t, LaneStat{Lanes: 3, LiveNodes: 2}, a, b)
+	waitLanes(t, LaneStat{Lanes: 3, Share: 3, LiveNodes: 2}, a, b)
 	off := openNode(t, url, WithGroupCommit(false))
-	if got, want := off.LaneStat(), (LaneStat{Lanes: 0, LiveNodes: 1}); got != want {
+	if got, want := off.LaneStat(), (LaneStat{Lanes: 0, Share: 0, LiveNodes: 1}); got != want {
 		t.Errorf("group commit off: %+v, want %+v", got, want)
 	}
 	// Without lanes a store does not count itself among those sharing them.
@@ -125,15 +145,16 @@ func TestLanesFixed(t *testing.T) {
 }
 
 // TestInvariant2LanesChange: refunds and releases race on a few sales
-// through two stores while a third opens and closes beside them, so
-// that the lanes in use change under the writes (4, 2 and 1) and a
+// through two stores while a third opens and closes beside them, and
+// batches small enough that the writes fill them, so that the lanes in
+// use change under the writes, by the nodes and by the load, and a
 // sale's writes move between lanes. Every sale stays exact (invariant 2)
 // and no batch deadlocks another.
 func TestInvariant2LanesChange(t *testing.T) {
 	for _, iso := range []string{readCommitted, serializable} {
 		t.Run(isoName(iso), func(t *testing.T) {
 			url := withParam(freshDatabase(t), "default_transaction_isolation", iso)
-			stores := []*Store{openNode(t, url), openNode(t, url)}
+			stores := []*Store{openNode(t, url, withLanesBy(testBeat, 4)), openNode(t, url, withLanesBy(testBeat, 4))}
 			m := storetest.MustCreateMerchant(t, stores[0])
 			var sales []*refundry.Sale
 			for range 6 {

@@ -39,7 +39,7 @@ func TestMigrate0023LiveNodes(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO live_nodes VALUES ('gone', now() - interval '1 minute'), ('other', now())`); err != nil {
 		t.Fatal(err)
 	}
-	waitLanes(t, LaneStat{Lanes: 2, LiveNodes: 2}, s)
+	waitLanes(t, LaneStat{Lanes: 1, Share: 2, LiveNodes: 2}, s)
 	var gone bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM live_nodes WHERE id = 'gone')`).Scan(&gone); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestMigrate0023LiveNodes(t *testing.T) {
 	}
 	// "other" never beats again: the window forgets it.
 	time.Sleep(testWindow)
-	waitLanes(t, LaneStat{Lanes: 4, LiveNodes: 1}, s)
+	waitLanes(t, LaneStat{Lanes: 1, Share: 4, LiveNodes: 1}, s)
 
 	s.Close()
 	var rows int

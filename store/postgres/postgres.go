@@ -54,13 +54,24 @@ type Store struct {
 	// so that one lane's round trips and WAL flush overlap another's;
 	// a write goes to the lane of its sale (see lane). batch is lanes[0],
 	// where writes of no sale go. Both are nil when group commit is off.
-	// Of the lanes, the first active are in use: the store's share of
-	// them among the nodes on the database (see lanes.go), or all of
-	// them when fixedLanes (WithGroupCommitLanes).
+	// Of the lanes, the first lanesInUse are in use: as many as the load
+	// opened (grown), up to the store's share of them among the nodes on
+	// the database (see lanes.go), or all of them when fixedLanes
+	// (WithGroupCommitLanes).
 	lanes      []*group.Queue[*write]
 	batch      *group.Queue[*write]
-	active     atomic.Int32
+	share      atomic.Int32
+	grown      atomic.Int32
 	fixedLanes bool
+	maxBatch   int
+
+	// The load of the lanes in the current interval (tookBatch), and the
+	// stop of the loop that sizes the lanes by it (adaptLanes).
+	load struct {
+		batches, full, writes atomic.Int64
+	}
+	stopAdapt context.CancelFunc
+	adaptDone chan struct{}
 
 	// The store's beat in live_nodes (lanes.go): its row's id, how often
 	// it beats, how long a silent node is still counted, the nodes it
@@ -183,11 +194,25 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 			n = min(max(int(cfg.MaxConns)/4, 1), maxLanes)
 		}
 		s.fixedLanes = o.lanes > 0
+		s.maxBatch = maxBatch
+		if o.maxBatch > 0 {
+			s.maxBatch = o.maxBatch
+		}
 		for range n {
-			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch}))
+			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch}))
 		}
 		s.batch = s.lanes[0]
-		s.active.Store(int32(n))
+		s.share.Store(int32(n))
+		s.grown.Store(int32(n))
+		if !s.fixedLanes {
+			// The load opens the lanes past the first (adaptLanes).
+			s.grown.Store(1)
+			every := o.laneEvery
+			if every <= 0 {
+				every = laneEvery
+			}
+			s.adaptLanes(every)
+		}
 		beat, window := o.beat, o.window
 		if beat <= 0 {
 			beat, window = nodeBeat, nodeWindow
@@ -241,6 +266,11 @@ type options struct {
 	// How often the store beats in live_nodes and how long a silent
 	// node is counted (nodeBeat, nodeWindow); tests shorten them.
 	beat, window time.Duration
+	// How often the lanes in use are sized by the load (laneEvery) and
+	// the most writes a batch holds (maxBatch); tests shrink them to
+	// fill batches at will.
+	laneEvery time.Duration
+	maxBatch  int
 }
 
 // WithGroupCommit turns group commit on (the default) or off. On,
@@ -326,6 +356,7 @@ func (s *Store) Close() error {
 	for _, l := range s.lanes {
 		l.Close()
 	}
+	s.stopAdapting()
 	s.stopBeating()
 	s.leave()
 	s.pool.Close()
