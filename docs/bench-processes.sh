@@ -18,11 +18,15 @@
 # turns, RUNS rounds (default 3), so that a busy machine weighs on each
 # alike. Each run prints refunds/s, p99, the CPU per refund of the
 # servers (summed) and of the PostgreSQL backends, statements per refund
-# and the deadlocks of the database during the bench; then the median of
-# each figure per count of processes. bench checks invariant 2 on every
-# sale and the run fails if it does not hold or a refund failed. PROCS/POOL
-# (3/5) runs PROCS servers with pool_max_conns=POOL each, which also sets
-# their group-commit lanes (a quarter of the pool, 1 to 4).
+# and the deadlocks of the database during the bench, and the most
+# group-commit lanes the servers ran at once (summed over the servers,
+# read from /metrics every 0.2 s; - for a binary without the metric);
+# then the median of each figure per count of processes. bench checks
+# invariant 2 on every sale and the run fails if it does not hold or a
+# refund failed. PROCS/POOL (3/5) runs PROCS servers with
+# pool_max_conns=POOL each, which also sets the group-commit lanes meant
+# for the database (a quarter of the pool, 1 to 4), which the live
+# servers divide among themselves and open as their load asks.
 #   docs/bench-processes.sh throughput [PROCS[/POOL] ...]
 #
 # REFUNDRY_BENCH_PG names the server by a URL of its postgres database
@@ -82,6 +86,20 @@ if [ "${1:-}" = throughput ]; then
   RUNS=${RUNS:-3}
   REFUNDS=${REFUNDS:-3000}
   CONCURRENCY=${CONCURRENCY:-64}
+  # lanes_sampler FILE: the lanes all servers run, summed, a line every
+  # 0.2 s until killed; - where a server does not report them (it is
+  # scraped all the same, so that every binary answers as many scrapes).
+  lanes_sampler() {
+    : > "$1"
+    while sleep 0.2; do
+      local sum=0 v
+      for u in "${URLS[@]}"; do
+        v=$(curl -s "$u/metrics" | sed -n 's/^refundry_group_commit_lanes \([0-9]*\).*/\1/p')
+        if [ -n "$v" ] && [ "$sum" != - ]; then sum=$((sum + v)); else sum=-; fi
+      done
+      echo "$sum" >> "$1"
+    done
+  }
   field() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" | grep . || echo -; }
   median() {
     cut -d' ' -f"$1" "$2" | grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else printf "%.3f\n", a[int((NR + 1) / 2)] }'
@@ -95,9 +113,14 @@ if [ "${1:-}" = throughput ]; then
       KEY=$(fresh_db)
       start_servers "$n" "$pool"
       BEFORE=$(deadlocks)
+      lanes_sampler "$DIR/lanes.txt" &
+      SAMPLER=$!
       out=$("$DIR/bench" bench --target "$(IFS=,; echo "${URLS[*]}")" --key "$KEY" \
         --server-pid "$(IFS=,; echo "${PIDS[*]}")" --server-db "$DB" \
         --concurrency "$CONCURRENCY" --refunds "$REFUNDS" --json)
+      kill "$SAMPLER" 2>/dev/null || true
+      wait "$SAMPLER" 2>/dev/null || true
+      LANES=$(if grep -q -- - "$DIR/lanes.txt"; then echo -; else sort -g "$DIR/lanes.txt" | tail -1; fi)
       # A backend reports its deadlocks when it goes idle, at most once a
       # second, and certainly when it exits: read them once the servers
       # (and so their backends) are gone.
@@ -105,16 +128,16 @@ if [ "${1:-}" = throughput ]; then
       sleep 1
       AFTER=$(deadlocks)
       echo "$out" | grep -q '"invariant_ok":true' && echo "$out" | grep -q '"errors":0,' || { echo "bench failed: $out" >&2; exit 1; }
-      line="$(field refunds_per_sec <<< "$out") $(field p99_ms <<< "$out") $(field server_cpu_ms_per_refund <<< "$out") $(field db_cpu_ms_per_refund <<< "$out") $(field statements_per_refund <<< "$out") $((AFTER - BEFORE))"
-      line=$(awk '{ for (i = 1; i <= NF; i++) printf "%s%s", ($i == "-" ? "-" : (i == NF ? $i : sprintf("%.3f", $i))), (i < NF ? " " : "\n") }' <<< "$line")
+      line="$(field refunds_per_sec <<< "$out") $(field p99_ms <<< "$out") $(field server_cpu_ms_per_refund <<< "$out") $(field db_cpu_ms_per_refund <<< "$out") $(field statements_per_refund <<< "$out") $((AFTER - BEFORE)) ${LANES:--}"
+      line=$(awk '{ for (i = 1; i <= NF; i++) printf "%s%s", ($i == "-" ? "-" : (i >= NF - 1 ? $i : sprintf("%.3f", $i))), (i < NF ? " " : "\n") }' <<< "$line")
       echo "$line" >> "$DIR/procs${c/\//_}.txt"
-      read -r rps p99 s p st d <<< "$line"
-      echo "$(label "$c"), run $r: $rps refunds/s, p99 $p99 ms; CPU ms/refund servers $s, postgres backends $p; statements/refund $st; $d deadlocks"
+      read -r rps p99 s p st d l <<< "$line"
+      echo "$(label "$c"), run $r: $rps refunds/s, p99 $p99 ms; CPU ms/refund servers $s, postgres backends $p; statements/refund $st; $d deadlocks; lanes at most $l"
     done
   done
   for c in "${COUNTS[@]}"; do
     f="$DIR/procs${c/\//_}.txt"
-    echo "$(label "$c"), median of $RUNS runs of $REFUNDS refunds, c=$CONCURRENCY: $(median 1 "$f") refunds/s, p99 $(median 2 "$f") ms; CPU ms/refund servers $(median 3 "$f"), postgres backends $(median 4 "$f"); statements/refund $(median 5 "$f"); deadlocks $(awk '{ s += $6 } END { print s }' "$f") in all"
+    echo "$(label "$c"), median of $RUNS runs of $REFUNDS refunds, c=$CONCURRENCY: $(median 1 "$f") refunds/s, p99 $(median 2 "$f") ms; CPU ms/refund servers $(median 3 "$f"), postgres backends $(median 4 "$f"); statements/refund $(median 5 "$f"); deadlocks $(awk '{ s += $6 } END { print s }' "$f") in all; lanes at most $(median 7 "$f")"
   done
   exit 0
 fi

@@ -324,3 +324,36 @@ func (c statementCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dbState
 func (c statementCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(dbStatements, prometheus.CounterValue, float64(c.count()))
 }
+
+var (
+	groupCommitLanes = prometheus.NewDesc(Namespace+"_group_commit_lanes",
+		"Group-commit lanes this process runs: batches that may be in flight at once, each on a connection of its own. One while one keeps up with the writes, more while full batches leave writes waiting.", nil, nil)
+	groupCommitLaneShare = prometheus.NewDesc(Namespace+"_group_commit_lanes_share",
+		"Most group-commit lanes this process may run: its share of the database's lanes among the live nodes.", nil, nil)
+	liveNodes = prometheus.NewDesc(Namespace+"_db_live_nodes",
+		"Processes on the database, this one included, that announced themselves within the liveness window; the lanes are divided among them.", nil, nil)
+)
+
+// LaneSource reports the group-commit lanes a store runs, the most it
+// may run, and the live nodes it divided them among. It is called at
+// every scrape.
+type LaneSource func() (lanes, share, nodes int)
+
+type laneCollector struct{ source LaneSource }
+
+// NewLaneCollector exposes a store's group-commit lanes and live nodes,
+// read at every scrape from what the store keeps (no query).
+func NewLaneCollector(source LaneSource) prometheus.Collector { return laneCollector{source} }
+
+func (c laneCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- groupCommitLanes
+	ch <- groupCommitLaneShare
+	ch <- liveNodes
+}
+
+func (c laneCollector) Collect(ch chan<- prometheus.Metric) {
+	lanes, share, nodes := c.source()
+	ch <- prometheus.MustNewConstMetric(groupCommitLanes, prometheus.GaugeValue, float64(lanes))
+	ch <- prometheus.MustNewConstMetric(groupCommitLaneShare, prometheus.GaugeValue, float64(share))
+	ch <- prometheus.MustNewConstMetric(liveNodes, prometheus.GaugeValue, float64(nodes))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -70,5 +71,39 @@ func TestOpenStoreReadiness(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLaneMetrics: a PostgreSQL node's /metrics shows the group-commit
+// lanes it runs, its share of them and the live nodes it divided them
+// among: the second of two nodes on one database may run half of the
+// default pool's four lanes, and runs one while its writes are few.
+func TestLaneMetrics(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	var dbs []*database
+	for range 2 {
+		db, err := openStore(ctx, url, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	eng := engine.New(dbs[1], slog.New(slog.NewTextHandler(io.Discard, nil)))
+	op, err := newOps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.attach(dbs[1], eng); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newServer(eng, slog.New(slog.NewTextHandler(io.Discard, nil)), op))
+	t.Cleanup(srv.Close)
+	got := scrape(t, srv.URL)
+	for name, want := range map[string]float64{"refundry_group_commit_lanes": 1, "refundry_group_commit_lanes_share": 2, "refundry_db_live_nodes": 2} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
 	}
 }

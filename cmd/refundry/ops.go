@@ -66,6 +66,9 @@ func (o *ops) attach(store *database, eng *engine.Engine) error {
 	if store.pools != nil {
 		cs = append(cs, metrics.NewPoolCollector(store.pools))
 	}
+	if store.lanes != nil {
+		cs = append(cs, metrics.NewLaneCollector(store.lanes))
+	}
 	cs = append(cs, metrics.NewOutboxCollector(store.OldestUndelivered, time.Now))
 	if stats := eng.Stores.Stats; stats != nil {
 		cs = append(cs, metrics.NewStatementCollector(stats.Statements))
@@ -144,7 +147,8 @@ func oldestPending(store refundry.Store) metrics.OldestPending {
 // readiness check that proves writes are accepted (a read-only file or
 // database pings and reads as usual, so ping alone would call ready a
 // server whose every write fails), one that the schema is the one this
-// build migrates to, and the connection pools' figures. Each is taken
+// build migrates to, the connection pools' figures, and (PostgreSQL) the
+// group-commit lanes with the live nodes they are divided among. Each is taken
 // from the concrete store where it is opened, so the compiler checks
 // that both stores offer them; none is found by a type assertion.
 type database struct {
@@ -152,6 +156,7 @@ type database struct {
 	checkWritable   func(context.Context) error
 	checkMigrations func(context.Context) error
 	pools           metrics.PoolSource // nil for a store without pools
+	lanes           metrics.LaneSource // nil for a store whose lanes do not depend on other nodes
 }
 
 // sqliteDatabase is an opened SQLite store with its checks and pools.
@@ -172,6 +177,10 @@ func postgresDatabase(s *postgres.Store) *database {
 				Open: int64(st.TotalConns()), InUse: int64(st.AcquiredConns()), Idle: int64(st.IdleConns()),
 				MaxOpen: int64(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime(),
 			}}
+		},
+		lanes: func() (int, int, int) {
+			st := s.LaneStat()
+			return st.Lanes, st.Share, st.LiveNodes
 		}}
 }
 

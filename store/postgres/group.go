@@ -99,7 +99,8 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 	return context.WithValue(ctx, saleKey{}, saleRef{merchantID, saleID})
 }
 
-// lane is the batcher of the sale ctx names (forSale), or the first one.
+// lane is the batcher of the sale ctx names (forSale), or the first one,
+// among the lanes in use (lanesInUse).
 // Invariant 2: all grouped writes to one sale queue in one lane, so they
 // run one after another in its batches as with a single batcher, and a
 // lane never holds a sale's lock that another lane's batch waits for.
@@ -108,14 +109,25 @@ func forSale(ctx context.Context, merchantID, saleID string) context.Context {
 // (an Idempotency-Key reused across sales); such a wait ends when the
 // other batch commits, and a deadlock among them is retried like any
 // other.
+//
+// When the nodes on the database come or go, or the load opens or closes
+// a lane (adaptLanes), the lanes in use change
+// and a sale's next write may go to another lane than its last, while
+// that one's batch still holds the sale. The two batches then meet on
+// the sale's row as batches of two processes do: each took all its
+// sales' locks first, in the order of their ids (lockSales), so one
+// waits for the other's commit and reads what it reserved. No
+// over-refund follows from a move; the row locks, not the lanes, keep
+// invariant 2, and the lanes only spare the waits.
 func (s *Store) lane(ctx context.Context) *group.Queue[*write] {
 	ref, _ := ctx.Value(saleKey{}).(saleRef)
-	if ref.saleID == "" || len(s.lanes) == 1 {
+	n := uint32(s.lanesInUse())
+	if ref.saleID == "" || n <= 1 {
 		return s.batch
 	}
 	h := fnv.New32a()
 	h.Write([]byte(ref.saleID))
-	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
+	return s.lanes[h.Sum32()%n]
 }
 
 // batchSales is the sales the writes name, one each, sorted by id: the

@@ -54,8 +54,33 @@ type Store struct {
 	// so that one lane's round trips and WAL flush overlap another's;
 	// a write goes to the lane of its sale (see lane). batch is lanes[0],
 	// where writes of no sale go. Both are nil when group commit is off.
-	lanes []*group.Queue[*write]
-	batch *group.Queue[*write]
+	// Of the lanes, the first lanesInUse are in use: as many as the load
+	// opened (grown), up to the store's share of them among the nodes on
+	// the database (see lanes.go), or all of them when fixedLanes
+	// (WithGroupCommitLanes).
+	lanes      []*group.Queue[*write]
+	batch      *group.Queue[*write]
+	share      atomic.Int32
+	grown      atomic.Int32
+	fixedLanes bool
+	maxBatch   int
+
+	// The load of the lanes in the current interval (tookBatch), and the
+	// stop of the loop that sizes the lanes by it (adaptLanes).
+	load struct {
+		batches, full, writes atomic.Int64
+	}
+	stopAdapt context.CancelFunc
+	adaptDone chan struct{}
+
+	// The store's beat in live_nodes (lanes.go): its row's id, how often
+	// it beats, how long a silent node is still counted, the nodes it
+	// counted last, and the stop of the loop.
+	nodeID       string
+	beat, window time.Duration
+	liveNodes    atomic.Int32
+	stopBeat     context.CancelFunc
+	beatDone     chan struct{}
 
 	// refundSales spares a settlement the query for its refund's sale.
 	refundSales refundSales
@@ -162,15 +187,37 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 			return nil, translate(err)
 		}
 	}
+	s.liveNodes.Store(1)
 	if o.groupCommit {
 		n := o.lanes
 		if n <= 0 {
 			n = min(max(int(cfg.MaxConns)/4, 1), maxLanes)
 		}
+		s.fixedLanes = o.lanes > 0
+		s.maxBatch = maxBatch
+		if o.maxBatch > 0 {
+			s.maxBatch = o.maxBatch
+		}
 		for range n {
-			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: maxBatch, OnBatch: o.onBatch}))
+			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch}))
 		}
 		s.batch = s.lanes[0]
+		s.share.Store(int32(n))
+		s.grown.Store(int32(n))
+		if !s.fixedLanes {
+			// The load opens the lanes past the first (adaptLanes).
+			s.grown.Store(1)
+			every := o.laneEvery
+			if every <= 0 {
+				every = laneEvery
+			}
+			s.adaptLanes(every)
+		}
+		beat, window := o.beat, o.window
+		if beat <= 0 {
+			beat, window = nodeBeat, nodeWindow
+		}
+		s.startBeating(ctx, beat, window)
 	}
 	return s, nil
 }
@@ -202,8 +249,9 @@ const defaultConnectTimeout = 5 * time.Second
 const defaultMaxConns = 16
 
 // maxLanes caps the group-commit lanes a pool's size gives (a quarter of
-// its connections): past a few, batches only get smaller and the lanes
-// compete for the server's CPU.
+// its connections), the lanes meant for the whole database: past a few,
+// batches only get smaller and the lanes compete for the server's CPU.
+// The nodes on the database divide them among themselves (lanes.go).
 const maxLanes = 4
 
 // Option configures Open.
@@ -215,6 +263,14 @@ type options struct {
 	onBatch            func(size int)
 	asyncCommitAllowed bool
 	onAsyncCommit      func(risk error)
+	// How often the store beats in live_nodes and how long a silent
+	// node is counted (nodeBeat, nodeWindow); tests shorten them.
+	beat, window time.Duration
+	// How often the lanes in use are sized by the load (laneEvery) and
+	// the most writes a batch holds (maxBatch); tests shrink them to
+	// fill batches at will.
+	laneEvery time.Duration
+	maxBatch  int
 }
 
 // WithGroupCommit turns group commit on (the default) or off. On,
@@ -224,9 +280,12 @@ type options struct {
 func WithGroupCommit(on bool) Option { return func(o *options) { o.groupCommit = on } }
 
 // WithGroupCommitLanes sets how many group-commit batches may run at once,
-// each on a connection of its own. The default is a quarter of the pool's
-// connections, at least 1 and at most 4. Writes to one sale always share
-// a lane, so the lanes never wait on each other's sale locks.
+// each on a connection of its own, whatever other nodes share the
+// database. Without it, the lanes meant for the database are a quarter of
+// the pool's connections, at least 1 and at most 4, and a node runs its
+// share of them: that many divided by the live nodes, at least 1. Writes
+// to one sale share a lane while the lanes in use stay the same, so the
+// lanes seldom wait on each other's sale locks.
 func WithGroupCommitLanes(n int) Option { return func(o *options) { o.lanes = n } }
 
 // WithBatchObserver has fn hear the size of every group-commit batch
@@ -297,6 +356,9 @@ func (s *Store) Close() error {
 	for _, l := range s.lanes {
 		l.Close()
 	}
+	s.stopAdapting()
+	s.stopBeating()
+	s.leave()
 	s.pool.Close()
 	if s.standby != nil {
 		s.standby.Close()

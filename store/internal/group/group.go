@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed answers writes made after Close, and those still queued then.
@@ -33,6 +34,12 @@ type Options struct {
 	// OnBatch, if set, hears the size of every batch run (metrics). It is
 	// called from the batcher's goroutine and must not block.
 	OnBatch func(size int)
+	// OnTake, if set, hears as each batch is taken its size and how many
+	// writes were still waiting to be taken: a full batch that leaves
+	// writes behind is a queue with more writes than it can commit in
+	// batches of MaxBatch. It is called from the batcher's goroutine
+	// before the batch runs and must not block.
+	OnTake func(size, left int)
 }
 
 type job[W any] struct {
@@ -73,6 +80,11 @@ type Queue[W any] struct {
 
 	mu     sync.Mutex
 	gather int // see Gather
+
+	// waiting counts the writes in Do not yet taken by the loop (OnTake):
+	// Do adds one before it offers its write, and whoever ends the offer,
+	// the loop taking it or Do giving up, takes it away.
+	waiting atomic.Int64
 }
 
 // NewQueue starts a queue that hands batches of writes to run.
@@ -94,11 +106,14 @@ func NewQueue[W any](run RunWrites[W], opts Options) *Queue[W] {
 // statements, or a caller hanging up would abort its neighbours' batch.
 func (b *Queue[W]) Do(ctx context.Context, w W) error {
 	j := &job[W]{ctx: ctx, w: w, done: make(chan struct{})}
+	b.waiting.Add(1)
 	select {
 	case b.queue <- j:
 	case <-b.closing:
+		b.waiting.Add(-1)
 		return ErrClosed
 	case <-ctx.Done():
+		b.waiting.Add(-1)
 		return ctx.Err()
 	}
 	<-j.done
@@ -130,11 +145,15 @@ func (b *Queue[W]) loop() {
 		batch = batch[:0]
 		select {
 		case j := <-b.queue:
+			b.waiting.Add(-1)
 			batch = append(batch, j)
 		case <-b.closing:
 			return
 		}
 		batch = b.fill(batch)
+		if b.opts.OnTake != nil {
+			b.opts.OnTake(len(batch), int(b.waiting.Load()))
+		}
 		// A write whose caller gave up before it was taken is dropped
 		// here, never half-run: its caller has been told nothing yet.
 		live := batch[:0]
@@ -200,6 +219,7 @@ func (b *Queue[W]) fill(batch []*job[W]) []*job[W] {
 		if len(batch) < want {
 			select {
 			case j := <-b.queue:
+				b.waiting.Add(-1)
 				batch = append(batch, j)
 				continue
 			case <-b.closing:
@@ -208,6 +228,7 @@ func (b *Queue[W]) fill(batch []*job[W]) []*job[W] {
 		}
 		select {
 		case j := <-b.queue:
+			b.waiting.Add(-1)
 			batch = append(batch, j)
 		default:
 			return batch

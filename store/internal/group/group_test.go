@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,5 +163,54 @@ func TestClose(t *testing.T) {
 	b.Close() // twice is harmless
 	if err := b.Do(context.Background(), func(struct{}) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestOnTake: each batch reports as it is taken how many writes it left
+// waiting, so that a queue with more writes than one batch holds can be
+// told from one that keeps up; a write whose caller gave up while
+// waiting is no longer counted.
+func TestOnTake(t *testing.T) {
+	type take struct{ size, left int }
+	var mu sync.Mutex
+	var takes []take
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	b := New(func(_ context.Context, fns []func(int) error) []error {
+		select {
+		case started <- struct{}{}:
+			<-release
+		default:
+		}
+		return make([]error, len(fns))
+	}, Options{MaxBatch: 4, OnTake: func(size, left int) { mu.Lock(); takes = append(takes, take{size, left}); mu.Unlock() }})
+	defer b.Close()
+
+	var wg sync.WaitGroup
+	do := func(ctx context.Context) { wg.Go(func() { _ = b.Do(ctx, func(int) error { return nil }) }) }
+	do(context.Background())
+	<-started // the first batch runs, alone, until released
+	for range 10 {
+		do(context.Background())
+	}
+	gaveUp, cancel := context.WithCancel(context.Background())
+	do(gaveUp)
+	waitFor := func(n int64) {
+		t.Helper()
+		for b.waiting.Load() != n {
+			runtime.Gosched()
+		}
+	}
+	waitFor(11)
+	cancel()
+	waitFor(10)
+	close(release)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []take{{1, 0}, {4, 6}, {4, 2}, {2, 0}}
+	if fmt.Sprint(takes) != fmt.Sprint(want) {
+		t.Errorf("takes (size, left) = %v, want %v", takes, want)
 	}
 }
