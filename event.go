@@ -3,6 +3,8 @@ package refundry
 import (
 	"encoding/json"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Event types. Every state change appends one in the same database
@@ -48,9 +50,13 @@ type Event struct {
 	Created    time.Time       `json:"created"`
 }
 
-// NewEvent builds the event for an object, marshalling its snapshot.
+// NewEvent builds the event for an object, marshalling its snapshot to
+// the bytes json.Marshal would write. The store's single writer snapshots
+// a refund two or three times per refund, and its sale when refunded in
+// full; go-json writes the same bytes as encoding/json without its
+// per-call reflection, at about half the CPU.
 func NewEvent(merchantID, typ, objectType, objectID string, object any, now time.Time) (*Event, error) {
-	data, err := json.Marshal(object)
+	data, err := gojson.Marshal(object)
 	if err != nil {
 		return nil, err
 	}
