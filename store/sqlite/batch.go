@@ -16,6 +16,8 @@ var _ refundry.BatchStore = (*Store)(nil)
 
 const resourceBatch = "refund_batch"
 
+var batchRowInserts = newMultiInsert(`INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated)`, 7)
+
 // CreateRefundBatch stores the batch and its rows in one transaction: the
 // batch is all there or not at all.
 func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, rows []*refundry.BatchRow, idem *refundry.Idempotency) (replayed bool, err error) {
@@ -37,19 +39,18 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), len(rows), micros(tx.now), micros(tx.now), b.RequestedBy); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, r := range rows {
+		// Up to 64 rows a statement: a batch of 200,000 rows is written
+		// by the single writer before any of it can be worked.
+		err = insertChunks(ctx, tx, batchRowInserts, len(rows), func(args []any, i int) []any {
+			r := rows[i]
 			var amount sql.NullInt64
 			if r.Amount != nil {
 				amount = sql.NullInt64{Int64: *r.Amount, Valid: true}
 			}
-			if _, err := ins.ExecContext(ctx, b.ID, r.Row, r.Target, amount, r.Reason, micros(tx.now)); err != nil {
-				return err
-			}
+			return append(args, b.ID, r.Row, r.Target, amount, r.Reason, refundry.BatchRowPending, micros(tx.now))
+		})
+		if err != nil {
+			return err
 		}
 		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}, nil); err != nil {
 			return err
