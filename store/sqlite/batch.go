@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/refundry/refundry"
@@ -14,6 +15,8 @@ import (
 var _ refundry.BatchStore = (*Store)(nil)
 
 const resourceBatch = "refund_batch"
+
+var batchRowInserts = newMultiInsert(`INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated)`, 7)
 
 // CreateRefundBatch stores the batch and its rows in one transaction: the
 // batch is all there or not at all.
@@ -36,19 +39,18 @@ func (s *Store) CreateRefundBatch(ctx context.Context, b *refundry.RefundBatch, 
 			b.ID, b.MerchantID, refundry.BatchProcessing, len(rows), len(rows), micros(tx.now), micros(tx.now), b.RequestedBy); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO refund_batch_rows (batch_id, row_num, target, amount, reason, status, updated) VALUES (?, ?, ?, ?, ?, 'pending', ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, r := range rows {
+		// Up to 64 rows a statement: a batch of 200,000 rows is written
+		// by the single writer before any of it can be worked.
+		err = insertChunks(ctx, tx, batchRowInserts, len(rows), func(args []any, i int) []any {
+			r := rows[i]
 			var amount sql.NullInt64
 			if r.Amount != nil {
 				amount = sql.NullInt64{Int64: *r.Amount, Valid: true}
 			}
-			if _, err := ins.ExecContext(ctx, b.ID, r.Row, r.Target, amount, r.Reason, micros(tx.now)); err != nil {
-				return err
-			}
+			return append(args, b.ID, r.Row, r.Target, amount, r.Reason, refundry.BatchRowPending, micros(tx.now))
+		})
+		if err != nil {
+			return err
 		}
 		if err := recordKey(ctx, tx, b.MerchantID, idem, resourceBatch, []string{b.ID}, nil); err != nil {
 			return err
@@ -212,16 +214,13 @@ func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit i
 			return err
 		}
 		until := utc(tx.now.Add(lease))
-		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = 'processing', lease_until = ?, attempts = attempts + 1, updated = ?
-			WHERE batch_id = ? AND row_num = ?`)
-		if err != nil {
+		if err := leaseRuns(ctx, tx, expired, `status = 'processing' AND lease_until < ?`, until, micros(tx.now)); err != nil {
 			return err
 		}
-		defer upd.Close()
+		if err := leaseRuns(ctx, tx, pending, `status = 'pending'`, until); err != nil {
+			return err
+		}
 		for _, r := range claimed {
-			if _, err := upd.ExecContext(ctx, micros(until), micros(tx.now), r.BatchID, r.Row); err != nil {
-				return err
-			}
 			r.Status, r.LeaseUntil, r.Updated = refundry.BatchRowProcessing, until, tx.now
 			r.Attempts++
 		}
@@ -231,35 +230,54 @@ func (s *Store) ClaimBatchRows(ctx context.Context, lease time.Duration, limit i
 	return out, err
 }
 
+// leaseRuns leases rows, read under the write lock in (batch, row)
+// order by a query whose condition is cond, one UPDATE for each batch's
+// run of them instead of one a row. The rows are the first that cond
+// matches in that order, so within one batch those numbered from the
+// run's first to its last are exactly the rows read: the UPDATE
+// re-checks cond and must lease as many rows as were read.
+func leaseRuns(ctx context.Context, tx *tx, rows []*refundry.BatchRow, cond string, until time.Time, condArgs ...any) error {
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j].BatchID == rows[i].BatchID {
+			j++
+		}
+		args := append([]any{micros(until), micros(tx.now), rows[i].BatchID, rows[i].Row, rows[j-1].Row}, condArgs...)
+		res, err := tx.ExecContext(ctx, `UPDATE refund_batch_rows SET status = 'processing', lease_until = ?, attempts = attempts + 1, updated = ?
+			WHERE batch_id = ? AND row_num BETWEEN ? AND ? AND `+cond, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(j-i) {
+			return refundry.Errorf(refundry.EINTERNAL, "A claim of %d rows of batch %s leased %d.", j-i, rows[i].BatchID, n)
+		}
+		i = j
+	}
+	return nil
+}
+
 // FinishBatchRows records outcomes, keeps the counts and completes the
 // batches left with nothing to do, in one transaction (one fsync for a
 // whole chunk of rows).
 //
 // A row is finished from processing, its claim's status; the update says
-// so, so that the common row costs one statement. A row it finds in
-// another status (finished already by a worker whose lease ran out
-// before this one claimed it again) is read and then overwritten, as
-// before the counts were kept, with its counts moved from what it was.
+// so, and finishes up to 64 rows in one statement (finishRows), so that
+// the common row costs a share of one. A row it finds in another status
+// (finished already by a worker whose lease ran out before this one
+// claimed it again) is read and then overwritten, as before the counts
+// were kept, with its counts moved from what it was.
 func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) error {
 	return s.updateKeeping(ctx, func(tx *tx) error {
-		upd, err := tx.PrepareContext(ctx, `UPDATE refund_batch_rows SET status = ?, refund_id = ?, refund_status = ?, error = ?, lease_until = 0, updated = ?
-			WHERE batch_id = ? AND row_num = ? AND status = 'processing'`)
+		done, err := finishRows(ctx, tx, rows)
 		if err != nil {
 			return err
 		}
-		defer upd.Close()
 		moved := map[string]*refundry.BatchCounts{}
 		for _, r := range rows {
-			res, err := upd.ExecContext(ctx, r.Status, r.RefundID, r.RefundStat, r.Error, micros(tx.now), r.BatchID, r.Row)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
 			from := refundry.BatchRowProcessing
-			if n == 0 {
+			if !done[rowKey{r.BatchID, r.Row}] {
 				if from, err = refinishRow(ctx, tx, r); err != nil {
 					return err
 				}
@@ -280,6 +298,69 @@ func (s *Store) FinishBatchRows(ctx context.Context, rows []*refundry.BatchRow) 
 		}
 		return nil
 	})
+}
+
+// rowKey names one batch row.
+type rowKey struct {
+	batch string
+	row   int
+}
+
+// finishUpdates are the texts of finishRows, one per chunk size: each
+// sets the outcomes of that many rows that are still processing, and
+// returns the rows it set. The unary + keeps the status test off the
+// (status, ...) index: with it, SQLite walks every processing row of
+// every batch and scans the VALUES for each; without it, each row of the
+// VALUES is one primary-key lookup.
+var finishUpdates = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range chunkSizes {
+		m[n] = `UPDATE refund_batch_rows AS r SET status = v.column3, refund_id = v.column4, refund_status = v.column5, error = v.column6,
+			lease_until = 0, updated = ? FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ") + `) AS v
+			WHERE r.batch_id = v.column1 AND r.row_num = v.column2 AND +r.status = 'processing' RETURNING batch_id, row_num`
+	}
+	return m
+}()
+
+// finishRows records the outcomes of rows still processing, in
+// statements of up to 64 rows, and returns those it recorded.
+func finishRows(ctx context.Context, tx *tx, rows []*refundry.BatchRow) (map[rowKey]bool, error) {
+	done := make(map[rowKey]bool, len(rows))
+	args := make([]any, 0, 1+6*chunkSizes[0])
+	for i := 0; i < len(rows); {
+		size := chunkSizes[len(chunkSizes)-1]
+		for _, c := range chunkSizes {
+			if c <= len(rows)-i {
+				size = c
+				break
+			}
+		}
+		args = append(args[:0], micros(tx.now))
+		for _, r := range rows[i : i+size] {
+			args = append(args, r.BatchID, r.Row, r.Status, r.RefundID, r.RefundStat, r.Error)
+		}
+		if err := scanFinished(ctx, tx, finishUpdates[size], args, done); err != nil {
+			return nil, err
+		}
+		i += size
+	}
+	return done, nil
+}
+
+func scanFinished(ctx context.Context, tx *tx, text string, args []any, done map[rowKey]bool) error {
+	res, err := tx.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		var k rowKey
+		if err := res.Scan(&k.batch, &k.row); err != nil {
+			return err
+		}
+		done[k] = true
+	}
+	return res.Err()
 }
 
 // refinishRow records the outcome of a row that is not processing and
