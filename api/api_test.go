@@ -753,6 +753,28 @@ func (w *syncWriter) String() string {
 
 // A refund naming several malformed ids is answered about the first of
 // sale, line_item and transaction it names, every time.
+// TestListMalformedIDsInOrder: a list with two malformed ids is always
+// answered about the first in the parameters' fixed order.
+func TestListMalformedIDsInOrder(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		path, param string
+	}{
+		{"/v1/disputes?transaction=bad!&sale=bad!", "transaction"},
+		{"/v1/disputes?sale=bad!", "sale"},
+		{"/v1/refunds?starting_after=bad!&ending_before=bad!", "starting_after"},
+		{"/v1/refunds?ending_before=bad!", "ending_before"},
+	} {
+		for range 20 {
+			r := e.do("GET", tt.path, e.keyA, "")
+			er, _ := r.body["error"].(map[string]any)
+			if r.status != http.StatusBadRequest || er["param"] != tt.param {
+				t.Fatalf("%s: answered %d %s, want 400 about %s", tt.path, r.status, r.raw, tt.param)
+			}
+		}
+	}
+}
+
 func TestRefundMalformedIDsInOrder(t *testing.T) {
 	e := newEnv(t)
 	for _, tt := range []struct {

@@ -155,11 +155,9 @@ func handleListDisputes(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			return
 		}
 		f := refundry.DisputeFilter{Page: page, TransactionID: q.Get("transaction"), SaleID: q.Get("sale"), Status: q.Get("status")}
-		for param, id := range map[string]string{"transaction": f.TransactionID, "sale": f.SaleID} {
-			if id != "" && !refundry.ValidID(id) {
-				Error(w, r, logger, paramInvalid(param, "Parameter "+param+" must be an object id."))
-				return
-			}
+		if bad, ok := malformedID(namedID{"transaction", f.TransactionID}, namedID{"sale", f.SaleID}); ok {
+			Error(w, r, logger, paramInvalid(bad.name, "Parameter "+bad.name+" must be an object id."))
+			return
 		}
 		if f.Status != "" {
 			if err := checkDisputeStatus(f.Status); err != nil {

@@ -36,10 +36,8 @@ func listQuery(r *http.Request, filters ...string) (url.Values, refundry.Page, e
 		p.Limit = n
 	}
 	p.StartingAfter, p.EndingBefore = q.Get("starting_after"), q.Get("ending_before")
-	for param, id := range map[string]string{"starting_after": p.StartingAfter, "ending_before": p.EndingBefore} {
-		if id != "" && !refundry.ValidID(id) {
-			return nil, p, paramInvalid(param, "Parameter "+param+" must be an object id.")
-		}
+	if bad, ok := malformedID(namedID{"starting_after", p.StartingAfter}, namedID{"ending_before", p.EndingBefore}); ok {
+		return nil, p, paramInvalid(bad.name, "Parameter "+bad.name+" must be an object id.")
 	}
 	if err := p.Normalize(); err != nil {
 		return nil, p, err
@@ -68,6 +66,21 @@ func idParam(r *http.Request, what string) (string, error) {
 		return "", refundry.Errorf(refundry.ENOTFOUND, "No such %s: '%s'", what, truncateID(id))
 	}
 	return id, nil
+}
+
+// namedID is a parameter naming an object by id.
+type namedID struct{ name, id string }
+
+// malformedID returns the first of ps, in the order given, whose id is
+// set but cannot be an object's: a request with several malformed ids is
+// always answered about the same one.
+func malformedID(ps ...namedID) (namedID, bool) {
+	for _, p := range ps {
+		if p.id != "" && !refundry.ValidID(p.id) {
+			return p, true
+		}
+	}
+	return namedID{}, false
 }
 
 func truncateID(s string) string {

@@ -163,13 +163,9 @@ func handleCreateRefund(eng *engine.Engine, logger *slog.Logger) http.Handler {
 			}
 		}
 		target := refundry.RefundTarget{SaleID: req.Sale, LineItemID: req.LineItem, TransactionID: req.Transaction}
-		// In a fixed order, so that a request with two malformed ids is
-		// always answered about the same one.
-		for _, p := range [...]struct{ param, id string }{{"sale", req.Sale}, {"line_item", req.LineItem}, {"transaction", req.Transaction}} {
-			if p.id != "" && !refundry.ValidID(p.id) {
-				Error(w, r, logger, refundry.ParamErrorf(refundry.ENOTFOUND, p.param, "No such %s: '%s'", p.param, truncateID(p.id)))
-				return
-			}
+		if bad, ok := malformedID(namedID{"sale", req.Sale}, namedID{"line_item", req.LineItem}, namedID{"transaction", req.Transaction}); ok {
+			Error(w, r, logger, refundry.ParamErrorf(refundry.ENOTFOUND, bad.name, "No such %s: '%s'", bad.name, truncateID(bad.id)))
+			return
 		}
 		if itemized && target.SaleID == "" {
 			if len(lines) == 0 {
