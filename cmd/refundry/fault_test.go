@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/refundry/refundry"
+	"github.com/refundry/refundry/internal/pgtest"
 	"github.com/refundry/refundry/store/postgres"
 	"github.com/refundry/refundry/store/storetest"
 )
@@ -29,10 +29,10 @@ import (
 // machine's shared server is no place for that: other packages' tests use
 // it at the same time.
 type privatePostgres struct {
-	t         *testing.T
-	bin, data string
-	port      int
-	asUser    []string // runuser -u postgres --, when the test runs as root
+	t              *testing.T
+	bin, data, log string
+	port           int
+	asUser         []string // runuser -u postgres --, when the test runs as root
 }
 
 // startPrivatePostgres makes and starts a cluster, or skips the test when
@@ -70,21 +70,12 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 		}
 		p.asUser = []string{"runuser", "-u", "postgres", "--"}
 	}
-	p.data = filepath.Join(dir, "data")
-	p.port = freePort(t)
+	p.data, p.log = filepath.Join(dir, "data"), filepath.Join(dir, "log")
+	p.port = pgtest.Port(t)
 	p.pg("initdb", "-D", p.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
 	p.start()
 	t.Cleanup(func() { p.pgQuiet("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "stop") })
 	return p
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (p *privatePostgres) url() string {
@@ -96,10 +87,17 @@ func (p *privatePostgres) command(name string, args ...string) *exec.Cmd {
 	return exec.Command(argv[0], argv[1:]...)
 }
 
+// pg runs one of the server programs and fails the test if it fails,
+// with the end of the server's log, if it has one yet: pg_ctl only says
+// to examine it, and it goes with the test's directory.
 func (p *privatePostgres) pg(name string, args ...string) {
 	p.t.Helper()
 	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
-		p.t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		var log string
+		if _, statErr := os.Stat(p.log); statErr == nil {
+			log = "\n--- the end of the server's log:\n" + pgtest.LogTail(p.log, 40)
+		}
+		p.t.Fatalf("%s %v: %v\n%s%s", name, args, err, out, log)
 	}
 }
 
@@ -111,7 +109,7 @@ func (p *privatePostgres) start() {
 	// written survives in the page cache, and the test spends no time on
 	// a disk that the other packages' tests share.
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=60", p.port)
-	p.pg("pg_ctl", "-D", p.data, "-o", opts, "-l", filepath.Join(filepath.Dir(p.data), "log"), "-w", "-t", "60", "start")
+	p.pg("pg_ctl", "-D", p.data, "-o", opts, "-l", p.log, "-w", "-t", "60", "start")
 }
 
 // crash stops the server the hard way: every backend killed at once,

@@ -163,7 +163,7 @@ func TestNodesDatabaseGone(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster of its own")
 	}
 	pg := startPrivatePostgres(t)
-	multi := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write", freePort(t), pg.port)
+	multi := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write", pgtest.Port(t), pg.port)
 	key := newMerchantKey(t, multi)
 	node, _, _ := serveInProcess(t, "--db", multi)
 	client := &http.Client{Timeout: 30 * time.Second}

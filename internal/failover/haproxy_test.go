@@ -24,7 +24,7 @@ func TestHAProxyConfig(t *testing.T) {
 	n1 := startNode(t, bin, "node1", "--db", db)
 	n2 := startNode(t, bin, "node2", "--db", db)
 
-	front := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	front := fmt.Sprintf("127.0.0.1:%d", pgtest.Port(t))
 	cfg := replace(t, docBlock(t, deployDoc(t), "/etc/haproxy/haproxy.cfg"),
 		"bind :80", "bind "+front,
 		"10.0.0.11:8080", strings.TrimPrefix(n1.base, "http://"),

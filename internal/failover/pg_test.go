@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -79,8 +78,19 @@ func (p *pgTools) command(name string, args ...string) *exec.Cmd {
 func (p *pgTools) run(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := p.command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, p.logs())
 	}
+}
+
+// logs is the end of every server's log, for a failure message: pg_ctl
+// only says to examine the log, which goes with the test's directory.
+func (p *pgTools) logs() string {
+	paths, _ := filepath.Glob(filepath.Join(p.root, "*.log"))
+	var b strings.Builder
+	for _, path := range paths {
+		fmt.Fprintf(&b, "\n--- the end of %s:\n%s\n", filepath.Base(path), pgtest.LogTail(path, 40))
+	}
+	return b.String()
 }
 
 // shell runs a script of docs/deploy.md with sh -e, as the servers'
@@ -92,7 +102,7 @@ func (p *pgTools) shell(t *testing.T, script string, env []string) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	cmd.Env = append(append(os.Environ(), "PATH="+p.bindir+":"+os.Getenv("PATH")), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s\n→ %v\n%s", script, err, out)
+		t.Fatalf("%s\n→ %v\n%s%s", script, err, out, p.logs())
 	}
 }
 
@@ -125,7 +135,7 @@ const syncStandbys = "FIRST 1 (pg_a, pg_b)"
 
 // server names a server of the cluster; nothing exists yet.
 func (p *pgTools) server(t *testing.T, name string) *pgServer {
-	return &pgServer{p: p, name: name, dir: filepath.Join(p.root, name), port: freePort(t)}
+	return &pgServer{p: p, name: name, dir: filepath.Join(p.root, name), port: pgtest.Port(t)}
 }
 
 // initPrimary makes a new cluster (initdb) set up for streaming
@@ -314,16 +324,6 @@ func (s *pgServer) waitSynchronous(t *testing.T, standby *pgServer) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // tail is the end of a log, for a failure message.

@@ -20,7 +20,7 @@ func TestPgBouncer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := pgtest.Port(t)
 	doc := deployDoc(t)
 	userlist := filepath.Join(p.root, "userlist.txt")
 	ini := replace(t, docBlock(t, doc, "/etc/pgbouncer/pgbouncer.ini"),

@@ -24,7 +24,7 @@ func TestSystemdUnit(t *testing.T) {
 	bin := buildRefundry(t)
 	doc := deployDoc(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", pgtest.Port(t))
 
 	envPath := filepath.Join(dir, "refundry.env")
 	env := replace(t, docBlock(t, doc, "/etc/refundry/refundry.env"), "REFUNDRY_ADDR=:8080", "REFUNDRY_ADDR="+addr)
