@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/refundry/refundry"
@@ -75,57 +74,11 @@ func TestGroupCommitLanesExact(t *testing.T) {
 		t.Run(isoName(iso), func(t *testing.T) {
 			s := mustOpenWith(t, iso, WithGroupCommitLanes(4))
 			m := storetest.MustCreateMerchant(t, s)
-			ctx := context.Background()
 			var sales []*refundry.Sale
 			for range 6 {
 				sales = append(sales, storetest.MustCreateSale(t, s, m.ID, storetest.Lines(300, 700)))
 			}
-			var mu sync.Mutex
-			accepted := map[string]int64{}
-			var wg sync.WaitGroup
-			for i := range 120 {
-				sale := sales[i%len(sales)]
-				var req refundry.RefundRequest
-				switch i % 3 {
-				case 0:
-					req = storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(90))
-				case 1:
-					req = storetest.LineItemRefund(m.ID, sale.LineItems[0].ID, storetest.Amount(70))
-				default:
-					req = storetest.TransactionRefund(m.ID, sale.Transactions[0].ID, storetest.Amount(110))
-				}
-				wg.Go(func() {
-					res, err := s.CreateRefunds(ctx, req)
-					if err != nil {
-						if c := refundry.ErrorCode(err); c == refundry.EINTERNAL || c == refundry.EUNAVAILABLE {
-							t.Errorf("refund %d: %v", i, err)
-						}
-						return
-					}
-					r := res.Refunds[0]
-					if i%4 == 0 {
-						// A failed refund gives its amount back.
-						if _, err := s.SettleRefund(ctx, m.ID, r.ID, refundry.Settlement{Status: refundry.RefundFailed}); err != nil {
-							t.Errorf("settle %s: %v", r.ID, err)
-						}
-						return
-					}
-					mu.Lock()
-					accepted[sale.ID] += r.Amount
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			for _, sale := range sales {
-				got := storetest.MustFindSale(t, s, m.ID, sale.ID)
-				if got.RefundedAmount != accepted[sale.ID] {
-					t.Errorf("sale %s: %d reserved, %d accepted", sale.ID, got.RefundedAmount, accepted[sale.ID])
-				}
-				if got.RefundedAmount > got.Amount {
-					t.Errorf("sale %s: %d refunded of %d", sale.ID, got.RefundedAmount, got.Amount)
-				}
-			}
-			storetest.CheckInvariants(t, s, m.ID)
+			refundRace{stores: []*Store{s}, merchant: m.ID, sales: sales, refunds: 120, lineItem: 0, releaseEvery: 4}.run(t)
 		})
 	}
 }
