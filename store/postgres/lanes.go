@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/refundry/refundry/store/internal/group"
 )
 
 // Lanes divided among the nodes. Every node gathers the writes it serves
@@ -222,4 +224,37 @@ func (s *Store) stopAdapting() {
 	s.stopAdapt()
 	<-s.adaptDone
 	s.stopAdapt = nil
+}
+
+// Lingering beside other nodes. With several nodes on the database each
+// gathers only the writes it serves, so its batches are smaller than one
+// node's would be, and each batch pays its statements, their planning
+// and its WAL flush whatever its size: the database works more per
+// refund the more nodes share it. A lane of a node that is not alone
+// therefore lets a small batch wait a little for more writes, when the
+// batch before it was small too: at most half of how long that batch
+// took to run (lingerPart), so the wait stays in proportion to the wait
+// for a commit the writes already pay, and never more than maxLinger.
+// The wait ends as soon as the batch is full. A lone node never waits:
+// its batches already gather every write of the load. Nor does a batch
+// at least half full, or one after a batch that was: the load fills
+// them without help.
+const (
+	lingerPart = 2 // the wait is at most the batch before's run / lingerPart
+	maxLinger  = 5 * time.Millisecond
+)
+
+// lingerFor is how long a batch of size writes waits for more before it
+// runs, on a node among nodes live ones whose batches hold at most
+// maxBatch writes, after the batch prev.
+func lingerFor(size, nodes, maxBatch int, prev group.Batch) time.Duration {
+	if nodes <= 1 || 2*size >= maxBatch || 2*prev.Size >= maxBatch {
+		return 0
+	}
+	return min(prev.Took/lingerPart, maxLinger)
+}
+
+// linger is lingerFor for the store's lanes.
+func (s *Store) linger(size int, prev group.Batch) time.Duration {
+	return lingerFor(size, int(s.liveNodes.Load()), s.maxBatch, prev)
 }

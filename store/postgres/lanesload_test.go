@@ -7,8 +7,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refundry/refundry/store/internal/group"
 	"github.com/refundry/refundry/store/storetest"
 )
+
+// TestLingerFor: a small batch of a node among others waits for more
+// writes after a small batch, half the time that batch ran and never
+// more than maxLinger; a lone node, a batch half full, or one after a
+// batch half full runs at once.
+func TestLingerFor(t *testing.T) {
+	const maxBatch = 64
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name        string
+		size, nodes int
+		prev        group.Batch
+		want        time.Duration
+	}{
+		{"lone node", 5, 1, group.Batch{Size: 5, Took: 8 * ms}, 0},
+		{"no node counted yet", 5, 0, group.Batch{Size: 5, Took: 8 * ms}, 0},
+		{"three nodes, small after small", 5, 3, group.Batch{Size: 10, Took: 8 * ms}, 4 * ms},
+		{"two nodes, one write after one", 1, 2, group.Batch{Size: 1, Took: 2 * ms}, ms},
+		{"a slow batch before: capped", 5, 3, group.Batch{Size: 10, Took: 40 * ms}, maxLinger},
+		{"the first batch: nothing to go by", 5, 3, group.Batch{}, 0},
+		{"just under half full", 31, 3, group.Batch{Size: 31, Took: 8 * ms}, 4 * ms},
+		{"half full", 32, 3, group.Batch{Size: 10, Took: 8 * ms}, 0},
+		{"after a batch half full", 5, 3, group.Batch{Size: 32, Took: 8 * ms}, 0},
+		{"full", 64, 3, group.Batch{Size: 10, Took: 8 * ms}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := lingerFor(tc.size, tc.nodes, maxBatch, tc.prev); got != tc.want {
+				t.Errorf("lingerFor(%d, %d, %+v) = %v, want %v", tc.size, tc.nodes, tc.prev, got, tc.want)
+			}
+		})
+	}
+}
 
 // TestNextLanes: a lane opens while most batches are full and leave
 // writes behind, up to the node's share; one closes when one lane fewer

@@ -199,7 +199,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 			s.maxBatch = o.maxBatch
 		}
 		for range n {
-			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch}))
+			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch, Linger: s.linger}))
 		}
 		s.batch = s.lanes[0]
 		s.share.Store(int32(n))

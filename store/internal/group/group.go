@@ -14,6 +14,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed answers writes made after Close, and those still queued then.
@@ -40,6 +41,19 @@ type Options struct {
 	// batches of MaxBatch. It is called from the batcher's goroutine
 	// before the batch runs and must not block.
 	OnTake func(size, left int)
+	// Linger, if set, is asked as each batch is taken, with the writes
+	// taken and what the batch before did, how long the batch may wait
+	// for more writes before it runs; 0 runs it at once. The wait ends
+	// early when the batch is full. It is called from the batcher's
+	// goroutine and must not block.
+	Linger func(size int, prev Batch) time.Duration
+}
+
+// Batch is what a batch did: the writes it ran and how long its run
+// took, commit included.
+type Batch struct {
+	Size int
+	Took time.Duration
 }
 
 type job[W any] struct {
@@ -63,10 +77,11 @@ func New[T any](run Run[T], opts Options) *Batcher[T] {
 // as a whole batch, so that it can write the batch set-based instead of
 // write after write.
 //
-// It never waits to fill a batch: it takes whatever is queued when the
-// previous commit returns ("commit while the next batch accumulates"). At
-// low load a write runs at once, alone, with no added latency; under load
-// the writes that arrive during one commit share the next.
+// Unless Linger says otherwise, it never waits to fill a batch: it takes
+// whatever is queued when the previous commit returns ("commit while the
+// next batch accumulates"). At low load a write runs at once, alone, with
+// no added latency; under load the writes that arrive during one commit
+// share the next.
 type Queue[W any] struct {
 	run  RunWrites[W]
 	opts Options
@@ -141,6 +156,7 @@ func (b *Queue[W]) loop() {
 	// the batch belongs to all its writes.
 	ctx := context.Background()
 	var batch []*job[W]
+	var prev Batch
 	for {
 		batch = batch[:0]
 		select {
@@ -151,6 +167,11 @@ func (b *Queue[W]) loop() {
 			return
 		}
 		batch = b.fill(batch)
+		if b.opts.Linger != nil && len(batch) < b.opts.MaxBatch {
+			if d := b.opts.Linger(len(batch), prev); d > 0 {
+				batch = b.linger(batch, d)
+			}
+		}
 		if b.opts.OnTake != nil {
 			b.opts.OnTake(len(batch), int(b.waiting.Load()))
 		}
@@ -172,7 +193,9 @@ func (b *Queue[W]) loop() {
 		for i, j := range live {
 			writes[i] = j.w
 		}
+		start := time.Now()
 		errs := b.run(withJobs(ctx, live), writes)
+		prev = Batch{Size: len(live), Took: time.Since(start)}
 		if b.opts.OnBatch != nil {
 			b.opts.OnBatch(len(live))
 		}
@@ -206,6 +229,24 @@ func withJobs[W any](ctx context.Context, jobs []*job[W]) context.Context {
 func Contexts(ctx context.Context) []context.Context {
 	ctxs, _ := ctx.Value(jobsKey{}).([]context.Context)
 	return ctxs
+}
+
+// linger adds to batch the writes that come within d, until it is full.
+func (b *Queue[W]) linger(batch []*job[W], d time.Duration) []*job[W] {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for len(batch) < b.opts.MaxBatch {
+		select {
+		case j := <-b.queue:
+			b.waiting.Add(-1)
+			batch = append(batch, j)
+		case <-t.C:
+			return batch
+		case <-b.closing:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds to batch the writes already waiting, without waiting for more

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestDo checks that every write gets its own answer, that a batch is
@@ -212,5 +213,60 @@ func TestOnTake(t *testing.T) {
 	want := []take{{1, 0}, {4, 6}, {4, 2}, {2, 0}}
 	if fmt.Sprint(takes) != fmt.Sprint(want) {
 		t.Errorf("takes (size, left) = %v, want %v", takes, want)
+	}
+}
+
+// TestLinger: a batch Linger tells to wait takes the writes that come
+// within the wait, and runs as soon as it is full, without waiting out
+// the rest; Linger hears what the batch before did.
+func TestLinger(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	var prevs []Batch
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	b := New(func(_ context.Context, fns []func(int) error) []error {
+		mu.Lock()
+		sizes = append(sizes, len(fns))
+		mu.Unlock()
+		select {
+		case started <- struct{}{}:
+			<-release
+		default:
+		}
+		return make([]error, len(fns))
+	}, Options{MaxBatch: 4, Linger: func(size int, prev Batch) time.Duration {
+		mu.Lock()
+		prevs = append(prevs, prev)
+		mu.Unlock()
+		if prev.Size == 0 {
+			return 0 // the first batch runs at once
+		}
+		return time.Hour // only a full batch ends this wait
+	}})
+	defer b.Close()
+
+	var wg sync.WaitGroup
+	do := func() { wg.Go(func() { _ = b.Do(context.Background(), func(int) error { return nil }) }) }
+	do()
+	<-started // the first batch runs, alone, until released
+	do()
+	for b.waiting.Load() != 1 {
+		runtime.Gosched()
+	}
+	close(release)
+	// The second batch holds one write and waits for three more.
+	for range 3 {
+		do()
+	}
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sizes) != "[1 4]" {
+		t.Errorf("batch sizes = %v, want [1 4]", sizes)
+	}
+	if len(prevs) != 2 || prevs[0] != (Batch{}) || prevs[1].Size != 1 || prevs[1].Took <= 0 {
+		t.Errorf("Linger heard %+v, want nothing, then the first batch of 1 and its time", prevs)
 	}
 }
