@@ -17,6 +17,10 @@ import (
 // COMMIT cannot go with the last statements the same way: the rows each
 // statement changed are checked here, once its answer is back (changes),
 // and the server would have committed by then whatever the check found.
+//
+// The batch's statements are planned without sequential scans
+// (noSeqScan), so that their cached plans find rows by their indexes
+// whatever the size of the tables when they were planned.
 type batchTx struct {
 	conn  *pgxpool.Conn
 	begun bool // BEGIN was sent
@@ -47,14 +51,27 @@ func (t *batchTx) beginNow(ctx context.Context) error {
 		return nil
 	}
 	t.begun = true
-	_, err := t.conn.Exec(ctx, `BEGIN`)
+	_, err := t.conn.Exec(ctx, `BEGIN; `+noSeqScan)
 	return err
 }
+
+// noSeqScan keeps a batch's statements from being planned with a
+// sequential scan, for the rest of its transaction only. Every statement
+// of a batch names its rows by a key that an index holds (ids in arrays,
+// = ANY($1) and joins with unnest), but pgx prepares each statement once
+// per connection and PostgreSQL keeps its generic plan until the table's
+// statistics change: planned while a table was a few pages (a new
+// database, the first refunds of a burst), that plan scans the whole
+// table on every batch, comparing each row with every id of the array,
+// long after the table has grown to thousands of rows. Where no index
+// serves a statement PostgreSQL still scans: the setting only makes a
+// scan the last resort.
+const noSeqScan = `SET LOCAL enable_seqscan = off`
 
 func (t *batchTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if !t.begun {
 		t.begun = true
-		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: `BEGIN`})
+		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: `BEGIN`}, &pgx.QueuedQuery{SQL: noSeqScan})
 	}
 	return t.conn.SendBatch(ctx, b)
 }

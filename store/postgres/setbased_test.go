@@ -3,8 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refundry/refundry"
 	"github.com/refundry/refundry/store/storetest"
@@ -166,11 +170,12 @@ func TestSetBasedStatements(t *testing.T) {
 					t.Fatalf("refund %d: %v", i, err)
 				}
 			}
-			// BEGIN; the sales locked and read, the keys claimed, the
-			// lines, the payments; one statement writing the three
-			// tables' amounts, the refunds, their lines, events, audit
-			// and the keys; COMMIT.
-			if got, most := s.Statements()-before, int64(7); got > most {
+			// BEGIN and the batch's planner setting (noSeqScan); the
+			// sales locked and read, the keys claimed, the lines, the
+			// payments; one statement writing the three tables' amounts,
+			// the refunds, their lines, events, audit and the keys;
+			// COMMIT.
+			if got, most := s.Statements()-before, int64(8); got > most {
 				t.Errorf("%d refunds in one batch sent %d statements, want at most %d", n, got, most)
 			}
 			for _, sale := range sales {
@@ -214,5 +219,67 @@ func TestRefundSales(t *testing.T) {
 	}
 	if n := len(c.cur) + len(c.old); n > 2*refundSalesGen {
 		t.Errorf("%d refunds remembered, want at most %d", n, 2*refundSalesGen)
+	}
+}
+
+// TestBatchPlansUseIndexes: the reads of a set-based batch keep to their
+// indexes in the plan PostgreSQL caches for them, even when it is made
+// while the tables are a few rows (a new database, the start of a burst).
+// Outside a batch the same generic plans scan the whole table; that plan
+// would be reused for every batch after the tables had grown.
+func TestBatchPlansUseIndexes(t *testing.T) {
+	s := mustOpenWith(t, readCommitted, WithGroupCommitLanes(1))
+	m := storetest.MustCreateMerchant(t, s)
+	sale := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(600, 400))
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, sql string
+	}{
+		{"refund lines", refundLinesQuery},
+		{"refunds to settle", `SELECT ` + refundColumns + ` FROM refunds WHERE id = ANY($1) FOR UPDATE`},
+		{"line items", `SELECT ` + lineItemColumns + ` FROM line_items WHERE sale_id = ANY($1) ORDER BY sale_id, ord`},
+		{"payments", `SELECT ` + transactionColumns + ` FROM transactions WHERE sale_id = ANY($1) ORDER BY sale_id, ord`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// The generic plan, the one a prepared statement settles on
+			// after its first executions.
+			explain := func(q interface {
+				Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+				Query(context.Context, string, ...any) (pgx.Rows, error)
+			}) string {
+				t.Helper()
+				for _, sql := range []string{`SET LOCAL plan_cache_mode = force_generic_plan`, `PREPARE plan_probe(text[]) AS ` + tt.sql} {
+					if _, err := q.Exec(ctx, sql); err != nil {
+						t.Fatalf("%s: %v", sql, err)
+					}
+				}
+				rows, err := q.Query(ctx, `EXPLAIN EXECUTE plan_probe('{`+sale.ID+`}')`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := q.Exec(ctx, `DEALLOCATE plan_probe`); err != nil {
+					t.Fatal(err)
+				}
+				return strings.Join(lines, "\n")
+			}
+			var inBatch string
+			if err := s.attemptBatch(ctx, func(tx pgx.Tx) error { inBatch = explain(tx); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(inBatch, "Seq Scan") {
+				t.Errorf("in a batch, the plan scans the table:\n%s", inBatch)
+			}
+			var alone string
+			if err := s.write(ctx, func(tx pgx.Tx) error { alone = explain(tx); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(alone, "Seq Scan") {
+				t.Logf("outside a batch, the plan does not scan the table either (the check above proves nothing here):\n%s", alone)
+			}
+		})
 	}
 }
