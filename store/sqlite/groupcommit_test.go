@@ -157,3 +157,143 @@ func TestGroupCommitUndo(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitGathered: a batch's new refunds, their lines and their
+// idempotency keys are written at its end (gathered), and every answer
+// and row is as if each had been written at once: a key used twice in
+// one batch makes one refund (invariant 4), a count of a sale's refunds
+// under max_refunds_per_sale sees those made earlier in the batch
+// (invariant 2), and a write that fails after a statement of its own had
+// the gathered rows written leaves its neighbours' rows and none of its
+// own.
+func TestGroupCommitGathered(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "refundry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "k1"})
+	m := storetest.MustCreateMerchant(t, s)
+	two := int64(2)
+
+	for _, tt := range []struct {
+		name string
+		// reqs are the batch's refunds, all of one sale (SaleID set
+		// below); failing adds a write that gathers a key, reads refunds
+		// and fails with its own error.
+		reqs    []refundry.RefundRequest
+		failing bool
+		// made is how many refunds the batch makes; refused how many
+		// requests fail, with code.
+		made, refused int
+		code          string
+	}{
+		{name: "KeyTwice", reqs: []refundry.RefundRequest{
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "twice", Hash: "h"}},
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "twice", Hash: "h"}},
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "other", Hash: "h"}},
+		}, made: 2},
+		{name: "KeyTwiceOtherRequest", reqs: []refundry.RefundRequest{
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "again", Hash: "h"}},
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "again", Hash: "h2"}},
+		}, made: 1, refused: 1, code: refundry.EIDEMPOTENCY},
+		{name: "PolicyCountsGathered", reqs: []refundry.RefundRequest{
+			{Amount: storetest.Amount(100), Policy: &refundry.RefundPolicy{MaxRefundsPerSale: &two}},
+			{Amount: storetest.Amount(100), Policy: &refundry.RefundPolicy{MaxRefundsPerSale: &two}},
+			{Amount: storetest.Amount(100), Policy: &refundry.RefundPolicy{MaxRefundsPerSale: &two}},
+		}, made: 2, refused: 1, code: refundry.ETOOMANY},
+		{name: "FailsAfterFlush", reqs: []refundry.RefundRequest{
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "kept-1", Hash: "h"}},
+			{Amount: storetest.Amount(100), Idempotency: &refundry.Idempotency{Key: "kept-2", Hash: "h"}},
+		}, failing: true, made: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sale := storetest.MustCreateSale(t, s, m.ID)
+			n := len(tt.reqs)
+			if tt.failing {
+				n++
+			}
+			s.batch.Gather(n)
+			var wg sync.WaitGroup
+			results := make([]*refundry.RefundResult, len(tt.reqs))
+			errs := make([]error, len(tt.reqs))
+			for i, req := range tt.reqs {
+				req.MerchantID, req.Target = m.ID, refundry.RefundTarget{SaleID: sale.ID}
+				if req.Policy != nil {
+					req.Policy.MerchantID = m.ID
+				}
+				wg.Go(func() { results[i], errs[i] = s.CreateRefunds(ctx, req) })
+			}
+			var failed error
+			if tt.failing {
+				wg.Go(func() {
+					failed = s.grouped(ctx, func(t *tx) error {
+						if err := recordKey(ctx, t, m.ID, &refundry.Idempotency{Key: "refused", Hash: "h"}, resourceRefunds, []string{"x"}, nil); err != nil {
+							return err
+						}
+						var n int
+						if err := t.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE sale_id = ?`, sale.ID).Scan(&n); err != nil {
+							return err
+						}
+						return refundry.Errorf(refundry.ECONFLICT, "refused after reading %d refunds", n)
+					})
+				})
+			}
+			wg.Wait()
+			if tt.failing && refundry.ErrorCode(failed) != refundry.ECONFLICT {
+				t.Fatalf("failing write: %v, want its own ECONFLICT", failed)
+			}
+			ids := map[string]bool{}
+			refused := 0
+			for i, err := range errs {
+				if err != nil {
+					if refundry.ErrorCode(err) != tt.code {
+						t.Fatalf("request %d: %v, want %s", i, err, tt.code)
+					}
+					refused++
+					continue
+				}
+				for _, r := range results[i].Refunds {
+					ids[r.ID] = true
+					// Written: found with its lines, as it was answered.
+					got, err := s.FindRefund(ctx, m.ID, r.ID)
+					if err != nil {
+						t.Fatalf("request %d's refund %s: %v", i, r.ID, err)
+					}
+					if got.Amount != r.Amount || len(got.Lines) != len(r.Lines) || len(got.Lines) == 0 {
+						t.Fatalf("refund %s stored with amount %d and %d lines, answered with %d and %d",
+							r.ID, got.Amount, len(got.Lines), r.Amount, len(r.Lines))
+					}
+				}
+				// Its key, if any, replays what it answered.
+				if req := tt.reqs[i]; req.Idempotency != nil {
+					req.MerchantID, req.Target = m.ID, refundry.RefundTarget{SaleID: sale.ID}
+					again, err := s.CreateRefunds(ctx, req)
+					if err != nil || !again.Replayed || again.Refunds[0].ID != results[i].Refunds[0].ID {
+						t.Fatalf("request %d replayed: %+v, %v; want its refund %s again", i, again, err, results[i].Refunds[0].ID)
+					}
+				}
+			}
+			if len(ids) != tt.made || refused != tt.refused {
+				t.Fatalf("%d refunds made and %d requests refused, want %d and %d", len(ids), refused, tt.made, tt.refused)
+			}
+			stored, _, err := s.ListRefunds(ctx, m.ID, refundry.RefundFilter{SaleID: sale.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stored) != tt.made {
+				t.Fatalf("%d refunds stored, want %d", len(stored), tt.made)
+			}
+			if got := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount; got != int64(100*tt.made) {
+				t.Fatalf("sale refunded %d, want %d", got, 100*tt.made)
+			}
+			if tt.failing {
+				var n int
+				if err := s.read.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = ? AND key = 'refused'`, m.ID).Scan(&n); err != nil || n != 0 {
+					t.Fatalf("the failed write's key: %d rows (%v), want none", n, err)
+				}
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
+	}
+}

@@ -16,6 +16,10 @@ const (
 	resourceReferral = "referral"
 )
 
+// seenKeyQuery reads a key; seenKey first writes the key if a batch
+// holds it gathered, so the batch's other gathered rows can wait.
+var seenKeyQuery = keepGathered(`SELECT hash, resource_type, resource_ids FROM idempotency_keys WHERE merchant_id = ? AND key = ?`)
+
 // seenKey looks up an Idempotency-Key inside the write transaction that
 // will record it, so two requests with one key cannot both miss it
 // (invariant 4). It returns the ids the first request made, or nil if the
@@ -24,9 +28,15 @@ func seenKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Idem
 	if idem == nil {
 		return nil, nil
 	}
+	if tx.gather.holdsRows() && tx.gather.holdsKey(merchantID, idem.Key) {
+		// Recorded earlier in this batch: written now, so that it is
+		// found, and what it names.
+		if err := tx.gather.flushRows(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	var hash, typ, ids string
-	err := tx.QueryRowContext(ctx, `SELECT hash, resource_type, resource_ids FROM idempotency_keys WHERE merchant_id = ? AND key = ?`,
-		merchantID, idem.Key).Scan(&hash, &typ, &ids)
+	err := tx.QueryRowContext(ctx, seenKeyQuery, merchantID, idem.Key).Scan(&hash, &typ, &ids)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -62,8 +72,14 @@ func recordKey(ctx context.Context, tx *tx, merchantID string, idem *refundry.Id
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (merchant_id, key, hash, resource_type, resource_ids, related_ids, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		merchantID, idem.Key, idem.Hash, resource, string(b), string(r), micros(tx.now))
+	k := keyRow{merchantID: merchantID, key: idem.Key, hash: idem.Hash, resource: resource, ids: string(b), related: string(r),
+		created: micros(tx.now)}
+	if tx.gather != nil {
+		// Written with the batch's refunds (gathered).
+		tx.gather.keys = append(tx.gather.keys, k)
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, keyInserts[1], k.merchantID, k.key, k.hash, k.resource, k.ids, k.related, k.created)
 	return err
 }
 

@@ -158,6 +158,43 @@ func notFoundTarget(t refundry.RefundTarget) error {
 	}
 }
 
+// moveTables are the tables a move's kind changes.
+var moveTables = map[refundry.HoldKind]string{
+	refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
+}
+
+// moveText names one of moveTexts.
+type moveText struct {
+	kind      refundry.HoldKind
+	unbounded bool
+}
+
+// moveTexts are persistMoves' UPDATEs, by kind and bound. They read no
+// refund, so a batch's gathered refunds need not be written before them.
+var moveTexts = func() map[moveText]string {
+	m := map[moveText]string{}
+	for kind, table := range moveTables {
+		for _, unbounded := range []bool{false, true} {
+			bound := ` BETWEEN 0 AND amount`
+			if unbounded {
+				// An adopted refund's money is gone already: the row shows it,
+				// above what was paid if need be (sale.over_refunded).
+				bound = ` >= 0`
+			}
+			text := `UPDATE ` + table + ` SET refunded_amount = refunded_amount + ?
+			WHERE id = ? AND refunded_amount + ?` + bound
+			if kind == refundry.OnLineItem {
+				// A line's units move with its amount, kept within its count
+				// the same way (invariant 2 extended to quantities).
+				text = `UPDATE line_items SET refunded_amount = refunded_amount + ?, refunded_quantity = refunded_quantity + ?
+				WHERE id = ? AND refunded_amount + ?` + bound + ` AND refunded_quantity + ? BETWEEN 0 AND quantity`
+			}
+			m[moveText{kind, unbounded}] = keepGathered(text)
+		}
+	}
+	return m
+}()
+
 // persistMoves writes the amounts a decision moves. This keeps invariant
 // 2 twice over: the decision was made on rows read under the write lock,
 // and each UPDATE re-checks the bound itself and must change exactly one
@@ -165,23 +202,10 @@ func notFoundTarget(t refundry.RefundTarget) error {
 // below zero (and the schema's CHECKs would stop it a third time).
 func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 	for _, m := range ms {
-		table := map[refundry.HoldKind]string{
-			refundry.OnTransaction: "transactions", refundry.OnLineItem: "line_items", refundry.OnSale: "sales",
-		}[m.Kind]
-		bound := ` BETWEEN 0 AND amount`
-		if m.Unbounded {
-			// An adopted refund's money is gone already: the row shows it,
-			// above what was paid if need be (sale.over_refunded).
-			bound = ` >= 0`
-		}
-		text, args := `UPDATE `+table+` SET refunded_amount = refunded_amount + ?
-			WHERE id = ? AND refunded_amount + ?`+bound, []any{m.Delta, m.ID, m.Delta}
+		table := moveTables[m.Kind]
+		text, args := moveTexts[moveText{m.Kind, m.Unbounded}], []any{m.Delta, m.ID, m.Delta}
 		if m.Kind == refundry.OnLineItem {
-			// A line's units move with its amount, kept within its count
-			// the same way (invariant 2 extended to quantities).
-			text, args = `UPDATE line_items SET refunded_amount = refunded_amount + ?, refunded_quantity = refunded_quantity + ?
-				WHERE id = ? AND refunded_amount + ?`+bound+` AND refunded_quantity + ? BETWEEN 0 AND quantity`,
-				[]any{m.Delta, m.Quantity, m.ID, m.Delta, m.Quantity}
+			args = []any{m.Delta, m.Quantity, m.ID, m.Delta, m.Quantity}
 		}
 		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
@@ -228,17 +252,14 @@ func persistEffects(ctx context.Context, tx *tx, merchantID string, evs []*refun
 	return nil
 }
 
+// insertRefund writes a new refund and its lines; under group commit
+// they are gathered and written with the batch's others (gathered).
 func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, merchant_id, grp, sale_id, transaction_id, line_item_id, amount, fee,
-		currency, status, reason, metadata, offsite, notify_customer, gateway, gateway_refund_id, failure_reason, source, name,
-		external_id, created_source, refunded_at, created, updated, description, gateway_reason,
-		requested_by, decided_by, decision_note, review_reason, approval_expires_at, return_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
-		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
-		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
-		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason,
-		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), nullString(r.ReturnID))
+	if tx.gather != nil {
+		tx.gather.addRefund(r)
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, refundInserts[1], appendRefundRow(make([]any, 0, refundInsertColumns), r)...)
 	if err != nil || len(r.Lines) == 0 {
 		return err
 	}
@@ -251,6 +272,18 @@ func insertRefund(ctx context.Context, tx *tx, r *refundry.Refund) error {
 	}
 	_, err = tx.ExecContext(ctx, text, args...)
 	return err
+}
+
+// refundInsertColumns is how many values a refund's row takes.
+const refundInsertColumns = 32
+
+// appendRefundRow appends r's values in refundInserts' column order.
+func appendRefundRow(args []any, r *refundry.Refund) []any {
+	return append(args, r.ID, r.MerchantID, r.Group, r.SaleID, r.TransactionID, nullString(r.LineItemID), r.Amount, r.Fee,
+		r.Currency, r.Status, r.Reason, nullBytes(r.Metadata), r.Offsite, r.NotifyCustomer, r.Gateway, r.GatewayRefundID,
+		r.FailureReason, r.Source, r.Name, r.ExternalID, r.CreatedSource,
+		micros(r.RefundedAt), micros(r.Created), micros(r.Updated), r.Description, r.GatewayReason,
+		r.RequestedBy, r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), nullString(r.ReturnID))
 }
 
 // replayRefunds answers a repeated request with what the first one made
@@ -341,6 +374,31 @@ func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry
 	return writeSettled(ctx, tx, merchantID, d)
 }
 
+// settleText names one of settleTexts.
+type settleText struct{ reset, updated bool }
+
+// settleTexts are settleRow's UPDATEs: with the recovery schedule reset
+// or not, with the updated time checked or not. They write a refund that
+// is not among a batch's gathered ones (settleRow writes those first).
+var settleTexts = func() map[settleText]string {
+	m := map[settleText]string{}
+	for _, reset := range []bool{false, true} {
+		for _, updated := range []bool{false, true} {
+			text := `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?,
+		decided_by = ?, decision_note = ?, review_reason = ?, approval_expires_at = ?`
+			if reset {
+				text += ", next_attempt_at = NULL, recovery_attempts = 0"
+			}
+			text += ` WHERE id = ? AND status = ?`
+			if updated {
+				text += ` AND updated = ?`
+			}
+			m[settleText{reset, updated}] = keepGathered(text)
+		}
+	}
+	return m
+}()
+
 // settleRow updates the refund's row to the decided step if the row is
 // still as the decision saw it: status d.From and, unless updated is
 // zero, that updated time. The status condition makes the step happen
@@ -348,20 +406,20 @@ func writeSettlement(ctx context.Context, tx *tx, merchantID string, d *refundry
 // written nothing, if the row is not as seen.
 func settleRow(ctx context.Context, tx *tx, d *refundry.SettleDecision, updated time.Time) (bool, error) {
 	r := d.Refund
-	// A refund that moves to pending (approved, or sent back from
-	// review) is due for recovery at once: its schedule starts afresh.
-	reset := ""
-	if r.Status == refundry.RefundPending {
-		reset = ", next_attempt_at = NULL, recovery_attempts = 0"
+	if tx.gather.holdsRefund(r.ID) {
+		// Gathered in this batch: it must be in the table to be updated.
+		if err := tx.gather.flushRows(ctx, tx); err != nil {
+			return false, err
+		}
 	}
-	cond, args := ` WHERE id = ? AND status = ?`, []any{r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated),
+	args := []any{r.Status, r.GatewayRefundID, r.FailureReason, micros(r.RefundedAt), micros(r.Updated),
 		r.DecidedBy, r.DecisionNote, r.ReviewReason, nullMicros(r.ApprovalExpires), r.ID, d.From}
 	if !updated.IsZero() {
-		cond += ` AND updated = ?`
 		args = append(args, micros(updated))
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, gateway_refund_id = ?, failure_reason = ?, refunded_at = ?, updated = ?,
-		decided_by = ?, decision_note = ?, review_reason = ?, approval_expires_at = ?`+reset+cond, args...)
+	// A refund that moves to pending (approved, or sent back from
+	// review) is due for recovery at once: its schedule starts afresh.
+	res, err := tx.ExecContext(ctx, settleTexts[settleText{reset: r.Status == refundry.RefundPending, updated: !updated.IsZero()}], args...)
 	if err != nil {
 		return false, err
 	}

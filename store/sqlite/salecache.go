@@ -61,6 +61,9 @@ type saleCache struct {
 	verify bool
 }
 
+// dataVersionQuery reads no row: a batch's gathered rows can wait.
+var dataVersionQuery = keepGathered(`PRAGMA data_version`)
+
 func newSaleCache() *saleCache {
 	c := &saleCache{version: -1, verify: verifySaleCache}
 	c.reset()
@@ -88,7 +91,7 @@ func (c *saleCache) sync(ctx context.Context, t *tx) error {
 		return nil
 	}
 	var v int64
-	if err := t.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+	if err := t.QueryRowContext(ctx, dataVersionQuery).Scan(&v); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -251,6 +254,8 @@ func loadSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLoo
 func verifyHeldSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLookup, held *refundry.Sale) error {
 	quiet := *t
 	quiet.count = nil
+	// A sale's rows are none of a batch's gathered ones (gathered).
+	quiet.gather = nil
 	read, err := findSale(ctx, &quiet, merchantID, by)
 	if err != nil {
 		return err

@@ -454,7 +454,11 @@ func (s *Store) runBatch(ctx context.Context, fns []func(*tx) error) []error {
 func (s *Store) updateGathered(ctx context.Context, fn func(*tx) error) error {
 	return s.updateKeeping(ctx, func(t *tx) error {
 		t.gather = &gathered{}
-		if err := fn(t); err != nil {
+		err := fn(t)
+		if t.gather.err != nil {
+			return t.gather.err
+		}
+		if err != nil {
 			return err
 		}
 		return t.gather.flush(ctx, t)
@@ -474,13 +478,19 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 		return savepoint(ctx, t, fn)
 	}
 	writes, gathered, changed := t.writes, t.gather.mark(), t.salesChanged
-	if own = translate(fn(t)); own == nil {
+	own = translate(fn(t))
+	if t.gather.err != nil {
+		// Writing the gathered rows failed: the transaction is in doubt.
+		return nil, t.gather.err
+	}
+	if own == nil {
 		return nil, nil
 	}
 	if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
 		return nil, own
 	}
-	if t.writes != writes {
+	if t.writes != writes || gathered.flushes != t.gather.flushes {
+		// It wrote, or had gathered rows written, its own among them.
 		return nil, errUndo
 	}
 	// Nothing written: what it gathered, and what it changed in the sale
@@ -492,20 +502,38 @@ func runJob(ctx context.Context, t *tx, fn func(*tx) error, savepoints bool) (ow
 	return own, nil
 }
 
+// A write's savepoint. The rows gathered before it are written before
+// it; those gathered inside it are dropped with its rollback (cut), or
+// written later, by its neighbours' statements or the batch's end.
+var (
+	savepointJob = keepGathered(`SAVEPOINT job`)
+	rollbackJob  = keepGathered(`ROLLBACK TO job`)
+	releaseJob   = keepGathered(`RELEASE job`)
+)
+
 // savepoint runs fn inside SAVEPOINT job. It returns fn's error as own if
 // it is the write's own (a domain error, after which the savepoint is
 // rolled back and the transaction goes on), or as err if the transaction
 // itself is in doubt and must be abandoned.
 func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) {
-	if _, err := t.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+	// The rows gathered so far are the earlier writes': written outside
+	// this one's savepoint, its rollback cannot take them.
+	if err := t.gather.flushRows(ctx, t); err != nil {
+		return nil, err
+	}
+	if _, err := t.ExecContext(ctx, savepointJob); err != nil {
 		return nil, err
 	}
 	gathered, changed := t.gather.mark(), t.salesChanged
-	if own = translate(fn(t)); own != nil {
+	own = translate(fn(t))
+	if t.gather.err != nil {
+		return nil, t.gather.err
+	}
+	if own != nil {
 		if code := refundry.ErrorCode(own); code == refundry.EINTERNAL || code == refundry.EUNAVAILABLE {
 			return nil, own
 		}
-		if _, err := t.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+		if _, err := t.ExecContext(ctx, rollbackJob); err != nil {
 			return nil, err
 		}
 		t.gather.cut(gathered)
@@ -514,7 +542,7 @@ func savepoint(ctx context.Context, t *tx, fn func(*tx) error) (own, err error) 
 			t.forgetSales()
 		}
 	}
-	if _, err := t.ExecContext(ctx, `RELEASE job`); err != nil {
+	if _, err := t.ExecContext(ctx, releaseJob); err != nil {
 		return nil, err
 	}
 	return own, nil

@@ -90,6 +90,9 @@ func (c *stmtCache) close() {
 // ExecContext runs text through the pool's cached statement for it, bound
 // to this transaction's connection.
 func (t *tx) ExecContext(ctx context.Context, text string, args ...any) (sql.Result, error) {
+	if err := t.beforeStatement(ctx, text); err != nil {
+		return nil, err
+	}
 	t.writes++
 	if st := t.stmt(ctx, text); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -102,6 +105,9 @@ func (t *tx) ExecContext(ctx context.Context, text string, args ...any) (sql.Res
 
 // QueryContext is ExecContext for statements returning rows.
 func (t *tx) QueryContext(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if err := t.beforeStatement(ctx, text); err != nil {
+		return nil, err
+	}
 	t.countWrite(text)
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -114,6 +120,9 @@ func (t *tx) QueryContext(ctx context.Context, text string, args ...any) (*sql.R
 
 // QueryRowContext is ExecContext for statements returning one row.
 func (t *tx) QueryRowContext(ctx context.Context, text string, args ...any) *sql.Row {
+	// A Row can carry no error of its own making: a failed flush is
+	// kept (gathered.err) and fails the batch once the write returns.
+	_ = t.beforeStatement(ctx, text)
 	t.countWrite(text)
 	if st := t.stmt(ctx, text); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -122,6 +131,15 @@ func (t *tx) QueryRowContext(ctx context.Context, text string, args ...any) *sql
 		return t.db.QueryRowContext(ctx, text, args...)
 	}
 	return t.Tx.QueryRowContext(ctx, text, args...)
+}
+
+// beforeStatement writes a batch's gathered refunds and keys before a
+// statement that may read them (gathered).
+func (t *tx) beforeStatement(ctx context.Context, text string) error {
+	if !t.gather.holdsRows() || keepsGathered[text] {
+		return nil
+	}
+	return t.gather.flushRows(ctx, t)
 }
 
 // countWrite counts a query that may write: any but a SELECT (an INSERT

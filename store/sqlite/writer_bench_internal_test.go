@@ -20,7 +20,13 @@ import (
 // fixed it does not depend on how the writes happened to be gathered.
 //
 //	go test -run '^$' -bench BenchmarkGroupCommitWriter -benchtime 40x ./store/sqlite
-func BenchmarkGroupCommitWriter(b *testing.B) {
+func BenchmarkGroupCommitWriter(b *testing.B) { benchmarkWriter(b, false) }
+
+// BenchmarkGroupCommitWriterKeyed is BenchmarkGroupCommitWriter with an
+// Idempotency-Key on every refund, as a bulk batch's rows carry.
+func BenchmarkGroupCommitWriterKeyed(b *testing.B) { benchmarkWriter(b, true) }
+
+func benchmarkWriter(b *testing.B, keyed bool) {
 	s := mustOpenInternal(b, filepath.Join(b.TempDir(), "refundry.db"))
 	s.sales.verify = false // as in production: the check reads every sale again
 	ctx := refundry.WithActor(context.Background(), refundry.Actor{KeyID: "k1", Method: "POST", Path: "/v1/refunds"})
@@ -39,7 +45,11 @@ func BenchmarkGroupCommitWriter(b *testing.B) {
 		s.batch.Gather(n)
 		for c := range n {
 			wg.Go(func() {
-				res, err := s.CreateRefunds(ctx, storetest.SaleRefund(m.ID, sales[c].ID, storetest.Amount(1)))
+				req := storetest.SaleRefund(m.ID, sales[c].ID, storetest.Amount(1))
+				if keyed {
+					req.Idempotency = &refundry.Idempotency{Key: refundry.NewID(), Hash: "h"}
+				}
+				res, err := s.CreateRefunds(ctx, req)
 				if err != nil {
 					b.Error(err)
 					return
