@@ -225,6 +225,7 @@ func TestLinger(t *testing.T) {
 	var prevs []Batch
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
+	lingering := make(chan struct{})
 	b := New(func(_ context.Context, fns []func(int) error) []error {
 		mu.Lock()
 		sizes = append(sizes, len(fns))
@@ -242,6 +243,7 @@ func TestLinger(t *testing.T) {
 		if prev.Size == 0 {
 			return 0 // the first batch runs at once
 		}
+		close(lingering)
 		return time.Hour // only a full batch ends this wait
 	}})
 	defer b.Close()
@@ -255,7 +257,9 @@ func TestLinger(t *testing.T) {
 		runtime.Gosched()
 	}
 	close(release)
-	// The second batch holds one write and waits for three more.
+	// The second batch holds one write and waits for three more, sent
+	// only once it waits: sent earlier, they would fill it before Linger.
+	<-lingering
 	for range 3 {
 		do()
 	}
