@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,13 +30,15 @@ type batchTx struct {
 
 var _ pgx.Tx = (*batchTx)(nil)
 
-// attemptBatch is attempt with a batchTx.
-func (s *Store) attemptBatch(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	conn, err := s.pool.Acquire(ctx)
+// attemptBatch is attempt with a batchTx, on the connection of the lane
+// ctx names (laneConn) if any.
+func (s *Store) attemptBatch(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
+	lc, _ := ctx.Value(laneKey{}).(*laneConn)
+	conn, err := lc.acquire(ctx, s.pool)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer func() { lc.release(conn, err) }()
 	tx := &batchTx{conn: conn}
 	// After a successful COMMIT this sends nothing; after a failure it
 	// returns the connection to the pool in a clean state.
@@ -44,6 +48,102 @@ func (s *Store) attemptBatch(ctx context.Context, fn func(tx pgx.Tx) error) erro
 	}
 	// Invariant 3: COMMIT is the durable acknowledgement.
 	return tx.Commit(ctx)
+}
+
+// laneKey carries a batch's laneConn in the context its lane runs it
+// under.
+type laneKey struct{}
+
+// laneConn keeps a lane on one connection while batches follow each
+// other. Taken from the pool batch after batch, a lane's batches wander
+// over every connection the pool holds, and every backend they reach
+// pays again what the first batches on a connection pay: preparing the
+// batch's statements, planning them afresh until PostgreSQL settles on a
+// generic plan, and filling its caches of the tables and indexes they
+// touch. Beside other nodes, whose background work takes and returns
+// connections between a lane's batches, that was most of the backends'
+// extra CPU per refund. Kept, the connection goes back to the pool once
+// the lane has been idle for laneIdle, so that an idle lane holds
+// nothing and a connection idle longer is checked by the pool before
+// use, as any other.
+type laneConn struct {
+	mu    sync.Mutex
+	conn  *pgxpool.Conn
+	timer *time.Timer
+	done  bool
+}
+
+// laneIdle is how long a lane keeps its connection without a batch:
+// pgxpool pings a connection idle for more than a second before handing
+// it out, and a lane kept no longer skips nothing that ping would check.
+const laneIdle = time.Second
+
+// acquire returns the lane's connection, or one from pool when the lane
+// keeps none (or lc is nil: a batch outside any lane).
+func (lc *laneConn) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	if lc != nil {
+		lc.mu.Lock()
+		conn := lc.conn
+		lc.conn = nil
+		if lc.timer != nil {
+			lc.timer.Stop()
+		}
+		lc.mu.Unlock()
+		if conn != nil {
+			return conn, nil
+		}
+	}
+	return pool.Acquire(ctx)
+}
+
+// release keeps conn for the lane's next batch, which err, the batch's
+// outcome, lets it do only if nil: after a failure the connection goes
+// back to the pool, which knows how to clean up one that broke, and
+// one whose server turned standby (readOnly) is closed, as attempt
+// closes it, so that the next comes from the host that takes writes now.
+func (lc *laneConn) release(conn *pgxpool.Conn, err error) {
+	if readOnly(err) {
+		_ = conn.Conn().Close(context.Background())
+	}
+	if lc == nil || err != nil || conn.Conn().IsClosed() || conn.Conn().PgConn().TxStatus() != 'I' {
+		conn.Release()
+		return
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.done {
+		conn.Release()
+		return
+	}
+	lc.conn = conn
+	if lc.timer == nil {
+		lc.timer = time.AfterFunc(laneIdle, lc.idle)
+	} else {
+		lc.timer.Reset(laneIdle)
+	}
+}
+
+// idle returns the kept connection to the pool.
+func (lc *laneConn) idle() {
+	lc.mu.Lock()
+	conn := lc.conn
+	lc.conn = nil
+	lc.mu.Unlock()
+	if conn != nil {
+		conn.Release()
+	}
+}
+
+// close returns the kept connection for good: the pool's Close waits
+// for every connection out of it. The lane must have stopped.
+func (lc *laneConn) close() {
+	lc.mu.Lock()
+	lc.done = true
+	if lc.timer != nil {
+		lc.timer.Stop()
+	}
+	lc.mu.Unlock()
+	lc.idle()
 }
 
 func (t *batchTx) beginNow(ctx context.Context) error {

@@ -59,6 +59,7 @@ type Store struct {
 	// the database (see lanes.go), or all of them when fixedLanes
 	// (WithGroupCommitLanes).
 	lanes      []*group.Queue[*write]
+	laneConns  []*laneConn // each lane's connection, kept between batches
 	batch      *group.Queue[*write]
 	share      atomic.Int32
 	grown      atomic.Int32
@@ -199,7 +200,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 			s.maxBatch = o.maxBatch
 		}
 		for range n {
-			s.lanes = append(s.lanes, group.NewQueue(s.runBatch, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch, Linger: s.linger}))
+			lc := &laneConn{}
+			s.laneConns = append(s.laneConns, lc)
+			run := func(ctx context.Context, ws []*write) []error {
+				return s.runBatch(context.WithValue(ctx, laneKey{}, lc), ws)
+			}
+			s.lanes = append(s.lanes, group.NewQueue(run, group.Options{MaxBatch: s.maxBatch, OnBatch: o.onBatch, OnTake: s.tookBatch, Linger: s.linger}))
 		}
 		s.batch = s.lanes[0]
 		s.share.Store(int32(n))
@@ -355,6 +361,9 @@ func asyncCommitRisk(commit, standbys string) string {
 func (s *Store) Close() error {
 	for _, l := range s.lanes {
 		l.Close()
+	}
+	for _, lc := range s.laneConns {
+		lc.close()
 	}
 	s.stopAdapting()
 	s.stopBeating()
