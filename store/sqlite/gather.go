@@ -87,6 +87,17 @@ func (g *gathered) addRefund(r *refundry.Refund) {
 	g.ids[r.ID] = true
 }
 
+// moveSale makes on sale, as read from its rows, the moves gathered on
+// them and not yet written.
+func (g *gathered) moveSale(sale *refundry.Sale) {
+	for _, m := range g.moves {
+		if m.Kind != refundry.OnSale || m.ID == sale.ID {
+			// A line or payment is found by its id among the sale's.
+			moveSale(sale, m, false)
+		}
+	}
+}
+
 // holdsRows reports whether rows that other statements may read wait to
 // be written.
 func (g *gathered) holdsRows() bool {

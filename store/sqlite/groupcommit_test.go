@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -450,5 +451,60 @@ func forgetRefunded(t *testing.T, s *Store, saleID string) {
 	}
 	for _, p := range sale.Transactions {
 		p.RefundedAmount, p.Status = 0, refundry.PaymentState(p.Amount, 0)
+	}
+}
+
+// TestGroupCommitGatheredSaleRead: a sale the writer's cache does not
+// hold is read from its rows without writing the batch's gathered rows
+// first, and the amounts moved on it earlier in the batch, gathered and
+// not yet written, are counted (findGatheredSale): a second refund of
+// the sale in the batch, after the cache was emptied, sees the first
+// (invariant 2), whichever way it names the sale.
+func TestGroupCommitGatheredSaleRead(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		second func(m string, s *refundry.Sale) refundry.RefundRequest
+	}{
+		{"BySale", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(600))
+		}},
+		{"ByLine", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.LineItemRefund(m, s.LineItems[0].ID, storetest.Amount(600))
+		}},
+		{"ByPayment", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.TransactionRefund(m, s.Transactions[0].ID, storetest.Amount(600))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
+			ctx := context.Background()
+			m := storetest.MustCreateMerchant(t, s)
+			sale := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(1000))
+			var second error
+			err := s.groupedKeeping(ctx, func(tx *tx) error {
+				if _, err := createRefunds(ctx, tx, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(600))); err != nil {
+					return err
+				}
+				if len(tx.gather.moves) == 0 || tx.gather.flushes != 0 {
+					return fmt.Errorf("the first refund's moves: %d gathered, %d flushes; want them gathered", len(tx.gather.moves), tx.gather.flushes)
+				}
+				tx.forgetSales()
+				_, second = createRefunds(ctx, tx, tt.second(m.ID, sale))
+				if tx.gather.flushes != 0 {
+					return fmt.Errorf("reading the sale wrote the gathered rows")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !refused(second) {
+				t.Fatalf("the second refund: %v, want a refusal of the amount", second)
+			}
+			if got := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount; got != 600 {
+				t.Fatalf("sale refunded %d, want 600", got)
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
 	}
 }

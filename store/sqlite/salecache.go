@@ -294,7 +294,7 @@ func loadSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLoo
 		}
 		return sale, nil
 	}
-	sale, err := findSale(ctx, t, merchantID, by)
+	sale, err := findGatheredSale(ctx, t, merchantID, by)
 	if err != nil {
 		return nil, err
 	}
@@ -302,23 +302,32 @@ func loadSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLoo
 	return sale, nil
 }
 
+// findGatheredSale is findSale in a write transaction whose batch may
+// have gathered rows: the sale as its rows will be once they are
+// written. Its rows are none of the gathered refunds, lines and keys,
+// so those are not written first (a refund of a sale the writer does
+// not hold, as in a bulk refund of many sales, leaves the batch's rows
+// gathered); the gathered moves on its rows are made on what is read.
+func findGatheredSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
+	if t.gather == nil {
+		return findSale(ctx, t, merchantID, by)
+	}
+	quiet := *t
+	quiet.gather = nil
+	sale, err := findSale(ctx, &quiet, merchantID, by)
+	if err != nil {
+		return nil, err
+	}
+	t.gather.moveSale(sale)
+	return sale, nil
+}
+
 func verifyHeldSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLookup, held *refundry.Sale) error {
 	quiet := *t
 	quiet.count = nil
-	// A sale's rows are none of a batch's gathered ones (gathered).
-	quiet.gather = nil
-	read, err := findSale(ctx, &quiet, merchantID, by)
+	read, err := findGatheredSale(ctx, &quiet, merchantID, by)
 	if err != nil {
 		return err
-	}
-	if t.gather != nil {
-		// The moves gathered and not yet written are in the cache, not
-		// in the rows read.
-		for _, m := range t.gather.moves {
-			if m.Kind != refundry.OnSale || m.ID == read.ID {
-				moveSale(read, m, false)
-			}
-		}
 	}
 	if !reflect.DeepEqual(read, held) {
 		return fmt.Errorf("sqlite: the sale cache is stale:\nheld %s\nread %s", saleString(held), saleString(read))
