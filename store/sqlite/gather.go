@@ -27,12 +27,20 @@ import (
 // at once. A refund's id reaches no one before its batch commits, and a
 // key is looked up among those gathered before the table (seenKey), so
 // in the common batch nothing reads them and they go in at the end.
+//
+// So are the moves of refunded amounts whose sale the writer's cache
+// holds (gatherMoves): the decision was made on the cache, the move's
+// bounds are checked on it, and the cache takes the move at once, so
+// the next decision of the batch sees it; the rows take all of a
+// batch's moves in one UPDATE per table. Any statement that might read
+// those rows writes them first, as it writes the refunds.
 type gathered struct {
 	events []*refundry.Event
 	audit  []*refundry.AuditEntry
 
 	refunds []*refundry.Refund
 	keys    []keyRow
+	moves   []refundry.Move
 	// ids are the refunds gathered and not yet written, by id.
 	ids map[string]bool
 	// flushing is set while the rows are written, whose statements must
@@ -51,10 +59,10 @@ type keyRow struct {
 }
 
 // mark is how much was gathered, for cut.
-type mark struct{ events, audit, refunds, keys, flushes int }
+type mark struct{ events, audit, refunds, keys, moves, flushes int }
 
 func (g *gathered) mark() mark {
-	return mark{len(g.events), len(g.audit), len(g.refunds), len(g.keys), g.flushes}
+	return mark{len(g.events), len(g.audit), len(g.refunds), len(g.keys), len(g.moves), g.flushes}
 }
 
 // cut drops what was gathered after m.
@@ -67,7 +75,7 @@ func (g *gathered) cut(m mark) {
 	clear(g.refunds[m.refunds:])
 	clear(g.keys[m.keys:])
 	g.events, g.audit = g.events[:m.events], g.audit[:m.audit]
-	g.refunds, g.keys = g.refunds[:m.refunds], g.keys[:m.keys]
+	g.refunds, g.keys, g.moves = g.refunds[:m.refunds], g.keys[:m.keys], g.moves[:m.moves]
 }
 
 // addRefund gathers a new refund and its lines.
@@ -79,10 +87,21 @@ func (g *gathered) addRefund(r *refundry.Refund) {
 	g.ids[r.ID] = true
 }
 
+// moveSale makes on sale, as read from its rows, the moves gathered on
+// them and not yet written.
+func (g *gathered) moveSale(sale *refundry.Sale) {
+	for _, m := range g.moves {
+		if m.Kind != refundry.OnSale || m.ID == sale.ID {
+			// A line or payment is found by its id among the sale's.
+			moveSale(sale, m, false)
+		}
+	}
+}
+
 // holdsRows reports whether rows that other statements may read wait to
 // be written.
 func (g *gathered) holdsRows() bool {
-	return g != nil && !g.flushing && g.err == nil && (len(g.refunds) > 0 || len(g.keys) > 0)
+	return g != nil && !g.flushing && g.err == nil && (len(g.refunds) > 0 || len(g.keys) > 0 || len(g.moves) > 0)
 }
 
 // holdsRefund reports whether the refund id waits to be written.
@@ -101,9 +120,9 @@ func (g *gathered) holdsKey(merchantID, key string) bool {
 }
 
 // keepsGathered are the statements of a batch that read nothing of the
-// gathered refunds, their lines and keys, nor need them for a foreign
-// key: the sale cache's check, the moves of refunded amounts, the
-// lookup of a key seenKey has first sought among those gathered, and
+// gathered refunds, their lines and keys, nor the rows the gathered
+// moves change, nor need them for a foreign key: the sale cache's check,
+// the lookup of a key seenKey has first sought among those gathered, and
 // the settlement of a refund that is not one of them (settleRow). Every
 // other statement writes the gathered rows first.
 var keepsGathered = map[string]bool{}
@@ -129,7 +148,7 @@ func (g *gathered) flushRows(ctx context.Context, t *tx) error {
 	clear(g.refunds)
 	clear(g.keys)
 	clear(g.ids)
-	g.refunds, g.keys = g.refunds[:0], g.keys[:0]
+	g.refunds, g.keys, g.moves = g.refunds[:0], g.keys[:0], g.moves[:0]
 	g.flushes++
 	return nil
 }
@@ -155,10 +174,14 @@ func (g *gathered) writeRows(ctx context.Context, t *tx) error {
 	if err != nil {
 		return err
 	}
-	return insertChunks(ctx, t, keyInserts, len(g.keys), func(args []any, i int) []any {
+	err = insertChunks(ctx, t, keyInserts, len(g.keys), func(args []any, i int) []any {
 		k := g.keys[i]
 		return append(args, k.merchantID, k.key, k.hash, k.resource, k.ids, k.related, k.created)
 	})
+	if err != nil {
+		return err
+	}
+	return writeMoves(ctx, t, g.moves)
 }
 
 // lineRow is one refund_lines row to write.
@@ -203,10 +226,16 @@ var chunkSizes = []int{64, 32, 16, 8, 4, 2, 1}
 type multiInsert map[int]string
 
 func newMultiInsert(head string, columns int) multiInsert {
+	return newMultiRow(head+" VALUES ", columns, "")
+}
+
+// newMultiRow is the texts of a statement of many rows, one per chunk
+// size: head, the rows' placeholders, tail.
+func newMultiRow(head string, columns int, tail string) multiInsert {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columns), ", ") + ")"
 	m := multiInsert{}
 	for _, n := range chunkSizes {
-		m[n] = head + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+		m[n] = head + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + tail
 	}
 	return m
 }
@@ -226,6 +255,14 @@ var (
 // insertChunks inserts n rows, in order, in statements of chunkSizes
 // rows; add appends row i's values to args.
 func insertChunks(ctx context.Context, t *tx, texts multiInsert, n int, add func(args []any, i int) []any) error {
+	_, err := execChunks(ctx, t, texts, n, add)
+	return err
+}
+
+// execChunks runs texts for n rows as insertChunks does and returns the
+// rows the statements changed.
+func execChunks(ctx context.Context, t *tx, texts multiInsert, n int, add func(args []any, i int) []any) (int64, error) {
+	var changed int64
 	var args []any
 	for i := 0; i < n; {
 		size := chunkSizes[len(chunkSizes)-1]
@@ -239,10 +276,16 @@ func insertChunks(ctx context.Context, t *tx, texts multiInsert, n int, add func
 		for k := i; k < i+size; k++ {
 			args = add(args, k)
 		}
-		if _, err := t.ExecContext(ctx, texts[size], args...); err != nil {
-			return err
+		res, err := t.ExecContext(ctx, texts[size], args...)
+		if err != nil {
+			return changed, err
 		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return changed, err
+		}
+		changed += k
 		i += size
 	}
-	return nil
+	return changed, nil
 }

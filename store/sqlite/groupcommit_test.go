@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -292,6 +293,216 @@ func TestGroupCommitGathered(t *testing.T) {
 				if err := s.read.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE merchant_id = ? AND key = 'refused'`, m.ID).Scan(&n); err != nil || n != 0 {
 					t.Fatalf("the failed write's key: %d rows (%v), want none", n, err)
 				}
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
+	}
+}
+
+// TestGroupCommitGatheredMoves: the amounts a batch's refunds move are
+// written in one UPDATE per table at its end (gatherMoves, writeMoves),
+// and each refund is still decided on every amount moved before it in
+// the batch: refunds of one sale, line or payment that together exceed
+// it make exactly as many refunds as fit, the rest refused as too large
+// (invariant 2), while a neighbour on another sale commits. With the
+// writer's cache made wrong (stale), the UPDATE's own bounds refuse what
+// the cache allowed, and the batch still commits its neighbour.
+func TestGroupCommitGatheredMoves(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// refund builds the batch's requests on one sale (1,000 of one
+		// line, one payment).
+		refund func(m string, sale *refundry.Sale) []refundry.RefundRequest
+		// before is refunded of the sale before the batch; stale makes
+		// the writer's cache say it is not; again says the rows refuse
+		// what the cache allows, and the batch runs its writes again.
+		before       int64
+		stale, again bool
+		// made is how many of the requests succeed, refunded the sale's
+		// refunded amount after the batch.
+		made     int
+		refunded int64
+	}{
+		{name: "SaleTwiceOver", refund: repeat(2, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(600))
+		}), made: 1, refunded: 600},
+		{name: "SaleTwiceFits", refund: repeat(2, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(500))
+		}), made: 2, refunded: 1000},
+		{name: "SaleElevenTenths", refund: repeat(11, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(100))
+		}), made: 10, refunded: 1000},
+		{name: "SaleInFullTwice", refund: repeat(2, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, nil)
+		}), before: 300, made: 1, refunded: 1000},
+		{name: "LineTwiceOver", refund: repeat(2, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.LineItemRefund(m, s.LineItems[0].ID, storetest.Amount(600))
+		}), made: 1, refunded: 600},
+		{name: "PaymentTwiceOver", refund: repeat(2, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.TransactionRefund(m, s.Transactions[0].ID, storetest.Amount(600))
+		}), made: 1, refunded: 600},
+		{name: "StaleCacheOver", refund: repeat(1, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(500))
+		}), before: 800, stale: true, again: true, made: 0, refunded: 800},
+		{name: "StaleCacheFits", refund: repeat(1, func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(200))
+		}), before: 800, stale: true, made: 1, refunded: 1000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
+			// A stale cache is what the check against the rows would
+			// catch first; here the rows must catch it themselves.
+			s.sales.verify = !tt.stale
+			ctx := context.Background()
+			m := storetest.MustCreateMerchant(t, s)
+			sale := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(1000))
+			other := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(1000))
+			if tt.before > 0 {
+				storetest.MustRefund(t, s, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(tt.before)))
+			}
+			if tt.stale {
+				forgetRefunded(t, s, sale.ID)
+			}
+			reqs := append(tt.refund(m.ID, sale), storetest.SaleRefund(m.ID, other.ID, storetest.Amount(100)))
+			errs := make([]error, len(reqs))
+			misses := s.sales.misses.Load()
+			s.batch.Gather(len(reqs))
+			var wg sync.WaitGroup
+			for i, req := range reqs {
+				wg.Go(func() { _, errs[i] = s.CreateRefunds(ctx, req) })
+			}
+			wg.Wait()
+			// Decided on the cache and written at the end, the batch
+			// commits at once; only rows that refuse what the cache
+			// allowed make it run each write again alone, on sales read
+			// afresh.
+			if again := s.sales.misses.Load() != misses; again != tt.again {
+				t.Fatalf("the batch ran its writes again alone: %v, want %v", again, tt.again)
+			}
+			if err := errs[len(reqs)-1]; err != nil {
+				t.Fatalf("the neighbour on another sale: %v", err)
+			}
+			made := 0
+			for i, err := range errs[:len(reqs)-1] {
+				switch {
+				case err == nil:
+					made++
+				case !refused(err):
+					t.Fatalf("request %d: %v, want success or a refusal of the amount", i, err)
+				}
+			}
+			if made != tt.made {
+				t.Fatalf("%d refunds made, want %d", made, tt.made)
+			}
+			stored := storetest.MustFindSale(t, s, m.ID, sale.ID)
+			if stored.RefundedAmount != tt.refunded || stored.LineItems[0].RefundedAmount != tt.refunded ||
+				stored.Transactions[0].RefundedAmount != tt.refunded {
+				t.Fatalf("refunded: sale %d, line %d, payment %d; want %d each", stored.RefundedAmount,
+					stored.LineItems[0].RefundedAmount, stored.Transactions[0].RefundedAmount, tt.refunded)
+			}
+			if got := storetest.MustFindSale(t, s, m.ID, other.ID).RefundedAmount; got != 100 {
+				t.Fatalf("the neighbour's sale refunded %d, want 100", got)
+			}
+			// The writer decides the next refund on what the batch left:
+			// what remains, and nothing more.
+			if rest := 1000 - tt.refunded; rest > 0 {
+				storetest.MustRefund(t, s, storetest.SaleRefund(m.ID, sale.ID, nil))
+			}
+			if _, err := s.CreateRefunds(ctx, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(1))); !refused(err) {
+				t.Fatalf("a refund of a sale refunded in full: %v, want a refusal of the amount", err)
+			}
+			storetest.CheckInvariants(t, s, m.ID)
+		})
+	}
+}
+
+// refused reports whether err refuses a refund's amount: more than
+// remains, or nothing remains.
+func refused(err error) bool {
+	code := refundry.ErrorCode(err)
+	return code == refundry.ETOOLARGE || code == refundry.EREFUNDED
+}
+
+// repeat is n requests made by req.
+func repeat(n int, req func(m string, s *refundry.Sale) refundry.RefundRequest) func(string, *refundry.Sale) []refundry.RefundRequest {
+	return func(m string, s *refundry.Sale) []refundry.RefundRequest {
+		out := make([]refundry.RefundRequest, n)
+		for i := range out {
+			out[i] = req(m, s)
+		}
+		return out
+	}
+}
+
+// forgetRefunded makes the writer's cache wrong: the sale it holds shows
+// nothing refunded, whatever the rows say.
+func forgetRefunded(t *testing.T, s *Store, saleID string) {
+	t.Helper()
+	s.sales.mu.Lock()
+	defer s.sales.mu.Unlock()
+	e := s.sales.sales[saleID]
+	if e == nil {
+		t.Fatalf("the writer does not hold sale %s", saleID)
+	}
+	sale := e.Value.(*refundry.Sale)
+	sale.RefundedAmount, sale.Status = 0, refundry.PaymentState(sale.Amount, 0)
+	for _, li := range sale.LineItems {
+		li.RefundedAmount, li.RefundedQuantity = 0, 0
+	}
+	for _, p := range sale.Transactions {
+		p.RefundedAmount, p.Status = 0, refundry.PaymentState(p.Amount, 0)
+	}
+}
+
+// TestGroupCommitGatheredSaleRead: a sale the writer's cache does not
+// hold is read from its rows without writing the batch's gathered rows
+// first, and the amounts moved on it earlier in the batch, gathered and
+// not yet written, are counted (findGatheredSale): a second refund of
+// the sale in the batch, after the cache was emptied, sees the first
+// (invariant 2), whichever way it names the sale.
+func TestGroupCommitGatheredSaleRead(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		second func(m string, s *refundry.Sale) refundry.RefundRequest
+	}{
+		{"BySale", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.SaleRefund(m, s.ID, storetest.Amount(600))
+		}},
+		{"ByLine", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.LineItemRefund(m, s.LineItems[0].ID, storetest.Amount(600))
+		}},
+		{"ByPayment", func(m string, s *refundry.Sale) refundry.RefundRequest {
+			return storetest.TransactionRefund(m, s.Transactions[0].ID, storetest.Amount(600))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustOpenInternal(t, filepath.Join(t.TempDir(), "refundry.db"))
+			ctx := context.Background()
+			m := storetest.MustCreateMerchant(t, s)
+			sale := storetest.MustCreateSale(t, s, m.ID, storetest.Lines(1000))
+			var second error
+			err := s.groupedKeeping(ctx, func(tx *tx) error {
+				if _, err := createRefunds(ctx, tx, storetest.SaleRefund(m.ID, sale.ID, storetest.Amount(600))); err != nil {
+					return err
+				}
+				if len(tx.gather.moves) == 0 || tx.gather.flushes != 0 {
+					return fmt.Errorf("the first refund's moves: %d gathered, %d flushes; want them gathered", len(tx.gather.moves), tx.gather.flushes)
+				}
+				tx.forgetSales()
+				_, second = createRefunds(ctx, tx, tt.second(m.ID, sale))
+				if tx.gather.flushes != 0 {
+					return fmt.Errorf("reading the sale wrote the gathered rows")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !refused(second) {
+				t.Fatalf("the second refund: %v, want a refusal of the amount", second)
+			}
+			if got := storetest.MustFindSale(t, s, m.ID, sale.ID).RefundedAmount; got != 600 {
+				t.Fatalf("sale refunded %d, want 600", got)
 			}
 			storetest.CheckInvariants(t, s, m.ID)
 		})

@@ -169,8 +169,9 @@ type moveText struct {
 	unbounded bool
 }
 
-// moveTexts are persistMoves' UPDATEs, by kind and bound. They read no
-// refund, so a batch's gathered refunds need not be written before them.
+// moveTexts are persistMoves' UPDATEs of one row, by kind and bound. A
+// batch's gathered moves are written before one of them, which checks
+// its bound on the row as it is.
 var moveTexts = func() map[moveText]string {
 	m := map[moveText]string{}
 	for kind, table := range moveTables {
@@ -189,7 +190,7 @@ var moveTexts = func() map[moveText]string {
 				text = `UPDATE line_items SET refunded_amount = refunded_amount + ?, refunded_quantity = refunded_quantity + ?
 				WHERE id = ? AND refunded_amount + ?` + bound + ` AND refunded_quantity + ? BETWEEN 0 AND quantity`
 			}
-			m[moveText{kind, unbounded}] = keepGathered(text)
+			m[moveText{kind, unbounded}] = text
 		}
 	}
 	return m
@@ -200,9 +201,16 @@ var moveTexts = func() map[moveText]string {
 // and each UPDATE re-checks the bound itself and must change exactly one
 // row, so even a wrong decision cannot push a sum past what was paid, or
 // below zero (and the schema's CHECKs would stop it a third time).
+//
+// In a group-commit batch, moves on a sale the writer's cache holds are
+// gathered instead (gatherMoves) and written at the batch's end, one
+// UPDATE per table (writeMoves), with the same bounds checked on the
+// cache at once and on the rows then.
 func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
+	if gathered, err := gatherMoves(ctx, tx, ms); gathered || err != nil {
+		return err
+	}
 	for _, m := range ms {
-		table := moveTables[m.Kind]
 		text, args := moveTexts[moveText{m.Kind, m.Unbounded}], []any{m.Delta, m.ID, m.Delta}
 		if m.Kind == refundry.OnLineItem {
 			args = []any{m.Delta, m.Quantity, m.ID, m.Delta, m.Quantity}
@@ -217,15 +225,132 @@ func persistMoves(ctx context.Context, tx *tx, ms []refundry.Move) error {
 			// The rows are not what the decision saw: if it saw them in
 			// the writer's cache, the cache is wrong.
 			tx.forgetSales()
-			if m.Delta < 0 {
-				return refundry.Errorf(refundry.EINTERNAL, "A release of %d is more than %s %s has refunded.", -m.Delta, table, m.ID)
-			}
-			return refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is greater than the amount that remains refundable.")
+			return moveRefused(m)
 		}
 		if tx.sales != nil {
 			// The row moved by exactly m: so does the sale held.
 			tx.sales.apply(m)
 			tx.salesChanged++
+		}
+	}
+	return nil
+}
+
+// moveRefused is the error of a move whose row would leave its bounds:
+// a reservation past what remains is the client's, a release of more
+// than was reserved is the store's own fault.
+func moveRefused(m refundry.Move) error {
+	if m.Delta < 0 {
+		return refundry.Errorf(refundry.EINTERNAL, "A release of %d is more than %s %s has refunded.", -m.Delta, moveTables[m.Kind], m.ID)
+	}
+	return refundry.ParamErrorf(refundry.ETOOLARGE, "amount", "Refund amount is greater than the amount that remains refundable.")
+}
+
+// gatherMoves gathers ms to be written at the end of the batch, and
+// reports true, if the writer's cache holds the sale they move: the
+// cache is as exact as the rows (saleCache), so each move's bounds are
+// checked on it as its UPDATE would check them on the row, and it takes
+// each move at once, as the row would, for the next decision. A move that
+// would break a bound is refused with the UPDATE's error and nothing of
+// ms is gathered. Unbounded moves (adoptions, rare) are not gathered:
+// their rows may end above their amount, which the batch's bounded
+// UPDATE would refuse.
+func gatherMoves(ctx context.Context, tx *tx, ms []refundry.Move) (bool, error) {
+	if tx.gather == nil || tx.sales == nil || len(ms) == 0 {
+		return false, nil
+	}
+	for _, m := range ms {
+		if m.Unbounded {
+			return false, nil
+		}
+	}
+	if err := tx.sales.sync(ctx, tx); err != nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if !tx.sales.holds(m) {
+			return false, nil
+		}
+	}
+	for _, m := range ms {
+		tx.salesChanged++
+		if !tx.sales.move(m) {
+			// The earlier moves of ms are in the cache: it goes, and the
+			// batch cuts what this write gathered (runJob).
+			tx.forgetSales()
+			return true, moveRefused(m)
+		}
+		tx.gather.moves = append(tx.gather.moves, m)
+	}
+	return true, nil
+}
+
+// moveUpdates are writeMoves' UPDATEs, by kind: each row's refunded
+// amount moves by its summed delta if it stays between 0 and the row's
+// amount (a line's units likewise within its quantity), as moveTexts'
+// bounded ones check.
+var moveUpdates = map[refundry.HoldKind]multiInsert{
+	refundry.OnSale: newMultiRow(`UPDATE sales SET refunded_amount = refunded_amount + v.column2 FROM (VALUES `, 2,
+		`) AS v WHERE sales.id = v.column1 AND sales.refunded_amount + v.column2 BETWEEN 0 AND sales.amount`),
+	refundry.OnTransaction: newMultiRow(`UPDATE transactions SET refunded_amount = refunded_amount + v.column2 FROM (VALUES `, 2,
+		`) AS v WHERE transactions.id = v.column1 AND transactions.refunded_amount + v.column2 BETWEEN 0 AND transactions.amount`),
+	refundry.OnLineItem: newMultiRow(`UPDATE line_items SET refunded_amount = refunded_amount + v.column2,
+		refunded_quantity = refunded_quantity + v.column3 FROM (VALUES `, 3,
+		`) AS v WHERE line_items.id = v.column1 AND line_items.refunded_amount + v.column2 BETWEEN 0 AND line_items.amount
+		AND line_items.refunded_quantity + v.column3 BETWEEN 0 AND line_items.quantity`),
+}
+
+// writeMoves writes gathered moves, one UPDATE per table and chunk. The
+// moves on one row are summed first: an UPDATE ... FROM changes a row
+// once however many of its rows match it. Each was checked on the cache
+// in turn, so the sum keeps the row within bounds; the UPDATE checks it
+// again (invariant 2, kept a second time) and every row must change, or
+// the cache was wrong: it is emptied, and the batch fails and runs each
+// write again alone, deciding on the rows.
+func writeMoves(ctx context.Context, t *tx, ms []refundry.Move) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	type row struct {
+		kind refundry.HoldKind
+		id   string
+	}
+	at := make(map[row]int, len(ms))
+	var sums []refundry.Move
+	for _, m := range ms {
+		k := row{m.Kind, m.ID}
+		if i, ok := at[k]; ok {
+			sums[i].Delta += m.Delta
+			sums[i].Quantity += m.Quantity
+			continue
+		}
+		at[k] = len(sums)
+		sums = append(sums, m)
+	}
+	for _, kind := range []refundry.HoldKind{refundry.OnTransaction, refundry.OnLineItem, refundry.OnSale} {
+		var of []refundry.Move
+		for _, m := range sums {
+			if m.Kind == kind {
+				of = append(of, m)
+			}
+		}
+		changed, err := execChunks(ctx, t, moveUpdates[kind], len(of), func(args []any, i int) []any {
+			if kind == refundry.OnLineItem {
+				return append(args, of[i].ID, of[i].Delta, of[i].Quantity)
+			}
+			return append(args, of[i].ID, of[i].Delta)
+		})
+		if err != nil {
+			return err
+		}
+		if changed != int64(len(of)) {
+			t.forgetSales()
+			for _, m := range of {
+				if m.Delta > 0 || m.Quantity > 0 {
+					return moveRefused(m)
+				}
+			}
+			return moveRefused(of[0])
 		}
 	}
 	return nil

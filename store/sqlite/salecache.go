@@ -181,44 +181,95 @@ func (c *saleCache) remove(id string) {
 func (c *saleCache) apply(m refundry.Move) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var id string
-	switch m.Kind {
-	case refundry.OnSale:
-		id = m.ID
-	case refundry.OnLineItem:
-		id = c.lines[m.ID]
-	case refundry.OnTransaction:
-		id = c.payments[m.ID]
-	}
+	id := c.saleOf(m)
 	e := c.sales[id]
 	if e == nil {
 		return
 	}
+	if !moveSale(e.Value.(*refundry.Sale), m, false) {
+		// The maps named a part the sale does not have: not exact any more.
+		c.remove(id)
+	}
+}
+
+// move makes m on the sale held if it keeps the row within the bounds
+// persistMoves' UPDATE checks, as that UPDATE would find them: the cache
+// is exact, so the row is as held. It reports false, having changed
+// nothing, if the sale is not held or the move would break a bound. The
+// caller must have synced the cache in its transaction.
+func (c *saleCache) move(m refundry.Move) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.sales[c.saleOf(m)]
+	if e == nil {
+		return false
+	}
 	sale := e.Value.(*refundry.Sale)
+	return moveSale(sale, m, true) && moveSale(sale, m, false)
+}
+
+// holds reports whether the sale of m is held.
+func (c *saleCache) holds(m refundry.Move) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sales[c.saleOf(m)] != nil
+}
+
+// saleOf is the id of the sale whose row m moves, if held; c.mu is held.
+func (c *saleCache) saleOf(m refundry.Move) string {
 	switch m.Kind {
 	case refundry.OnSale:
+		return m.ID
+	case refundry.OnLineItem:
+		return c.lines[m.ID]
+	case refundry.OnTransaction:
+		return c.payments[m.ID]
+	}
+	return ""
+}
+
+// moveSale makes m on sale's row, or with check only reports whether the
+// row would stay within the bounds of m's UPDATE (moveTexts): refunded
+// amount between 0 and the row's amount (at least 0 if m is Unbounded),
+// a line's refunded units between 0 and its quantity. It reports false
+// if sale has no such row.
+func moveSale(sale *refundry.Sale, m refundry.Move, check bool) bool {
+	within := func(refunded, amount int64) bool {
+		return refunded+m.Delta >= 0 && (m.Unbounded || refunded+m.Delta <= amount)
+	}
+	switch m.Kind {
+	case refundry.OnSale:
+		if check {
+			return within(sale.RefundedAmount, sale.Amount)
+		}
 		sale.RefundedAmount += m.Delta
 		sale.Status = refundry.PaymentState(sale.Amount, sale.RefundedAmount)
-		return
+		return true
 	case refundry.OnLineItem:
 		for _, li := range sale.LineItems {
 			if li.ID == m.ID {
+				if check {
+					q := li.RefundedQuantity + m.Quantity
+					return within(li.RefundedAmount, li.Amount) && q >= 0 && q <= li.Quantity
+				}
 				li.RefundedAmount += m.Delta
 				li.RefundedQuantity += m.Quantity
-				return
+				return true
 			}
 		}
 	case refundry.OnTransaction:
 		for _, p := range sale.Transactions {
 			if p.ID == m.ID {
+				if check {
+					return within(p.RefundedAmount, p.Amount)
+				}
 				p.RefundedAmount += m.Delta
 				p.Status = refundry.PaymentState(p.Amount, p.RefundedAmount)
-				return
+				return true
 			}
 		}
 	}
-	// The maps named a part the sale does not have: not exact any more.
-	c.remove(id)
+	return false
 }
 
 // verifySaleCache, on in this package's tests, has the stores opened
@@ -243,7 +294,7 @@ func loadSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLoo
 		}
 		return sale, nil
 	}
-	sale, err := findSale(ctx, t, merchantID, by)
+	sale, err := findGatheredSale(ctx, t, merchantID, by)
 	if err != nil {
 		return nil, err
 	}
@@ -251,12 +302,30 @@ func loadSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLoo
 	return sale, nil
 }
 
+// findGatheredSale is findSale in a write transaction whose batch may
+// have gathered rows: the sale as its rows will be once they are
+// written. Its rows are none of the gathered refunds, lines and keys,
+// so those are not written first (a refund of a sale the writer does
+// not hold, as in a bulk refund of many sales, leaves the batch's rows
+// gathered); the gathered moves on its rows are made on what is read.
+func findGatheredSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLookup) (*refundry.Sale, error) {
+	if t.gather == nil {
+		return findSale(ctx, t, merchantID, by)
+	}
+	quiet := *t
+	quiet.gather = nil
+	sale, err := findSale(ctx, &quiet, merchantID, by)
+	if err != nil {
+		return nil, err
+	}
+	t.gather.moveSale(sale)
+	return sale, nil
+}
+
 func verifyHeldSale(ctx context.Context, t *tx, merchantID string, by refundry.SaleLookup, held *refundry.Sale) error {
 	quiet := *t
 	quiet.count = nil
-	// A sale's rows are none of a batch's gathered ones (gathered).
-	quiet.gather = nil
-	read, err := findSale(ctx, &quiet, merchantID, by)
+	read, err := findGatheredSale(ctx, &quiet, merchantID, by)
 	if err != nil {
 		return err
 	}

@@ -196,8 +196,9 @@ func storetestStripeSale(t *testing.T, s *Store, merchantID string) (*refundry.S
 // TestSaleCacheRolledBack: a write of a batch that moves the sale held,
 // then fails with its own error, leaves no amount in the cache that is
 // not on disk, whether the whole transaction is rolled back (the batch's
-// first run, without savepoints) or the write's savepoint is (its second
-// run). See TestGroupCommitUndo for the batch.
+// first run, without savepoints), the write's savepoint is (its second
+// run), or the move was only gathered and is dropped (in the first run,
+// the batch's only one). See TestGroupCommitUndo for the batch.
 func TestSaleCacheRolledBack(t *testing.T) {
 	s := openUnverified(t, filepath.Join(t.TempDir(), "refundry.db"))
 	m := storetest.MustCreateMerchant(t, s)
@@ -206,22 +207,27 @@ func TestSaleCacheRolledBack(t *testing.T) {
 		return err
 	}
 	// move reads the sale (held from then on, if it was not), and moves
-	// its refunded amount.
-	move := func(ctx context.Context, t *tx, sale *refundry.Sale) error {
-		if _, err := loadSale(ctx, t, sale.MerchantID, refundry.SaleLookup{ID: sale.ID}); err != nil {
-			return err
+	// its refunded amount: gathered, or written at once if unbounded.
+	moving := func(unbounded bool) func(ctx context.Context, t *tx, sale *refundry.Sale) error {
+		return func(ctx context.Context, t *tx, sale *refundry.Sale) error {
+			if _, err := loadSale(ctx, t, sale.MerchantID, refundry.SaleLookup{ID: sale.ID}); err != nil {
+				return err
+			}
+			return persistMoves(ctx, t, []refundry.Move{{Kind: refundry.OnSale, ID: sale.ID, SaleID: sale.ID, Delta: 50, Unbounded: unbounded}})
 		}
-		return persistMoves(ctx, t, []refundry.Move{{Kind: refundry.OnSale, ID: sale.ID, Delta: 50}})
 	}
+	move, write := moving(false), moving(true)
 	none := func(ctx context.Context, t *tx, sale *refundry.Sale) error { return nil }
 	for _, tt := range []struct {
 		name string
 		// runs are what the refused write does before it fails, in the
-		// batch's first run and in its second.
+		// batch's first run and in its second; want is how many runs.
 		runs [2]func(ctx context.Context, t *tx, sale *refundry.Sale) error
+		want int
 	}{
-		{"Transaction", [2]func(context.Context, *tx, *refundry.Sale) error{move, none}},
-		{"Savepoint", [2]func(context.Context, *tx, *refundry.Sale) error{heartbeat, move}},
+		{"Transaction", [2]func(context.Context, *tx, *refundry.Sale) error{write, none}, 2},
+		{"Savepoint", [2]func(context.Context, *tx, *refundry.Sale) error{heartbeat, move}, 2},
+		{"Gathered", [2]func(context.Context, *tx, *refundry.Sale) error{move, none}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sale := storetest.MustCreateSale(t, s, m.ID)
@@ -252,8 +258,8 @@ func TestSaleCacheRolledBack(t *testing.T) {
 				})
 			})
 			wg.Wait()
-			if errs[0] != nil || errs[1] != nil || refundry.ErrorCode(errs[2]) != refundry.ECONFLICT || run != 2 {
-				t.Fatalf("errors %v after %d runs; want the refusal alone, after 2", errs, run)
+			if errs[0] != nil || errs[1] != nil || refundry.ErrorCode(errs[2]) != refundry.ECONFLICT || run != tt.want {
+				t.Fatalf("errors %v after %d runs; want the refusal alone, after %d", errs, run, tt.want)
 			}
 			if slices.Sort(answered); answered[0] != 100 || answered[1] != 200 {
 				t.Fatalf("the refunds answered their sale refunded %v, want 100 and 200", answered)

@@ -142,10 +142,10 @@ func (t *tx) beforeStatement(ctx context.Context, text string) error {
 	return t.gather.flushRows(ctx, t)
 }
 
-// countWrite counts a query that may write: any but a SELECT (an INSERT
-// or UPDATE with RETURNING, say).
+// countWrite counts a query that may write: any but a SELECT or the
+// sale cache's data_version (an INSERT or UPDATE with RETURNING, say).
 func (t *tx) countWrite(text string) {
-	if !strings.HasPrefix(strings.TrimLeft(text, " \t\n"), "SELECT") {
+	if text != dataVersionQuery && !strings.HasPrefix(strings.TrimLeft(text, " \t\n"), "SELECT") {
 		t.writes++
 	}
 }
