@@ -92,9 +92,12 @@ func (s *Store) startBeating(ctx context.Context, beat, window time.Duration) {
 // clock is the database's, so nodes whose clocks disagree still agree on
 // who is live. A beat that fails changes nothing: the lanes stay as they
 // were until one succeeds, and this node stays counted by the others
-// until its row is a window old.
+// until its row is a window old. A beat may take up to the window, not
+// just the beat: one slower than the beat, on a loaded database, still
+// renews the row before the others forget it, and the first, in Open,
+// must count the others for the node not to start above its share.
 func (s *Store) beatOnce(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, s.beat)
+	ctx, cancel := context.WithTimeout(ctx, s.window)
 	defer cancel()
 	// The statements of a WITH see one snapshot: the count does not see
 	// this beat's own row, hence the + 1, nor the rows it deletes, hence
